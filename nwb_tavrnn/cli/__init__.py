@@ -1,0 +1,1 @@
+"""The ``nwb-tavrnn`` command line: one module per subcommand, composed in :mod:`.main`."""

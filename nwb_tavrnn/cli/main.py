@@ -1,0 +1,73 @@
+"""Entry point of ``nwb-tavrnn``.
+
+Each subcommand lives in its own module of this package, exposing ``register(subparsers)``, which
+adds its parser and sets ``func`` to a callable taking the parsed arguments and returning an exit
+code. Errors reach the user as one line on stderr and a non-zero exit code, never a traceback
+(``--log-level DEBUG`` shows the traceback for bug reports).
+
+Exit codes: 0 success; 1 unexpected error; 2 bad input; 3 output could not be written;
+4 validation problems; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import NwbTavrnnError
+
+log = logging.getLogger("nwb_tavrnn")
+
+#: Subcommand modules, in the order ``--help`` lists them.
+SUBCOMMANDS = ("inspect", "validate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="nwb-tavrnn",
+        description="Dynamic connectivity graphs and latent embeddings from spike trains, NWB in and NWB out.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging verbosity"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars, errors only")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__package__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = "ERROR" if args.quiet else args.log_level
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except NwbTavrnnError as err:
+        log.debug("details", exc_info=True)
+        print(f"nwb-tavrnn {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"nwb-tavrnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: still one line, with a pointer to the details
+        log.debug("details", exc_info=True)
+        print(
+            f"nwb-tavrnn {args.command}: unexpected {type(err).__name__}: {err} "
+            "(re-run with --log-level DEBUG for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Exceptions that carry a one-line message for the user and an exit code for the CLI."""
+
+from __future__ import annotations
+
+
+class NwbTavrnnError(Exception):
+    """Base class: ``str(err)`` is one line saying what was wrong and what to do."""
+
+    exit_code = 1
+
+
+class InputFileError(NwbTavrnnError):
+    """An input file is missing, unreadable, not NWB, or lacks what the step needs."""
+
+    exit_code = 2
+
+
+class OutputFileError(NwbTavrnnError):
+    """The destination cannot be written; nothing was left there."""
+
+    exit_code = 3
+
+
+class ValidationFailed(NwbTavrnnError):
+    """A validator found problems (or could not run) on a file."""
+
+    exit_code = 4

@@ -1,0 +1,156 @@
+"""Open NWB files for reading and write them atomically.
+
+Every read in the package goes through :func:`open_nwb`, which turns the many ways a file can be
+wrong (missing, not HDF5, truncated, not NWB) into one-line :class:`InputFileError` messages. Every
+write goes through :func:`atomic_destination`: data is written to a temporary file in the
+destination's folder and moved into place only once complete, so a failed write never leaves a
+half-written file at the destination, and a source file is never touched unless asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+from pynwb import NWBHDF5IO, NWBFile
+
+from ..errors import InputFileError, OutputFileError
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+def is_url(source: object) -> bool:
+    return isinstance(source, str) and source.split("://", 1)[0].lower() in ("http", "https", "dandi", "s3")
+
+
+def check_readable_nwb(path: PathLike) -> Path:
+    """Raise :class:`InputFileError` unless ``path`` is an existing, complete HDF5 file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder, expected an NWB (.nwb, HDF5) file")
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"{path}: permission denied; check the file's permissions")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty")
+    if not h5py.is_hdf5(path):
+        raise InputFileError(
+            f"{path}: not an HDF5 file, so not an NWB 2.x file (Zarr-backed NWB is not supported yet)"
+        )
+    try:
+        with h5py.File(path, "r") as f:
+            if "nwb_version" not in f.attrs:
+                raise InputFileError(f"{path}: an HDF5 file but not an NWB file (no 'nwb_version' attribute)")
+    except OSError as err:
+        raise InputFileError(f"{path}: unreadable HDF5 file, probably truncated or corrupt ({_short(err)})") from None
+    return path
+
+
+def _short(err: BaseException) -> str:
+    return str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+
+
+@contextlib.contextmanager
+def open_nwb(source: PathLike, mode: str = "r") -> Iterator[NWBFile]:
+    """Open an NWB file and yield its :class:`~pynwb.NWBFile`; lazily read data dies on exit.
+
+    ``source`` is a local path; http(s) URLs and DANDI assets are resolved by
+    :mod:`nwb_tavrnn.io.remote` (needs the ``dandi`` extra).
+
+    Raises
+    ------
+    InputFileError
+        If the file is missing, not HDF5, truncated or not readable as NWB.
+    """
+    from ..schema import load_namespace
+
+    load_namespace()  # our classes must be registered before pynwb builds the objects
+    if is_url(source):
+        from .remote import open_remote_nwb
+
+        with open_remote_nwb(str(source)) as nwbfile:
+            yield nwbfile
+        return
+    path = check_readable_nwb(source)
+    try:
+        io = NWBHDF5IO(str(path), mode=mode, load_namespaces=True)
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot open ({_short(err)})") from None
+    try:
+        try:
+            nwbfile = io.read()
+        except Exception as err:  # pynwb/hdmf raise many types for malformed files
+            raise InputFileError(f"{path}: not readable as NWB ({type(err).__name__}: {_short(err)})") from None
+        yield nwbfile
+    finally:
+        io.close()
+
+
+def _temporary_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+
+
+def check_writable(destination: PathLike, overwrite: bool = False) -> Path:
+    """Check, before any work is done, that ``destination`` can be created.
+
+    Raises
+    ------
+    OutputFileError
+        If it exists (and ``overwrite`` is false), or its folder is missing or not writable.
+    """
+    destination = Path(destination)
+    if destination.exists() and destination.is_dir():
+        raise OutputFileError(f"{destination}: is a folder; give a file name such as {destination / 'result.nwb'}")
+    if destination.exists() and not overwrite:
+        raise OutputFileError(f"{destination}: already exists; choose another name or pass --overwrite")
+    folder = destination.parent
+    if not folder.is_dir():
+        raise OutputFileError(f"{folder}: folder does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputFileError(f"{folder}: folder is not writable; choose another output location")
+    return destination
+
+
+@contextlib.contextmanager
+def atomic_destination(destination: PathLike, overwrite: bool = False, copy_from: PathLike | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; move it into place only if the block succeeds.
+
+    With ``copy_from``, the temporary file starts as a byte copy of that file (for appending).
+    On any error the temporary file is removed and the destination is left as it was.
+    """
+    destination = check_writable(destination, overwrite=overwrite)
+    tmp = _temporary_sibling(destination)
+    try:
+        if copy_from is not None:
+            shutil.copyfile(copy_from, tmp)
+        yield tmp
+        with open(tmp, "rb+") as fh:  # data must be on disk before the rename makes it visible
+            os.fsync(fh.fileno())
+        os.replace(tmp, destination)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OutputFileError(f"{destination}: could not be written ({_short(err)}); nothing was left there") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_nwbfile(nwbfile: NWBFile, destination: PathLike, overwrite: bool = False) -> Path:
+    """Write an in-memory NWBFile atomically (the spec is always cached in the file)."""
+    from ..schema import load_namespace
+
+    load_namespace()
+    with atomic_destination(destination, overwrite=overwrite) as tmp:
+        with NWBHDF5IO(str(tmp), mode="w") as io:
+            io.write(nwbfile, cache_spec=True)
+    log.info("wrote %s", destination)
+    return Path(destination)

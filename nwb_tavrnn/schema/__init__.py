@@ -1,0 +1,23 @@
+"""The ``ndx-dynamic-graphs`` extension: namespace loading and container classes."""
+
+from .containers import (
+    DynamicConnectivity,
+    ModelProvenance,
+    NodeEmbeddings,
+    SchemaError,
+    SourceFileReference,
+    TemporalAttention,
+)
+from .namespace import NAMESPACE, load_namespace, namespace_path
+
+__all__ = [
+    "NAMESPACE",
+    "DynamicConnectivity",
+    "ModelProvenance",
+    "NodeEmbeddings",
+    "SchemaError",
+    "SourceFileReference",
+    "TemporalAttention",
+    "load_namespace",
+    "namespace_path",
+]
