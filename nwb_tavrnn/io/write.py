@@ -1,0 +1,317 @@
+"""Write results back to NWB: as a self-contained derived file, appended to a copy, or in place.
+
+A derived file carries what its results refer to (session metadata, Subject, devices, electrode
+groups, electrodes, Units, intervals tables) and records the source file's identity in a
+:class:`~nwb_tavrnn.schema.SourceFileReference`, because DANDI refuses external links. Results go
+into the ``ecephys`` processing module. All writes are atomic (see :mod:`.files`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from hdmf.utils import get_docval
+from pynwb import NWBHDF5IO, NWBFile
+from pynwb.core import NWBDataInterface
+from pynwb.ecephys import ElectrodeGroup
+from pynwb.epoch import TimeIntervals
+from pynwb.file import Subject
+from pynwb.misc import Units
+
+from ..errors import InputFileError, OutputFileError
+from .read import ragged_rows
+from .files import PathLike, atomic_destination, check_readable_nwb, check_writable
+
+log = logging.getLogger(__name__)
+
+MODULE_NAME = "ecephys"
+MODULE_DESCRIPTION = "Dynamic connectivity graphs and latent embeddings computed from spike trains by nwb_tavrnn."
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _scalar(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _is_simple(value) -> bool:
+    value = _scalar(value)
+    return isinstance(value, (str, int, float, bool)) and not (isinstance(value, float) and np.isnan(value))
+
+
+def _metadata_kwargs(source: NWBFile) -> dict:
+    kwargs = dict(
+        session_description=source.session_description,
+        identifier=str(uuid.uuid4()),
+        session_start_time=source.session_start_time,
+        timestamps_reference_time=source.timestamps_reference_time,
+        source_script=f"nwb_tavrnn {_version()}",
+        source_script_file_name="nwb_tavrnn",
+        notes=f"Derived by nwb_tavrnn from the NWB file with identifier {source.identifier}.",
+    )
+    for key in ("experimenter", "experiment_description", "session_id", "institution", "lab", "keywords",
+                "related_publications", "protocol"):
+        value = getattr(source, key, None)
+        if value is not None:
+            kwargs[key] = [_scalar(v) for v in value] if isinstance(value, (tuple, list, np.ndarray)) else value
+    return kwargs
+
+
+def _copy_subject(subject: Subject | None) -> Subject | None:
+    if subject is None:
+        return None
+    names = [d["name"] for d in get_docval(Subject.__init__)]
+    kwargs = {n: _scalar(getattr(subject, n, None)) for n in names if getattr(subject, n, None) is not None}
+    return Subject(**kwargs)
+
+
+def _copy_electrodes(source: NWBFile, derived: NWBFile) -> dict[str, ElectrodeGroup]:
+    """Copy devices, electrode groups and the electrodes table; return the new groups by name."""
+    devices = {}
+    for name, device in source.devices.items():
+        devices[name] = derived.create_device(
+            name=name, description=device.description, manufacturer=getattr(device, "manufacturer", None)
+        )
+    groups = {}
+    for name, group in source.electrode_groups.items():
+        device = devices.get(group.device.name) if group.device is not None else None
+        if device is None:
+            device = derived.create_device(name=f"{name}_device", description="device of electrode group " + name)
+        groups[name] = derived.create_electrode_group(
+            name=name, description=group.description or "no description", location=group.location or "unknown",
+            device=device, position=getattr(group, "position", None),
+        )
+    if source.electrodes is None or len(source.electrodes) == 0:
+        return groups
+    table = source.electrodes
+    builtin = {d["name"] for d in get_docval(NWBFile.add_electrode)}
+    df = table.to_dataframe()
+    extra = [c for c in df.columns if c not in builtin and c != "group_name" and df[c].map(_is_simple).all()]
+    for column in extra:
+        derived.add_electrode_column(name=column, description=table[column].description or column)
+    skipped = [c for c in df.columns if c not in builtin and c != "group_name" and c not in extra]
+    if skipped:
+        log.info("electrodes columns not copied (not simple values): %s", skipped)
+    for eid, row in df.iterrows():
+        kwargs = {k: _scalar(row[k]) for k in df.columns if k in builtin and k != "group" and _is_simple(row[k])}
+        kwargs.update({c: _scalar(row[c]) for c in extra})
+        kwargs["location"] = kwargs.get("location", "unknown")
+        derived.add_electrode(group=groups[row["group"].name], id=int(eid), **kwargs)
+    return groups
+
+
+def estimate_resolution(spike_times: Sequence[np.ndarray]) -> float | None:
+    """Smallest positive difference between any two spike times: an upper bound on the resolution.
+
+    Used only when a source file leaves ``Units.resolution`` unset, which nwbinspector (rightly)
+    flags; the true value is 1 / sampling rate of the recording system.
+    """
+    flat = np.unique(np.concatenate([np.asarray(t, dtype=np.float64) for t in spike_times] or [np.zeros(0)]))
+    steps = np.diff(flat)
+    steps = steps[steps > 0]
+    return float(steps.min()) if steps.size else None
+
+
+def _copy_units(source: NWBFile, derived: NWBFile, groups: dict[str, ElectrodeGroup]) -> None:
+    units = source.units
+    if units is None:
+        return
+    colnames = set(units.colnames)
+    spike_times = ragged_rows(units, "spike_times") if "spike_times" in colnames else None
+    resolution = units.resolution
+    if spike_times is not None and (resolution is None or not resolution > 0):
+        resolution = estimate_resolution(spike_times)
+        log.info("source Units have no resolution; using the smallest spike-time difference, %g s", resolution)
+    derived.units = Units(
+        name="units", description=units.description or "units copied from the source file",
+        **({"resolution": float(resolution)} if resolution is not None and resolution > 0 else {}),
+    )
+    obs = ragged_rows(units, "obs_intervals") if "obs_intervals" in colnames else None
+    electrodes = ragged_rows(units, "electrodes") if "electrodes" in colnames else None
+    unit_groups = units["electrode_group"][:] if "electrode_group" in colnames else None
+    builtin = {d["name"] for d in get_docval(NWBFile.add_unit)}
+    extra = []
+    for name in units.colnames:
+        column = units[name]
+        if name in builtin or name.endswith("_index") or hasattr(column, "target") or hasattr(column, "table"):
+            continue
+        values = column.data[:]
+        if all(_is_simple(v) for v in values):
+            derived.add_unit_column(name=name, description=column.description or name)
+            extra.append((name, values))
+        else:
+            log.info("Units column %r not copied (not simple values)", name)
+    for i, uid in enumerate(units.id.data[()]):
+        kwargs = {"id": int(uid)}
+        if spike_times is not None:
+            kwargs["spike_times"] = spike_times[i]
+        if obs is not None and len(obs[i]):
+            kwargs["obs_intervals"] = obs[i]
+        if electrodes is not None and derived.electrodes is not None:
+            kwargs["electrodes"] = [int(r) for r in electrodes[i]]
+        if unit_groups is not None:
+            kwargs["electrode_group"] = groups[unit_groups[i].name]
+        kwargs.update({name: _scalar(values[i]) for name, values in extra})
+        derived.add_unit(**kwargs)
+
+
+def _copy_intervals(source: NWBFile, derived: NWBFile) -> None:
+    standard = {"epochs": source.epochs, "trials": source.trials, "invalid_times": source.invalid_times}
+    tables = {k: v for k, v in standard.items() if v is not None}
+    tables.update({k: v for k, v in source.intervals.items() if k not in tables})
+    for name, table in tables.items():
+        new = TimeIntervals(name=name, description=table.description or name)
+        df = table.to_dataframe()
+        columns = [c for c in df.columns if c not in ("start_time", "stop_time", "timeseries")
+                   and df[c].map(_is_simple).all()]
+        for column in columns:
+            new.add_column(name=column, description=table[column].description or column)
+        for _, row in df.iterrows():
+            new.add_interval(start_time=float(row["start_time"]), stop_time=float(row["stop_time"]),
+                             **{c: _scalar(row[c]) for c in columns})
+        if name in standard:
+            setattr(derived, name, new)
+        else:
+            derived.add_time_intervals(new)
+
+
+def attach_node_region(obj: NWBDataInterface, nwbfile: NWBFile, node_table: str = "units") -> None:
+    """Give ``obj`` a ``node_region`` into the ``node_table`` of ``nwbfile``, matching ``node_ids``.
+
+    Objects that already have a region, or have no ``node_region`` field, are left alone.
+
+    Raises
+    ------
+    InputFileError
+        If the table is missing or lacks some of the node ids.
+    """
+    if not hasattr(obj, "node_region") or obj.node_region is not None:
+        return
+    table = nwbfile.units if node_table == "units" else nwbfile.electrodes
+    if table is None:
+        raise InputFileError(f"cannot link {obj.name} to the {node_table} table: the file has none")
+    row_of = {int(i): r for r, i in enumerate(np.asarray(table.id.data[:]))}
+    ids = np.asarray(obj.node_ids[:])
+    missing = [int(i) for i in ids if int(i) not in row_of]
+    if missing:
+        raise InputFileError(f"{obj.name}: node ids {missing[:10]} are not in the {node_table} table")
+    obj.node_region = table.create_region(
+        name="node_region", region=[row_of[int(i)] for i in ids], description=f"the {node_table} the nodes stand for"
+    )
+
+
+def _add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_table: str) -> None:
+    if MODULE_NAME in nwbfile.processing:
+        module = nwbfile.processing[MODULE_NAME]
+    else:
+        module = nwbfile.create_processing_module(MODULE_NAME, MODULE_DESCRIPTION)
+    for obj in objects:
+        if obj.name in module.data_interfaces:
+            raise OutputFileError(
+                f"the file already holds an object named {obj.name!r} in processing/{MODULE_NAME}; "
+                "give the result another name"
+            )
+        attach_node_region(obj, nwbfile, node_table)
+        module.add(obj)
+
+
+def build_derived_nwbfile(
+    source: NWBFile, objects: Iterable[NWBDataInterface] = (), source_path: str | None = None,
+    node_table: str = "units",
+) -> NWBFile:
+    """Build (in memory) a self-contained derived NWBFile holding ``objects``."""
+    from ..schema import SourceFileReference
+
+    derived = NWBFile(**_metadata_kwargs(source))
+    derived.subject = _copy_subject(source.subject)
+    groups = _copy_electrodes(source, derived)
+    _copy_units(source, derived, groups)
+    _copy_intervals(source, derived)
+    copied = {"nwbfile": source.object_id}
+    for key in ("units", "electrodes", "subject", "epochs", "trials"):
+        if getattr(source, key, None) is not None:
+            copied[key] = getattr(source, key).object_id
+    derived.add_lab_meta_data(
+        SourceFileReference(
+            source_identifier=source.identifier, source_object_id=source.object_id,
+            source_path=str(source_path) if source_path else None, copied_objects=copied,
+        )
+    )
+    _add_results(derived, list(objects), node_table)
+    return derived
+
+
+def write_derived(
+    source: NWBFile, destination: PathLike, objects: Iterable[NWBDataInterface] = (), *,
+    source_path: str | None = None, node_table: str = "units", overwrite: bool = False,
+) -> Path:
+    """Write ``objects`` into a new self-contained NWB file derived from ``source``.
+
+    Parameters
+    ----------
+    source
+        The open source file (never modified).
+    destination
+        Path of the new file; written atomically.
+    objects
+        Our containers (DynamicConnectivity, NodeEmbeddings, ...); any without a ``node_region``
+        get one into the copied ``node_table`` ("units" or "electrodes") by their ``node_ids``.
+    """
+    from ..schema import load_namespace
+
+    load_namespace()
+    check_writable(destination, overwrite)
+    derived = build_derived_nwbfile(source, objects, source_path=source_path, node_table=node_table)
+    with atomic_destination(destination, overwrite=overwrite) as tmp:
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(derived, cache_spec=True)
+    log.info("wrote derived file %s", destination)
+    return Path(destination)
+
+
+def append_results(
+    source_path: PathLike, objects: Iterable[NWBDataInterface], destination: PathLike | None = None, *,
+    in_place: bool = False, node_table: str = "units", overwrite: bool = False,
+) -> Path:
+    """Add ``objects`` to a copy of ``source_path`` at ``destination``, or to the source itself.
+
+    The source is changed only with ``in_place=True``, and then atomically: the objects are added
+    to a temporary copy that replaces the source only once fully written.
+    """
+    from ..schema import load_namespace
+
+    load_namespace()
+    source_path = check_readable_nwb(source_path)
+    if in_place:
+        if destination is not None and Path(destination).resolve() != source_path.resolve():
+            raise OutputFileError("in-place writing takes no separate destination")
+        destination, overwrite = source_path, True
+    elif destination is None:
+        raise OutputFileError("give a destination path, or ask for in-place writing explicitly")
+    elif Path(destination).resolve() == source_path.resolve():
+        raise OutputFileError(
+            f"{destination}: is the source file; pass --in-place to modify it, or choose another output"
+        )
+    objects = list(objects)
+    with atomic_destination(destination, overwrite=overwrite, copy_from=source_path) as tmp:
+        if in_place:
+            os.chmod(tmp, source_path.stat().st_mode)
+        with NWBHDF5IO(str(tmp), "a", load_namespaces=True) as io:
+            nwbfile = io.read()
+            _add_results(nwbfile, objects, node_table)
+            io.write(nwbfile, cache_spec=True)
+    log.info("wrote %s", destination)
+    return Path(destination)

@@ -1,0 +1,148 @@
+"""Run both validators on a file and report plainly, including when a validator itself cannot run.
+
+Real files are messy: a file whose cached schema is incomplete (e.g. DANDI:000207 lacks the
+``hdmf-experimental`` spec source it declares) makes ``pynwb.validate`` raise and nwbinspector
+fail to read it. Such a failure is reported as a finding, and each validator is then run the next
+best way (schema validation against the installed schemas; inspector checks on the file as pynwb
+reads it), so the user still learns what is wrong with the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputFileError
+from .io.files import PathLike, check_readable_nwb
+
+log = logging.getLogger(__name__)
+
+#: nwbinspector importance levels that make a file fail our validation.
+FAILING_IMPORTANCE = ("CRITICAL", "BEST_PRACTICE_VIOLATION", "ERROR")
+
+
+@dataclass
+class Finding:
+    """One problem: which validator said it, how serious, where, and what."""
+
+    source: str
+    importance: str
+    message: str
+    location: str = ""
+    check: str = ""
+
+    def __str__(self) -> str:
+        where = f" at {self.location}" if self.location else ""
+        check = f" [{self.check}]" if self.check else ""
+        return f"{self.importance}{check}{where}: {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.importance in FAILING_IMPORTANCE or f.source == "pynwb"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "notes": self.notes,
+            "findings": [vars(f) for f in self.findings],
+        }
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _run_pynwb(path: Path, report: ValidationReport) -> None:
+    import pynwb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            errors = pynwb.validate(path=str(path))
+        except Exception as err:  # an incomplete cached schema raises KeyError from h5py
+            report.findings.append(Finding(
+                "pynwb", "ERROR",
+                f"pynwb.validate could not use the schema cached in the file ({_first_line(err)}); the file "
+                "was written with an incomplete cached specification, which tools relying on it cannot read",
+                check="cached_schema",
+            ))
+            report.notes.append("pynwb.validate was re-run against the schemas installed with pynwb")
+            errors = pynwb.validate(path=str(path), use_cached_namespaces=False)
+    for err in errors:
+        report.findings.append(Finding("pynwb", "ERROR", str(err), check="schema"))
+
+
+def _inspector_findings(messages, report: ValidationReport) -> None:
+    for msg in messages:
+        if msg is None:
+            continue
+        report.findings.append(Finding(
+            "nwbinspector", msg.importance.name, str(msg.message).strip().splitlines()[0][:500],
+            location=msg.location or "", check=msg.check_function_name or "",
+        ))
+
+
+def _run_inspector(path: Path, report: ValidationReport) -> None:
+    try:
+        from nwbinspector import inspect_nwbfile, inspect_nwbfile_object, load_config
+    except ImportError:
+        report.findings.append(Finding(
+            "nwbinspector", "ERROR", "nwbinspector is not installed: pip install 'nwb-tavrnn[validate]'",
+            check="missing_dependency",
+        ))
+        return
+    from .schema import checks  # noqa: F401  registers our checks with nwbinspector
+
+    config = load_config("dandi")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # skip_validate: pynwb.validate has already run above, with a clearer report of its failure.
+        messages = list(inspect_nwbfile(str(path), config=config, skip_validate=True))
+        unreadable = [m for m in messages if m is not None and m.importance.name == "ERROR"
+                      and "io.read()" in (m.check_function_name or "")]
+        if not unreadable:
+            _inspector_findings(messages, report)
+            return
+        report.notes.append(
+            "nwbinspector could not open the file itself; its checks were run on the file as read by pynwb"
+        )
+        from .io.files import open_nwb
+
+        try:
+            with open_nwb(path) as nwbfile:
+                _inspector_findings(inspect_nwbfile_object(nwbfile, config=config), report)
+        except InputFileError as err:
+            report.findings.append(Finding("nwbinspector", "ERROR", str(err), check="read"))
+
+
+def validate_file(path: PathLike) -> ValidationReport:
+    """Validate one NWB file with pynwb's schema validator and nwbinspector (DANDI configuration).
+
+    Raises
+    ------
+    InputFileError
+        If the file is missing, not HDF5 or not NWB (nothing to validate).
+    """
+    path = check_readable_nwb(path)
+    from .schema import load_namespace
+
+    load_namespace()
+    report = ValidationReport(path=str(path))
+    _run_pynwb(path, report)
+    _run_inspector(path, report)
+    return report
