@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,7 +97,14 @@ def open_nwb(source: PathLike, mode: str = "r") -> Iterator[NWBFile]:
 
 
 def _temporary_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.nwb")
+
+
+def _writable(path: Path) -> bool:
+    """Writable by us, and not marked read-only for everyone (root passes os.access regardless,
+    but a file or folder its owner made read-only is one the user meant to protect)."""
+    mode = path.stat().st_mode
+    return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
 def check_writable(destination: PathLike, overwrite: bool = False) -> Path:
@@ -112,10 +120,12 @@ def check_writable(destination: PathLike, overwrite: bool = False) -> Path:
         raise OutputFileError(f"{destination}: is a folder; give a file name such as {destination / 'result.nwb'}")
     if destination.exists() and not overwrite:
         raise OutputFileError(f"{destination}: already exists; choose another name or pass --overwrite")
+    if destination.exists() and not _writable(destination):
+        raise OutputFileError(f"{destination}: is read-only; make it writable or choose another output path")
     folder = destination.parent
     if not folder.is_dir():
         raise OutputFileError(f"{folder}: folder does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not _writable(folder):
         raise OutputFileError(f"{folder}: folder is not writable; choose another output location")
     return destination
 

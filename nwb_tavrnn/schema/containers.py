@@ -50,7 +50,7 @@ def _require_shape(cls: str, field: str, value: Any, expected: tuple) -> None:
     if len(shape) != len(expected) or any(
         e is not None and s is not None and s != e for s, e in zip(shape, expected)
     ):
-        want = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ")"
+        want = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
         raise SchemaError(f"{cls}.{field} has shape {shape}, expected {want}")
 
 
@@ -264,7 +264,7 @@ class DynamicConnectivity(NWBDataInterface):
         return : (windows, nodes, nodes) float32
         """
         if self.data is not None:
-            return np.asarray(self.data[()], dtype=np.float32)
+            return np.array(self.data[()], dtype=np.float32, copy=True)
         out = np.zeros((self.num_windows, self.num_nodes, self.num_nodes), dtype=np.float32)
         idx = np.asarray(self.edge_index[()])
         if idx.size:
