@@ -36,7 +36,7 @@ def mock_source_nwbfile(
     )
     nwbfile.subject = Subject(subject_id="m1", species="Mus musculus", sex="F", age="P90D",
                               description="mock subject")
-    device = nwbfile.create_device(name="probe", description="mock probe", manufacturer="none")
+    device = nwbfile.create_device(name="probe", description="mock probe")
     groups = [
         nwbfile.create_electrode_group(name=f"shank{g}", description=f"shank {g}", location=loc, device=device)
         for g, loc in enumerate(["CA1", "DG"])

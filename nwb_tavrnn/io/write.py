@@ -82,9 +82,8 @@ def _copy_electrodes(source: NWBFile, derived: NWBFile) -> dict[str, ElectrodeGr
     """Copy devices, electrode groups and the electrodes table; return the new groups by name."""
     devices = {}
     for name, device in source.devices.items():
-        devices[name] = derived.create_device(
-            name=name, description=device.description, manufacturer=getattr(device, "manufacturer", None)
-        )
+        extra = {"manufacturer": device.manufacturer} if getattr(device, "manufacturer", None) else {}
+        devices[name] = derived.create_device(name=name, description=device.description, **extra)
     groups = {}
     for name, group in source.electrode_groups.items():
         device = devices.get(group.device.name) if group.device is not None else None
