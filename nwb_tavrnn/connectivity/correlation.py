@@ -1,0 +1,264 @@
+"""Zero-lag Pearson correlation in many windows at once, chunk by chunk.
+
+How a chunk of windows is computed:
+
+1. The chunk's union span of bins is binned once (:func:`~.binning.bin_range`).
+2. The span is cut at every window edge into blocks; each block covered by a window gets its Gram
+   matrix ``X_b X_bᵀ`` and row sums from one matrix product. Overlapping windows (e.g. 120 s windows
+   every 60 s) thus share their products: the cost is that of the bins covered, not of the windows.
+3. Each window's ``Σ x xᵀ`` and ``Σ x`` are the sums over its blocks (directly when windows hold
+   one or two blocks, else by prefix sums and one subtraction).
+4. ``r = (S - s sᵀ/n) / sqrt(var_i var_j)`` for all windows of the chunk at once.
+
+Binned data are small integers, so block products in float32 and sums in float64 are exact; the
+only rounding is in step 4 (float64), well below 1e-5. Peak memory depends on the chunk size and
+the node count, never on the recording length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .binning import bin_range
+from .windows import Windows
+
+__all__ = [
+    "CorrelationChunk",
+    "auto_chunk_windows",
+    "correlation_from_sums",
+    "iter_window_correlations",
+    "plan_chunks",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Default memory budget of one chunk's working arrays, in bytes.
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+_F32_EXACT = 2**24  # integers up to this are exact in float32
+
+
+@dataclass
+class CorrelationChunk:
+    """Correlations of consecutive windows ``index`` of a window sequence.
+
+    Attributes
+    ----------
+    index : slice
+        Positions of these windows in the full sequence.
+    correlation : numpy.ndarray
+        Pearson r (signed), 0 for pairs with an inactive node, 1 on the diagonal. float64.
+    inactive : numpy.ndarray
+        True where a node is silent or constant in the window (its correlation is undefined).
+    binned : numpy.ndarray
+        The binned union span of these windows (kept for surrogate-based thresholds).
+    span_offsets : numpy.ndarray
+        Each window's first and one-past-last column in ``binned``.
+    n_bins : numpy.ndarray
+        Bins per window.
+
+    Shapes
+    ------
+    correlation : (chunk, nodes, nodes) float64
+    inactive : (chunk, nodes) bool
+    binned : (nodes, span_bins) float32
+    span_offsets : (chunk, 2) int64
+    n_bins : (chunk,) int64
+    """
+
+    index: slice
+    correlation: np.ndarray
+    inactive: np.ndarray
+    binned: np.ndarray
+    span_offsets: np.ndarray
+    n_bins: np.ndarray
+
+    def window_data(self, i: int) -> np.ndarray:
+        """Binned data of the ``i``-th window of this chunk. Shape (nodes, n_bins[i])."""
+        a, b = self.span_offsets[i]
+        return self.binned[:, a:b]
+
+
+def correlation_from_sums(gram: np.ndarray, sums: np.ndarray, n_bins: np.ndarray,
+                          rel_tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson r from ``Σ x xᵀ``, ``Σ x`` and the number of bins, per window.
+
+    Nodes whose variance in a window is zero (silent, or spiking in every bin), and all nodes of a
+    window shorter than two bins, are inactive: their row and column are 0, their diagonal 1.
+
+    Parameters
+    ----------
+    gram, sums, n_bins
+        Per-window sums of cross-products, sums, and bin counts. ``gram`` is overwritten.
+    rel_tol
+        A variance below ``rel_tol * Σ x²`` counts as zero (float rounding).
+
+    Returns
+    -------
+    r, inactive
+
+    Shapes
+    ------
+    gram : (windows, nodes, nodes) float64
+    sums : (windows, nodes) float64
+    n_bins : (windows,)
+    r : (windows, nodes, nodes) float64
+    inactive : (windows, nodes) bool
+    """
+    n = np.asarray(n_bins, dtype=np.float64).reshape(-1, 1)
+    sumsq = np.diagonal(gram, axis1=1, axis2=2).copy()
+    mean = sums / np.maximum(n, 1.0)
+    # In place: cov = S - s sᵀ / n (a scaled covariance; the scale cancels in r).
+    gram -= sums[:, :, None] * mean[:, None, :]
+    var = np.diagonal(gram, axis1=1, axis2=2).copy()
+    inactive = (var <= rel_tol * np.maximum(sumsq, 1.0)) | (n < 2)
+    inv_sd = np.where(inactive, 0.0, 1.0 / np.sqrt(np.where(inactive, 1.0, var)))
+    gram *= inv_sd[:, :, None]
+    gram *= inv_sd[:, None, :]
+    np.clip(gram, -1.0, 1.0, out=gram)
+    idx = np.arange(gram.shape[1])
+    gram[:, idx, idx] = 1.0
+    return gram, inactive
+
+
+def auto_chunk_windows(n_nodes: int, window_bins: int, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    """A number of windows per chunk whose working arrays fit ``budget_bytes``.
+
+    Per window: about four (nodes, nodes) float64 arrays (block Grams, r, outputs) and its share of
+    the binned span in float32. At least 4 windows, so that overlapping windows share block
+    products even with many nodes; smaller chunks also keep the binned span in cache, which is
+    faster than one large span.
+    """
+    per_window = 4 * 8 * n_nodes * n_nodes + 4 * n_nodes * max(int(window_bins), 1)
+    return int(max(4, min(4096, budget_bytes // max(per_window, 1))))
+
+
+def plan_chunks(windows: Windows, chunk_windows: int, max_span_bins: int | None = None) -> list[slice]:
+    """Split a window sequence into runs of consecutive windows.
+
+    A run holds at most ``chunk_windows`` windows and, if given, spans at most ``max_span_bins``
+    bins (windows far apart in time are not binned together with the gap between them).
+    """
+    chunks, begin = [], 0
+    n = len(windows)
+    lo_b, hi_b = windows.start_bins, windows.stop_bins
+    while begin < n:
+        end, lo, hi = begin + 1, lo_b[begin], hi_b[begin]
+        while end < n and end - begin < chunk_windows:
+            nlo, nhi = min(lo, lo_b[end]), max(hi, hi_b[end])
+            if max_span_bins is not None and nhi - nlo > max_span_bins:
+                break
+            lo, hi, end = nlo, nhi, end + 1
+        chunks.append(slice(begin, end))
+        begin = end
+    return chunks
+
+
+def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-window Σ x xᵀ and Σ x over columns [lo, hi) of ``x``, sharing products between windows.
+
+    Shapes: x (nodes, span); lo, hi (windows,) → (windows, nodes, nodes), (windows, nodes) float64.
+    """
+    n_nodes = x.shape[0]
+    edges = np.unique(np.concatenate([lo, hi]))
+    a = np.searchsorted(edges, lo)
+    b = np.searchsorted(edges, hi)
+    # A block is covered if some window contains it: window starts minus stops up to its left edge.
+    covered = (np.searchsorted(np.sort(lo), edges[:-1], side="right")
+               - np.searchsorted(np.sort(hi), edges[:-1], side="right")) > 0
+    n_blocks = edges.size - 1
+    block_gram = np.zeros((n_blocks, n_nodes, n_nodes), dtype=np.float64)
+    block_sum = np.zeros((n_blocks, n_nodes), dtype=np.float64)
+    for k in np.flatnonzero(covered):
+        block = x[:, edges[k]:edges[k + 1]]
+        block_gram[k] = block @ block.T
+        block_sum[k] = block.sum(axis=1, dtype=np.float64)
+    if np.mean(b - a) <= 2.0:
+        # Few blocks per window (non-overlapping, or 50 % overlap): add them directly.
+        gram = np.empty((lo.size, n_nodes, n_nodes), dtype=np.float64)
+        sums = np.empty((lo.size, n_nodes), dtype=np.float64)
+        for w in range(lo.size):
+            np.sum(block_gram[a[w]:b[w]], axis=0, out=gram[w])
+            np.sum(block_sum[a[w]:b[w]], axis=0, out=sums[w])
+        return gram, sums
+    # Many blocks per window: prefix sums, then one subtraction per window (exact: integer values).
+    cum_gram = np.concatenate([np.zeros((1, n_nodes, n_nodes)), np.cumsum(block_gram, axis=0)])
+    cum_sum = np.concatenate([np.zeros((1, n_nodes)), np.cumsum(block_sum, axis=0)])
+    return cum_gram[b] - cum_gram[a], cum_sum[b] - cum_sum[a]
+
+
+def iter_window_correlations(
+    times: Sequence[np.ndarray],
+    windows: Windows,
+    binary: bool = True,
+    chunk_windows: int | None = None,
+    max_span_bins: int | None = None,
+    progress: bool = False,
+) -> Iterator[CorrelationChunk]:
+    """Yield the Pearson correlation of every window, a chunk of consecutive windows at a time.
+
+    Parameters
+    ----------
+    times
+        One sorted spike-time array (seconds) per node.
+    windows
+        The windows (and the bin grid) to use.
+    binary
+        Binary (the paper) or count bins.
+    chunk_windows
+        Windows per chunk; default from a 64 MiB budget (:func:`auto_chunk_windows`).
+    max_span_bins
+        Largest union span binned at once; default 4 × chunk_windows × the longest window.
+    progress
+        Show a tqdm bar over windows.
+
+    Yields
+    ------
+    CorrelationChunk
+
+    Shapes
+    ------
+    times : nodes x (spikes_i,)
+    """
+    n_nodes = len(times)
+    if len(windows) == 0:
+        return
+    longest = int(windows.n_bins.max())
+    if chunk_windows is None:
+        chunk_windows = auto_chunk_windows(n_nodes, longest)
+    chunk_windows = max(1, int(chunk_windows))
+    if max_span_bins is None:
+        max_span_bins = 4 * chunk_windows * longest
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(windows), desc="connectivity", unit="window")
+    try:
+        for sl in plan_chunks(windows, chunk_windows, max_span_bins):
+            lo_abs, hi_abs = windows.start_bins[sl], windows.stop_bins[sl]
+            first = int(lo_abs.min())
+            span = int(hi_abs.max()) - first
+            x = bin_range(times, windows.origin, windows.bin_size, first, span, binary=binary,
+                          dtype=np.float32)
+            lo, hi = lo_abs - first, hi_abs - first
+            # float32 products are exact while every partial sum is an integer below 2**24.
+            peak = float(x.max()) if x.size else 0.0
+            if peak * peak * float((hi - lo).max()) >= _F32_EXACT:
+                logger.debug("counts too large for exact float32 products; using float64")
+                gram, sums = _chunk_sums(x.astype(np.float64), lo, hi)
+            else:
+                gram, sums = _chunk_sums(x, lo, hi)
+            n_bins = hi - lo
+            r, inactive = correlation_from_sums(gram, sums, n_bins)
+            yield CorrelationChunk(sl, r, inactive, x, np.stack([lo, hi], axis=1), n_bins)
+            # Drop this chunk's arrays before the next is built, or two chunks would be alive at once.
+            del x, gram, sums, r, inactive
+            if bar is not None:
+                bar.update(sl.stop - sl.start)
+    finally:
+        if bar is not None:
+            bar.close()
