@@ -90,13 +90,13 @@ from pathlib import Path
 
 import numpy as np
 from hdmf.backends.hdf5 import H5DataIO
-from hdmf.common import DynamicTableRegion, VectorData, VectorIndex
+
 from pynwb import NWBFile
 from pynwb.file import Subject
-from pynwb.misc import Units
 
 from .errors import NwbTavrnnError
 from .io.spike_trains import SpikeTrains
+from .io.units import build_units_table
 
 log = logging.getLogger(__name__)
 
@@ -695,36 +695,20 @@ def _to_nwbfile(sim: SimulatedSession, session_start_time: datetime | None, iden
         nwbfile.add_electrode(group=egroups[groups[i]], location=cfg.location,
                               rel_x=float(pos[i, 0]), rel_y=float(pos[i, 1]))
 
-    # Columns are built from whole arrays: add_unit row by row stores Python lists, which take
-    # ~50x longer to write for millions of spikes.
-    counts = sim.spikes.spike_counts
-    spike_times = VectorData(name="spike_times", description="the spike times for each unit in seconds",
-                             data=np.concatenate(sim.spikes.times) if n else np.zeros(0))
-    obs_intervals = VectorData(name="obs_intervals", description="the observation intervals for each unit",
-                               data=np.tile([[0.0, sim.duration]], (n, 1)))
-    electrodes = DynamicTableRegion(name="electrodes", description="the electrode of each node",
-                                    data=np.arange(n), table=nwbfile.electrodes)
-    one_each = np.arange(1, n + 1, dtype=np.uint64)
-    nwbfile.units = Units(
-        name="units",
+    nwbfile.units = build_units_table(
+        sim.spikes.times,
+        sim.spikes.ids,
         description="Simulated spike trains, one unit per node; spike times floored to the sampling grid.",
-        id=[int(i) for i in sim.spikes.ids],
-        columns=[
-            spike_times,
-            VectorIndex(name="spike_times_index", data=np.cumsum(counts).astype(np.uint64), target=spike_times),
-            obs_intervals,
-            VectorIndex(name="obs_intervals_index", data=one_each, target=obs_intervals),
-            electrodes,
-            VectorIndex(name="electrodes_index", data=one_each.copy(), target=electrodes),
-            VectorData(name="electrode_group", description="the electrode group that each spike unit came from",
-                       data=[egroups[g] for g in groups]),
-            VectorData(name="node_group", description="Group (electrode group) of the node.",
-                       data=[str(g) for g in groups]),
-            VectorData(name="target_rate", description="Stationary firing rate (Hz) the simulation was tuned to.",
-                       data=np.asarray(sim.target_rates, dtype=np.float64)),
-        ],
         resolution=1.0 / cfg.sampling_rate,
+        obs_intervals=[np.array([[0.0, sim.duration]])] * n,
+        electrodes=[[i] for i in range(n)],
         electrode_table=nwbfile.electrodes,
+        electrode_groups=[egroups[g] for g in groups],
+        extra_columns={
+            "node_group": ("Group (electrode group) of the node.", [str(g) for g in groups]),
+            "target_rate": ("Stationary firing rate (Hz) the simulation was tuned to.",
+                            np.asarray(sim.target_rates, dtype=np.float64)),
+        },
     )
 
     nwbfile.add_epoch_column("state", _STATE_DOC)

@@ -82,7 +82,7 @@ class ConnectivityParams:
         ``mp``: |rebuilt r| above which a pair is an edge; ``None`` = the null level of one |r|.
     seed
         Seed of the surrogates (each window gets its own stream, so chunking does not matter).
-    preset
+    preset_name
         Name of the preset these came from, if any (provenance only).
     """
 
@@ -101,7 +101,7 @@ class ConnectivityParams:
     mp_sides: str = "both"
     mp_edge_tol: float | None = None
     seed: int = 0
-    preset: str | None = None
+    preset_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.bin_size > 0:
@@ -128,7 +128,7 @@ class ConnectivityParams:
         """Parameters of a named preset (see :data:`PRESETS`), with some fields overridden."""
         if name not in PRESETS:
             raise ValueError(f"unknown connectivity preset {name!r}; known: {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], "preset": name, **overrides})
+        return cls(**{**PRESETS[name], "preset_name": name, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of all fields."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +21,10 @@ from pynwb.core import NWBDataInterface
 from pynwb.ecephys import ElectrodeGroup
 from pynwb.epoch import TimeIntervals
 from pynwb.file import Subject
-from pynwb.misc import Units
 
 from ..errors import InputFileError, OutputFileError
 from .read import ragged_rows
+from .units import build_units_table
 from .files import PathLike, atomic_destination, check_readable_nwb, check_writable
 
 log = logging.getLogger(__name__)
@@ -129,42 +129,37 @@ def _copy_units(source: NWBFile, derived: NWBFile, groups: dict[str, ElectrodeGr
     if units is None:
         return
     colnames = set(units.colnames)
-    spike_times = ragged_rows(units, "spike_times") if "spike_times" in colnames else None
+    n = len(units)
+    spike_times = ragged_rows(units, "spike_times") if "spike_times" in colnames else [np.zeros(0)] * n
     resolution = units.resolution
-    if spike_times is not None and (resolution is None or not resolution > 0):
+    if resolution is None or not resolution > 0:
         resolution = estimate_resolution(spike_times)
-        log.info("source Units have no resolution; using the smallest spike-time difference, %g s", resolution)
-    derived.units = Units(
-        name="units", description=units.description or "units copied from the source file",
-        **({"resolution": float(resolution)} if resolution is not None and resolution > 0 else {}),
-    )
-    obs = ragged_rows(units, "obs_intervals") if "obs_intervals" in colnames else None
-    electrodes = ragged_rows(units, "electrodes") if "electrodes" in colnames else None
-    unit_groups = units["electrode_group"][:] if "electrode_group" in colnames else None
+        if resolution is not None:
+            log.info("source Units have no resolution; using the smallest spike-time difference, %g s", resolution)
     builtin = {d["name"] for d in get_docval(NWBFile.add_unit)}
-    extra = []
+    extra = {}
     for name in units.colnames:
         column = units[name]
         if name in builtin or name.endswith("_index") or hasattr(column, "target") or hasattr(column, "table"):
             continue
         values = column.data[:]
         if all(_is_simple(v) for v in values):
-            derived.add_unit_column(name=name, description=column.description or name)
-            extra.append((name, values))
+            extra[name] = (column.description or name, [_scalar(v) for v in values])
         else:
             log.info("Units column %r not copied (not simple values)", name)
-    for i, uid in enumerate(units.id.data[()]):
-        kwargs = {"id": int(uid)}
-        if spike_times is not None:
-            kwargs["spike_times"] = spike_times[i]
-        if obs is not None and len(obs[i]):
-            kwargs["obs_intervals"] = obs[i]
-        if electrodes is not None and derived.electrodes is not None:
-            kwargs["electrodes"] = [int(r) for r in electrodes[i]]
-        if unit_groups is not None:
-            kwargs["electrode_group"] = groups[unit_groups[i].name]
-        kwargs.update({name: _scalar(values[i]) for name, values in extra})
-        derived.add_unit(**kwargs)
+    has_electrodes = "electrodes" in colnames and derived.electrodes is not None
+    derived.units = build_units_table(
+        spike_times,
+        np.asarray(units.id.data[:]),
+        description=units.description or "units copied from the source file",
+        resolution=resolution,
+        obs_intervals=ragged_rows(units, "obs_intervals") if "obs_intervals" in colnames else None,
+        # electrodes are copied whole and in order, so a row index means the same electrode in both
+        electrodes=ragged_rows(units, "electrodes") if has_electrodes else None,
+        electrode_table=derived.electrodes if has_electrodes else None,
+        electrode_groups=[groups[g.name] for g in units["electrode_group"][:]] if "electrode_group" in colnames else None,
+        extra_columns=extra,
+    )
 
 
 def _copy_intervals(source: NWBFile, derived: NWBFile) -> None:
@@ -256,6 +251,7 @@ def build_derived_nwbfile(
 def write_derived(
     source: NWBFile, destination: PathLike, objects: Iterable[NWBDataInterface] = (), *,
     source_path: str | None = None, node_table: str = "units", overwrite: bool = False,
+    fill: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write ``objects`` into a new self-contained NWB file derived from ``source``.
 
@@ -268,6 +264,10 @@ def write_derived(
     objects
         Our containers (DynamicConnectivity, NodeEmbeddings, ...); any without a ``node_region``
         get one into the copied ``node_table`` ("units" or "electrodes") by their ``node_ids``.
+    fill
+        Called with the path of the complete temporary file before it is moved into place: fills
+        datasets created empty (``H5DataIO(data=None, shape=..., dtype=...)``) as results are
+        computed, so results larger than memory stream to disk and a failure still leaves nothing.
     """
     from ..schema import load_namespace
 
@@ -277,6 +277,8 @@ def write_derived(
     with atomic_destination(destination, overwrite=overwrite) as tmp:
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(derived, cache_spec=True)
+        if fill is not None:
+            fill(tmp)
     log.info("wrote derived file %s", destination)
     return Path(destination)
 
@@ -284,11 +286,13 @@ def write_derived(
 def append_results(
     source_path: PathLike, objects: Iterable[NWBDataInterface], destination: PathLike | None = None, *,
     in_place: bool = False, node_table: str = "units", overwrite: bool = False,
+    fill: Callable[[Path], None] | None = None,
 ) -> Path:
     """Add ``objects`` to a copy of ``source_path`` at ``destination``, or to the source itself.
 
     The source is changed only with ``in_place=True``, and then atomically: the objects are added
-    to a temporary copy that replaces the source only once fully written.
+    to a temporary copy that replaces the source only once fully written. ``fill`` is as in
+    :func:`write_derived`.
     """
     from ..schema import load_namespace
 
@@ -312,5 +316,7 @@ def append_results(
             nwbfile = io.read()
             _add_results(nwbfile, objects, node_table)
             io.write(nwbfile, cache_spec=True)
+        if fill is not None:
+            fill(tmp)
     log.info("wrote %s", destination)
     return Path(destination)

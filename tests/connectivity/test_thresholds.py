@@ -107,6 +107,10 @@ def test_params_round_trip_and_presets():
     assert (p.bin_size, p.binary, p.window, p.step, p.absolute, p.threshold_mode, p.threshold) == \
         (0.05, True, 120.0, 60.0, True, "fixed", 0.6)
     assert ConnectivityParams.from_dict(p.to_dict()) == p
+    assert p.preset_name == "dishbrain"
+    import json
+
+    assert json.loads(json.dumps(ConnectivityParams().to_dict()))["preset_name"] is None  # storable as JSON
     assert ConnectivityParams.preset("default", density=0.2).density == 0.2
     with pytest.raises(ValueError, match="known"):
         ConnectivityParams.preset("nope")

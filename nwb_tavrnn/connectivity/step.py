@@ -1,0 +1,289 @@
+"""The connectivity step end to end: spike trains from an NWB file → DynamicConnectivity in NWB.
+
+Windows are sliding by default, or taken from an intervals table (one per row, or one per run of
+rows sharing a label, as in the paper's rat analysis), optionally restricted to some intervals.
+Graphs are streamed into compressed, chunked datasets as they are computed, so memory depends on
+the chunk and the node count, not on the recording length. The step's parameters (and how nodes
+and windows were chosen) are stored beside the results, in the object's ``parameters`` attribute.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError, NwbTavrnnError
+from ..io.files import PathLike, check_writable, open_nwb
+from ..io.read import read_intervals, read_spike_trains
+from ..io.spike_trains import SpikeTrains
+from ..io.write import MODULE_NAME, append_results, write_derived
+from .compute import ConnectivityParams, iter_dynamic_connectivity, plan_windows
+from .windows import Windows, sliding_windows_in_ranges
+
+log = logging.getLogger(__name__)
+
+#: Target size of one HDF5 chunk of the graph datasets (DESIGN: chunks of ~1-10 MB).
+CHUNK_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class WindowPlan:
+    """The windows a run will compute, and where they came from.
+
+    Shapes
+    ------
+    windows : Windows of W windows
+    labels : (W,) labels when windows come from a labelled intervals table, else None
+    """
+
+    windows: Windows
+    labels: list | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+def _parse_table_spec(spec: str) -> tuple[str, str | None, str | None]:
+    """``TABLE``, ``TABLE:COLUMN`` or ``TABLE:COLUMN=VALUE`` → (table, column, value)."""
+    table, _, rest = spec.partition(":")
+    column, _, value = rest.partition("=")
+    return table, column or None, value or None
+
+
+def _table(intervals: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    if name not in intervals:
+        known = ", ".join(sorted(intervals)) or "none"
+        raise InputFileError(f"no intervals table named {name!r}; the file has: {known}")
+    return intervals[name].sort_values("start_time")
+
+
+def _column(df: pd.DataFrame, table: str, column: str) -> pd.Series:
+    if column not in df.columns:
+        raise InputFileError(f"intervals table {table!r} has no column {column!r}; it has: {', '.join(df.columns)}")
+    values = df[column]
+    if values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():  # e.g. epochs' tags
+        values = values.map(lambda v: ",".join(map(str, v)))
+    return values
+
+
+def label_run_windows(df: pd.DataFrame, table: str, column: str | None) -> tuple[np.ndarray, np.ndarray, list | None]:
+    """One window per row, or (with ``column``) per run of consecutive rows with the same value,
+    spanning the run's first start to its last stop."""
+    starts = df["start_time"].to_numpy(float)
+    stops = df["stop_time"].to_numpy(float)
+    if column is None:
+        return starts, stops, None
+    values = _column(df, table, column).to_numpy()
+    breaks = np.flatnonzero(values[1:] != values[:-1]) + 1
+    first = np.concatenate([[0], breaks])
+    last = np.concatenate([breaks, [len(values)]]) - 1
+    return starts[first], stops[last], [_plain(values[i]) for i in first]
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def restriction_ranges(df: pd.DataFrame, table: str, column: str | None, value: str | None) -> np.ndarray:
+    """Time ranges of the rows of an intervals table (those whose ``column`` equals ``value``).
+
+    Shapes
+    ------
+    return : (ranges, 2) float64 seconds
+    """
+    if column is not None:
+        values = _column(df, table, column).astype(str)
+        if value is None:
+            raise InputFileError(f"restrict to {table}:{column}=VALUE, e.g. {table}:{column}={values.iloc[0]}")
+        df = df[values == value]
+        if df.empty:
+            raise InputFileError(f"no row of {table!r} has {column} = {value!r}; values: {sorted(set(values))[:10]}")
+    return df[["start_time", "stop_time"]].to_numpy(float)
+
+
+def plan_step_windows(
+    trains: SpikeTrains, params: ConnectivityParams, intervals: dict[str, pd.DataFrame],
+    windows_from: str | None = None, restrict_to: str | None = None,
+) -> WindowPlan:
+    """Decide the windows: sliding over the recording (or over ``restrict_to``'s intervals), or
+    from the intervals table ``windows_from`` (``TABLE`` or ``TABLE:LABEL_COLUMN``)."""
+    if windows_from and restrict_to:
+        raise NwbTavrnnError("give either windows from an intervals table or a restriction, not both")
+    if windows_from:
+        table, column, _ = _parse_table_spec(windows_from)
+        starts, stops, labels = label_run_windows(_table(intervals, table), table, column)
+        keep = (stops - starts) >= params.bin_size
+        if not keep.any():
+            raise InputFileError(f"every interval of {table!r} is shorter than one bin ({params.bin_size} s)")
+        labels = [lab for lab, k in zip(labels, keep) if k] if labels is not None else None
+        return WindowPlan(plan_windows(trains, params, (starts[keep], stops[keep])), labels,
+                          {"windows_from": windows_from})
+    if restrict_to:
+        table, column, value = _parse_table_spec(restrict_to)
+        ranges = restriction_ranges(_table(intervals, table), table, column, value)
+        win = sliding_windows_in_ranges(ranges[:, 0], ranges[:, 1], params.bin_size, params.window, params.step,
+                                        origin=float(trains.t_start))
+        if len(win.start_bins) == 0:
+            raise InputFileError(f"no {params.window} s window fits inside the intervals of {restrict_to!r}; "
+                                 "use a shorter --window")
+        return WindowPlan(win, None, {"restrict_to": restrict_to})
+    win = plan_windows(trains, params)
+    if len(win.start_bins) == 0:
+        raise InputFileError(f"the recording ({trains.duration:.1f} s) is shorter than one window "
+                             f"({params.window} s); use a shorter --window")
+    return WindowPlan(win, None, {})
+
+
+def _chunks(n_windows: int, n_nodes: int, itemsize: int) -> tuple[int, ...]:
+    per_window = n_nodes * n_nodes * itemsize
+    if per_window <= CHUNK_BYTES:
+        return (max(1, min(n_windows, CHUNK_BYTES // per_window)), n_nodes, n_nodes)
+    return (1, max(1, min(n_nodes, CHUNK_BYTES // (n_nodes * itemsize))), n_nodes)
+
+
+def _empty(shape: tuple[int, ...], dtype) -> Any:
+    """A dataset created empty at write time and filled chunk by chunk afterwards."""
+    from hdmf.backends.hdf5 import H5DataIO
+
+    chunks = _chunks(shape[0], shape[1], np.dtype(dtype).itemsize) if len(shape) == 3 else (
+        min(shape[0], 1024), shape[1])
+    return H5DataIO(data=None, shape=shape, dtype=dtype, chunks=chunks, compression="gzip",
+                    compression_opts=4, shuffle=True)
+
+
+def build_container(trains: SpikeTrains, params: ConnectivityParams, plan: WindowPlan, name: str,
+                    selection: dict[str, Any], store_correlation: bool = True):
+    """The DynamicConnectivity object, with its graph datasets left empty to be streamed in."""
+    from ..schema import DynamicConnectivity
+
+    w, n = len(plan.windows.start_bins), len(trains)
+    parameters = {**params.to_dict(), **plan.source, **selection}
+    if plan.labels is not None:
+        parameters["window_labels"] = plan.labels
+    sliding = not plan.source.get("windows_from")
+    what = "binary" if params.binary else "count"
+    description = (
+        f"Zero-lag Pearson correlation of {what} spike trains in {params.bin_size * 1000:g} ms bins, "
+        + (f"{params.window:g} s windows every {params.step:g} s" if sliding else
+           f"one window per {'run of ' + plan.source['windows_from'] if ':' in plan.source['windows_from'] else 'interval of ' + plan.source['windows_from']}")
+        + f"; edges by threshold mode '{params.threshold_mode}'"
+        + ("; weights |r|" if params.absolute else "; weights signed r")
+        + ". Inactive (silent or constant) nodes have weight 0 in a window."
+    )
+    return DynamicConnectivity(
+        name=name,
+        description=description,
+        method="pearson",
+        directed=False,
+        bin_size=float(params.bin_size),
+        window_start_times=plan.windows.start_times,
+        window_stop_times=plan.windows.stop_times,
+        node_ids=trains.ids,
+        node_groups=np.asarray(trains.groups, dtype=str),
+        node_locations=np.asarray(trains.locations, dtype=str),
+        data=_empty((w, n, n), np.float32),
+        correlation=_empty((w, n, n), np.float32) if store_correlation else None,
+        inactive_mask=_empty((w, n), bool),
+        threshold_mode=params.threshold_mode,
+        threshold=params.threshold_value,
+        window_duration=float(params.window) if sliding else None,
+        window_step=float(params.step) if sliding else None,
+        parameters=parameters,
+    )
+
+
+def _filler(trains: SpikeTrains, params: ConnectivityParams, plan: WindowPlan, name: str,
+            store_correlation: bool, chunk_windows: int | None, progress: bool):
+    """Return the function that computes the graphs and writes them into the temporary file."""
+
+    def fill(path: Path) -> None:
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            group = f[f"processing/{MODULE_NAME}/{name}"]
+            for chunk in iter_dynamic_connectivity(trains, params, plan.windows, chunk_windows=chunk_windows,
+                                                   progress=progress):
+                group["data"][chunk.index] = chunk.adjacency
+                group["inactive_mask"][chunk.index] = chunk.inactive_mask
+                if store_correlation:
+                    group["correlation"][chunk.index] = chunk.correlation
+
+    return fill
+
+
+def select_nodes(trains: SpikeTrains, groups=None, locations=None, drop_silent: bool = False) -> SpikeTrains:
+    """Restrict to the requested groups/locations; optionally drop units with no spike at all."""
+    try:
+        trains = trains.select(groups=groups, locations=locations)
+    except ValueError as err:
+        raise InputFileError(str(err)) from None
+    if drop_silent:
+        keep = trains.spike_counts > 0
+        if not keep.any():
+            raise InputFileError("every selected node is silent (no spikes)")
+        trains = trains.subset(np.flatnonzero(keep))
+    if len(trains) < 2:
+        raise InputFileError(f"a graph needs at least 2 nodes; {len(trains)} selected")
+    return trains
+
+
+def run_connectivity(
+    source: PathLike, destination: PathLike | None = None, params: ConnectivityParams | None = None, *,
+    windows_from: str | None = None, restrict_to: str | None = None, groups=None, locations=None,
+    time_range: tuple[float, float] | None = None, name: str = "DynamicConnectivity", mode: str = "derived",
+    overwrite: bool = False, store_correlation: bool = True, chunk_windows: int | None = None,
+    progress: bool = False,
+) -> Path:
+    """Read spike trains from ``source``, compute dynamic connectivity, and write it to NWB.
+
+    Parameters
+    ----------
+    source
+        NWB file (path or URL) with a Units table.
+    destination
+        Output file; required unless ``mode="in_place"``.
+    params
+        Step parameters; default ``ConnectivityParams.preset("default")``.
+    windows_from
+        ``TABLE`` (one window per interval) or ``TABLE:COLUMN`` (one per run of equal labels).
+    restrict_to
+        ``TABLE`` or ``TABLE:COLUMN=VALUE``: sliding windows only inside those intervals.
+    groups, locations
+        Keep only nodes of these electrode groups / locations.
+    time_range
+        ``(start, stop)`` in seconds: use only this part of the recording.
+    mode
+        ``"derived"`` (a new self-contained file), ``"append"`` (a copy of the source with the
+        result added) or ``"in_place"`` (the source itself, atomically).
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    params = ConnectivityParams.preset("default") if params is None else params
+    if mode not in ("derived", "append", "in_place"):
+        raise NwbTavrnnError(f"mode must be 'derived', 'append' or 'in_place', got {mode!r}")
+    if mode != "in_place":
+        if destination is None:
+            raise NwbTavrnnError("give an output path (or use in-place mode)")
+        check_writable(destination, overwrite)  # fail before any work
+    with open_nwb(source) as nwbfile:
+        trains = select_nodes(read_spike_trains(nwbfile), groups, locations)
+        if time_range is not None:
+            trains = trains.restrict(*time_range)
+        plan = plan_step_windows(trains, params, read_intervals(nwbfile), windows_from, restrict_to)
+        selection = {"groups": list(groups) if groups else None, "locations": list(locations) if locations else None,
+                     "time_range": list(time_range) if time_range else None}
+        container = build_container(trains, params, plan, name, selection, store_correlation)
+        fill = _filler(trains, params, plan, name, store_correlation, chunk_windows, progress)
+        log.info("%d nodes, %d windows of %s", len(trains), len(plan.windows.start_bins), source)
+        if mode == "derived":
+            return write_derived(nwbfile, destination, [container], source_path=str(source),
+                                 node_table=trains.node_table, overwrite=overwrite, fill=fill)
+    if mode == "append":
+        return append_results(source, [container], destination, node_table=trains.node_table,
+                              overwrite=overwrite, fill=fill)
+    return append_results(source, [container], in_place=True, node_table=trains.node_table, fill=fill)
