@@ -1,0 +1,125 @@
+"""Label rules and scores on small fixtures with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nwb_tavrnn.errors import InputFileError
+from nwb_tavrnn.evaluation.labels import (
+    classes_from_values,
+    labelled,
+    labels_from_array,
+    labels_from_intervals,
+    values_from_intervals,
+    values_from_series,
+)
+from nwb_tavrnn.evaluation.metrics import (
+    classify,
+    cluster,
+    correlate,
+    permutation_test,
+    subregion_alignment,
+    summarize,
+)
+
+EPOCHS = pd.DataFrame({"start_time": [0.0, 100.0, 250.0], "stop_time": [100.0, 250.0, 400.0],
+                       "state": ["a", "b", "a"], "tags": [["x"], ["y"], ["x"]]})
+
+
+def test_majority_label_by_overlap_and_coverage():
+    # windows: inside a; 60 s of a + 40 s of b; 30 of b + 70 of a; beyond the table
+    starts = np.array([10.0, 40.0, 220.0, 390.0])
+    stops = starts + 100
+    assert labels_from_intervals(EPOCHS, "state", starts, stops) == ["a", "a", "a", None]
+    assert labels_from_intervals(EPOCHS, "state", [150.0], [250.0]) == ["b"]
+    assert labels_from_intervals(EPOCHS, "tags", [150.0], [250.0]) == ["y"]  # list columns are joined
+    with pytest.raises(InputFileError, match="no column 'nope'"):
+        labels_from_intervals(EPOCHS, "nope", starts, stops)
+
+
+def test_numeric_column_averaged_by_overlap():
+    trials = pd.DataFrame({"start_time": [0.0, 10.0, 20.0, 30.0], "stop_time": [10.0, 20.0, 30.0, 40.0],
+                           "hit": [True, False, True, True]})
+    rate = values_from_intervals(trials, "hit", [0.0, 0.0, 15.0, 100.0], [20.0, 40.0, 35.0, 110.0])
+    np.testing.assert_allclose(rate[:3], [0.5, 0.75, (5 * 0 + 10 + 5) / 20])
+    assert np.isnan(rate[3])
+
+
+def test_series_mean_per_window():
+    t = np.arange(0, 10, 0.5)
+    x = t.copy()
+    m = values_from_series(t, x, [0.0, 5.0, 20.0], [2.0, 6.0, 30.0])
+    np.testing.assert_allclose(m[:2], [0.75, 5.25])
+    assert np.isnan(m[2])
+    xy = np.stack([np.full_like(t, 3.0), np.full_like(t, 4.0)], axis=1)
+    np.testing.assert_allclose(values_from_series(t, xy, [0.0], [10.0]), [5.0])
+
+
+def test_top_bottom_and_quantile_rules():
+    values = [0.9, 0.1, 0.5, 0.8, 0.2, 0.3, 0.7, np.nan]
+    top = classes_from_values(values, "top_bottom", k=2)
+    assert top == ["High", "Low", None, "High", "Low", None, None, None]
+    q = classes_from_values(values, "quantile", n_classes=2)
+    assert q == ["q2", "q1", "q1", "q2", "q1", "q1", "q2", None]
+    with pytest.raises(InputFileError, match="at least 8 windows"):
+        classes_from_values(values, "top_bottom", k=4)
+
+
+def test_labelled_needs_two_classes_of_two():
+    idx, y = labelled(["a", None, "b", "a", "b"])
+    assert list(idx) == [0, 2, 3, 4] and list(y) == ["a", "b", "a", "b"]
+    with pytest.raises(InputFileError, match="1 class"):
+        labelled(["a", "a", None])
+    with pytest.raises(InputFileError, match="fewer than 2 windows"):
+        labelled(["a", "a", "b"])
+    with pytest.raises(InputFileError, match="3 labels given for 4 windows"):
+        labels_from_array(["a", "b", "c"], 4)
+
+
+def _separable(n=40, shift=4.0, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.array(["a", "b"] * (n // 2))
+    x = rng.normal(size=(n, 4))
+    x[y == "b", 0] += shift
+    return x, y
+
+
+def test_classification_finds_separable_classes_and_not_noise():
+    x, y = _separable()
+    scores = summarize(classify(x, y, seeds=range(5)))
+    acc = scores.set_index("metric").loc["accuracy"]
+    assert acc["mean"] > 0.9 and acc["ci_low"] <= acc["mean"] <= acc["ci_high"] and acc["n"] == 5
+    noise = summarize(classify(np.random.default_rng(1).normal(size=(40, 4)), y, seeds=range(5)))
+    assert noise.set_index("metric").loc["accuracy", "mean"] < 0.75
+
+
+def test_permutation_null_is_at_chance_and_p_small_for_real_signal():
+    x, y = _separable()
+    res = permutation_test(x, y, n_permutations=19, seed=0)
+    assert res.observed > 0.9
+    assert 0.3 < res.null.mean() < 0.7  # chance for two balanced classes
+    assert res.p_value == pytest.approx(1 / 20)
+    noise = permutation_test(np.random.default_rng(2).normal(size=(40, 4)), y, n_permutations=19, seed=0)
+    assert noise.p_value > 0.05
+
+
+def test_clustering_scores():
+    x, y = _separable(shift=8.0)
+    s = summarize(cluster(x[:, :1], y, seeds=range(3))).set_index("metric")
+    assert s.loc["ari", "mean"] > 0.9 and s.loc["nmi", "mean"] > 0.8 and s.loc["silhouette", "mean"] > 0.5
+
+
+def test_subregion_alignment_tracks_group_structure():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["g1", "g2", "g3"], 10)
+    centers = {"g1": [1, 0, 0], "g2": [0, 1, 0], "g3": [0, 0, 1]}
+    aligned = np.array([centers[g] for g in groups]) + 0.05 * rng.normal(size=(30, 3))
+    mixed = rng.normal(size=(30, 3))
+    scores = subregion_alignment(np.stack([aligned, mixed]), groups)
+    assert scores[0] > 0.8 and abs(scores[1]) < 0.2
+    only_two = subregion_alignment(np.stack([aligned]), groups, exclude=["g3"])
+    assert only_two[0] > 0.8
+    rho = correlate([0.1, 0.2, 0.3, 0.4, 0.5], [1, 2, 3, 4, 6])
+    assert rho["rho"] == pytest.approx(1.0) and rho["n"] == 5
