@@ -9,6 +9,7 @@ import logging
 from .schema import (
     NAMESPACE,
     DynamicConnectivity,
+    EvaluationScores,
     ModelProvenance,
     NodeEmbeddings,
     SchemaError,
@@ -28,6 +29,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "NAMESPACE",
     "DynamicConnectivity",
+    "EvaluationScores",
     "ModelProvenance",
     "NodeEmbeddings",
     "SchemaError",

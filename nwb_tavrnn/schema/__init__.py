@@ -2,6 +2,7 @@
 
 from .containers import (
     DynamicConnectivity,
+    EvaluationScores,
     ModelProvenance,
     NodeEmbeddings,
     SchemaError,
@@ -13,6 +14,7 @@ from .namespace import NAMESPACE, load_namespace, namespace_path
 __all__ = [
     "NAMESPACE",
     "DynamicConnectivity",
+    "EvaluationScores",
     "ModelProvenance",
     "NodeEmbeddings",
     "SchemaError",

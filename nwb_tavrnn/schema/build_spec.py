@@ -324,7 +324,31 @@ def build_types() -> list[NWBGroupSpec]:
             ),
         ],
     )
-    return [connectivity, provenance, embeddings, attention, source]
+    def column(name: str, doc: str, dtype: str) -> NWBDatasetSpec:
+        return NWBDatasetSpec(name=name, neurodata_type_inc="VectorData", doc=doc, dtype=dtype)
+
+    scores = NWBGroupSpec(
+        neurodata_type_def="EvaluationScores",
+        neurodata_type_inc="DynamicTable",
+        default_name="EvaluationScores",
+        doc="Scores relating embeddings (and baselines) to behaviour: one row per method, analysis, "
+        "metric and seed.",
+        attributes=[
+            NWBAttributeSpec(
+                "labels", "Where the window labels came from (e.g. 'trials:hit top_bottom k=3').", "text",
+                required=False,
+            ),
+            NWBAttributeSpec("parameters", "Parameters of the evaluation, as JSON.", "text", required=False),
+        ],
+        datasets=[
+            column("method", "Method whose features were scored (e.g. 'tavrnn', 'raw_correlation').", "text"),
+            column("analysis", "Analysis: 'classification', 'clustering', 'permutation_null', ...", "text"),
+            column("metric", "Metric name (accuracy, f1, ari, nmi, silhouette, p_value, ...).", "text"),
+            column("seed", "Seed of the repetition (-1 where not applicable).", "int64"),
+            column("value", "Value of the metric.", "float64"),
+        ],
+    )
+    return [connectivity, provenance, embeddings, attention, source, scores]
 
 
 def build(output_dir: Path = DEFAULT_OUTPUT) -> Path:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from hdmf.common import DynamicTableRegion
-from hdmf.utils import docval, get_data_shape
+from hdmf.common import DynamicTable, DynamicTableRegion
+from hdmf.utils import docval, get_data_shape, get_docval
 from pynwb import register_class
 from pynwb.core import NWBDataInterface
 from pynwb.file import LabMetaData
@@ -502,8 +502,49 @@ class SourceFileReference(LabMetaData):
                 setattr(self, key, value)
 
 
+@register_class("EvaluationScores", NAMESPACE)
+class EvaluationScores(DynamicTable):
+    """One row per (method, analysis, metric, seed) score; see :meth:`from_frame`."""
+
+    __columns__ = (
+        {"name": "method", "description": "Method whose features were scored.", "required": True},
+        {"name": "analysis", "description": "Analysis that produced the score.", "required": True},
+        {"name": "metric", "description": "Metric name.", "required": True},
+        {"name": "seed", "description": "Seed of the repetition (-1 if none).", "required": True},
+        {"name": "value", "description": "Value of the metric.", "required": True},
+    )
+    __fields__ = ("labels", "parameters")
+
+    @docval(
+        {"name": "name", "type": str, "doc": "Name of this table.", "default": "EvaluationScores"},
+        {"name": "description", "type": str, "doc": "Description.", "default": "evaluation scores"},
+        {"name": "labels", "type": str, "doc": "Source of the window labels.", "default": None},
+        {"name": "parameters", "type": (str, dict), "doc": "Evaluation parameters (JSON).", "default": None},
+        *get_docval(DynamicTable.__init__, "id", "columns", "colnames"),
+    )
+    def __init__(self, **kwargs):
+        labels, parameters = kwargs.pop("labels"), kwargs.pop("parameters")
+        super().__init__(**kwargs)
+        self.labels = labels
+        self.parameters = _as_json(type(self).__name__, "parameters", parameters)
+
+    @classmethod
+    def from_frame(cls, frame, name: str = "EvaluationScores", description: str = "evaluation scores",
+                   labels: str | None = None, parameters: dict | None = None) -> EvaluationScores:
+        """Build the table from a data frame with columns method, analysis, metric, seed, value."""
+        missing = {"method", "analysis", "metric", "seed", "value"} - set(frame.columns)
+        if missing:
+            raise SchemaError(f"{cls.__name__}: the frame lacks columns {sorted(missing)}")
+        table = cls(name=name, description=description, labels=labels, parameters=parameters)
+        for row in frame.itertuples(index=False):
+            table.add_row(method=str(row.method), analysis=str(row.analysis), metric=str(row.metric),
+                          seed=int(row.seed), value=float(row.value))
+        return table
+
+
 __all__ = [
     "DynamicConnectivity",
+    "EvaluationScores",
     "ModelProvenance",
     "NodeEmbeddings",
     "SchemaError",

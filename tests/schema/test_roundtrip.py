@@ -110,3 +110,22 @@ class TestSourceFileReferenceRoundTrip(NWBH5IOFlexMixin, TestCase):
 
     def getContainer(self, nwbfile):
         return nwbfile.lab_meta_data["source_file"]
+
+
+@pytest.mark.usefixtures("in_tmp_dir")
+class TestEvaluationScoresRoundTrip(NWBH5IOFlexMixin, TestCase):
+    def getContainerType(self):
+        return "EvaluationScores"
+
+    def addContainer(self):
+        import pandas as pd
+
+        from nwb_tavrnn.schema import EvaluationScores
+
+        frame = pd.DataFrame({"method": ["tavrnn", "tavrnn", "raw_correlation"], "analysis": ["classification"] * 3,
+                              "metric": ["accuracy", "f1", "accuracy"], "seed": [0, 0, 0], "value": [0.9, 0.88, 0.7]})
+        table = EvaluationScores.from_frame(frame, labels="epochs:state", parameters={"n_splits": 5})
+        _ecephys(self.nwbfile).add(table)
+
+    def getContainer(self, nwbfile):
+        return nwbfile.processing["ecephys"]["EvaluationScores"]

@@ -42,4 +42,4 @@ def test_every_type_is_defined():
     types = {g["neurodata_type_def"] for g in yaml.safe_load(
         (REPO_SPEC / f"{NAMESPACE}.extensions.yaml").read_text())["groups"]}
     assert types == {"DynamicConnectivity", "NodeEmbeddings", "TemporalAttention", "ModelProvenance",
-                     "SourceFileReference"}
+                     "SourceFileReference", "EvaluationScores"}
