@@ -48,6 +48,41 @@ def _regime_correlations(sim: SimulatedSession, state: str) -> np.ndarray:
     return np.nan_to_num(np.corrcoef(x))
 
 
+def _pair_masks(sim: SimulatedSession) -> dict[str, np.ndarray]:
+    """Upper-triangle masks of node pairs: same motor subregion, different subregions, both sensory."""
+    g = sim.spikes.groups
+    motor = g != "sensory"
+    upper = np.triu(np.ones((g.size, g.size), dtype=bool), 1)
+    same = g[:, None] == g[None, :]
+    return {
+        "within": upper & same & motor[:, None],
+        "between": upper & ~same & motor[:, None] & motor[None, :],
+        "sensory": upper & ~motor[:, None] & ~motor[None, :],
+        "all": upper,
+    }
+
+
+def _dishbrain_edge_fractions(sim: SimulatedSession) -> dict[str, dict[str, np.ndarray]]:
+    """The paper's recipe (50 ms binary bins, |r| >= 0.6), one window per epoch.
+
+    Returns, per regime and pair class, the fraction of pairs that are edges in each of its epochs.
+    """
+    from nwb_tavrnn.connectivity import ConnectivityParams, compute_dynamic_connectivity
+
+    ep = sim.epochs
+    params = ConnectivityParams.preset("dishbrain", window=60.0 * sim.config.block_minutes,
+                                       step=60.0 * sim.config.block_minutes)
+    res = compute_dynamic_connectivity(sim.spikes, params, windows=(ep["start_time"], ep["stop_time"]),
+                                       warn_if_empty=False)
+    masks = _pair_masks(sim)
+    out: dict[str, dict[str, list]] = {}
+    for w, state in enumerate(ep["state"]):
+        edges = res.adjacency[w] > 0
+        for name, mask in masks.items():
+            out.setdefault(str(state), {}).setdefault(name, []).append(edges[mask].mean())
+    return {state: {k: np.asarray(v) for k, v in d.items()} for state, d in out.items()}
+
+
 def _motor_stats(sim: SimulatedSession, state: str) -> tuple[float, float]:
     """Mean correlation within motor subregions, and between different motor subregions."""
     c = _regime_correlations(sim, state)
@@ -71,7 +106,8 @@ def test_default_config_is_dishbrain_sized():
 @pytest.mark.parametrize(
     "bad",
     [dict(n_motor=0), dict(rate=0), dict(aligned_within=0.9, aligned_sensory_to_motor=0.2), dict(p_within=1.5),
-     dict(first_state="rest"), dict(trial_duration=(3.0, 1.0)), dict(motor_subregions=("a", "a"))],
+     dict(first_state="rest"), dict(trial_duration=(3.0, 1.0)), dict(motor_subregions=("a", "a")),
+     dict(burst_rate=-1.0), dict(burst_fraction=1.5), dict(burst_aligned=-0.1), dict(burst_jitter=0.0)],
 )
 def test_bad_config_is_rejected(bad):
     with pytest.raises(SimulationConfigError) as info:
@@ -180,6 +216,68 @@ def test_subregion_structure_is_specific_to_aligned(sims):
         # between-subregion correlation than in the unstructured unaligned regime
         assert wa - ba > 3 * abs(wr - br)
         assert br > bu
+
+
+def test_dishbrain_recipe_finds_subregion_edges_when_aligned(sims):
+    """Network bursts make |r| >= 0.6 edges (the paper's threshold) within motor subregions when aligned."""
+    within_a, within_u = [], []
+    for sim in sims.values():
+        frac = _dishbrain_edge_fractions(sim)
+        within_a.append(frac["aligned"]["within"].mean())
+        within_u.append(frac["unaligned"]["within"].mean())
+        assert frac["aligned"]["within"].min() > 0.3  # every aligned block, not just on average
+        assert frac["unaligned"]["within"].max() < 0.05
+        for state in frac:  # subregions never fuse into one community
+            assert frac[state]["between"].max() < 0.02
+        assert frac["rest"]["within"].mean() < 0.05  # rest: one motor pool, weaker and unstructured
+        assert frac["aligned"]["all"].mean() > frac["unaligned"]["all"].mean()
+    diffs = np.asarray(within_a) - np.asarray(within_u)
+    # planted direction, in every seed, far beyond seed-to-seed noise
+    assert min(within_a) > max(within_u) + 0.3
+    assert diffs.mean() > 5 * max(np.std(within_a, ddof=1), np.std(within_u, ddof=1))
+
+
+def test_default_config_with_dishbrain_recipe():
+    """The default (900-node) tuning: substantial aligned subregion structure, sparse graphs overall."""
+    sim = simulate_network(SimulationConfig(gameplay_minutes=4.0, rest_minutes=0.0), seed=11)
+    frac = _dishbrain_edge_fractions(sim)
+    assert 0.15 < frac["aligned"]["within"].mean() < 0.7
+    assert frac["unaligned"]["within"].max() < 0.02
+    assert frac["aligned"]["between"].max() < 0.01 and frac["unaligned"]["between"].max() < 0.01
+    assert 0.0 < frac["aligned"]["sensory"].mean() < 0.3  # sensory bursts: some sensory edges too
+    for state in frac:
+        assert 0.005 < frac[state]["all"].mean() < 0.1
+    assert abs(sim.spikes.rates.mean() / sim.config.rate - 1) < 0.05
+
+
+def test_without_bursts_no_strong_correlations():
+    off = SimulationConfig.small(burst_rate=0.0)
+    sim = simulate_network(off, seed=0)
+    assert all(np.all(b == 0) for b in sim.burst_rates.values())
+    frac = _dishbrain_edge_fractions(sim)
+    assert all(f["all"].max() == 0 for f in frac.values())
+    assert abs(sim.spikes.rates.mean() / off.rate - 1) < 0.1
+    # burst_fraction=0 is the same switch: the very same spikes
+    same = simulate_network(SimulationConfig.small(burst_fraction=0.0), seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(same.spikes.times, sim.spikes.times))
+
+
+def test_burst_budget_keeps_rates(sims):
+    sim = sims[0]
+    cfg, nu = sim.config, sim.target_rates
+    for state, burst in sim.burst_rates.items():
+        # every node takes part in the bursts of every regime; the Hawkes part supplies the rest
+        np.testing.assert_allclose(burst, cfg.burst_fraction * nu)
+        w = sim.coupling[state].T  # target-major
+        np.testing.assert_allclose(sim.spontaneous_rates[state], (nu - burst) - w @ (nu - burst), atol=1e-12)
+    # burst spikes really are synchronous: in aligned blocks a motor subregion's 5 ms bins are
+    # mostly empty or crowded
+    ep = sim.epochs
+    a0, a1 = ep["start_time"][0], ep["stop_time"][0]
+    sub = np.flatnonzero(sim.spikes.groups == cfg.motor_subregions[0])
+    counts = sum(np.histogram(sim.spikes.times[i], np.arange(a0, a1 + 1e-9, 0.005))[0] > 0 for i in sub)
+    assert np.mean(counts >= sub.size // 2) > 0.01
+    assert np.mean(counts[counts > 0] >= sub.size // 2) > 0.1
 
 
 def test_hit_rate_higher_in_aligned_trials(sims):
