@@ -34,8 +34,15 @@ log = logging.getLogger(__name__)
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def _classifier(seed: int):
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+def _classifier(seed: int, pca: int | None = None):
+    """Standardise, optionally reduce with PCA (fitted inside each fold, so no test data leaks into
+    it), then an L2 logistic regression."""
+    steps = [StandardScaler()]
+    if pca:
+        from sklearn.decomposition import PCA
+
+        steps.append(PCA(n_components=pca, random_state=seed))
+    return make_pipeline(*steps, LogisticRegression(max_iter=2000, random_state=seed))
 
 
 def _n_splits(y: np.ndarray, n_splits: int) -> int:
@@ -45,7 +52,8 @@ def _n_splits(y: np.ndarray, n_splits: int) -> int:
     return max(2, min(n_splits, smallest))
 
 
-def cross_validated_scores(x: np.ndarray, y: np.ndarray, seed: int, n_splits: int = 5) -> dict[str, float]:
+def cross_validated_scores(x: np.ndarray, y: np.ndarray, seed: int, n_splits: int = 5,
+                           pca: int | None = None) -> dict[str, float]:
     """Pooled out-of-fold predictions of a logistic regression, scored (macro averages).
 
     Shapes
@@ -57,7 +65,8 @@ def cross_validated_scores(x: np.ndarray, y: np.ndarray, seed: int, n_splits: in
     folds = StratifiedKFold(n_splits=_n_splits(y, n_splits), shuffle=True, random_state=seed)
     pred = np.empty(len(y), dtype=y.dtype)
     for train, test in folds.split(x, y):
-        model = _classifier(seed).fit(x[train], y[train])
+        k = min(pca, len(train) - 1, x.shape[1]) if pca else None
+        model = _classifier(seed, k).fit(x[train], y[train])
         pred[test] = model.predict(x[test])
     return {
         "accuracy": accuracy_score(y, pred),
@@ -67,7 +76,8 @@ def cross_validated_scores(x: np.ndarray, y: np.ndarray, seed: int, n_splits: in
     }
 
 
-def classify(x: np.ndarray, y: Sequence, seeds: Sequence[int] = range(10), n_splits: int = 5) -> pd.DataFrame:
+def classify(x: np.ndarray, y: Sequence, seeds: Sequence[int] = range(10), n_splits: int = 5,
+             pca: int | None = None) -> pd.DataFrame:
     """Cross-validated classification scores for every seed.
 
     Returns
@@ -77,7 +87,7 @@ def classify(x: np.ndarray, y: Sequence, seeds: Sequence[int] = range(10), n_spl
     y = np.asarray(y).astype(str)
     rows = []
     for seed in seeds:
-        for metric, value in cross_validated_scores(x, y, int(seed), n_splits).items():
+        for metric, value in cross_validated_scores(x, y, int(seed), n_splits, pca).items():
             rows.append({"seed": int(seed), "metric": metric, "value": float(value)})
     return pd.DataFrame(rows)
 
@@ -126,7 +136,8 @@ class PermutationResult:
 
 
 def permutation_test(x: np.ndarray, y: Sequence, n_permutations: int = 200, seed: int = 0,
-                     n_splits: int = 5, statistic: str = "accuracy", groups: Sequence | None = None) -> PermutationResult:
+                     n_splits: int = 5, statistic: str = "accuracy", groups: Sequence | None = None,
+                     pca: int | None = None) -> PermutationResult:
     """Label-permutation null: shuffle the labels, redo the cross-validation, repeat.
 
     p = (1 + #{null >= observed}) / (1 + n_permutations). With ``groups``, labels are shuffled
@@ -134,11 +145,11 @@ def permutation_test(x: np.ndarray, y: Sequence, n_permutations: int = 200, seed
     """
     y = np.asarray(y).astype(str)
     rng = np.random.default_rng(seed)
-    observed = cross_validated_scores(x, y, seed, n_splits)[statistic]
+    observed = cross_validated_scores(x, y, seed, n_splits, pca)[statistic]
     null = np.empty(n_permutations)
     for i in range(n_permutations):
         perm = _shuffle(y, rng, groups)
-        null[i] = cross_validated_scores(x, perm, seed + 1 + i, n_splits)[statistic]
+        null[i] = cross_validated_scores(x, perm, seed + 1 + i, n_splits, pca)[statistic]
     p = (1 + np.sum(null >= observed - 1e-12)) / (1 + n_permutations)
     return PermutationResult(float(observed), null, float(p))
 

@@ -123,3 +123,35 @@ def test_subregion_alignment_tracks_group_structure():
     assert only_two[0] > 0.8
     rho = correlate([0.1, 0.2, 0.3, 0.4, 0.5], [1, 2, 3, 4, 6])
     assert rho["rho"] == pytest.approx(1.0) and rho["n"] == 5
+
+
+def test_baseline_features_and_time_shuffle():
+    from nwb_tavrnn.evaluation.features import (
+        circular_shift,
+        correlation_features,
+        embedding_features,
+        rate_features,
+    )
+    from nwb_tavrnn.io.spike_trains import SpikeTrains
+
+    corr = np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3)
+    np.testing.assert_array_equal(correlation_features(corr), [[1, 2, 5], [10, 11, 14]])
+    emb = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)
+    np.testing.assert_array_equal(embedding_features(emb), [[2, 3], [8, 9]])
+    assert embedding_features(emb, "flatten").shape == (2, 6)
+    trains = SpikeTrains([[0.5, 1.5, 2.5, 3.5], [1.0, 1.1]], ids=[1, 2], t_start=0.0, t_stop=4.0)
+    np.testing.assert_allclose(rate_features(trains, [0.0, 2.0], [2.0, 4.0]), [[1.0, 1.0], [1.0, 0.0]])
+    shuffled = circular_shift(trains, seed=1)
+    assert list(shuffled.spike_counts) == [4, 2]
+    assert all(((t >= 0) & (t < 4)).all() for t in shuffled.times)
+    gap = np.diff(np.sort(shuffled.times[1]))[0]
+    assert min(gap, 4 - gap) == pytest.approx(0.1)  # the rotation keeps intervals (modulo the span)
+
+
+def test_pca_inside_folds_keeps_signal():
+    rng = np.random.default_rng(3)
+    y = np.array(["a", "b"] * 20)
+    signal = np.where(y == "b", 1.0, -1.0)[:, None] + 0.3 * rng.normal(size=(40, 30))  # a dominant component
+    wide = np.concatenate([signal, rng.normal(size=(40, 50))], axis=1)
+    acc = summarize(classify(wide, y, seeds=range(3), pca=5)).set_index("metric").loc["accuracy", "mean"]
+    assert acc > 0.7
