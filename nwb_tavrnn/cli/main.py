@@ -21,7 +21,7 @@ from ..errors import NwbTavrnnError
 log = logging.getLogger("nwb_tavrnn")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("inspect", "validate", "simulate", "connectivity")
+SUBCOMMANDS = ("inspect", "validate", "simulate", "connectivity", "sort")
 
 
 def build_parser() -> argparse.ArgumentParser:

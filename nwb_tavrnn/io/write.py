@@ -52,7 +52,7 @@ def _is_simple(value) -> bool:
     return isinstance(value, (str, int, float, bool)) and not (isinstance(value, float) and np.isnan(value))
 
 
-def _metadata_kwargs(source: NWBFile) -> dict:
+def derived_metadata(source: NWBFile) -> dict:
     kwargs = dict(
         session_description=source.session_description,
         identifier=str(uuid.uuid4()),
@@ -70,7 +70,7 @@ def _metadata_kwargs(source: NWBFile) -> dict:
     return kwargs
 
 
-def _copy_subject(subject: Subject | None) -> Subject | None:
+def copy_subject(subject: Subject | None) -> Subject | None:
     if subject is None:
         return None
     names = [d["name"] for d in get_docval(Subject.__init__)]
@@ -78,7 +78,7 @@ def _copy_subject(subject: Subject | None) -> Subject | None:
     return Subject(**kwargs)
 
 
-def _copy_electrodes(source: NWBFile, derived: NWBFile) -> dict[str, ElectrodeGroup]:
+def copy_electrodes(source: NWBFile, derived: NWBFile) -> dict[str, ElectrodeGroup]:
     """Copy devices, electrode groups and the electrodes table; return the new groups by name."""
     devices = {}
     for name, device in source.devices.items():
@@ -124,7 +124,7 @@ def estimate_resolution(spike_times: Sequence[np.ndarray]) -> float | None:
     return float(steps.min()) if steps.size else None
 
 
-def _copy_units(source: NWBFile, derived: NWBFile, groups: dict[str, ElectrodeGroup]) -> None:
+def copy_units(source: NWBFile, derived: NWBFile, groups: dict[str, ElectrodeGroup]) -> None:
     units = source.units
     if units is None:
         return
@@ -162,7 +162,7 @@ def _copy_units(source: NWBFile, derived: NWBFile, groups: dict[str, ElectrodeGr
     )
 
 
-def _copy_intervals(source: NWBFile, derived: NWBFile) -> None:
+def copy_intervals(source: NWBFile, derived: NWBFile) -> None:
     standard = {"epochs": source.epochs, "trials": source.trials, "invalid_times": source.invalid_times}
     tables = {k: v for k, v in standard.items() if v is not None}
     tables.update({k: v for k, v in source.intervals.items() if k not in tables})
@@ -229,11 +229,11 @@ def build_derived_nwbfile(
     """Build (in memory) a self-contained derived NWBFile holding ``objects``."""
     from ..schema import SourceFileReference
 
-    derived = NWBFile(**_metadata_kwargs(source))
-    derived.subject = _copy_subject(source.subject)
-    groups = _copy_electrodes(source, derived)
-    _copy_units(source, derived, groups)
-    _copy_intervals(source, derived)
+    derived = NWBFile(**derived_metadata(source))
+    derived.subject = copy_subject(source.subject)
+    groups = copy_electrodes(source, derived)
+    copy_units(source, derived, groups)
+    copy_intervals(source, derived)
     copied = {"nwbfile": source.object_id}
     for key in ("units", "electrodes", "subject", "epochs", "trials"):
         if getattr(source, key, None) is not None:

@@ -1,0 +1,255 @@
+"""Parameters of the sorting front end, stored beside the results (as JSON in the Units table).
+
+Three dataclasses, all serialisable with ``to_dict`` / ``from_dict`` / ``to_json``:
+
+- :class:`PreprocessingParams`: bandpass, common reference, bad-channel removal.
+- :class:`SortingParams`: sorter and its parameters, waveform/analyzer settings, curation thresholds.
+- :class:`DetectionParams`: HD-MEA mode, per-channel threshold crossings (no sorting).
+
+Job settings (``n_jobs``, chunk duration, progress bars) are :class:`JobParams`; they change how fast
+a run is and how much memory it takes, never its results, and are recorded for provenance only.
+
+Default curation (:data:`DEFAULT_CURATION`)
+-------------------------------------------
+A sorted unit is kept when all of these hold (thresholds inclusive; a metric that cannot be computed,
+NaN, e.g. a presence ratio on a recording shorter than its bins, does not fail a unit):
+
+- ``snr >= 3``: peak amplitude of the mean waveform on its best channel over the channel's noise (MAD);
+  below this a "unit" is hard to tell from noise.
+- ``isi_violations_ratio <= 0.5``: refractory-period (1.5 ms) violations relative to a Poisson train of
+  the same rate (Hill et al. 2011; the Allen Institute's default cut-off); higher means a multi-unit.
+- ``presence_ratio >= 0.5``: the unit fires in at least half of the time bins (drifting or lost units fail).
+- ``firing_rate >= 0.05``: at least one spike per 20 s.
+
+Failing units are removed (``curation_action="remove"``) or kept with ``passes_curation`` False
+(``"label"``); ``curation=None`` or ``{}`` keeps every unit.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import NwbTavrnnError
+
+#: Units are kept when they pass all of these ``metric -> {"greater"/"less": value}`` thresholds.
+DEFAULT_CURATION: dict[str, dict[str, float]] = {
+    "snr": {"greater": 3.0},
+    "isi_violations_ratio": {"less": 0.5},
+    "presence_ratio": {"greater": 0.5},
+    "firing_rate": {"greater": 0.05},
+}
+
+#: Quality metrics computed for every sorted unit (SpikeInterface names); stored as Units columns.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "num_spikes", "firing_rate", "presence_ratio", "snr", "isi_violation", "amplitude_median",
+)
+
+#: The pure-Python sorter used by default (DESIGN §6: fastest and most accurate of lupin,
+#: spykingcircus2 and tridesclous2 on 32-channel ground truth; needs numba, hdbscan and torch).
+DEFAULT_SORTER = "lupin"
+
+
+class ParamsError(NwbTavrnnError, ValueError):
+    """A parameter is out of range or of the wrong kind."""
+
+    exit_code = 2
+
+
+class _Serialisable:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (nested dataclasses become dicts)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=_json_default))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ParamsError`."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ParamsError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+        kwargs = dict(values)
+        for name, nested in _NESTED.get(cls.__name__, {}).items():
+            if isinstance(kwargs.get(name), dict):
+                kwargs[name] = nested().from_dict(kwargs[name])
+        for name in ("bandpass",):
+            if isinstance(kwargs.get(name), list):
+                kwargs[name] = tuple(kwargs[name])
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+
+def _json_default(value):
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+@dataclass
+class PreprocessingParams(_Serialisable):
+    """How raw voltage is cleaned before sorting or threshold detection.
+
+    Parameters
+    ----------
+    bandpass
+        ``(freq_min, freq_max)`` in Hz of a Butterworth bandpass (order 5, zero phase), or None. A
+        ``freq_max`` above 0.45 x the sampling rate is lowered to it.
+    common_reference
+        ``"median"`` or ``"average"`` global common reference across channels, or None. Skipped on
+        recordings with fewer than ``min_channels_for_reference`` channels.
+    bad_channels
+        SpikeInterface ``detect_bad_channels`` method (``"std"``, ``"mad"``, ``"coherence+psd"``,
+        ``"neighborhood_r2"``) or None; bad and flat (zero-variance) channels are removed, and listed
+        in the results. Skipped below ``min_channels_for_bad_detection`` channels.
+    bad_channel_threshold
+        ``std_mad_threshold`` of the "std"/"mad" methods: a channel is noisy above this x the median.
+    """
+
+    bandpass: tuple[float, float] | None = (300.0, 6000.0)
+    common_reference: str | None = "median"
+    bad_channels: str | None = "std"
+    bad_channel_threshold: float = 5.0
+    min_channels_for_reference: int = 4
+    min_channels_for_bad_detection: int = 8
+
+    def __post_init__(self) -> None:
+        if self.bandpass is not None:
+            lo, hi = (float(v) for v in self.bandpass)
+            if not 0 < lo < hi:
+                raise ParamsError(f"bandpass must be (freq_min, freq_max) with 0 < freq_min < freq_max, got {self.bandpass}")
+            self.bandpass = (lo, hi)
+        if self.common_reference not in (None, "median", "average"):
+            raise ParamsError(f"common_reference must be 'median', 'average' or None, got {self.common_reference!r}")
+        if self.bad_channels not in (None, "std", "mad", "coherence+psd", "neighborhood_r2"):
+            raise ParamsError(f"unknown bad-channel method {self.bad_channels!r}")
+
+
+@dataclass
+class SortingParams(_Serialisable):
+    """Everything that decides the sorted units, stored as JSON beside them.
+
+    Parameters
+    ----------
+    sorter
+        Name of any SpikeInterface sorter installed (``lupin`` default; ``spykingcircus2``,
+        ``tridesclous2``; ``kilosort4`` etc. where the user has them).
+    sorter_params
+        Passed to the sorter (see ``spikeinterface.sorters.get_default_sorter_params(name)``).
+    preprocessing
+        Applied before the sorter (which may filter and whiten again internally).
+    ms_before, ms_after
+        Extent of the mean waveforms around each spike.
+    max_spikes_per_unit
+        Spikes sampled per unit for the mean waveforms (bounded memory).
+    waveform_channels
+        Mean waveforms are stored on this many channels nearest the unit's best channel (best first),
+        the same channels as the unit's ``electrodes``; fewer when the recording has fewer channels.
+    metrics
+        Quality metrics computed (SpikeInterface names).
+    curation
+        ``metric -> {"greater": x}`` / ``{"less": x}`` thresholds (inclusive), or None for none.
+    curation_action
+        ``"remove"`` failing units, or ``"label"`` them (column ``passes_curation``).
+    seed
+        Seed of the sorter (where it takes one) and of spike sampling.
+    """
+
+    sorter: str = DEFAULT_SORTER
+    sorter_params: dict[str, Any] = field(default_factory=dict)
+    preprocessing: PreprocessingParams = field(default_factory=PreprocessingParams)
+    ms_before: float = 1.0
+    ms_after: float = 2.0
+    max_spikes_per_unit: int = 500
+    waveform_channels: int = 8
+    metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS
+    curation: dict[str, dict[str, float]] | None = field(default_factory=lambda: copy.deepcopy(DEFAULT_CURATION))
+    curation_action: str = "remove"
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sorter, str) or not self.sorter:
+            raise ParamsError("sorter must be a sorter name such as 'lupin'")
+        if self.ms_before <= 0 or self.ms_after <= 0:
+            raise ParamsError("ms_before and ms_after must be positive")
+        if self.max_spikes_per_unit < 1 or self.waveform_channels < 1:
+            raise ParamsError("max_spikes_per_unit and waveform_channels must be at least 1")
+        if self.curation_action not in ("remove", "label"):
+            raise ParamsError(f"curation_action must be 'remove' or 'label', got {self.curation_action!r}")
+        self.metrics = tuple(self.metrics)
+        for metric, rule in (self.curation or {}).items():
+            if not isinstance(rule, dict) or not set(rule) <= {"greater", "less", "abs"} or not (
+                    {"greater", "less"} & set(rule)):
+                raise ParamsError(f"curation threshold for {metric!r} must be like {{'greater': 3.0}} or {{'less': 0.5}}")
+
+
+@dataclass
+class DetectionParams(_Serialisable):
+    """HD-MEA mode: threshold crossings on each channel, no sorting (how DishBrain was analysed).
+
+    Parameters
+    ----------
+    preprocessing
+        Applied first (default bandpass 300-3000 Hz, median common reference, no bad-channel removal
+        so every electrode stays a node).
+    detect_threshold
+        An event is a local extremum beyond this many noise levels (noise = median absolute
+        deviation / 0.6745 of the filtered trace, per channel).
+    peak_sign
+        ``"neg"``, ``"pos"`` or ``"both"``.
+    exclude_sweep_ms
+        Dead time: one event per channel within this window (the largest).
+    """
+
+    preprocessing: PreprocessingParams = field(
+        default_factory=lambda: PreprocessingParams(bandpass=(300.0, 3000.0), bad_channels=None))
+    detect_threshold: float = 5.0
+    peak_sign: str = "neg"
+    exclude_sweep_ms: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.detect_threshold <= 0:
+            raise ParamsError("detect_threshold must be positive")
+        if self.peak_sign not in ("neg", "pos", "both"):
+            raise ParamsError(f"peak_sign must be 'neg', 'pos' or 'both', got {self.peak_sign!r}")
+        if self.exclude_sweep_ms < 0:
+            raise ParamsError("exclude_sweep_ms must be >= 0")
+
+
+@dataclass
+class JobParams(_Serialisable):
+    """Chunked, parallel execution (SpikeInterface job kwargs): speed and memory, not results.
+
+    Memory is bounded by ``n_jobs`` x ``chunk_duration`` x channels, whatever the recording length.
+    """
+
+    n_jobs: int = 1
+    chunk_duration: str = "1s"
+    progress_bar: bool = False
+    mp_context: str | None = None
+
+    def to_job_kwargs(self) -> dict[str, Any]:
+        kwargs = {"n_jobs": int(self.n_jobs), "chunk_duration": self.chunk_duration,
+                  "progress_bar": bool(self.progress_bar)}
+        if self.mp_context:
+            kwargs["mp_context"] = self.mp_context
+        return kwargs
+
+
+_NESTED = {"SortingParams": {"preprocessing": lambda: PreprocessingParams},
+           "DetectionParams": {"preprocessing": lambda: PreprocessingParams}}
