@@ -207,7 +207,14 @@ def attach_node_region(obj: NWBDataInterface, nwbfile: NWBFile, node_table: str 
     )
 
 
-def _add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_table: str) -> None:
+def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_table: str = "units") -> None:
+    """Add our objects to the ``ecephys`` module of an open file (not yet written).
+
+    Raises
+    ------
+    OutputFileError
+        If the module already holds an object of the same name.
+    """
     if MODULE_NAME in nwbfile.processing:
         module = nwbfile.processing[MODULE_NAME]
     else:
@@ -244,7 +251,7 @@ def build_derived_nwbfile(
             source_path=str(source_path) if source_path else None, copied_objects=copied,
         )
     )
-    _add_results(derived, list(objects), node_table)
+    add_results(derived, list(objects), node_table)
     return derived
 
 
@@ -284,15 +291,18 @@ def write_derived(
 
 
 def append_results(
-    source_path: PathLike, objects: Iterable[NWBDataInterface], destination: PathLike | None = None, *,
+    source_path: PathLike,
+    objects: Iterable[NWBDataInterface] | Callable[[NWBFile], Iterable[NWBDataInterface]],
+    destination: PathLike | None = None, *,
     in_place: bool = False, node_table: str = "units", overwrite: bool = False,
     fill: Callable[[Path], None] | None = None,
 ) -> Path:
     """Add ``objects`` to a copy of ``source_path`` at ``destination``, or to the source itself.
 
     The source is changed only with ``in_place=True``, and then atomically: the objects are added
-    to a temporary copy that replaces the source only once fully written. ``fill`` is as in
-    :func:`write_derived`.
+    to a temporary copy that replaces the source only once fully written. ``objects`` may be a
+    function of the re-read copy returning the objects, for objects that link to ones already in
+    the file. ``fill`` is as in :func:`write_derived`.
     """
     from ..schema import load_namespace
 
@@ -308,13 +318,15 @@ def append_results(
         raise OutputFileError(
             f"{destination}: is the source file; pass --in-place to modify it, or choose another output"
         )
-    objects = list(objects)
     with atomic_destination(destination, overwrite=overwrite, copy_from=source_path) as tmp:
         if in_place:
             os.chmod(tmp, source_path.stat().st_mode)
         with NWBHDF5IO(str(tmp), "a", load_namespaces=True) as io:
             nwbfile = io.read()
-            _add_results(nwbfile, objects, node_table)
+            # A builder makes objects that link to objects of the file being written (a link into
+            # the source would be an external link, which DANDI refuses).
+            built = objects(nwbfile) if callable(objects) else objects
+            add_results(nwbfile, [o for o in built if o is not None], node_table)
             io.write(nwbfile, cache_spec=True)
         if fill is not None:
             fill(tmp)

@@ -1,0 +1,98 @@
+"""Torch helpers shared by the models: device choice, seeding, determinism, RNG state, versions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import platform
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's ``random``, numpy's legacy global generator and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """Deterministic kernels and denormals flushed to zero inside the block; restored after.
+
+    ``warn_only`` because a few CUDA kernels have no deterministic variant; on CPU every operation
+    the models use is deterministic for a fixed thread count.
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    # Denormal floats (from exp/softplus of large negative logits early in training) made single
+    # epochs 10-20x slower on CPU; flushing them to zero changes nothing measurable in the loss.
+    # set_flush_denormal returns whether the CPU supports it; there is no getter, so assume it was off.
+    flushed = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        if flushed:
+            torch.set_flush_denormal(False)
+
+
+def rng_state(generator: torch.Generator) -> dict[str, Any]:
+    """Every random state a resumed run needs, in a form ``torch.load(weights_only=True)`` accepts."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = {
+        "generator": generator.get_state(),
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
+                  float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(generator: torch.Generator, state: dict[str, Any]) -> None:
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def versions() -> dict[str, str]:
+    """Versions of what shaped the numbers (recorded in saved models and NWB provenance)."""
+    from .. import __version__
+
+    out = {"nwb_tavrnn": str(__version__), "torch": str(torch.__version__), "numpy": str(np.__version__),
+           "python": platform.python_version()}
+    try:
+        import torch_geometric
+
+        out["torch_geometric"] = str(torch_geometric.__version__)
+    except ImportError:  # only the GCN normalisation convention comes from it; not needed at run time
+        pass
+    return out

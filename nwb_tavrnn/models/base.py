@@ -1,0 +1,189 @@
+"""The interface every latent graph model follows, and the parts they share (parameters, saving,
+loading, NWB provenance).
+
+An estimator is configured by its constructor arguments only (scikit-learn style: ``get_params``,
+``set_params``), learns in :meth:`fit`, and after fitting holds a torch module (``module_``) whose
+construction depends only on the constructor arguments and :meth:`_fitted_meta` (the sizes learnt
+from data). That is what lets :meth:`load` and :meth:`from_provenance` rebuild it from a file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._torch import versions
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+class NotFittedError(RuntimeError):
+    """The estimator was used before :meth:`fit` (or :meth:`load`)."""
+
+
+class LatentGraphModel(ABC):
+    """Base class of the registered models (see :mod:`nwb_tavrnn.models.registry`).
+
+    Subclasses implement :meth:`fit`, :meth:`transform`, :meth:`to_nwb`, :meth:`_fitted_meta` and
+    :meth:`_build_module`; this class gives them parameters, ``save``/``load`` and
+    ``from_provenance``.
+    """
+
+    model_name: str = "base"
+
+    # -- parameters ---------------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments, as given."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> LatentGraphModel:
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    @property
+    def is_fitted(self) -> bool:
+        return getattr(self, "module_", None) is not None
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() or load() first")
+
+    # -- what subclasses provide --------------------------------------------------------------
+    @abstractmethod
+    def fit(self, connectivity: Any, *args: Any, **kwargs: Any) -> LatentGraphModel: ...
+
+    @abstractmethod
+    def transform(self, connectivity: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    @abstractmethod
+    def to_nwb(self, connectivity: Any, *args: Any, **kwargs: Any) -> tuple: ...
+
+    @abstractmethod
+    def _fitted_meta(self) -> dict[str, Any]:
+        """Sizes learnt from the data that the module's shape depends on (JSON-serialisable)."""
+
+    @abstractmethod
+    def _build_module(self, meta: dict[str, Any]) -> torch.nn.Module:
+        """A fresh module for these parameters and ``meta`` (weights to be loaded after)."""
+
+    # -- persistence --------------------------------------------------------------------------
+    def _restore(self, meta: dict[str, Any], state_dict: dict[str, torch.Tensor], loss_curve: list[float]) -> None:
+        from ._torch import resolve_device
+
+        module = self._build_module(meta)
+        module.load_state_dict(state_dict)
+        self.module_ = module.to(resolve_device(self.device)).eval()
+        self.meta_ = dict(meta)
+        self.loss_curve_ = [float(v) for v in loss_curve]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model (constructor arguments, sizes, weights, loss curve, versions).
+
+        A ``torch.save`` file of tensors and plain values only, so :meth:`load` can read it with
+        ``weights_only=True`` (no pickled code is executed).
+        """
+        self._check_fitted()
+        payload = {
+            "format_version": FORMAT_VERSION,
+            "model_name": self.model_name,
+            "params": json.dumps(self.get_params(), sort_keys=True),
+            "meta": json.dumps(self._fitted_meta(), sort_keys=True),
+            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+            "loss_curve": list(self.loss_curve_),
+            "versions": versions(),
+        }
+        torch.save(payload, os.fspath(path))
+        log.info("saved %s to %s", self.model_name, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> LatentGraphModel:
+        """Rebuild a fitted estimator written by :meth:`save` (any registered model).
+
+        Parameters
+        ----------
+        device
+            Overrides the saved ``device`` parameter (e.g. to load a GPU-trained model on a CPU).
+        """
+        from .registry import get_model
+
+        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        model_cls = get_model(payload["model_name"])
+        params = json.loads(payload["params"])
+        if device is not None:
+            params["device"] = device
+        est = model_cls(**params)
+        est._restore(json.loads(payload["meta"]), payload["state_dict"], payload["loss_curve"])
+        saved, now = payload.get("versions", {}), versions()
+        if saved.get("torch") != now.get("torch"):
+            log.info("model saved with torch %s, loaded with %s", saved.get("torch"), now.get("torch"))
+        return est
+
+    def _provenance_fields(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~nwb_tavrnn.schema.ModelProvenance` (weights packed flat)."""
+        from ..schema import ModelProvenance
+
+        self._check_fitted()
+        arrays = {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()}
+        flat, layout = ModelProvenance.pack_weights(arrays)
+        hyper = dict(self.get_params())
+        hyper["fitted"] = self._fitted_meta()
+        return dict(
+            model_name=self.model_name,
+            hyperparameters=hyper,
+            versions=versions(),
+            seed=int(self.seed) if getattr(self, "seed", None) is not None else -1,
+            training_loss=np.asarray(self.loss_curve_, dtype=np.float64),
+            weights=flat,
+            weights_layout=layout,
+        )
+
+    @classmethod
+    def from_provenance(cls, provenance: Any, device: str | None = None) -> LatentGraphModel:
+        """Rebuild a fitted estimator from a :class:`~nwb_tavrnn.schema.ModelProvenance` (e.g. read
+        from a collaborator's NWB file), ready to :meth:`transform` new data.
+
+        Raises
+        ------
+        ValueError
+            If the provenance holds no weights.
+        """
+        from .registry import get_model
+
+        if provenance.weights is None:
+            raise ValueError(f"{provenance.name} holds no weights; the model cannot be rebuilt from it")
+        model_cls = get_model(provenance.model_name)
+        hyper = dict(provenance.hyperparameters_dict)
+        meta = hyper.pop("fitted")
+        if device is not None:
+            hyper["device"] = device
+        valid = set(model_cls._param_names())
+        unknown = sorted(set(hyper) - valid)
+        if unknown:
+            log.warning("ignoring hyperparameters this version does not know: %s", unknown)
+        est = model_cls(**{k: v for k, v in hyper.items() if k in valid})
+        state = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in provenance.weight_arrays().items()}
+        est._restore(meta, state, list(np.asarray(provenance.training_loss[()], dtype=np.float64)))
+        return est

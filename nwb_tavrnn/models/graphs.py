@@ -1,0 +1,298 @@
+"""Turn a DynamicConnectivity (or plain arrays) into the sparse tensors the graph models consume.
+
+Each window becomes a :class:`SparseGraph`: the GCN-normalised adjacency
+``Â = D^-1/2 (A + I_missing) D^-1/2`` of the real nodes plus one *history node* (index ``N``) joined
+to every node and to itself, held as a CSR matrix. Normalisation is done once here, not at every
+GCN call as the reference code does, because the graphs do not change during training.
+
+Node features are either the unthresholded ``|r|`` rows of each window (``"correlation"``, the
+DishBrain recipe, ``x_dim = N``), one-hot identity (``"identity"``, ``x_dim = N + 1``) or an array the
+caller gives. Both built-in choices tie a fitted model to the number of nodes it was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+FEATURE_KINDS = ("correlation", "identity")
+
+
+class _SpMM(torch.autograd.Function):
+    """``Â @ X`` with a hand-written backward ``Âᵀ @ dY``.
+
+    torch's own backward for a CSR product transposes the sparse matrix at every call; the
+    transpose is known in advance (and is the same object when the graph is undirected), so
+    passing it in keeps the backward a plain CSR product, which is also deterministic on CPU.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, matrix: Tensor, transpose: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.transpose = transpose
+        return matrix @ x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        return ctx.transpose @ grad, None, None
+
+
+@dataclass
+class SparseGraph:
+    """One window's normalised adjacency, history node included.
+
+    Shapes
+    ------
+    matrix, transpose : (N + 1, N + 1) sparse CSR float32; ``out[i] = Σ_j matrix[i, j] x[j]``
+    pos_index : (E,) int64, flat indices ``i * N + j`` of the edges among the real nodes
+        (the reconstruction targets; the diagonal is included where the adjacency has it)
+    pos_crow : (N + 1,) int64, pos_col : (E,) int64, the same edges as CSR (sorted ``pos_index``);
+        pos_symmetric tells whether the edge set is symmetric
+    """
+
+    matrix: Tensor
+    transpose: Tensor
+    pos_index: Tensor
+    n_nodes: int
+    pos_crow: Tensor | None = None
+    pos_col: Tensor | None = None
+    pos_symmetric: bool = False
+
+    def __post_init__(self) -> None:
+        # The edges in CSR form, kept beside the flat index: the loss's backward needs them every epoch.
+        if self.pos_crow is None:
+            n = self.n_nodes
+            self.pos_index = torch.sort(self.pos_index).values
+            row, self.pos_col = self.pos_index // n, self.pos_index % n
+            self.pos_crow = torch.searchsorted(row, torch.arange(n + 1, device=row.device))
+            self.pos_symmetric = bool(torch.equal(torch.sort(self.pos_col * n + row).values, self.pos_index))
+
+    def propagate(self, x: Tensor) -> Tensor:
+        """Aggregate neighbour features: ``Â @ x``.
+
+        Shapes
+        ------
+        x : (N + 1, d)
+        return : (N + 1, d)
+        """
+        return _SpMM.apply(x, self.matrix, self.transpose)
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.pos_index.numel())
+
+    def to(self, device: torch.device) -> SparseGraph:
+        matrix = self.matrix.to(device)
+        transpose = matrix if self.transpose is self.matrix else self.transpose.to(device)
+        return SparseGraph(matrix, transpose, self.pos_index.to(device), self.n_nodes,
+                           self.pos_crow.to(device), self.pos_col.to(device), self.pos_symmetric)
+
+
+@dataclass
+class GraphSequence:
+    """The windows of one recording, ready for a model.
+
+    Shapes
+    ------
+    features : (W, N + 1, x_dim) float32, or None for identity features (then ``x_dim = N + 1``)
+    """
+
+    graphs: list[SparseGraph]
+    features: Tensor | None
+    n_nodes: int
+    x_dim: int
+    feature_kind: str
+    fingerprint: str = field(default="")
+
+    @property
+    def num_windows(self) -> int:
+        return len(self.graphs)
+
+    def to(self, device: torch.device) -> GraphSequence:
+        return GraphSequence(
+            [g.to(device) for g in self.graphs], None if self.features is None else self.features.to(device),
+            self.n_nodes, self.x_dim, self.feature_kind, self.fingerprint,
+        )
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> Tensor:
+    index = torch.from_numpy(np.stack([rows, cols]).astype(np.int64))
+    coo = torch.sparse_coo_tensor(index, torch.from_numpy(values.astype(np.float32)), (n, n),
+                                  check_invariants=False).coalesce()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and we rely on the stable subset
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.to_sparse_csr()
+
+
+def normalised_graph(
+    src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n_nodes: int, directed: bool
+) -> SparseGraph:
+    """Build one window's :class:`SparseGraph` from its edge list among the real nodes.
+
+    Follows torch-geometric's ``gcn_norm`` (as used by the reference through ``GCNConv``): missing
+    self-loops are added with weight 1 (self-loops present in the adjacency are kept as they are),
+    the history node is joined to every node and to itself with weight 1, degrees are in-degrees,
+    and ``Â[t, s] = w(s→t) / sqrt(deg(s) deg(t))``.
+
+    Parameters
+    ----------
+    src, dst
+        Edge endpoints (row and column of the adjacency), real nodes only.
+    weight
+        Edge weights, or None for an unweighted graph (the reference ignores weights).
+    directed
+        Whether ``(src, dst)`` lists each undirected edge in both directions already (False) or
+        the graph is directed (True); only changes whether a separate transpose is stored.
+    """
+    n = n_nodes
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    pos_index = torch.from_numpy(src * n + dst)
+    w = np.ones(len(src), dtype=np.float64) if weight is None else np.abs(np.asarray(weight, dtype=np.float64))
+    has_loop = np.zeros(n, dtype=bool)
+    has_loop[src[src == dst]] = True
+    missing = np.flatnonzero(~has_loop)
+    hist = np.full(n, n, dtype=np.int64)
+    nodes = np.arange(n, dtype=np.int64)
+    rows = np.concatenate([src, missing, nodes, hist, [n]])
+    cols = np.concatenate([dst, missing, hist, nodes, [n]])
+    vals = np.concatenate([w, np.ones(len(missing) + 2 * n + 1)])
+    deg = np.bincount(cols, weights=vals, minlength=n + 1)
+    with np.errstate(divide="ignore"):
+        inv_sqrt = np.where(deg > 0, deg ** -0.5, 0.0)
+    norm = inv_sqrt[rows] * vals * inv_sqrt[cols]
+    # Messages flow source -> target (torch-geometric's default), so the target indexes the row.
+    matrix = _csr(cols, rows, norm, n + 1)
+    transpose = _csr(rows, cols, norm, n + 1) if directed else matrix
+    return SparseGraph(matrix, transpose, pos_index, n)
+
+
+def _is_symmetric_edges(src: np.ndarray, dst: np.ndarray, n: int) -> bool:
+    a = np.sort(src * n + dst)
+    b = np.sort(dst * n + src)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def _history_row(features: np.ndarray, kind: str) -> np.ndarray:
+    """Feature row of the history node: all ones for |r| rows (it is 'connected' to every node),
+    the node mean for features a caller supplies."""
+    if kind == "correlation":
+        return np.ones((1, features.shape[1]), dtype=np.float32)
+    return features.mean(axis=0, keepdims=True).astype(np.float32)
+
+
+def _window_edges(conn: Any, t: int, dense: np.ndarray | None, sparse_rows: dict | None):
+    if dense is not None:
+        a = np.nan_to_num(np.asarray(dense[t], dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        src, dst = np.nonzero(a)
+        return src, dst, a[src, dst]
+    idx, w = sparse_rows.get(t, (np.zeros((0, 3), np.int64), np.zeros(0, np.float32)))
+    return idx[:, 1], idx[:, 2], w
+
+
+def prepare_sequence(
+    connectivity: Any,
+    features: str | np.ndarray = "correlation",
+    edge_weights: bool = False,
+    n_nodes: int | None = None,
+) -> GraphSequence:
+    """Build a :class:`GraphSequence` from a DynamicConnectivity or a dense adjacency array.
+
+    Parameters
+    ----------
+    connectivity
+        A :class:`~nwb_tavrnn.schema.DynamicConnectivity` (dense or sparse form, in memory or read
+        from a file) or an array of adjacency matrices. Non-zero entries are edges.
+    features
+        ``"correlation"``: the ``|r|`` rows of each window (the connectivity's unthresholded
+        ``correlation``; for arrays, or when it is absent, the adjacency's own ``|weights|``);
+        ``"identity"``: one-hot node identity; or an array of features per window.
+    edge_weights
+        Weight GCN messages by ``|weight|`` (an option; the reference uses binary graphs).
+    n_nodes
+        Expected number of nodes (a fitted model's); a mismatch raises ``ValueError``.
+
+    Shapes
+    ------
+    connectivity (array) : (W, N, N)
+    features (array) : (W, N, x_dim)
+    """
+    from ..schema import DynamicConnectivity
+
+    dense: np.ndarray | None = None
+    sparse_rows: dict | None = None
+    correlation: Any = None
+    directed = False
+    if isinstance(connectivity, DynamicConnectivity):
+        n_windows, n = connectivity.num_windows, connectivity.num_nodes
+        directed = bool(connectivity.directed)
+        correlation = connectivity.correlation
+        if connectivity.is_sparse:
+            idx = np.asarray(connectivity.edge_index[()], dtype=np.int64)
+            w = np.asarray(connectivity.edge_weight[()], dtype=np.float32)
+            order = np.argsort(idx[:, 0], kind="stable")
+            idx, w = idx[order], w[order]
+            bounds = np.searchsorted(idx[:, 0], np.arange(n_windows + 1))
+            sparse_rows = {t: (idx[bounds[t]:bounds[t + 1]], w[bounds[t]:bounds[t + 1]]) for t in range(n_windows)}
+        else:
+            dense = np.asarray(connectivity.data[()], dtype=np.float32)
+    else:
+        dense = np.asarray(connectivity, dtype=np.float32)
+        if dense.ndim != 3 or dense.shape[1] != dense.shape[2]:
+            raise ValueError(f"adjacency must have shape (windows, nodes, nodes), got {dense.shape}")
+        n_windows, n = dense.shape[0], dense.shape[1]
+    if n_windows < 1:
+        raise ValueError("the connectivity has no windows")
+    if n_nodes is not None and n != n_nodes:
+        raise ValueError(
+            f"the model was fitted on {n_nodes} nodes but this connectivity has {n}; with 'correlation' or "
+            "'identity' features the input layer's size is the number of nodes, so refit on these nodes"
+        )
+
+    if isinstance(features, str):
+        if features not in FEATURE_KINDS:
+            raise ValueError(f"features must be one of {FEATURE_KINDS} or an array, got {features!r}")
+        kind = features
+    else:
+        kind = "array"
+        feat_arr = np.asarray(features, dtype=np.float32)
+        if feat_arr.ndim != 3 or feat_arr.shape[:2] != (n_windows, n):
+            raise ValueError(f"features must have shape ({n_windows}, {n}, x_dim), got {feat_arr.shape}")
+    if kind == "correlation" and correlation is None and dense is None:
+        log.warning("the connectivity has no unthresholded correlation; using |edge weights| rows as features")
+
+    graphs = []
+    feats = None if kind == "identity" else np.empty((n_windows, n + 1, n if kind == "correlation" else
+                                                       feat_arr.shape[2]), dtype=np.float32)
+    digest = hashlib.sha1(f"{n_windows}:{n}:{kind}:{edge_weights}".encode())
+    for t in range(n_windows):
+        src, dst, w = _window_edges(connectivity, t, dense, sparse_rows)
+        graph_directed = directed or not _is_symmetric_edges(src, dst, n)
+        graphs.append(normalised_graph(src, dst, w if edge_weights else None, n, graph_directed))
+        digest.update(graphs[-1].pos_index.numpy().tobytes())
+        if kind == "correlation":
+            if correlation is not None:
+                rows = np.abs(np.nan_to_num(np.asarray(correlation[t], dtype=np.float32)))
+            elif dense is not None:
+                rows = np.abs(np.nan_to_num(dense[t]))
+            else:
+                rows = np.zeros((n, n), dtype=np.float32)
+                rows[src, dst] = np.abs(w)
+            feats[t, :n] = rows
+            feats[t, n:] = _history_row(rows, kind)
+        elif kind == "array":
+            feats[t, :n] = feat_arr[t]
+            feats[t, n:] = _history_row(feat_arr[t], kind)
+    if feats is not None:
+        digest.update(np.ascontiguousarray(feats).tobytes())
+    x_dim = n + 1 if kind == "identity" else feats.shape[2]
+    return GraphSequence(graphs, None if feats is None else torch.from_numpy(feats), n, x_dim, kind,
+                         digest.hexdigest())

@@ -1,0 +1,96 @@
+"""The model step NWB to NWB: train on a file's DynamicConnectivity, write the results back.
+
+The output is a copy of the input (or the input itself, atomically, when asked) with a
+NodeEmbeddings (linked to the connectivity it came from and to the provenance), a TemporalAttention
+(unless the model has none) and a ModelProvenance holding the weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFileError, NwbTavrnnError, OutputFileError
+from ..io.files import PathLike, check_writable, open_nwb
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(NwbTavrnnError):
+    """Training could not run or diverged."""
+
+    exit_code = 1
+
+
+@dataclass
+class FitResult:
+    """What a model step produced: the output path, the fitted model and its embeddings."""
+
+    path: Path
+    model: Any
+    embeddings: Any
+    connectivity_name: str
+    seconds: float
+
+
+def fit_file(
+    source: PathLike, destination: PathLike | None, model: Any, *, connectivity: str | None = None,
+    in_place: bool = False, overwrite: bool = False, checkpoint_dir: PathLike | None = None,
+    checkpoint_every: int = 25, resume: bool = False, name_prefix: str = "",
+    callback: Callable[[int, float], None] | None = None,
+) -> FitResult:
+    """Fit ``model`` on the DynamicConnectivity of ``source`` and write its results to NWB.
+
+    Parameters
+    ----------
+    model
+        An unfitted estimator, e.g. ``TAVRNN(seed=0)``.
+    connectivity
+        Name of the DynamicConnectivity to use when the file holds several.
+    in_place
+        Add the results to ``source`` itself (atomically) instead of writing ``destination``.
+    checkpoint_dir, checkpoint_every, resume
+        Periodic checkpoints, and resuming an interrupted run from them.
+    """
+    from ..io.read import read_one
+    from ..io.write import append_results
+    from ..schema import DynamicConnectivity
+
+    if resume and not checkpoint_dir:
+        raise InputFileError("resuming needs the checkpoint folder of the interrupted run")
+    if not in_place:
+        if destination is None:
+            raise OutputFileError("give an output path, or ask for in-place writing")
+        if Path(destination).resolve() == Path(source).resolve():
+            raise OutputFileError(f"{destination}: is the input file; choose another output or write in place")
+        check_writable(destination, overwrite=overwrite)  # fail before training, not after
+    with open_nwb(source) as nwbfile:
+        conn = read_one(nwbfile, DynamicConnectivity, connectivity)
+        name = conn.name
+        log.info("training on %s: %d windows x %d nodes", name, conn.num_windows, conn.num_nodes)
+        started = time.perf_counter()
+        try:
+            model.fit(conn, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+                      callback=callback)
+        except FloatingPointError as err:
+            raise TrainingError(str(err)) from None
+        except ValueError as err:  # data the model cannot use, or a checkpoint of another run
+            raise InputFileError(str(err)) from None
+        seconds = time.perf_counter() - started
+        embeddings = model.transform(conn)
+
+    def build(copy):
+        return model.to_nwb(read_one(copy, DynamicConnectivity, name), embeddings=embeddings, name_prefix=name_prefix)
+
+    try:
+        path = append_results(source, build, None if in_place else destination, in_place=in_place,
+                              overwrite=overwrite)
+    except OutputFileError as err:
+        if "already holds" in str(err):
+            raise OutputFileError(f"{err} (a name prefix keeps both)") from None
+        raise
+    return FitResult(Path(path), model, embeddings, name, seconds)

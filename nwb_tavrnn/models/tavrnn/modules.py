@@ -1,0 +1,389 @@
+"""VGRNN (Hajiramezanali et al., 2019) with TAVRNN's temporal attention, built from small modules.
+
+Every GCN of the reference is ``Â X W + b``; here the propagation ``Â X`` is done first and shared:
+``Â φx`` feeds both the encoder and the GRU, ``Â h`` both the encoder and the GRU's gates, and the
+three GRU gates read one propagated input. The result is the same function as six separate GCNs
+(up to float rounding) with four sparse products per window instead of nine dense ones.
+
+Equations (per window ``t``; DESIGN.md §3)::
+
+    φx = ReLU(Lin(X_t)),  φz = ReLU(Lin(Z_t))
+    e = ReLU(GCN([φx ‖ h])),  μ = GCN(e),  σ = softplus(GCN(e))                 # encoder
+    p = ReLU(Lin(h)),  μp = Lin(p),  σp = softplus(Lin(p))                       # prior
+    Z_t = μ + σ ε;  logits = Z_t Z_tᵀ                                            # decoder
+    H̃_t = GRU_GCN([φx ‖ φz], h)                                                  # recurrence
+    α = softmax_j(W_q s_t · W_k s_j / √h),  H_t = Σ_j α_j W_v H̃_j               # attention
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..graphs import GraphSequence, SparseGraph
+
+#: The reference's stabiliser inside the Gaussian KL.
+KL_EPS = 1e-10
+
+
+class GraphGRU(nn.Module):
+    """GRU whose input and hidden transforms are GCNs on the window's graph (one layer).
+
+    Parameter names mirror the reference's ``weight_{x,h}{z,r,h}`` GCNs.
+
+    Shapes
+    ------
+    propagated_input : (N + 1, in_dim), already multiplied by ``Â``
+    h, propagated_h : (N + 1, h_dim)
+    return : (N + 1, h_dim)
+    """
+
+    def __init__(self, in_dim: int, h_dim: int, bias: bool = True) -> None:
+        super().__init__()
+        self.x_z = nn.Linear(in_dim, h_dim, bias=bias)
+        self.x_r = nn.Linear(in_dim, h_dim, bias=bias)
+        self.x_h = nn.Linear(in_dim, h_dim, bias=bias)
+        self.h_z = nn.Linear(h_dim, h_dim, bias=bias)
+        self.h_r = nn.Linear(h_dim, h_dim, bias=bias)
+        self.h_h = nn.Linear(h_dim, h_dim, bias=bias)
+
+    def forward(self, propagated_input: Tensor, h: Tensor, propagated_h: Tensor, graph: SparseGraph) -> Tensor:
+        z = torch.sigmoid(self.x_z(propagated_input) + self.h_z(propagated_h))
+        r = torch.sigmoid(self.x_r(propagated_input) + self.h_r(propagated_h))
+        candidate = torch.tanh(self.x_h(propagated_input) + self.h_h(graph.propagate(r * h)))
+        return z * h + (1 - z) * candidate
+
+
+class GraphEncoder(nn.Module):
+    """q(Z_t | X_t, h): a GCN layer, then GCN heads for the mean and the softplus standard deviation.
+
+    Shapes
+    ------
+    propagated_phi_x, propagated_h : (N + 1, h_dim)
+    return : mean, std, each (N + 1, z_dim)
+    """
+
+    def __init__(self, h_dim: int, z_dim: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(2 * h_dim, h_dim)
+        self.mean = nn.Linear(h_dim, z_dim)
+        self.std = nn.Linear(h_dim, z_dim)
+
+    def forward(self, propagated_phi_x: Tensor, propagated_h: Tensor, graph: SparseGraph) -> tuple[Tensor, Tensor]:
+        e = F.relu(self.hidden(torch.cat([propagated_phi_x, propagated_h], dim=1)))
+        propagated_e = graph.propagate(e)
+        return self.mean(propagated_e), F.softplus(self.std(propagated_e))
+
+
+class Prior(nn.Module):
+    """p(Z_t | h_{t-1}): an MLP on the recurrent state (no graph).
+
+    Shapes
+    ------
+    h : (N + 1, h_dim)
+    return : mean, std, each (N + 1, z_dim)
+    """
+
+    def __init__(self, h_dim: int, z_dim: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(h_dim, h_dim)
+        self.mean = nn.Linear(h_dim, z_dim)
+        self.std = nn.Linear(h_dim, z_dim)
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        p = F.relu(self.hidden(h))
+        return self.mean(p), F.softplus(self.std(p))
+
+
+class TemporalAttention(nn.Module):
+    """TAVRNN's attention over earlier recurrent states, keyed by the history node's state.
+
+    ``α_j = softmax_j(W_q s_t · W_k s_j / √h)`` with ``s_j`` the history node's row of ``H̃_j``;
+    returns ``Σ_j α_j W_v H̃_j`` (computed as ``W_v Σ_j α_j H̃_j``, the same by linearity, one
+    product instead of ``t``). With a single state, ``α = 1`` and the result is ``W_v H̃_0``.
+
+    Shapes
+    ------
+    states : (k, N + 1, h_dim), oldest first; the last is the current ``H̃_t``
+    return : (N + 1, h_dim) and α (k,)
+    """
+
+    def __init__(self, h_dim: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(h_dim, h_dim, bias=False)
+        self.key = nn.Linear(h_dim, h_dim, bias=False)
+        self.value = nn.Linear(h_dim, h_dim, bias=False)
+        self.scale = 1.0 / math.sqrt(h_dim)
+
+    def forward(self, states: Tensor) -> tuple[Tensor, Tensor]:
+        summary = states[:, -1, :]  # the history node is the last row
+        scores = self.key(summary) @ self.query(summary[-1]) * self.scale
+        alpha = torch.softmax(scores, dim=0)
+        mixed = torch.einsum("k,knh->nh", alpha, states)
+        return self.value(mixed), alpha
+
+
+def kl_reference(mean_q: Tensor, std_q: Tensor, mean_p: Tensor, std_p: Tensor) -> Tensor:
+    """KL(q‖p) of diagonal Gaussians as the reference computes it: node mean of the per-node sum,
+    divided by the number of nodes once more (the reference's ``0.5 / num_nodes``).
+
+    Shapes
+    ------
+    all inputs : (..., N, z_dim), e.g. (N, z_dim) or (W, N, z_dim)
+    return : (...) one value per leading index, () for a single window
+    """
+    n = mean_q.shape[-2]
+    element = (2 * torch.log(std_p + KL_EPS) - 2 * torch.log(std_q + KL_EPS)
+               + ((std_q + KL_EPS) ** 2 + (mean_q - mean_p) ** 2) / (std_p + KL_EPS) ** 2 - 1)
+    return (0.5 / n) * element.sum(dim=-1).mean(dim=-1)
+
+
+def _weights(n: int, n_edges: int) -> tuple[float, float]:
+    """The reference's ``pos_weight = (N²−E)/E`` and ``norm = N²/(2(N²−E))``."""
+    total = float(n) * n
+    e = float(max(n_edges, 1))
+    negatives = max(total - e, 1.0)
+    return negatives / e, total / (2.0 * negatives)
+
+
+class _InnerProductBCE(torch.autograd.Function):
+    """``Σ_ij BCEWithLogits(z_i · z_j, A_ij, pos_weight)`` with a hand-written backward.
+
+    Uses ``Σ_ij BCE = Σ_ij softplus(l_ij) + Σ_edges [p·softplus(−l) − softplus(l)]``. Autograd would
+    keep the logits, build more N×N tensors for the gradients, and scatter the edge terms back
+    row by row (slow: a deterministic scatter sorts). Here the only N×N tensor kept is ``σ(L)``;
+    the gradient is ``dZ = (σ(L) + C) Z + (σ(L) + C)ᵀ Z`` with ``C`` the sparse per-edge correction
+    (``2 (σ(L) + C) Z`` when the edges are symmetric).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, pos_index: Tensor, crow: Tensor, col: Tensor, pos_weight: float,
+                symmetric: bool) -> Tensor:  # type: ignore[override]
+        logits = z @ z.t()
+        pos = logits.reshape(-1)[pos_index]
+        total = F.softplus(logits).sum() + (pos_weight * F.softplus(-pos) - F.softplus(pos)).sum()
+        if ctx.needs_input_grad[0]:
+            ctx.pos_weight, ctx.symmetric = pos_weight, symmetric
+            ctx.save_for_backward(z, torch.sigmoid_(logits), crow, col, pos)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:  # type: ignore[override]
+        z, sig, crow, col, pos = ctx.saved_tensors
+        n = z.shape[0]
+        # d/dl [p·softplus(−l) − softplus(l)] = −p·σ(−l) − σ(l), on the edges only (CSR order).
+        values = -ctx.pos_weight * torch.sigmoid(-pos) - torch.sigmoid(pos)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            correction = torch.sparse_csr_tensor(crow, col, values, (n, n))
+        if ctx.symmetric:
+            dz = 2.0 * (sig @ z + correction @ z)
+        else:
+            dz = sig @ z + sig.t() @ z + correction @ z + correction.t() @ z
+        return grad * dz, None, None, None, None, None
+
+
+def reconstruction_dense(z: Tensor, pos_index: Tensor, crow: Tensor | None = None, col: Tensor | None = None,
+                         symmetric: bool | None = None) -> Tensor:
+    """The reference's loss, ``norm · mean(BCEWithLogits(Z Zᵀ, A, pos_weight))``, computed exactly.
+
+    Parameters
+    ----------
+    z
+        Latent positions of the real nodes.
+    pos_index
+        Flat indices ``i * N + j`` of the edges, unique (sorted when ``crow`` is given).
+    crow, col, symmetric
+        The edges as CSR row pointers and columns, and whether they are symmetric; worked out
+        from ``pos_index`` when not given (:class:`~nwb_tavrnn.models.graphs.SparseGraph` keeps them).
+
+    Shapes
+    ------
+    z : (N, z_dim)
+    pos_index, col : (E,)
+    crow : (N + 1,)
+    return : () scalar
+    """
+    n = z.shape[0]
+    pos_weight, norm = _weights(n, pos_index.numel())
+    if crow is None or col is None:
+        pos_index = torch.sort(pos_index).values
+        row, col = pos_index // n, pos_index % n
+        crow = torch.searchsorted(row, torch.arange(n + 1, device=z.device))
+        if symmetric is None:
+            symmetric = bool(torch.equal(torch.sort(col * n + row).values, pos_index))
+    return norm * _InnerProductBCE.apply(z, pos_index, crow, col, pos_weight, bool(symmetric)) / (float(n) * n)
+
+
+def reconstruction_sampled(z: Tensor, pos_index: Tensor, generator: torch.Generator | None,
+                           negative_ratio: float = 1.0) -> Tensor:
+    """Unbiased estimate of :func:`reconstruction_dense` from the edges plus sampled non-edges.
+
+    Every edge contributes exactly; ``ceil(ratio · E)`` pairs are drawn uniformly, pairs that are
+    edges are rejected, and the mean BCE of the rest stands for all ``N² − E`` non-edges. Memory and
+    time are O(E · z) instead of O(N² · z).
+
+    Shapes
+    ------
+    z : (N, z_dim)
+    pos_index : (E,) flat indices, sorted or not
+    return : () scalar
+    """
+    n = z.shape[0]
+    n_edges = pos_index.numel()
+    pos_weight, norm = _weights(n, n_edges)
+    src, dst = pos_index // n, pos_index % n
+    pos_logits = (z[src] * z[dst]).sum(dim=1)
+    total = pos_weight * F.softplus(-pos_logits).sum()
+    n_neg_total = float(n) * n - n_edges
+    if n_neg_total > 0:
+        k = max(int(math.ceil(negative_ratio * max(n_edges, 1))), 1)
+        draw = torch.randint(0, n * n, (k,), generator=generator, device=z.device)
+        draw = draw[~torch.isin(draw, pos_index)]
+        if draw.numel():
+            neg_logits = (z[draw // n] * z[draw % n]).sum(dim=1)
+            total = total + n_neg_total * F.softplus(neg_logits).mean()
+    return norm * total / (float(n) * n)
+
+
+class VGRNNNet(nn.Module):
+    """The network: VGRNN, with temporal attention unless ``attention is None``.
+
+    Parameters
+    ----------
+    x_dim, h_dim, z_dim
+        Feature, recurrent-state and latent sizes.
+    attention
+        ``"full"`` (attend over the whole history, as the reference), an int ``w`` (the last ``w``
+        states, the current one included) or ``None`` (plain VGRNN).
+    """
+
+    def __init__(self, x_dim: int, h_dim: int = 32, z_dim: int = 8, attention: str | int | None = "full") -> None:
+        super().__init__()
+        self.x_dim, self.h_dim, self.z_dim = x_dim, h_dim, z_dim
+        self.phi_x = nn.Linear(x_dim, h_dim)
+        self.phi_z = nn.Linear(z_dim, h_dim)
+        self.encoder = GraphEncoder(h_dim, z_dim)
+        self.prior = Prior(h_dim, z_dim)
+        self.rnn = GraphGRU(2 * h_dim, h_dim)
+        self.attention_window = None if attention in (None, "full") else int(attention)
+        self.attention = TemporalAttention(h_dim) if attention is not None else None
+
+    def embed_features(self, seq: GraphSequence) -> Tensor:
+        """φx for every window in one product (it does not depend on the recurrence).
+
+        Shapes
+        ------
+        return : (W, N + 1, h_dim), or (1, N + 1, h_dim) for identity features (shared by all windows)
+        """
+        if seq.features is None:  # φx(I) is the weight matrix itself: skip the N×N identity product
+            return F.relu(self.phi_x.weight.t() + self.phi_x.bias).unsqueeze(0)
+        return F.relu(self.phi_x(seq.features))
+
+    def forward(
+        self,
+        seq: GraphSequence,
+        sample: bool = True,
+        generator: torch.Generator | None = None,
+        decoder: str = "dense",
+        negative_ratio: float = 1.0,
+        compute_loss: bool = True,
+    ) -> dict[str, Tensor]:
+        """Run the whole sequence.
+
+        The computation is arranged for speed, the function is the one in the module docstring:
+        everything that does not depend on the recurrence (φx, ``Â φx`` and its share of the
+        encoder's and GRU's input GCNs, the prior, the KL) is done
+        for all windows in batched products outside the time loop, and gate weights are
+        concatenated so each window costs a handful of small products and four sparse ones.
+
+        Parameters
+        ----------
+        sample
+            Draw ``Z_t = μ + σ ε`` (training, as the reference); False uses ``Z_t = μ`` throughout
+            (deterministic embeddings).
+        generator
+            Source of ε and of sampled non-edges (so a checkpoint can hold its state).
+        decoder
+            ``"dense"`` (exact reference loss) or ``"sampled"`` (edges + sampled non-edges).
+
+        Shapes
+        ------
+        return["loss"], ["reconstruction"], ["kl"] : () scalars, summed over windows
+        return["mean"], ["std"] : (W, N + 1, z_dim), history node last
+        return["hidden"] : (W, N + 1, h_dim), the state after attention
+        return["attention"] : (W, W), row t sums to 1 over windows ≤ t
+        """
+        n, w_count, hd, zd = seq.n_nodes, seq.num_windows, self.h_dim, self.z_dim
+        device = self.phi_x.weight.device
+        enc, rnn = self.encoder, self.rnn
+        # unbind, not indexing: the backward of W separate index ops would zero-fill W full-size tensors.
+        phi_x_all = self.embed_features(seq).unbind(0)
+        a_phi_x = torch.stack([g.propagate(phi_x_all[t if len(phi_x_all) > 1 else 0])
+                               for t, g in enumerate(seq.graphs)])
+        # The φx halves of the encoder's first GCN and of the three GRU input GCNs, all windows at once.
+        x_weight = torch.cat([rnn.x_z.weight, rnn.x_r.weight, rnn.x_h.weight])  # (3h, 2h)
+        x_bias = torch.cat([rnn.x_z.bias, rnn.x_r.bias, rnn.x_h.bias])
+        pre = a_phi_x @ torch.cat([enc.hidden.weight[:, :hd], x_weight[:, :hd]]).t()  # (W, N+1, 4h)
+        pre_enc = (pre[..., :hd] + enc.hidden.bias).unbind(0)
+        pre_x = (pre[..., hd:] + x_bias).unbind(0)
+        enc_h_weight = enc.hidden.weight[:, hd:].t()
+        head_weight = torch.cat([enc.mean.weight, enc.std.weight]).t()  # (h, 2z)
+        head_bias = torch.cat([enc.mean.bias, enc.std.bias])
+        x_phi_z_weight = x_weight[:, hd:].t()  # (h, 3h)
+        gate_weight = torch.cat([rnn.h_z.weight, rnn.h_r.weight]).t()  # (h, 2h)
+        gate_bias = torch.cat([rnn.h_z.bias, rnn.h_r.bias])
+
+        h = torch.zeros(n + 1, hd, device=device)
+        memory: list[Tensor] = []
+        previous, means, stds, zs, hiddens = [], [], [], [], []
+        attention = torch.zeros(w_count, w_count, device=device)
+        for t, graph in enumerate(seq.graphs):
+            previous.append(h)
+            a_h = graph.propagate(h)
+            e = F.relu(pre_enc[t] + a_h @ enc_h_weight)
+            heads = torch.addmm(head_bias, graph.propagate(e), head_weight)
+            mean, std = heads[:, :zd], F.softplus(heads[:, zd:])
+            if sample:
+                z = mean + std * torch.randn(mean.shape, generator=generator, device=device)
+            else:
+                z = mean
+            a_phi_z = graph.propagate(F.relu(self.phi_z(z)))
+            gx = torch.addmm(pre_x[t], a_phi_z, x_phi_z_weight)  # (N+1, 3h)
+            gates = torch.sigmoid(gx[:, :2 * hd] + torch.addmm(gate_bias, a_h, gate_weight))
+            update, reset = gates[:, :hd], gates[:, hd:]
+            candidate = torch.tanh(gx[:, 2 * hd:] + rnn.h_h(graph.propagate(reset * h)))
+            h_tilde = update * h + (1 - update) * candidate
+            if self.attention is not None:
+                memory.append(h_tilde)
+                if self.attention_window is not None:
+                    del memory[:-self.attention_window]  # older states can never be attended again
+                h, alpha = self.attention(torch.stack(memory))
+                attention[t, t - alpha.shape[0] + 1: t + 1] = alpha
+            else:
+                h = h_tilde
+                attention[t, t] = 1.0
+            means.append(mean)
+            stds.append(std)
+            zs.append(z)
+            hiddens.append(h)
+        mean_all, std_all = torch.stack(means), torch.stack(stds)
+        out = {"mean": mean_all, "std": std_all, "hidden": torch.stack(hiddens), "attention": attention}
+        if compute_loss:
+            prior_mean, prior_std = self.prior(torch.stack(previous)[:, :n])
+            kl = kl_reference(mean_all[:, :n], std_all[:, :n], prior_mean, prior_std).sum()
+            z_all = [z[:n] for z in zs]
+            # Per window, not one batched product: each N×N block stays in cache (4x faster at N=901).
+            if decoder == "dense":
+                recon = sum(reconstruction_dense(z_all[t], g.pos_index, g.pos_crow, g.pos_col, g.pos_symmetric)
+                            for t, g in enumerate(seq.graphs))
+            else:
+                recon = sum(reconstruction_sampled(z_all[t], g.pos_index, generator, negative_ratio)
+                            for t, g in enumerate(seq.graphs))
+            out.update(loss=recon + kl, reconstruction=recon, kl=kl)
+        return out

@@ -1,0 +1,154 @@
+"""The training loop shared by the graph models: Adam on the full sequence, clipping, early stopping,
+checkpoints that resume a run exactly.
+
+A checkpoint holds the model and optimiser states, the epoch, the loss curve, the early-stopping
+counters and every random state (the model's generator, torch, numpy, python), so a run stopped
+after any checkpoint and resumed gives the same weights as one never stopped (on the same device and
+thread count). Checkpoints are written to a temporary file and renamed, so a kill mid-write leaves
+the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._torch import rng_state, set_rng_state
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+#: ``callback(epoch, loss)`` is called after every epoch (1-based); it may raise to stop the run.
+EpochCallback = Callable[[int, float], None]
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint was written for another model configuration or other data."""
+
+
+@dataclass
+class TrainingState:
+    """What the loop has done so far."""
+
+    epoch: int = 0
+    losses: list[float] = field(default_factory=list)
+    best: float = math.inf
+    bad_epochs: int = 0
+    stopped_early: bool = False
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation settings (see :class:`~nwb_tavrnn.models.TAVRNN` for their meaning)."""
+
+    epochs: int
+    lr: float = 1e-2
+    clip_grad_norm: float | None = None
+    patience: int | None = None
+    min_delta: float = 1e-3
+    checkpoint_dir: str | os.PathLike | None = None
+    checkpoint_every: int = 25
+    resume: bool = False
+
+
+def checkpoint_path(directory: str | os.PathLike) -> Path:
+    return Path(directory) / CHECKPOINT_NAME
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    module: nn.Module,
+    loss_fn: Callable[[], torch.Tensor],
+    generator: torch.Generator,
+    config: TrainingConfig,
+    identity: dict[str, Any],
+    callback: EpochCallback | None = None,
+) -> TrainingState:
+    """Minimise ``loss_fn()`` with Adam, one step per epoch.
+
+    Parameters
+    ----------
+    loss_fn
+        Runs the model over the whole sequence and returns the scalar loss.
+    generator
+        The model's random source (ε, sampled non-edges); its state is checkpointed.
+    identity
+        What the run is (estimator parameters, data fingerprint); a checkpoint with another
+        identity is refused on resume instead of silently mixing runs.
+    """
+    optimizer = torch.optim.Adam(module.parameters(), lr=config.lr)
+    state = TrainingState()
+    ckpt = checkpoint_path(config.checkpoint_dir) if config.checkpoint_dir is not None else None
+    if config.resume and ckpt is not None and ckpt.exists():
+        payload = torch.load(ckpt, map_location="cpu", weights_only=True)
+        if payload["identity"] != identity:
+            diff = sorted(k for k in set(payload["identity"]) | set(identity)
+                          if payload["identity"].get(k) != identity.get(k))
+            raise CheckpointMismatch(
+                f"{ckpt} belongs to another run (differs in: {', '.join(diff)}); use another checkpoint "
+                "folder or drop --resume"
+            )
+        module.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        state = TrainingState(**payload["state"])
+        set_rng_state(generator, payload["rng"])
+        log.info("resumed from %s at epoch %d", ckpt, state.epoch)
+    elif config.resume:
+        log.info("no checkpoint to resume from%s; starting at epoch 0", f" in {ckpt.parent}" if ckpt else "")
+
+    def write_checkpoint() -> None:
+        save_checkpoint(ckpt, {
+            "identity": identity,
+            "model": module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "state": {"epoch": state.epoch, "losses": list(state.losses), "best": state.best,
+                      "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early},
+            "rng": rng_state(generator),
+        })
+
+    module.train()
+    while state.epoch < config.epochs and not state.stopped_early:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss.item()} at epoch {state.epoch + 1}; lower lr or set clip_grad_norm"
+            )
+        loss.backward()
+        if config.clip_grad_norm is not None:
+            # Before the step, where it has an effect (the reference clipped after it).
+            nn.utils.clip_grad_norm_(module.parameters(), config.clip_grad_norm)
+        optimizer.step()
+        value = float(loss.detach())
+        state.epoch += 1
+        state.losses.append(value)
+        if config.patience is not None:
+            if state.best - value > config.min_delta * abs(state.best) or not math.isfinite(state.best):
+                state.best, state.bad_epochs = value, 0
+            else:
+                state.bad_epochs += 1
+                if state.bad_epochs >= config.patience:
+                    state.stopped_early = True
+                    log.info("loss plateaued for %d epochs; stopping at epoch %d", config.patience, state.epoch)
+        if ckpt is not None and (state.epoch % config.checkpoint_every == 0 or state.stopped_early
+                                 or state.epoch == config.epochs):
+            write_checkpoint()
+        if callback is not None:
+            callback(state.epoch, value)
+    module.eval()
+    return state

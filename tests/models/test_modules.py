@@ -1,0 +1,161 @@
+"""The network's pieces: shapes, attention, gradients, normalisation and losses against references."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from nwb_tavrnn.models.graphs import normalised_graph, prepare_sequence  # noqa: E402
+from nwb_tavrnn.models.tavrnn.modules import (  # noqa: E402
+    TemporalAttention,
+    VGRNNNet,
+    reconstruction_dense,
+    reconstruction_sampled,
+)
+
+from .conftest import planted_correlation  # noqa: E402
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "model.py"
+
+
+def _sequence(n=20, w=5, seed=0):
+    corr, labels = planted_correlation(n, w, seed)
+    adjacency = (corr >= 0.6).astype(np.float32)
+    return prepare_sequence(adjacency, features=corr), adjacency, corr
+
+
+def test_output_shapes():
+    seq, _, _ = _sequence(n=20, w=5)
+    torch.manual_seed(0)
+    net = VGRNNNet(seq.x_dim, h_dim=16, z_dim=4)
+    out = net(seq, generator=torch.Generator().manual_seed(0))
+    assert out["mean"].shape == (5, 21, 4) and out["std"].shape == (5, 21, 4)
+    assert out["hidden"].shape == (5, 21, 16)
+    assert out["attention"].shape == (5, 5)
+    assert out["loss"].shape == () and torch.isfinite(out["loss"])
+    assert (out["std"] > 0).all()
+
+
+def test_attention_rows_sum_to_one_and_are_causal():
+    seq, _, _ = _sequence(n=20, w=6)
+    net = VGRNNNet(seq.x_dim, attention="full")
+    att = net(seq, sample=False, compute_loss=False)["attention"].detach()
+    assert torch.allclose(att.sum(dim=1), torch.ones(6), atol=1e-6)
+    assert torch.all(att >= 0)
+    assert torch.all(torch.triu(att, diagonal=1) == 0)
+    windowed = VGRNNNet(seq.x_dim, attention=2)(seq, sample=False, compute_loss=False)["attention"].detach()
+    assert torch.allclose(windowed.sum(dim=1), torch.ones(6), atol=1e-6)
+    assert torch.all(torch.tril(windowed, diagonal=-2) == 0)  # nothing older than the window
+
+
+def test_attention_at_first_step_is_the_value_map():
+    torch.manual_seed(0)
+    attention = TemporalAttention(8)
+    state = torch.randn(1, 5, 8)
+    out, alpha = attention(state)
+    assert alpha.shape == (1,) and float(alpha.detach()) == pytest.approx(1.0)
+    assert torch.allclose(out, attention.value(state[0]), atol=1e-6)
+
+
+def test_attention_matches_the_equations():
+    torch.manual_seed(1)
+    attention = TemporalAttention(8)
+    states = torch.randn(4, 5, 8)
+    out, alpha = attention(states)
+    q = attention.query(states[-1, -1])
+    scores = torch.stack([attention.key(states[j, -1]) @ q for j in range(4)]) / math.sqrt(8)
+    expected_alpha = torch.softmax(scores, 0)
+    expected = sum(expected_alpha[j] * attention.value(states[j]) for j in range(4))
+    assert torch.allclose(alpha, expected_alpha, atol=1e-6)
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["full", None])
+def test_gradient_reaches_every_parameter(attention):
+    seq, _, _ = _sequence(n=20, w=4)
+    torch.manual_seed(0)
+    net = VGRNNNet(seq.x_dim, attention=attention)
+    net(seq, generator=torch.Generator().manual_seed(0))["loss"].backward()
+    for name, param in net.named_parameters():
+        assert param.grad is not None, name
+        assert torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name
+
+
+def test_gcn_normalisation_matches_torch_geometric():
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    _, adjacency, _ = _sequence(n=12, w=1)
+    a = adjacency[0].copy()
+    a[3, 3] = 0  # a node without a self-loop: GCNConv adds it
+    n = a.shape[0]
+    src, dst = np.nonzero(a)
+    graph = normalised_graph(src, dst, None, n, directed=False)
+    # Same graph for torch-geometric: the real edges plus the history node joined to all and itself.
+    hist = np.full(n, n)
+    edges = np.stack([np.concatenate([src, np.arange(n), hist, [n]]), np.concatenate([dst, hist, np.arange(n), [n]])])
+    edge_index = torch.from_numpy(edges.astype(np.int64))
+    edge_index, weight = gcn_norm(edge_index, None, n + 1, add_self_loops=True)
+    x = torch.randn(n + 1, 3)
+    expected = torch.zeros(n + 1, 3).index_add_(0, edge_index[1], weight[:, None] * x[edge_index[0]])
+    assert torch.allclose(graph.propagate(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_dense_loss_is_the_reference_bce(symmetric):
+    torch.manual_seed(0)
+    z = torch.randn(15, 4, dtype=torch.float64, requires_grad=True)
+    a = (torch.rand(15, 15) < 0.2).double()
+    if symmetric:
+        a = ((a + a.T) > 0).double()
+        a.fill_diagonal_(1)
+    pos = a.reshape(-1).nonzero().squeeze(1)
+    n, e = 15, float(a.sum())
+    pos_weight = (n * n - e) / e
+    norm = n * n / ((n * n - e) * 2)
+    ref = norm * torch.nn.functional.binary_cross_entropy_with_logits(
+        z @ z.T, a, pos_weight=torch.tensor(pos_weight, dtype=torch.float64))
+    ours = reconstruction_dense(z, pos)
+    assert float(ours.detach()) == pytest.approx(float(ref.detach()), rel=1e-10)
+    assert torch.autograd.gradcheck(lambda v: reconstruction_dense(v, pos), (z,))
+
+
+def test_sampled_loss_estimates_the_dense_loss():
+    torch.manual_seed(0)
+    z = torch.randn(60, 4)
+    a = (torch.rand(60, 60) < 0.05).float()
+    a = ((a + a.T) > 0).float()
+    pos = a.reshape(-1).nonzero().squeeze(1)
+    exact = float(reconstruction_dense(z, pos))
+    gen = torch.Generator().manual_seed(0)
+    estimates = [float(reconstruction_sampled(z, pos, gen, negative_ratio=4.0)) for _ in range(200)]
+    assert np.mean(estimates) == pytest.approx(exact, rel=0.03)
+
+
+def test_same_loss_as_a_dense_reference_implementation():
+    """The benchmark's dense, reference-style implementation gives the same loss and gradients."""
+    spec = importlib.util.spec_from_file_location("benchmark_model", BENCHMARK)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark_model"] = bench
+    spec.loader.exec_module(bench)
+    seq, adjacency, _ = _sequence(n=24, w=4)
+    torch.manual_seed(0)
+    ours = VGRNNNet(seq.x_dim)
+    ref = bench.DenseReference(seq.x_dim)
+    ref.load_state_dict(ours.state_dict())
+    adjs, targets = bench.dense_inputs(adjacency)
+    for sample in (False, True):
+        a = ours(seq, sample=sample, generator=torch.Generator().manual_seed(5))["loss"]
+        b = ref(seq.features, adjs, targets, sample, torch.Generator().manual_seed(5))
+        assert float(a.detach()) == pytest.approx(float(b.detach()), rel=1e-5)
+    ga = torch.autograd.grad(ours(seq, sample=False)["loss"], list(ours.parameters()))
+    gb = torch.autograd.grad(ref(seq.features, adjs, targets, False, None), list(ref.parameters()))
+    for x, y in zip(ga, gb):
+        assert torch.allclose(x, y, rtol=1e-4, atol=1e-6)
