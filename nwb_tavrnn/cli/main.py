@@ -21,7 +21,7 @@ from ..errors import NwbTavrnnError
 log = logging.getLogger("nwb_tavrnn")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("inspect", "validate", "simulate", "sort", "connectivity", "fit")
+SUBCOMMANDS = ("inspect", "validate", "simulate", "sort", "connectivity", "fit", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,11 +43,13 @@ def _column_values(df: pd.DataFrame, column: str) -> np.ndarray:
 
 def labels_from_intervals(
     df: pd.DataFrame, column: str, window_starts: Sequence[float], window_stops: Sequence[float],
-    min_coverage: float = 0.5,
+    min_coverage: float = 0.5, min_purity: float = 0.0,
 ) -> list:
     """The label of each window: the value of ``column`` with the most overlap with the window.
 
-    Windows whose labelled intervals cover less than ``min_coverage`` of them are unlabelled.
+    Windows whose labelled intervals cover less than ``min_coverage`` of them are unlabelled, and
+    so are windows whose majority label covers less than ``min_purity`` of the labelled time
+    (e.g. 0.75 leaves out windows straddling two states evenly).
 
     Shapes
     ------
@@ -65,7 +67,8 @@ def labels_from_intervals(
         if not totals or covered < min_coverage * (b[w] - a[w]):
             out.append(UNLABELLED)
             continue
-        out.append(_plain(max(totals, key=totals.get)))
+        best = max(totals, key=totals.get)
+        out.append(_plain(best) if totals[best] >= min_purity * covered else UNLABELLED)
     return out
 
 

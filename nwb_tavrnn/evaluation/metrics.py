@@ -41,7 +41,9 @@ def _classifier(seed: int, pca: int | None = None):
     if pca:
         from sklearn.decomposition import PCA
 
-        steps.append(PCA(n_components=pca, random_state=seed))
+        # Few windows, many features: an exact thin SVD is fast; the randomized solver sklearn would
+        # pick for wide data makes repeated passes over all features and is ~100x slower here.
+        steps.append(PCA(n_components=pca, svd_solver="full"))
     return make_pipeline(*steps, LogisticRegression(max_iter=2000, random_state=seed))
 
 

@@ -34,6 +34,7 @@ def test_majority_label_by_overlap_and_coverage():
     stops = starts + 100
     assert labels_from_intervals(EPOCHS, "state", starts, stops) == ["a", "a", "a", None]
     assert labels_from_intervals(EPOCHS, "state", [150.0], [250.0]) == ["b"]
+    assert labels_from_intervals(EPOCHS, "state", starts, stops, min_purity=0.65) == ["a", None, "a", None]
     assert labels_from_intervals(EPOCHS, "tags", [150.0], [250.0]) == ["y"]  # list columns are joined
     with pytest.raises(InputFileError, match="no column 'nope'"):
         labels_from_intervals(EPOCHS, "nope", starts, stops)
