@@ -17,6 +17,8 @@ the node count, never on the recording length.
 
 from __future__ import annotations
 
+import contextlib
+
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -190,6 +192,20 @@ def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarr
     return cum_gram[b] - cum_gram[a], cum_sum[b] - cum_sum[a]
 
 
+#: Below this many nodes a block product is too small for threads to pay off: the threads' start
+#: and join cost more than the product, and far more when another process holds a core.
+SINGLE_THREAD_NODES = 256
+
+
+def _blas_threads_for(n_nodes: int):
+    """One BLAS thread for small products, the library's default otherwise."""
+    if n_nodes >= SINGLE_THREAD_NODES:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def iter_window_correlations(
     times: Sequence[np.ndarray],
     windows: Windows,
@@ -247,11 +263,12 @@ def iter_window_correlations(
             lo, hi = lo_abs - first, hi_abs - first
             # float32 products are exact while every partial sum is an integer below 2**24.
             peak = float(x.max()) if x.size else 0.0
-            if peak * peak * float((hi - lo).max()) >= _F32_EXACT:
-                logger.debug("counts too large for exact float32 products; using float64")
-                gram, sums = _chunk_sums(x.astype(np.float64), lo, hi)
-            else:
-                gram, sums = _chunk_sums(x, lo, hi)
+            with _blas_threads_for(n_nodes):
+                if peak * peak * float((hi - lo).max()) >= _F32_EXACT:
+                    logger.debug("counts too large for exact float32 products; using float64")
+                    gram, sums = _chunk_sums(x.astype(np.float64), lo, hi)
+                else:
+                    gram, sums = _chunk_sums(x, lo, hi)
             n_bins = hi - lo
             r, inactive = correlation_from_sums(gram, sums, n_bins)
             yield CorrelationChunk(sl, r, inactive, x, np.stack([lo, hi], axis=1), n_bins)
