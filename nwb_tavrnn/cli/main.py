@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from ..errors import NwbTavrnnError
@@ -21,7 +22,7 @@ from ..errors import NwbTavrnnError
 log = logging.getLogger("nwb_tavrnn")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("inspect", "validate", "simulate", "sort", "connectivity", "fit", "evaluate")
+SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "sort", "connectivity", "fit", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Idle OpenMP threads otherwise spin for a while after each torch operation; on a 2-core
+    # machine sharing a core with anything else that made model epochs up to 40x slower. Set
+    # before torch is (lazily) imported; a user's own setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     level = "ERROR" if args.quiet else args.log_level

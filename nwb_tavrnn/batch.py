@@ -1,0 +1,239 @@
+"""Many files through the pipeline on Dask distributed: a local cluster by default, or an existing one.
+
+Inputs are NWB files (local paths, URLs, DANDI assets), local folders (their ``*.nwb`` files) or
+whole dandisets (``dandi://000207``, ``https://dandiarchive.org/dandiset/000207``: every ``.nwb``
+asset, listed with dandi's client). Each file is one task running :func:`~nwb_tavrnn.pipeline.run_pipeline`
+in a worker process; a task catches its own errors and returns a row of the summary table, so one
+failed file is reported and never stops the others. Outputs are written atomically by the pipeline,
+so a failed (or killed) task leaves no partial file, and inputs are never modified.
+
+Needs ``dask[distributed]`` (the ``batch`` extra).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import PipelineConfig
+from .errors import InputFileError, NwbTavrnnError, OutputFileError
+from .io.files import PathLike, is_url
+
+log = logging.getLogger(__name__)
+
+#: Columns of the summary table (and of the CSV written beside the outputs).
+COLUMNS = ("file", "status", "seconds", "output", "error")
+SUMMARY_NAME = "batch_summary.csv"
+OUTPUT_SUFFIX = "_tavrnn"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One file to process: a label for the table, what the pipeline reads, and what it writes."""
+
+    file: str
+    source: str
+    output: Path
+
+
+def _dandi_assets(url: str) -> list[tuple[str, str]]:
+    """(asset path, download URL) of every ``.nwb`` asset a DANDI URL names (asset, folder or dandiset)."""
+    try:
+        from dandi.dandiapi import DandiAPIClient
+        from dandi.dandiarchive import parse_dandi_url
+    except ImportError:
+        raise InputFileError("listing DANDI assets needs the 'dandi' package: "
+                             "pip install 'nwb-tavrnn[dandi]'") from None
+    try:
+        parsed = parse_dandi_url(url)
+        with DandiAPIClient.for_dandi_instance(parsed.instance) as client:
+            assets = [a for a in parsed.get_assets(client) if a.path.lower().endswith(".nwb")]
+            return [(a.path, a.get_content_url(regex=r"s3\.amazonaws\.com.*")) for a in assets]
+    except Exception as err:  # noqa: BLE001 - dandi raises its own types for unknown/unreachable dandisets
+        raise InputFileError(f"{url}: could not list the DANDI assets ({type(err).__name__}: {err})") from None
+
+
+def expand_inputs(inputs: Sequence[str], lister: Callable[[str], list[tuple[str, str]]] | None = None
+                  ) -> list[tuple[str, str]]:
+    """(label, source) of every file named by ``inputs``: folders give their ``*.nwb`` files
+    (sorted), DANDI URLs their ``.nwb`` assets, anything else itself.
+
+    Raises
+    ------
+    InputFileError
+        If a folder holds no ``.nwb`` file or a DANDI URL names none.
+    """
+    from .io.remote import is_dandi_url
+
+    lister = lister or _dandi_assets
+    items: list[tuple[str, str]] = []
+    for given in inputs:
+        given = str(given)
+        if is_url(given) and is_dandi_url(given):
+            assets = lister(given)
+            if not assets:
+                raise InputFileError(f"{given}: names no .nwb asset")
+            items += assets
+        elif not is_url(given) and Path(given).is_dir():
+            files = sorted(p for p in Path(given).iterdir() if p.suffix.lower() == ".nwb" and p.is_file()
+                           and not p.name.startswith("."))
+            if not files:
+                raise InputFileError(f"{given}: folder holds no .nwb file")
+            items += [(str(p), str(p)) for p in files]
+        else:
+            items.append((given, given))
+    return items
+
+
+def _stem(label: str) -> str:
+    name = label.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    stem = name[:-4] if name.lower().endswith(".nwb") else name
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", stem) or "file"
+
+
+def plan_batch(inputs: Sequence[str], output_dir: PathLike,
+               lister: Callable[[str], list[tuple[str, str]]] | None = None) -> list[BatchItem]:
+    """One :class:`BatchItem` per input file, with output names ``<stem>_tavrnn.nwb`` in
+    ``output_dir`` (made unique when two inputs share a stem)."""
+    output_dir = Path(output_dir)
+    items, used = [], set()
+    for label, source in expand_inputs(inputs, lister):
+        stem, n = f"{_stem(label)}{OUTPUT_SUFFIX}", 1
+        name = stem
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name)
+        items.append(BatchItem(label, source, output_dir / f"{name}.nwb"))
+    return items
+
+
+def run_one(item: BatchItem, config: PipelineConfig, overwrite: bool = False) -> dict[str, Any]:
+    """Run the pipeline on one file and return its summary row; never raises for a bad file.
+
+    Runs inside a Dask worker. The row's ``error`` is the one-line message of the failure, and
+    ``exit_code`` the CLI exit code it stands for (2 bad input, 3 output, 1 anything else).
+    """
+    from .pipeline import run_pipeline
+
+    started = time.perf_counter()
+    row: dict[str, Any] = {"file": item.file, "status": "ok", "seconds": 0.0, "output": str(item.output),
+                           "error": "", "exit_code": 0}
+    try:
+        result = run_pipeline(item.source, item.output, config, overwrite=overwrite, progress=False)
+        row["output"] = str(result.output)
+        headline = result.headline()
+        if headline is not None and len(headline):
+            row["accuracy"] = float(headline["mean"].iloc[0])
+    except NwbTavrnnError as err:
+        row.update(status="failed", output="", error=str(err).splitlines()[0], exit_code=err.exit_code)
+    except Exception as err:
+        log.debug("details", exc_info=True)
+        row.update(status="failed", output="", error=f"unexpected {type(err).__name__}: {err}".splitlines()[0],
+                   exit_code=1)
+    row["seconds"] = round(time.perf_counter() - started, 2)
+    return row
+
+
+def _client(scheduler: str | None, n_workers: int | None):
+    """A client of the given scheduler, or of a new local cluster of single-threaded processes
+    (one file per process: the model's threads and HDF5 handles stay within one task)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise NwbTavrnnError("batch runs need Dask: pip install 'nwb-tavrnn[batch]' (dask[distributed])") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="30s"), None
+        except (OSError, TimeoutError) as err:
+            raise InputFileError(f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
+    n_workers = n_workers or max(1, min(4, os.cpu_count() or 1))
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfig | None = None, *,
+              scheduler: str | None = None, n_workers: int | None = None, overwrite: bool = False,
+              on_result: Callable[[dict[str, Any]], None] | None = None,
+              lister: Callable[[str], list[tuple[str, str]]] | None = None):
+    """Run the pipeline on every input file on Dask; return the summary table.
+
+    Parameters
+    ----------
+    inputs
+        Files, folders, URLs, DANDI assets or dandisets (see :func:`expand_inputs`).
+    output_dir
+        Existing, writable folder for the outputs and ``batch_summary.csv``.
+    config
+        Pipeline settings, the same for every file.
+    scheduler
+        Address of an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``); default a local
+        cluster of ``n_workers`` processes with one thread each.
+    on_result
+        Called with each row as its file finishes (for progress output).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``file, status, seconds, output, error`` (plus ``exit_code``), in input order; also
+        written to ``output_dir/batch_summary.csv``.
+    """
+    import pandas as pd
+
+    config = config or PipelineConfig()
+    config.resolve()  # a bad setting fails once, here, not once per file
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        raise OutputFileError(f"{output_dir}: output folder does not exist; create it first")
+    if not os.access(output_dir, os.W_OK):
+        raise OutputFileError(f"{output_dir}: output folder is not writable")
+    items = plan_batch(inputs, output_dir, lister)
+    if not items:
+        raise InputFileError("no input files")
+    log.info("%d files on %s", len(items), scheduler or "a local Dask cluster")
+    client, cluster = _client(scheduler, n_workers)
+    rows: dict[int, dict[str, Any]] = {}
+    try:
+        from dask.distributed import as_completed
+
+        futures = {client.submit(run_one, item, config, overwrite, pure=False,
+                                 key=f"nwb-tavrnn-{i}-{_stem(item.file)}"): i for i, item in enumerate(items)}
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                row = future.result()
+            except Exception as err:  # noqa: BLE001
+                # The worker itself died (e.g. out of memory): that file is lost, not the batch.
+                row = {"file": items[i].file, "status": "failed", "seconds": float("nan"), "output": "",
+                       "error": f"worker failed: {type(err).__name__}: {err}".splitlines()[0], "exit_code": 1}
+            rows[i] = row
+            log.info("%s: %s", row["file"], row["status"])
+            if on_result is not None:
+                on_result(row)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    table = pd.DataFrame([rows[i] for i in range(len(items))])
+    columns = [*COLUMNS, *[c for c in table.columns if c not in COLUMNS]]
+    table = table[columns]
+    table[list(COLUMNS)].to_csv(output_dir / SUMMARY_NAME, index=False)
+    return table
+
+
+def exit_code(table) -> int:
+    """0 when every file succeeded; else the failures' exit code when they agree, otherwise 1."""
+    failed = table[table["status"] != "ok"]
+    if failed.empty:
+        return 0
+    codes = {int(c) for c in failed.get("exit_code", [1])}
+    return codes.pop() if len(codes) == 1 else 1
+
+
+__all__ = ["COLUMNS", "BatchItem", "exit_code", "expand_inputs", "plan_batch", "run_batch", "run_one"]

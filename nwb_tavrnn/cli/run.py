@@ -1,0 +1,180 @@
+"""``nwb-tavrnn run INPUT OUTPUT``: every step, from spike trains (or raw voltage) to evaluated embeddings.
+
+INPUT is a local NWB file, an http(s) URL or a DANDI asset (dandi://DANDISET/path.nwb or a DANDI
+asset URL; streamed, only the bytes needed are read), or a raw recording (sorted first when it has
+no Units table). OUTPUT is one self-contained derived NWB file holding the connectivity, the
+model's embeddings, attention and provenance, and the evaluation scores; it is written only when
+every step succeeded. With --in-place the results are added to INPUT itself (local files only,
+atomically). Evaluation runs when labels are given (--labels or evaluation.labels in the config).
+
+Settings come from the steps' defaults, then the --config file (YAML or TOML; sections sorting,
+connectivity, model, evaluation; see `--show-config` and the nwb_tavrnn.config documentation),
+then --set SECTION.KEY=VALUE, then the options below.
+
+Exit codes: 0 success; 1 unexpected error; 2 bad input or configuration; 3 output not writable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+#: option dest -> (section, key) of the configuration it overrides.
+OPTION_KEYS: dict[str, tuple[str, str]] = {
+    "preset": ("connectivity", "preset"),
+    "bin_size": ("connectivity", "bin_size"),
+    "window": ("connectivity", "window"),
+    "step": ("connectivity", "step"),
+    "threshold_mode": ("connectivity", "threshold_mode"),
+    "threshold": ("connectivity", "threshold"),
+    "density": ("connectivity", "density"),
+    "windows_from": ("connectivity", "windows_from"),
+    "restrict_to": ("connectivity", "restrict_to"),
+    "groups": ("connectivity", "groups"),
+    "time_range": ("connectivity", "time_range"),
+    "model_preset": ("model", "preset"),
+    "epochs": ("model", "epochs"),
+    "patience": ("model", "patience"),
+    "seed": ("model", "seed"),
+    "device": ("model", "device"),
+    "labels": ("evaluation", "labels"),
+    "seeds": ("evaluation", "seeds"),
+    "n_permutations": ("evaluation", "n_permutations"),
+    "baselines": ("evaluation", "baselines"),
+    "report_dir": ("evaluation", "report_dir"),
+    "sorter": ("sorting", "sorter"),
+    "n_jobs": ("sorting", "n_jobs"),
+}
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """The configuration options shared by ``run`` and ``batch``."""
+    c = parser.add_argument_group("configuration")
+    c.add_argument("--config", metavar="FILE", help="YAML (.yaml/.yml) or TOML (.toml) configuration file")
+    c.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one setting (repeatable), e.g. --set model.h_dim=64 --set connectivity.binary=true")
+    c.add_argument("--show-config", action="store_true", help="print the settings that would be used, and exit")
+    g = parser.add_argument_group("connectivity")
+    g.add_argument("--preset", choices=["default", "dishbrain", "hippocampus"], help="connectivity preset")
+    g.add_argument("--bin-size", type=float, help="bin width in seconds")
+    g.add_argument("--window", type=float, help="window length in seconds")
+    g.add_argument("--step", type=float, help="step between window starts in seconds")
+    g.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"])
+    g.add_argument("--threshold", type=float, help="fixed: keep |r| >= this")
+    g.add_argument("--density", type=float, help="density: fraction of pairs kept per window")
+    g.add_argument("--windows-from", metavar="TABLE[:COLUMN]", help="one window per interval or per run of labels")
+    g.add_argument("--restrict-to", metavar="TABLE[:COLUMN=VALUE]", help="slide windows only inside these intervals")
+    g.add_argument("--groups", nargs="+", help="keep nodes of these electrode groups")
+    g.add_argument("--time-range", type=float, nargs=2, metavar=("START", "STOP"), help="seconds")
+    m = parser.add_argument_group("model")
+    m.add_argument("--model-preset", choices=["faithful", "improved"], help="TAVRNN preset")
+    m.add_argument("--epochs", type=int, help="maximum epochs")
+    m.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: never stop early)")
+    m.add_argument("--seed", type=int, help="model seed")
+    m.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    e = parser.add_argument_group("evaluation")
+    e.add_argument("--labels", metavar="SPEC",
+                   help="window labels, e.g. epochs:state or trials:hit:top_bottom=3 (enables evaluation)")
+    e.add_argument("--seeds", type=int, help="repetitions of every cross-validated score")
+    e.add_argument("--n-permutations", type=int, help="label permutations of the null")
+    e.add_argument("--baselines", nargs="*", metavar="NAME",
+                   help="raw_correlation population_rates vgae vgrnn (none: give the option alone)")
+    e.add_argument("--no-time-shuffle", action="store_true", help="skip the time-shuffle null (it refits the model)")
+    e.add_argument("--no-figures", action="store_true", help="scores only, no figures")
+    e.add_argument("--report-dir", metavar="DIR", help="folder of scores and figures (default OUTPUT stem + _report)")
+    s = parser.add_argument_group("sorting (raw voltage input only)")
+    s.add_argument("--sorter", help="SpikeInterface sorter (default lupin)")
+    s.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings instead of sorting")
+    s.add_argument("--n-jobs", type=int, help="parallel jobs of the sorting step")
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Section -> key -> value of everything given on the command line (--set first, options last)."""
+    from ..config import parse_assignment
+
+    overrides: dict[str, dict[str, Any]] = {}
+    for text in getattr(args, "assignments", []) or []:
+        section, key, value = parse_assignment(text)
+        overrides.setdefault(section, {})[key] = value
+    for dest, (section, key) in OPTION_KEYS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if dest == "patience" and value == 0:
+            value = None  # 0 on the command line: never stop early
+        if dest == "time_range":
+            value = list(value)
+        overrides.setdefault(section, {})[key] = value
+    if getattr(args, "no_time_shuffle", False):
+        overrides.setdefault("evaluation", {})["time_shuffle"] = False
+    if getattr(args, "no_figures", False):
+        overrides.setdefault("evaluation", {})["figures"] = False
+    if getattr(args, "hdmea", False):
+        overrides.setdefault("sorting", {})["method"] = "hdmea"
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace):
+    """The merged configuration: file, then --set, then the options (later wins)."""
+    from ..config import load_config
+
+    return load_config(args.config, overrides_from_args(args))
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("run", help="the whole pipeline: (sorting →) connectivity → TAVRNN → evaluation",
+                              description=__doc__.split(":", 1)[1].strip(),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", nargs="?", help="NWB file, http(s) URL, DANDI asset, or raw recording")
+    p.add_argument("output", nargs="?", help="derived NWB file to create (omit with --in-place)")
+    p.add_argument("--in-place", action="store_true", help="add the results to INPUT itself (local NWB, atomic)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and its report folder if they exist")
+    add_pipeline_options(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def print_result(result, out=None) -> None:
+    """What was written, how long each step took, and the headline scores (CLI output)."""
+    out = out or sys.stdout
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    print(f"wrote {result.output}: {result.n_windows} windows x {result.n_nodes} nodes"
+          f"{' (spike-sorted first)' if result.sorted else ''}; {steps}", file=out)
+    if result.report_dir is not None:
+        print(f"report (scores and figures): {result.report_dir}", file=out)
+    headline = result.headline()
+    if headline is not None and len(headline):
+        print("accuracy (mean, 95% CI):", file=out)
+        for row in headline.itertuples(index=False):
+            print(f"  {row.method:<18} {row.analysis:<15} {row.mean:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]",
+                  file=out)
+        perm = result.report.summary
+        p = perm[(perm.analysis == "label_permutation") & (perm.metric == "p_value")]
+        if len(p):
+            print(f"  label-permutation p = {float(p['mean'].iloc[0]):.3g}", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import dump_config
+    from ..errors import InputFileError
+    from ..pipeline import run_pipeline
+
+    config = config_from_args(args)
+    if args.show_config:
+        print(dump_config(config) or "{}  # every step's defaults", end="")
+        return 0
+    if not args.input:
+        raise InputFileError("give an INPUT (and an OUTPUT, or --in-place)")
+    if args.in_place and args.output:
+        raise InputFileError("--in-place writes into INPUT; give no OUTPUT")
+    if not args.in_place and not args.output:
+        raise InputFileError("give an OUTPUT file, or --in-place to add the results to INPUT")
+    result = run_pipeline(args.input, args.output, config, in_place=args.in_place, overwrite=args.overwrite,
+                          progress=show_progress(args))
+    print_result(result)
+    return 0

@@ -1,0 +1,425 @@
+"""Configuration of the whole pipeline (``nwb-tavrnn run``/``batch``/``demo``), from YAML or TOML.
+
+A configuration file has up to four sections; every key is optional and the defaults are those of
+the step itself. Command-line options override the file, and the file overrides the defaults.
+Unknown sections or keys are an error naming the key and the keys that are allowed (a misspelt key
+must not be silently ignored: the run would quietly use a default).
+
+Example (YAML; the same keys work in TOML as ``[connectivity]`` tables, where ``null`` is written by
+leaving the key out)::
+
+    sorting:                 # used only when INPUT has no Units table (raw voltage)
+      method: sort           # sort (spike sorting) or hdmea (per-electrode threshold crossings)
+      sorter: lupin
+      n_jobs: 4
+    connectivity:
+      preset: dishbrain      # default | dishbrain | hippocampus; the keys below override it
+      window: 120.0
+      step: 60.0
+      windows_from: null     # e.g. "trials" or "epochs:state": one window per interval / run of labels
+    model:
+      preset: improved       # faithful | improved | null (the estimator's defaults)
+      epochs: 300
+      seed: 0
+    evaluation:
+      labels: "epochs:state" # no labels, no evaluation
+      seeds: 10
+      n_permutations: 200
+      baselines: [raw_correlation, population_rates, vgae, vgrnn]
+
+Sections
+--------
+``sorting``
+    ``method`` (``sort`` | ``hdmea``), how the recording is read (``format``, ``reader_options``,
+    ``electrical_series``, ``segment_index``), execution (``n_jobs``, ``chunk_duration``,
+    ``work_folder``), and the fields of :class:`nwb_tavrnn.sorting.SortingParams` (``sorter``,
+    ``sorter_params``, ``preprocessing``, ``curation``, ...) or, with ``method: hdmea``, of
+    :class:`nwb_tavrnn.sorting.DetectionParams` (``detect_threshold``, ``peak_sign``,
+    ``exclude_sweep_ms``, ``preprocessing``).
+``connectivity``
+    ``preset`` and the fields of :class:`nwb_tavrnn.connectivity.ConnectivityParams` (``bin_size``,
+    ``binary``, ``window``, ``step``, ``threshold_mode``, ``threshold``, ``density``, ...), and how
+    windows and nodes are chosen (``windows_from``, ``restrict_to``, ``groups``, ``locations``,
+    ``time_range``), the result's ``name``, ``store_correlation`` and ``chunk_windows``.
+``model``
+    ``name`` (``tavrnn`` or ``vgrnn``), ``preset`` (``faithful`` | ``improved``), the arguments of
+    :class:`nwb_tavrnn.models.TAVRNN` (``epochs``, ``patience``, ``seed``, ``h_dim``, ``z_dim``,
+    ``lr``, ``attention``, ``device``, ...), checkpoints (``checkpoint_dir``, ``checkpoint_every``)
+    and ``name_prefix``.
+``evaluation``
+    ``labels`` (a label spec such as ``epochs:state`` or ``trials:hit:top_bottom=3``; evaluation runs
+    only when it is set), ``report_dir`` (default: ``<OUTPUT stem>_report`` beside the output) and the
+    fields of :class:`nwb_tavrnn.evaluation.report.EvaluationConfig` (``seeds``, ``n_permutations``,
+    ``baselines``, ``time_shuffle``, ``figures``, ...).
+
+This module is light: it imports no step; :meth:`PipelineConfig.resolve` builds the step objects
+(and so checks the values) before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputFileError, NwbTavrnnError
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(InputFileError):
+    """A configuration file or override is unreadable, or names an unknown key or a bad value."""
+
+
+#: Keys of each section (the source of truth for validation; tests check them against the steps).
+SORTING_KEYS: dict[str, str] = {
+    "method": "'sort' (spike sorting) or 'hdmea' (per-electrode threshold crossings, no sorting)",
+    "format": "reader for non-NWB recordings (biocam, maxwell, spikeglx, openephys, intan, binary...)",
+    "reader_options": "other reader arguments (mapping)",
+    "electrical_series": "NWB input: path of the ElectricalSeries (default: the first)",
+    "segment_index": "multi-segment recordings: the segment to use",
+    "n_jobs": "parallel workers of the sorting step",
+    "chunk_duration": "chunk length of the sorting step, e.g. '1s'",
+    "work_folder": "where sorter files go (default: system temp)",
+    "preprocessing": "bandpass, common_reference, bad_channels, ... (mapping)",
+}
+#: SortingParams fields (``method: sort``).
+SORT_FIELDS = ("sorter", "sorter_params", "ms_before", "ms_after", "max_spikes_per_unit", "waveform_channels",
+               "metrics", "curation", "curation_action", "seed")
+#: DetectionParams fields (``method: hdmea``).
+DETECT_FIELDS = ("detect_threshold", "peak_sign", "exclude_sweep_ms")
+
+#: ConnectivityParams fields (``preset_name`` is set from ``preset``).
+CONNECTIVITY_FIELDS = ("bin_size", "binary", "window", "step", "absolute", "threshold_mode", "threshold", "top_k",
+                       "density", "mp_null", "n_surrogates", "mp_band", "mp_sides", "mp_edge_tol", "seed")
+CONNECTIVITY_KEYS: dict[str, str] = {
+    "preset": "default | dishbrain | hippocampus (other keys override it)",
+    "windows_from": "TABLE or TABLE:COLUMN: one window per interval, or per run of equal labels",
+    "restrict_to": "TABLE or TABLE:COLUMN=VALUE: slide windows only inside these intervals",
+    "groups": "keep nodes of these electrode groups (list)",
+    "locations": "keep nodes at these locations (list)",
+    "time_range": "[start, stop] seconds of the recording to use",
+    "name": "name of the DynamicConnectivity written",
+    "store_correlation": "also store the unthresholded correlation (the model's features need it)",
+    "chunk_windows": "windows computed per chunk (memory)",
+}
+
+#: TAVRNN.__init__ arguments.
+MODEL_FIELDS = ("h_dim", "z_dim", "epochs", "lr", "seed", "device", "features", "attention", "edge_weights",
+                "decoder", "negative_ratio", "clip_grad_norm", "patience", "min_delta", "embeddings")
+MODEL_KEYS: dict[str, str] = {
+    "name": "tavrnn (default) or vgrnn (no attention)",
+    "preset": "faithful | improved (other keys override it)",
+    "checkpoint_dir": "write checkpoints here every checkpoint_every epochs",
+    "checkpoint_every": "epochs between checkpoints",
+    "resume": "continue from the checkpoint in checkpoint_dir",
+    "name_prefix": "prefix of the names of the objects written",
+}
+
+#: EvaluationConfig fields.
+EVALUATION_FIELDS = ("seeds", "n_splits", "n_permutations", "baselines", "time_shuffle", "feature_mode", "pca",
+                     "min_purity", "baseline_epochs", "alignment_exclude", "figures", "seed")
+EVALUATION_KEYS: dict[str, str] = {
+    "labels": "label spec, e.g. 'epochs:state' or 'trials:hit:top_bottom=3'; no labels, no evaluation",
+    "report_dir": "folder of the scores (CSV/JSON) and figures (default: <OUTPUT stem>_report)",
+}
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "sorting": (*SORTING_KEYS, *SORT_FIELDS, *DETECT_FIELDS),
+    "connectivity": (*CONNECTIVITY_KEYS, *CONNECTIVITY_FIELDS),
+    "model": (*MODEL_KEYS, *MODEL_FIELDS),
+    "evaluation": (*EVALUATION_KEYS, *EVALUATION_FIELDS),
+}
+
+
+@dataclass
+class ResolvedConfig:
+    """The step objects a configuration stands for (built, hence checked, before any work)."""
+
+    sorting_method: str
+    sorting_params: Any
+    sorting_options: dict[str, Any]
+    job: Any
+    connectivity_params: Any
+    connectivity_options: dict[str, Any]
+    model_factory: Any
+    model_options: dict[str, Any]
+    labels: str | None
+    report_dir: str | None
+    evaluation: Any | None
+
+    def make_model(self) -> Any:
+        """A fresh, unfitted estimator (one per run: a fitted model is not reusable across files)."""
+        return self.model_factory()
+
+
+@dataclass
+class PipelineConfig:
+    """The four sections of a pipeline configuration, as plain, validated mappings.
+
+    Build it with :meth:`from_mapping` or :func:`load_config`; override values with
+    :meth:`with_overrides`; turn it into step objects with :meth:`resolve`. Plain mappings make it
+    easy to pickle (batch workers), to print and to store beside the results.
+    """
+
+    sorting: dict[str, Any] = field(default_factory=dict)
+    connectivity: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None, where: str = "configuration") -> PipelineConfig:
+        """Check the sections and keys of ``values`` (a parsed YAML/TOML document).
+
+        Raises
+        ------
+        ConfigError
+            On an unknown section or key, or a section that is not a mapping.
+        """
+        values = {} if values is None else values
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{where}: expected sections ({', '.join(SECTIONS)}), got a {type(values).__name__}")
+        unknown = [k for k in values if k not in SECTIONS]
+        if unknown:
+            raise ConfigError(f"{where}: unknown section {unknown[0]!r}; sections are: {', '.join(SECTIONS)}")
+        sections = {}
+        for name, allowed in SECTIONS.items():
+            section = values.get(name) or {}
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"{where}: section {name!r} must be a mapping of keys to values")
+            for key in section:
+                if key not in allowed:
+                    raise ConfigError(f"{where}: unknown key {key!r} in section {name!r}{_suggest(key, allowed)}; "
+                                      f"allowed: {', '.join(allowed)}")
+            sections[name] = copy.deepcopy(dict(section))
+        return cls(**sections)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The non-empty sections (what a config file with these values would hold)."""
+        return {name: dict(getattr(self, name)) for name in SECTIONS if getattr(self, name)}
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]] | None,
+                       where: str = "command-line options") -> PipelineConfig:
+        """A copy with ``overrides`` (section -> key -> value) taking precedence over these values."""
+        checked = PipelineConfig.from_mapping(overrides or {}, where)
+        merged = {name: {**getattr(self, name), **getattr(checked, name)} for name in SECTIONS}
+        return PipelineConfig(**merged)
+
+    # -- building the steps -----------------------------------------------------------------------
+    def resolve(self) -> ResolvedConfig:
+        """Build every step's parameter object, so a bad value fails before any work.
+
+        Raises
+        ------
+        ConfigError
+            Naming the section, and the step's own message.
+        """
+        sort_method, sort_params, sort_options, job = self._sorting()
+        conn_params, conn_options = self._connectivity()
+        factory, model_options = self._model()
+        labels, report_dir, evaluation = self._evaluation()
+        return ResolvedConfig(sort_method, sort_params, sort_options, job, conn_params, conn_options, factory,
+                              model_options, labels, report_dir, evaluation)
+
+    def _sorting(self):
+        from .sorting import DetectionParams, JobParams, SortingParams
+
+        s = dict(self.sorting)
+        method = s.pop("method", "sort")
+        if method not in ("sort", "hdmea"):
+            raise ConfigError(f"sorting.method must be 'sort' or 'hdmea', got {method!r}")
+        wrong = [k for k in (DETECT_FIELDS if method == "sort" else SORT_FIELDS) if k in s]
+        if wrong:
+            other = "hdmea" if method == "sort" else "sort"
+            raise ConfigError(f"sorting.{wrong[0]} applies only with sorting.method: {other}")
+        options = {k: s.pop(k) for k in ("format", "reader_options", "electrical_series", "segment_index",
+                                          "work_folder") if k in s}
+        job_values = {k: s.pop(k) for k in ("n_jobs", "chunk_duration") if k in s}
+        try:
+            job = JobParams.from_dict(job_values)
+            params = (SortingParams if method == "sort" else DetectionParams).from_dict(s)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"sorting: {err}") from None
+        return method, params, options, job
+
+    def _connectivity(self):
+        from .connectivity import ConnectivityParams
+
+        c = dict(self.connectivity)
+        preset = c.pop("preset", "default")
+        options = {k: c.pop(k) for k in CONNECTIVITY_KEYS if k in c}
+        if options.get("time_range") is not None:
+            time_range = options["time_range"]
+            if not isinstance(time_range, (list, tuple)) or len(time_range) != 2:
+                raise ConfigError(f"connectivity.time_range must be [start, stop], got {time_range!r}")
+            options["time_range"] = (float(time_range[0]), float(time_range[1]))
+        for key in ("groups", "locations"):
+            if isinstance(options.get(key), str):  # one name given without a list
+                options[key] = [options[key]]
+        try:
+            params = ConnectivityParams.preset(preset, **c)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"connectivity: {err}") from None
+        return params, options
+
+    def _model(self):
+        m = dict(self.model)
+        name = m.pop("name", "tavrnn")
+        preset = m.pop("preset", None)
+        options = {k: m.pop(k) for k in MODEL_KEYS if k in m and k not in ("name", "preset")}
+        try:
+            from .models import get_model
+
+            cls = get_model(str(name))
+        except KeyError as err:
+            raise ConfigError(f"model.name: {err.args[0]}") from None
+        except ImportError as err:
+            raise ConfigError(f"the model needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
+
+        def factory():
+            estimator = cls.preset(preset, **m) if preset else cls(**m)
+            estimator._validate()
+            return estimator
+
+        try:
+            factory()  # fail now, not after the graphs were computed
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"model: {err}") from None
+        return factory, options
+
+    def _evaluation(self):
+        e = dict(self.evaluation)
+        labels = e.pop("labels", None)
+        report_dir = e.pop("report_dir", None)
+        if labels is not None and not isinstance(labels, str):
+            raise ConfigError(f"evaluation.labels must be a spec string such as 'epochs:state', got {labels!r}")
+        if not labels:
+            if e:
+                log.info("no evaluation.labels: evaluation settings %s are unused", sorted(e))
+            return None, report_dir, None
+        try:
+            from .evaluation.report import EvaluationConfig
+        except ImportError as err:
+            raise ConfigError(f"evaluation needs the 'evaluation' extra "
+                              f"(pip install 'nwb-tavrnn[evaluation]'): {err}") from None
+        for key in ("baselines", "alignment_exclude"):
+            if isinstance(e.get(key), str):
+                e[key] = [e[key]]
+        try:
+            evaluation = EvaluationConfig(**e)
+        except (ValueError, TypeError, NwbTavrnnError) as err:  # EvaluationConfig raises NwbTavrnnError
+            raise ConfigError(f"evaluation: {err}") from None
+        return labels, report_dir, evaluation
+
+
+def _suggest(key: str, allowed) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into a mapping.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable, of another type, or not valid YAML/TOML.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the configuration file ({err})") from None
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            values = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            where = getattr(err, "problem_mark", None)
+            at = f" at line {where.line + 1}" if where is not None else ""
+            raise ConfigError(f"{path}: not valid YAML{at} ({getattr(err, 'problem', None) or err})") from None
+        return {} if values is None else values
+    raise ConfigError(f"{path}: unknown configuration format {suffix or '(no suffix)'!r}; use .yaml, .yml or .toml")
+
+
+def load_config(path: str | os.PathLike | None = None,
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> PipelineConfig:
+    """The configuration in ``path`` (YAML or TOML; none: all defaults), with ``overrides`` on top.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or names an unknown section or key.
+    """
+    config = PipelineConfig() if path is None else PipelineConfig.from_mapping(read_config_file(path), str(path))
+    return config.with_overrides(overrides)
+
+
+def parse_assignment(text: str) -> tuple[str, str, Any]:
+    """``SECTION.KEY=VALUE`` (VALUE read as YAML, so ``60``, ``true``, ``[a, b]`` and ``null`` work)."""
+    import yaml
+
+    target, sep, raw = text.partition("=")
+    section, dot, key = target.strip().partition(".")
+    if not sep or not dot or not key:
+        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. connectivity.window=60")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return section, key, value
+
+
+def demo_config() -> PipelineConfig:
+    """What ``nwb-tavrnn demo`` runs: the paper's DishBrain recipe on the simulated culture.
+
+    The model and evaluation are trimmed (fewer epochs, seeds, permutations; the cheap baselines and
+    a short time-shuffle refit) so the whole demo runs in about two minutes on two CPU cores; a full
+    evaluation is ``nwb-tavrnn run`` with the defaults.
+    """
+    return PipelineConfig(
+        connectivity={"preset": "dishbrain"},
+        model={"epochs": 150, "patience": 30, "seed": 0},
+        evaluation={"labels": "epochs:state", "seeds": 5, "n_permutations": 100,
+                    "baselines": ["raw_correlation", "population_rates"], "time_shuffle": True,
+                    "baseline_epochs": 40},
+    )
+
+
+def dump_config(config: PipelineConfig) -> str:
+    """The configuration as YAML text (what ``--show-config`` prints)."""
+    import yaml
+
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=False)
+
+
+__all__ = [
+    "SECTIONS",
+    "ConfigError",
+    "PipelineConfig",
+    "ResolvedConfig",
+    "demo_config",
+    "dump_config",
+    "load_config",
+    "parse_assignment",
+    "read_config_file",
+]

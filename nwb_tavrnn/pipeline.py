@@ -1,0 +1,418 @@
+"""Every step in one call: (raw voltage →) spike trains → connectivity → TAVRNN → evaluation, NWB to NWB.
+
+:func:`run_pipeline` composes the steps; it adds no science of its own. The input is a local NWB
+file, an http(s) URL or a DANDI asset (streamed: only the bytes the steps read are fetched), or a
+raw recording, which is spike-sorted first when it has no Units table. The output is one
+self-contained derived NWB file: the connectivity derived from the input, then the model's results
+and the evaluation scores appended to it. Or, with ``in_place=True``, the results are added to the
+(local) input itself.
+
+All intermediate files live in a hidden temporary folder beside the output, and the finished file
+is moved into place only at the end (an atomic rename within one folder), so a failure or an
+interruption at any step leaves nothing at the output path and the input untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import PipelineConfig, ResolvedConfig, demo_config
+from .errors import InputFileError, OutputFileError
+from .io.files import PathLike, check_readable_nwb, check_writable, is_url
+
+log = logging.getLogger(__name__)
+
+#: Relative cost of each step, for the one progress bar (the model usually dominates).
+_WEIGHTS = {"sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0}
+
+
+@dataclass
+class PipelineResult:
+    """What a pipeline run produced.
+
+    Attributes
+    ----------
+    output
+        The NWB file written (the input itself for in-place runs).
+    sorted
+        Whether the input was raw voltage and went through spike sorting.
+    report
+        The :class:`~nwb_tavrnn.evaluation.report.EvaluationReport`, or None without labels.
+    report_dir
+        Folder of the scores (CSV/JSON) and figures, or None.
+    timings
+        Seconds per step.
+    """
+
+    source: str
+    output: Path
+    sorted: bool
+    connectivity_name: str
+    n_windows: int
+    n_nodes: int
+    model: Any
+    report: Any | None = None
+    report_dir: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.timings.values()))
+
+    @property
+    def figures(self) -> list[Path]:
+        return list(self.report.figures) if self.report is not None else []
+
+    def headline(self):
+        """Mean accuracy (with 95% CI) of the model, the baselines and the time-shuffle null, or None."""
+        if self.report is None:
+            return None
+        return self.report.headline()
+
+
+class _Progress:
+    """One progress bar over all steps; the model's epochs move it within the model's share."""
+
+    def __init__(self, steps: list[str], enabled: bool) -> None:
+        self.steps = steps
+        total = sum(_WEIGHTS[s] for s in steps)
+        self.share = {s: 100.0 * _WEIGHTS[s] / total for s in steps}
+        self.base = 0.0
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=100.0, unit="%", leave=False,
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}]{postfix}")
+
+    def start(self, step: str) -> None:
+        log.info("step %d/%d: %s", self.steps.index(step) + 1, len(self.steps), step)
+        if self.bar is not None:
+            self.bar.set_description_str(f"[{self.steps.index(step) + 1}/{len(self.steps)}] {step}")
+            self.bar.set_postfix_str("")
+
+    def fraction(self, step: str, done: float, note: str = "") -> None:
+        if self.bar is not None:
+            self.bar.n = min(100.0, self.base + self.share[step] * min(max(done, 0.0), 1.0))
+            self.bar.set_postfix_str(note, refresh=False)
+            self.bar.refresh()
+
+    def finish(self, step: str) -> None:
+        self.base += self.share[step]
+        if self.bar is not None:
+            self.bar.n = min(100.0, self.base)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def needs_sorting(source: PathLike) -> bool:
+    """True when ``source`` is raw voltage without spike trains: an NWB file with an ElectricalSeries
+    but no (or an empty) Units table, or a recording in another format. URLs are never sorted here.
+
+    Raises
+    ------
+    InputFileError
+        If the input is missing, a broken NWB file, or an NWB file with neither units nor voltage.
+    """
+    if is_url(source):
+        return False  # errors (no Units) come from the connectivity step, with its own message
+    path = Path(source)
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return True  # SpikeGLX, Open Ephys...: a folder is a raw recording
+    import h5py
+
+    if path.suffix.lower() == ".nwb":
+        check_readable_nwb(path)  # a truncated or non-HDF5 .nwb file: one clear line
+    elif not (h5py.is_hdf5(path) and _is_nwb(path)):
+        return True  # a raw recording in another format (Maxwell and BioCam files are HDF5 too)
+    with h5py.File(path, "r") as f:
+        if "units" in f and "id" in f["units"] and len(f["units/id"]) > 0:
+            return False
+        series: list[str] = []
+
+        def visit(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Group) and obj.attrs.get("neurodata_type") in (b"ElectricalSeries",
+                                                                                  "ElectricalSeries"):
+                series.append(name)
+
+        f.visititems(visit)
+    if series:
+        return True
+    raise InputFileError(f"{path}: has neither spike trains (a Units table with units) nor raw voltage "
+                         "(an ElectricalSeries); nothing to analyse")
+
+
+def _is_nwb(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "nwb_version" in f.attrs
+    except OSError:
+        return False
+
+
+def _default_report_dir(output: Path) -> Path:
+    return output.with_name(f"{output.stem}_report")
+
+
+def _check_outputs(source: PathLike, output: Path, report_dir: Path | None, in_place: bool, overwrite: bool) -> None:
+    """Fail before any work when the results could not be written."""
+    if in_place:
+        if is_url(source):
+            raise OutputFileError("in-place writing needs a local file; give an OUTPUT path for a streamed input")
+        check_readable_nwb(source)  # in place needs an NWB file to add to
+        check_writable(source, overwrite=True)  # also checks its folder, where the temporary copy goes
+    else:
+        check_writable(output, overwrite)
+        if not is_url(source) and Path(source).exists() and output.resolve() == Path(source).resolve():
+            raise OutputFileError(f"{output}: is the input file; choose another output, or write in place")
+    if report_dir is not None and report_dir.exists():
+        if not report_dir.is_dir():
+            raise OutputFileError(f"{report_dir}: exists and is not a folder; choose another report folder")
+        if not overwrite and any(report_dir.iterdir()):
+            raise OutputFileError(f"{report_dir}: report folder already exists; choose another or pass --overwrite")
+
+
+def run_pipeline(
+    source: PathLike, output: PathLike | None = None, config: PipelineConfig | None = None, *,
+    in_place: bool = False, overwrite: bool = False, progress: bool = False,
+    on_step: Callable[[str, float], None] | None = None,
+) -> PipelineResult:
+    """Run every step on ``source`` and write one NWB file with all the results.
+
+    Parameters
+    ----------
+    source
+        Local NWB file or raw recording, http(s) URL, or DANDI asset (``dandi://DANDISET/path.nwb``
+        or a DANDI asset URL).
+    output
+        The derived NWB file to create; omit with ``in_place``.
+    config
+        Settings of the steps (:class:`~nwb_tavrnn.config.PipelineConfig`); default: every step's
+        defaults, and no evaluation (it needs ``evaluation.labels``).
+    in_place
+        Add the results to the local NWB ``source`` itself (atomically) instead.
+    overwrite
+        Replace ``output`` (and its report folder) if they exist.
+    progress
+        Show one progress bar over all steps.
+    on_step
+        Called with each finished step's name and seconds.
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    InputFileError, OutputFileError, ConfigError, TrainingError, SortingFailed
+        One-line messages (:mod:`nwb_tavrnn.errors`); nothing is left at the output on any error.
+    """
+    config = config or PipelineConfig()
+    resolved = config.resolve()  # every bad setting fails here, before any work
+    if in_place == (output is not None):
+        raise OutputFileError("give an OUTPUT file, or write in place (not both)")
+    final = Path(source) if in_place else Path(output)
+    report_dir = None
+    if resolved.labels:
+        report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
+    _check_outputs(source, final, report_dir, in_place, overwrite)
+    sort_first = needs_sorting(source)
+    if sort_first and in_place and not str(source).lower().endswith(".nwb"):
+        raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
+    steps = ["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
+    display = _Progress(steps, progress)
+    timings: dict[str, float] = {}
+    # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
+    workdir = Path(tempfile.mkdtemp(prefix=f".{final.stem}.", suffix=".partial", dir=final.parent))
+    try:
+        work = workdir / "result.nwb"
+
+        def timed(step: str, fn: Callable[[], Any]) -> Any:
+            display.start(step)
+            started = time.perf_counter()
+            value = fn()
+            timings[step] = time.perf_counter() - started
+            display.finish(step)
+            log.info("%s done in %.1f s", step, timings[step])
+            if on_step is not None:
+                on_step(step, timings[step])
+            return value
+
+        if sort_first:
+            timed("sorting", lambda: _sort(source, work, resolved, append=in_place))
+        elif in_place:
+            shutil.copyfile(source, work)
+        # Derived from the input (maybe streamed) unless the work file already holds the units.
+        derived = not (sort_first or in_place)
+        timed("connectivity", lambda: _connectivity(source if derived else work, work, resolved, derived))
+        fit = timed("model", lambda: _model(work, resolved, display))
+        report = None
+        if resolved.labels:
+            report = timed("evaluation", lambda: _evaluate(work, resolved, workdir / "report"))
+        display.close()
+        n_windows, n_nodes = fit.embeddings.mean.shape[:2]
+        result = PipelineResult(str(source), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
+                                fit.model, report, None, timings)
+        _move_into_place(work, final, workdir / "report", report_dir, result, in_place, overwrite)
+        return result
+    finally:
+        display.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- the steps --------------------------------------------------------------------------------------
+def _sort(source: PathLike, work: Path, resolved: ResolvedConfig, append: bool) -> Path:
+    """Raw voltage → Units in ``work`` (a derived file, or a copy of the NWB input when in place)."""
+    from .sorting import detect_events, sort
+
+    common = dict(mode="append" if append else "derived", name="units", job=resolved.job, **{
+        k: v for k, v in resolved.sorting_options.items() if k != "work_folder"})
+    if resolved.sorting_method == "hdmea":
+        result = detect_events(str(source), work, resolved.sorting_params, **common)
+        log.info("%d electrodes with threshold-crossing events", len(result.event_times))
+    else:
+        result = sort(str(source), work, resolved.sorting_params,
+                      work_folder=resolved.sorting_options.get("work_folder"), **common)
+        log.info("%d units kept after sorting", result.num_units)
+        if result.num_units < 2:
+            raise InputFileError(f"{source}: sorting kept {result.num_units} unit(s); a graph needs at least 2 "
+                                 "(loosen sorting.curation, or try sorting.method: hdmea)")
+    return work
+
+
+def _connectivity(source: PathLike, work: Path, resolved: ResolvedConfig, derived: bool) -> Path:
+    from .connectivity.step import run_connectivity
+
+    options = dict(resolved.connectivity_options)
+    if derived:  # a new self-contained file derived from the (maybe remote) input
+        return run_connectivity(source, work, resolved.connectivity_params, mode="derived", **options)
+    return run_connectivity(work, None, resolved.connectivity_params, mode="in_place", **options)
+
+
+def _model(work: Path, resolved: ResolvedConfig, display: _Progress):
+    from .models.step import fit_file
+
+    model = resolved.make_model()
+    opts = resolved.model_options
+    epochs = int(model.epochs)
+
+    def callback(epoch: int, loss: float) -> None:
+        display.fraction("model", epoch / epochs, f"epoch {epoch}/{epochs}, loss {loss:.4f}")
+
+    return fit_file(work, None, model, connectivity=resolved.connectivity_options.get("name", "DynamicConnectivity"),
+                    in_place=True, checkpoint_dir=opts.get("checkpoint_dir"),
+                    checkpoint_every=int(opts.get("checkpoint_every", 25)), resume=bool(opts.get("resume", False)),
+                    name_prefix=str(opts.get("name_prefix", "")), callback=callback)
+
+
+def evaluate_step(source: Path, labels: str, report_dir: Path, config: Any, embeddings: str, name: str):
+    """The evaluation step, in place (the one seam to :mod:`nwb_tavrnn.evaluation.report`)."""
+    from .evaluation.report import evaluate_file
+
+    return evaluate_file(source, labels, in_place=True, report_dir=report_dir, embeddings=embeddings,
+                         config=config, progress=False, name=name)
+
+
+def _evaluate(work: Path, resolved: ResolvedConfig, report_dir: Path):
+    prefix = str(resolved.model_options.get("name_prefix", ""))
+    return evaluate_step(work, resolved.labels, report_dir, resolved.evaluation, f"{prefix}NodeEmbeddings",
+                         f"{prefix}EvaluationScores")
+
+
+def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path | None, result: PipelineResult,
+                     in_place: bool, overwrite: bool) -> None:
+    """Move the report folder, then the file, into place; the file's rename is atomic."""
+    if in_place:  # keep the input's permissions on the file that replaces it
+        os.chmod(work, stat.S_IMODE(final.stat().st_mode))
+    else:
+        check_writable(final, overwrite)  # it may have appeared while we worked
+    with open(work, "rb+") as fh:  # data on disk before the rename makes it visible
+        os.fsync(fh.fileno())
+    placed_report = False
+    if report_dir is not None and tmp_report.is_dir():
+        if report_dir.exists():
+            shutil.rmtree(report_dir)  # checked at the start: empty, or overwrite was asked for
+        report_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(tmp_report), str(report_dir))
+        placed_report = True
+    try:
+        os.replace(work, final)
+    except OSError as err:
+        if placed_report:
+            shutil.rmtree(report_dir, ignore_errors=True)
+        raise OutputFileError(f"{final}: could not be written ({err}); nothing was left there") from None
+    log.info("wrote %s", final)
+    if result.report is not None:
+        result.report.path = final
+        if placed_report:
+            result.report_dir = report_dir
+            result.report.report_dir = report_dir
+            result.report.figures = [report_dir / Path(p).relative_to(tmp_report) for p in result.report.figures]
+
+
+# -- the demo ---------------------------------------------------------------------------------------
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` wrote: the simulated input, and the pipeline's result on it."""
+
+    simulated: Path
+    pipeline: PipelineResult
+    simulate_seconds: float
+
+
+DEMO_INPUT = "simulated_culture.nwb"
+DEMO_OUTPUT = "demo_tavrnn.nwb"
+
+
+def run_demo(folder: PathLike = "nwb_tavrnn_demo", *, overwrite: bool = False, progress: bool = False,
+             config: PipelineConfig | None = None, simulation: Any = None, seed: int = 0) -> DemoResult:
+    """Simulate the built-in dataset and run the whole pipeline on it.
+
+    The simulated culture (default :class:`~nwb_tavrnn.simulate.SimulationConfig`: 900 electrodes,
+    20 min of gameplay in aligned/unaligned blocks, then 10 min of rest) goes through the paper's
+    DishBrain connectivity recipe, TAVRNN, and an evaluation against the epochs' ``state``
+    (:func:`~nwb_tavrnn.config.demo_config`). ``folder`` receives ``simulated_culture.nwb``,
+    ``demo_tavrnn.nwb`` and ``demo_tavrnn_report/`` (scores and figures).
+
+    Parameters
+    ----------
+    simulation
+        A :class:`~nwb_tavrnn.simulate.SimulationConfig` (e.g. ``SimulationConfig.small()`` for a
+        quick look); default the full demo network.
+    """
+    from .simulate import write_simulation
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputFileError(f"{folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    config = config or demo_config()
+    simulated, output = folder / DEMO_INPUT, folder / DEMO_OUTPUT
+    # Check everything before simulating, so a second run without overwrite fails at once.
+    check_writable(simulated, overwrite)
+    check_writable(output, overwrite)
+    config.resolve()
+    started = time.perf_counter()
+    write_simulation(simulated, simulation, seed=seed, overwrite=overwrite)
+    simulate_seconds = time.perf_counter() - started
+    result = run_pipeline(simulated, output, config, overwrite=overwrite, progress=progress)
+    return DemoResult(simulated, result, simulate_seconds)
+
+
+__all__ = ["DemoResult", "PipelineResult", "evaluate_step", "needs_sorting", "run_demo", "run_pipeline"]

@@ -1,0 +1,114 @@
+"""Batch runs on a real local Dask cluster: one bad file is reported, the others finish, nothing is lost."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import sha256
+
+pytest.importorskip("distributed")
+pytest.importorskip("torch")
+
+FAST = {
+    "connectivity": {"preset": "dishbrain", "window": 30.0, "step": 15.0},
+    "model": {"epochs": 3, "patience": None, "seed": 0, "device": "cpu"},
+    "evaluation": {"labels": "epochs:state", "seeds": 1, "n_permutations": 0, "baselines": [],
+                   "time_shuffle": False, "figures": False},
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models: one thread is as fast, and immune to OpenMP spin-waiting on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def cli(argv: list[str]) -> int:
+    from nwb_tavrnn.cli import main as entry
+
+    names = tuple(dict.fromkeys((*entry.SUBCOMMANDS, "run", "demo", "batch")))
+    saved = entry.SUBCOMMANDS
+    entry.SUBCOMMANDS = names
+    try:
+        return entry.main(argv)
+    finally:
+        entry.SUBCOMMANDS = saved
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """A folder of three .nwb files: two small simulations and one corrupt file."""
+    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
+
+    folder = tmp_path_factory.mktemp("inputs")
+    write_simulation(folder / "culture_a.nwb", SimulationConfig.small(), seed=0)
+    write_simulation(folder / "culture_b.nwb", SimulationConfig.small(), seed=1)
+    (folder / "culture_c.nwb").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)  # a header, then nothing
+    return folder
+
+
+def test_batch_on_a_local_cluster_reports_the_bad_file_and_finishes_the_others(inputs, tmp_path, capsys):
+    before = {p.name: sha256(p) for p in inputs.iterdir()}
+    config = tmp_path / "fast.yaml"
+    config.write_text(yaml.safe_dump(FAST))
+    out = tmp_path / "results"
+    out.mkdir()
+    code = cli(["--quiet", "batch", str(inputs), "--output", str(out), "--workers", "2", "--config", str(config)])
+    printed = capsys.readouterr().out
+    assert code == 2  # the one failure is a bad input
+    table = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert list(table.columns) == ["file", "status", "seconds", "output", "error"]
+    assert [Path(f).name for f in table.file] == ["culture_a.nwb", "culture_b.nwb", "culture_c.nwb"]
+    assert list(table.status) == ["ok", "ok", "failed"]
+    bad = table.iloc[2]
+    assert "culture_c.nwb" in bad.error and "HDF5" in bad.error and bad.output == ""
+    for row in table.iloc[:2].itertuples():
+        assert Path(row.output).is_file() and row.seconds > 0
+    # Nothing lost, nothing partial: inputs unchanged, exactly the expected outputs.
+    assert {p.name: sha256(p) for p in inputs.iterdir()} == before
+    assert sorted(p.name for p in out.iterdir()) == [
+        "batch_summary.csv", "culture_a_tavrnn.nwb", "culture_a_tavrnn_report", "culture_b_tavrnn.nwb",
+        "culture_b_tavrnn_report"]
+    assert "culture_c.nwb" in printed and "2 of 3 files succeeded" in printed
+    # The two outputs differ (different seeds of the simulation) and hold the whole pipeline's results.
+    import h5py
+
+    with h5py.File(out / "culture_a_tavrnn.nwb", "r") as f:
+        assert {"DynamicConnectivity", "NodeEmbeddings", "EvaluationScores"} <= set(f["processing/ecephys"])
+
+
+def test_expanding_inputs_and_naming_outputs(inputs, tmp_path):
+    from nwb_tavrnn.batch import expand_inputs, plan_batch
+
+    (tmp_path / "x").mkdir()
+    shutil.copyfile(inputs / "culture_a.nwb", tmp_path / "x" / "culture_a.nwb")
+
+    def lister(url):  # what dandi's client would list for a dandiset
+        return [("sub-1/sub-1_ecephys.nwb", "https://example.org/a"), ("sub-2/sub-2_ecephys.nwb",
+                                                                        "https://example.org/b")]
+
+    items = plan_batch([str(inputs), str(tmp_path / "x" / "culture_a.nwb"), "dandi://000207"], tmp_path / "o", lister)
+    assert [i.output.name for i in items] == ["culture_a_tavrnn.nwb", "culture_b_tavrnn.nwb", "culture_c_tavrnn.nwb",
+                                              "culture_a_tavrnn-2.nwb", "sub-1_ecephys_tavrnn.nwb",
+                                              "sub-2_ecephys_tavrnn.nwb"]
+    assert items[-1].source == "https://example.org/b" and items[-1].file == "sub-2/sub-2_ecephys.nwb"
+    from nwb_tavrnn.errors import InputFileError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="holds no .nwb file"):
+        expand_inputs([str(tmp_path / "empty")])
+
+
+def test_batch_refuses_a_missing_output_folder(inputs, tmp_path, capsys):
+    assert cli(["batch", str(inputs), "--output", str(tmp_path / "missing")]) == 3
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,353 @@
+"""The one-command pipeline: configuration, the ``run``/``demo`` commands, streaming, raw voltage, notebooks."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nwb_tavrnn.config import ConfigError, PipelineConfig, load_config
+
+from .conftest import sha256
+from .http_server import serve_folder
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+#: A few epochs and a minimal evaluation: these tests check the plumbing, not the science.
+FAST = {
+    "connectivity": {"preset": "dishbrain", "window": 30.0, "step": 15.0},
+    "model": {"epochs": 4, "patience": None, "seed": 0, "device": "cpu"},
+    "evaluation": {"seeds": 2, "n_permutations": 5, "baselines": [], "time_shuffle": False, "figures": False},
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models: one thread is as fast, and immune to OpenMP spin-waiting on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def cli(argv: list[str]) -> int:
+    """``nwb-tavrnn ARGV`` through the real entry point, with this module's commands registered
+    (main.py lists them once the front door is wired in)."""
+    from nwb_tavrnn.cli import main as entry
+
+    names = tuple(dict.fromkeys((*entry.SUBCOMMANDS, "run", "demo", "batch")))
+    saved = entry.SUBCOMMANDS
+    entry.SUBCOMMANDS = names
+    try:
+        return entry.main(argv)
+    finally:
+        entry.SUBCOMMANDS = saved
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    """The small simulated culture (60 nodes, 5 min, epochs with a ``state`` column)."""
+    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
+
+    return write_simulation(tmp_path_factory.mktemp("sim") / "small.nwb", SimulationConfig.small(), seed=0)
+
+
+@pytest.fixture
+def fast_config(tmp_path) -> Path:
+    path = tmp_path / "fast.yaml"
+    path.write_text(yaml.safe_dump(FAST))
+    return path
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if ".partial" in p.name]
+
+
+def _objects(path: Path) -> dict[str, str]:
+    """neurodata_type of every object in processing/ecephys."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        group = f["processing/ecephys"]
+        return {k: group[k].attrs["neurodata_type"] for k in group}
+
+
+# -- configuration ------------------------------------------------------------------------------------
+def test_config_file_then_set_then_options(tmp_path):
+    import argparse
+
+    from nwb_tavrnn.cli.run import config_from_args, register
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "connectivity": {"preset": "dishbrain", "window": 60.0, "step": 30.0},
+        "model": {"epochs": 7, "h_dim": 16},
+        "evaluation": {"labels": "epochs:state", "seeds": 3},
+    }))
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["run", "in.nwb", "out.nwb", "--config", str(tmp_path / "c.yaml"),
+                              "--set", "model.epochs=9", "--set", "connectivity.step=20", "--step", "10",
+                              "--seeds", "4", "--set", "connectivity.binary=false"])
+    cfg = config_from_args(args)
+    assert cfg.connectivity == {"preset": "dishbrain", "window": 60.0, "step": 10.0, "binary": False}
+    assert cfg.model == {"epochs": 9, "h_dim": 16}  # --set beats the file
+    assert cfg.evaluation == {"labels": "epochs:state", "seeds": 4}  # an option beats the file
+    resolved = cfg.resolve()
+    assert resolved.connectivity_params.threshold == 0.6 and resolved.connectivity_params.step == 10.0
+    assert resolved.make_model().epochs == 9 and resolved.evaluation.seeds == 4
+
+
+def test_toml_config_and_show_config(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('[connectivity]\npreset = "dishbrain"\nwindow = 60.0\n\n[model]\nepochs = 5\n')
+    assert load_config(tmp_path / "c.toml").connectivity == {"preset": "dishbrain", "window": 60.0}
+    assert cli(["run", "--config", str(tmp_path / "c.toml"), "--epochs", "6", "--show-config"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown == {"connectivity": {"preset": "dishbrain", "window": 60.0}, "model": {"epochs": 6}}
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"connectivity": {"windwo": 60}}, "unknown key 'windwo' in section 'connectivity' (did you mean 'window'?)"),
+    ({"modle": {"epochs": 5}}, "unknown section 'modle'"),
+    ({"model": {"epochs": 0}}, "model: epochs"),
+    ({"evaluation": {"labels": "epochs:state", "baselines": ["cebra"]}}, "unknown baselines"),
+    ({"sorting": {"method": "sort", "detect_threshold": 4}}, "applies only with sorting.method: hdmea"),
+])
+def test_bad_config_is_one_clear_line_and_exit_2(tmp_path, simulated, capsys, document, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert cli(["run", str(simulated), str(tmp_path / "out.nwb"), "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out.nwb").exists()
+
+
+def test_config_api_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "c.json").write_text("{}")
+    with pytest.raises(ConfigError, match="use .yaml, .yml or .toml"):
+        load_config(tmp_path / "c.json")
+    (tmp_path / "broken.yaml").write_text("model: [epochs\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "broken.yaml")
+    from nwb_tavrnn.config import parse_assignment
+
+    with pytest.raises(ConfigError, match="SECTION.KEY=VALUE"):
+        parse_assignment("epochs=5")
+    assert parse_assignment("evaluation.baselines=[vgae, vgrnn]") == ("evaluation", "baselines", ["vgae", "vgrnn"])
+
+
+def test_config_keys_match_the_steps():
+    """The keys the loader accepts are exactly the fields of the steps' parameter objects."""
+    import dataclasses
+    import inspect
+
+    from nwb_tavrnn import config as c
+    from nwb_tavrnn.connectivity import ConnectivityParams
+    from nwb_tavrnn.evaluation.report import EvaluationConfig
+    from nwb_tavrnn.models import TAVRNN
+    from nwb_tavrnn.sorting import DetectionParams, SortingParams
+
+    assert set(c.CONNECTIVITY_FIELDS) == {f.name for f in dataclasses.fields(ConnectivityParams)} - {"preset_name"}
+    assert set(c.MODEL_FIELDS) == set(inspect.signature(TAVRNN.__init__).parameters) - {"self"}
+    assert set(c.EVALUATION_FIELDS) == {f.name for f in dataclasses.fields(EvaluationConfig)}
+    assert set(c.SORT_FIELDS) | {"preprocessing"} == {f.name for f in dataclasses.fields(SortingParams)}
+    assert set(c.DETECT_FIELDS) | {"preprocessing"} == {f.name for f in dataclasses.fields(DetectionParams)}
+
+
+# -- run ----------------------------------------------------------------------------------------------
+def test_run_writes_one_self_contained_evaluated_file(simulated, fast_config, tmp_path, capsys):
+    from nwb_tavrnn.io import open_nwb
+    from nwb_tavrnn.validation import validate_file
+
+    before = sha256(simulated)
+    out = tmp_path / "result.nwb"
+    code = cli(["--quiet", "run", str(simulated), str(out), "--config", str(fast_config), "--labels", "epochs:state",
+                "--set", "evaluation.figures=true"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert sha256(simulated) == before
+    types = _objects(out)
+    assert {"DynamicConnectivity", "NodeEmbeddings", "TemporalAttention", "ModelProvenance",
+            "EvaluationScores"} <= set(types.values())
+    assert "ground_truth_coupling" not in types  # derived: our results, not the input's processing
+    with open_nwb(out) as nwbfile:
+        ref = next(m for m in nwbfile.lab_meta_data.values() if type(m).__name__ == "SourceFileReference")
+        assert ref.source_path == str(simulated)
+        assert len(nwbfile.units) == 60 and nwbfile.epochs is not None
+    report = validate_file(out)
+    assert report.ok, [str(p) for p in report.problems]
+    report_dir = tmp_path / "result_report"
+    assert (report_dir / "summary.csv").is_file() and list(report_dir.glob("*.png"))
+    assert f"wrote {out}" in printed and "accuracy (mean, 95% CI)" in printed and "tavrnn" in printed
+    assert _leftovers(tmp_path) == []
+
+
+def test_failure_late_in_the_pipeline_leaves_nothing(simulated, fast_config, tmp_path, capsys):
+    out = tmp_path / "result.nwb"
+    before = sha256(simulated)
+    # The label column is checked by the evaluation, after the graphs and the model are done.
+    code = cli(["run", str(simulated), str(out), "--config", str(fast_config), "--labels", "epochs:no_such_column"])
+    assert code == 2
+    assert "no_such_column" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "result_report").exists()
+    assert _leftovers(tmp_path) == [] and sha256(simulated) == before
+
+
+def test_existing_output_is_refused_before_any_work(simulated, fast_config, tmp_path, capsys):
+    out = tmp_path / "result.nwb"
+    out.write_bytes(b"keep me")
+    assert cli(["run", str(simulated), str(out), "--config", str(fast_config)]) == 3
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+    assert cli(["run", str(simulated), "--config", str(fast_config)]) == 2  # neither OUTPUT nor --in-place
+
+
+def test_in_place_adds_results_atomically_and_keeps_permissions(simulated, fast_config, tmp_path):
+    from nwb_tavrnn.pipeline import run_pipeline
+
+    target = tmp_path / "session.nwb"
+    shutil.copyfile(simulated, target)
+    target.chmod(0o640)
+    config = load_config(fast_config)
+    result = run_pipeline(target, None, config, in_place=True)
+    assert result.output == target and result.report is None  # no labels: no evaluation
+    types = _objects(target)
+    assert "ground_truth_coupling" in types and "NodeEmbeddings" in types  # the input's objects are kept
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert _leftovers(tmp_path) == []
+    # A second run collides with the first one's objects: a clear error, the file unchanged.
+    before = sha256(target)
+    assert cli(["run", str(target), "--in-place", "--config", str(fast_config)]) == 3
+    assert sha256(target) == before and _leftovers(tmp_path) == []
+
+
+def test_demo_small_through_the_cli(tmp_path, capsys, monkeypatch):
+    import nwb_tavrnn.config
+
+    cheap = PipelineConfig(**{**FAST, "evaluation": {**FAST["evaluation"], "labels": "epochs:state",
+                                                      "figures": True}})
+    monkeypatch.setattr(nwb_tavrnn.config, "demo_config", lambda: cheap)  # the real one trains for longer
+    folder = tmp_path / "demo"
+    assert cli(["--quiet", "demo", "--small", "--output", str(folder)]) == 0
+    printed = capsys.readouterr().out
+    assert (folder / "simulated_culture.nwb").is_file() and (folder / "demo_tavrnn.nwb").is_file()
+    assert list((folder / "demo_tavrnn_report").glob("*.png"))
+    assert "accuracy (mean, 95% CI)" in printed and "demo_tavrnn_report" in printed
+    # A second run does not silently replace the first.
+    assert cli(["demo", "--small", "--output", str(folder)]) == 3
+
+
+# -- streaming ----------------------------------------------------------------------------------------
+def test_pipeline_streams_a_dandi_file_over_http(dandi_file, tmp_path):
+    pytest.importorskip("remfile")
+    from nwb_tavrnn.io import open_nwb
+    from nwb_tavrnn.pipeline import run_pipeline
+    from nwb_tavrnn.validation import validate_file
+
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copyfile(dandi_file, served / "sub-4_ses-4_ecephys+image.nwb")
+    before = sha256(served / "sub-4_ses-4_ecephys+image.nwb")
+    config = PipelineConfig(
+        connectivity={"windows_from": "recognition_table"},  # one window per recognition trial
+        model={"epochs": 3, "patience": None, "seed": 0, "device": "cpu"},
+        evaluation={"labels": "recognition_table:stimuli_type", "seeds": 2, "n_permutations": 5, "baselines": [],
+                    "time_shuffle": False, "figures": False},
+    )
+    out = tmp_path / "derived.nwb"
+    with serve_folder(served) as (base, counter):
+        url = f"{base}/sub-4_ses-4_ecephys+image.nwb"
+        result = run_pipeline(url, out, config)
+        assert counter.requests > 0  # it did stream
+    assert sha256(served / "sub-4_ses-4_ecephys+image.nwb") == before
+    assert result.n_windows == 180 and result.n_nodes == 35
+    summary = result.report.summary
+    assert set(result.report.labels.labels) == {0, 1}
+    assert ((summary.method == "tavrnn") & (summary.metric == "accuracy")).any()
+    with open_nwb(out) as nwbfile:
+        ref = next(m for m in nwbfile.lab_meta_data.values() if type(m).__name__ == "SourceFileReference")
+        assert ref.source_path == url
+        assert "recognition_table" in nwbfile.intervals
+    report = validate_file(out)
+    assert report.ok, [str(p) for p in report.problems]
+    assert _leftovers(tmp_path) == []
+
+
+def test_in_place_refuses_urls(simulated, fast_config, tmp_path, capsys):
+    with serve_folder(simulated.parent) as (base, _):
+        assert cli(["run", f"{base}/{simulated.name}", "--in-place", "--config", str(fast_config)]) == 3
+    assert "needs a local file" in capsys.readouterr().err
+
+
+# -- raw voltage --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def raw_recording(tmp_path_factory) -> Path:
+    """20 s of simulated raw voltage on 16 electrodes (two motor subregions), as an NWB ElectricalSeries."""
+    pytest.importorskip("spikeinterface")
+    import numpy as np
+
+    from nwb_tavrnn.simulate import SimulationConfig, simulate_network, simulate_recording
+    from nwb_tavrnn.sorting import write_recording_nwb
+
+    sim = simulate_network(SimulationConfig.small(rate=8.0), seed=1)
+    nodes = np.flatnonzero(np.isin(sim.spikes.groups, ["right-down", "right-up"]))[:16]
+    recording, _ = simulate_recording(sim, duration=20.0, nodes=nodes, noise_level=3.0)
+    return write_recording_nwb(recording, tmp_path_factory.mktemp("raw") / "raw.nwb")
+
+
+def test_raw_voltage_goes_through_event_detection(raw_recording, tmp_path):
+    from nwb_tavrnn.pipeline import needs_sorting, run_pipeline
+
+    assert needs_sorting(raw_recording)
+    config = PipelineConfig(sorting={"method": "hdmea"}, connectivity={"window": 5.0, "step": 2.5},
+                            model={"epochs": 3, "patience": None, "device": "cpu"})
+    result = run_pipeline(raw_recording, tmp_path / "out.nwb", config)
+    assert result.sorted and result.n_nodes == 16 and result.n_windows == 7
+    assert {"sorting", "connectivity", "model"} == set(result.timings)
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_raw_voltage_goes_through_spike_sorting(raw_recording, tmp_path, capsys):
+    out = tmp_path / "sorted.nwb"
+    code = cli(["--quiet", "run", str(raw_recording), str(out), "--window", "5", "--step", "2.5", "--epochs", "3",
+                "--set", "sorting.curation={}", "--set", "model.device=cpu"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "spike-sorted first" in printed.out
+    types = _objects(out)
+    assert "NodeEmbeddings" in types.values()
+
+
+# -- notebooks ----------------------------------------------------------------------------------------
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.slow
+def test_tutorial_notebook_executes(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.read(NOTEBOOKS / "01_tutorial_demo.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the figures are shown
+
+
+def test_dandi_notebook_makes_no_network_call_by_default(tmp_path):
+    """The DANDI notebook runs top to bottom in CI without the network: its calls are guarded."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.read(NOTEBOOKS / "02_your_dandi_dataset.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
