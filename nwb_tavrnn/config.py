@@ -121,7 +121,7 @@ MODEL_KEYS: dict[str, str] = {
 }
 
 #: EvaluationConfig fields.
-EVALUATION_FIELDS = ("seeds", "n_splits", "n_permutations", "baselines", "time_shuffle", "feature_mode", "pca",
+EVALUATION_FIELDS = ("seeds", "n_splits", "n_permutations", "baselines", "time_shuffle", "time_shuffle_repeats", "feature_mode", "pca",
                      "min_purity", "baseline_epochs", "alignment_exclude", "figures", "seed")
 EVALUATION_KEYS: dict[str, str] = {
     "labels": "label spec, e.g. 'epochs:state' or 'trials:hit:top_bottom=3'; no labels, no evaluation",
@@ -399,9 +399,9 @@ def demo_config() -> PipelineConfig:
     return PipelineConfig(
         connectivity={"preset": "dishbrain"},
         model={"epochs": 150, "patience": 30, "seed": 0},
-        evaluation={"labels": "epochs:state", "seeds": 5, "n_permutations": 100,
+        evaluation={"labels": "epochs:state", "seeds": 5, "n_permutations": 50,
                     "baselines": ["raw_correlation", "population_rates"], "time_shuffle": True,
-                    "baseline_epochs": 40},
+                    "time_shuffle_repeats": 2, "baseline_epochs": 40},
     )
 
 
