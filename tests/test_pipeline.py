@@ -25,29 +25,14 @@ FAST = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models: one thread is as fast, and immune to OpenMP spin-waiting on a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def cli(argv: list[str]) -> int:
-    """``nwb-tavrnn ARGV`` through the real entry point, with this module's commands registered
-    (main.py lists them once the front door is wired in)."""
-    from nwb_tavrnn.cli import main as entry
+    """``nwb-tavrnn ARGV`` through the real entry point."""
+    from nwb_tavrnn.cli.main import main
 
-    names = tuple(dict.fromkeys((*entry.SUBCOMMANDS, "run", "demo", "batch")))
-    saved = entry.SUBCOMMANDS
-    entry.SUBCOMMANDS = names
-    try:
-        return entry.main(argv)
-    finally:
-        entry.SUBCOMMANDS = saved
+    return main(argv)
 
 
 @pytest.fixture(scope="module")
