@@ -159,7 +159,7 @@ def read_behavior(nwbfile: NWBFile) -> dict[str, BehaviorSeries]:
     out: dict[str, BehaviorSeries] = {}
     candidates = []
     if "behavior" in nwbfile.processing:
-        candidates += [o for o in _find(nwbfile, TimeSeries) if _under(o, nwbfile.processing["behavior"])]
+        candidates += [o for o in _find(nwbfile, TimeSeries) if is_inside(o, nwbfile.processing["behavior"])]
     candidates += [o for o in nwbfile.acquisition.values() if isinstance(o, TimeSeries)]
     for series in candidates:
         if isinstance(series, ElectricalSeries):
@@ -174,7 +174,8 @@ def read_behavior(nwbfile: NWBFile) -> dict[str, BehaviorSeries]:
     return out
 
 
-def _under(obj, ancestor) -> bool:
+def is_inside(obj, ancestor) -> bool:
+    """Whether ``ancestor`` is ``obj`` or one of its parents."""
     while obj is not None:
         if obj is ancestor:
             return True

@@ -23,7 +23,7 @@ from pynwb.epoch import TimeIntervals
 from pynwb.file import Subject
 
 from ..errors import InputFileError, OutputFileError
-from .read import ragged_rows
+from .read import is_inside, ragged_rows
 from .units import build_units_table
 from .files import PathLike, atomic_destination, check_readable_nwb, check_writable
 
@@ -182,6 +182,28 @@ def copy_intervals(source: NWBFile, derived: NWBFile) -> None:
             derived.add_time_intervals(new)
 
 
+def copy_behavior(source: NWBFile, derived: NWBFile) -> None:
+    """Copy the behavioural time series (the 'behavior' module) so labels can come from them later.
+
+    Series nested in containers (e.g. Position) are copied flat, named by their path in the module.
+    """
+    from pynwb import TimeSeries
+
+    if "behavior" not in source.processing:
+        return
+    module = source.processing["behavior"]
+    series = [o for o in source.objects.values() if isinstance(o, TimeSeries) and is_inside(o, module)]
+    if not series:
+        return
+    target = derived.create_processing_module("behavior", module.description or "behavioural data")
+    for ts in series:
+        name = ts.name if ts.parent is module else f"{ts.parent.name}_{ts.name}"
+        timing = ({"timestamps": np.asarray(ts.timestamps[()])} if ts.timestamps is not None
+                  else {"rate": float(ts.rate), "starting_time": float(ts.starting_time or 0.0)})
+        target.add(TimeSeries(name=name, data=np.asarray(ts.data[()]), unit=ts.unit,
+                              description=ts.description or name, **timing))
+
+
 def attach_node_region(obj: NWBDataInterface, nwbfile: NWBFile, node_table: str = "units") -> None:
     """Give ``obj`` a ``node_region`` into the ``node_table`` of ``nwbfile``, matching ``node_ids``.
 
@@ -241,6 +263,7 @@ def build_derived_nwbfile(
     groups = copy_electrodes(source, derived)
     copy_units(source, derived, groups)
     copy_intervals(source, derived)
+    copy_behavior(source, derived)
     copied = {"nwbfile": source.object_id}
     for key in ("units", "electrodes", "subject", "epochs", "trials"):
         if getattr(source, key, None) is not None:

@@ -46,6 +46,10 @@ def test_derived_file_is_self_contained_and_valid(source_file, tmp_path):
         assert list(trains.ids) == list(range(100, 106))
         assert list(trains.groups) == ["shank0", "shank1"] * 3
         assert set(read_intervals(derived)) == {"epochs", "trials"}
+        from nwb_tavrnn.io.read import read_behavior
+
+        (series,) = read_behavior(derived).values()  # behaviour travels too: labels may come from it
+        assert series.name == "position" and series.data.shape == (600,)
         got = read_one(derived, DynamicConnectivity)
         np.testing.assert_array_equal(got.to_dense(), expected)
         # the region points into this file's Units, at the rows with the node ids
