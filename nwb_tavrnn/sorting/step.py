@@ -104,6 +104,20 @@ def _obs(loaded: adapter.LoadedRecording) -> tuple[float, float]:
     return (t0, t0 + loaded.info["duration_s"])
 
 
+def _load_and_preprocess(source: Any, format: str | None, electrical_series: str | None, segment_index: int | None,
+                         reader_options: dict[str, Any] | None, mode: str, preprocessing, job_kwargs: dict):
+    """Read the recording (refusing append mode for non-NWB input) and preprocess it lazily.
+
+    Returns the loaded recording, the preprocessed one and the removed channel ids.
+    """
+    loaded = adapter.load_recording(source, format, electrical_series=electrical_series, segment_index=segment_index,
+                                    **(reader_options or {}))
+    if mode == "append" and loaded.format != "nwb":
+        raise ParamsError("append mode needs an NWB input; write a new file instead (mode='derived')")
+    rec, removed = adapter.preprocess(loaded.recording, preprocessing, job_kwargs)
+    return loaded, rec, removed
+
+
 def sort(source: Any, output: PathLike | None = None, params: SortingParams | None = None, *,
          format: str | None = None, reader_options: dict[str, Any] | None = None,
          electrical_series: str | None = None, segment_index: int | None = None, mode: str = "derived",
@@ -145,11 +159,8 @@ def sort(source: Any, output: PathLike | None = None, params: SortingParams | No
     job_kwargs = _job_kwargs(job)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    loaded = adapter.load_recording(source, format, electrical_series=electrical_series, segment_index=segment_index,
-                                    **(reader_options or {}))
-    if mode == "append" and loaded.format != "nwb":
-        raise ParamsError("append mode needs an NWB input; write a new file instead (mode='derived')")
-    rec, removed = adapter.preprocess(loaded.recording, params.preprocessing, job_kwargs)
+    loaded, rec, removed = _load_and_preprocess(source, format, electrical_series, segment_index, reader_options,
+                                                mode, params.preprocessing, job_kwargs)
     timings["load_preprocess_s"] = time.perf_counter() - t
     tmp = Path(tempfile.mkdtemp(prefix="nwb_tavrnn_sort_", dir=work_folder))
     try:
@@ -205,11 +216,8 @@ def detect_events(source: Any, output: PathLike | None = None, params: Detection
     job_kwargs = _job_kwargs(job)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    loaded = adapter.load_recording(source, format, electrical_series=electrical_series, segment_index=segment_index,
-                                    **(reader_options or {}))
-    if mode == "append" and loaded.format != "nwb":
-        raise ParamsError("append mode needs an NWB input; write a new file instead (mode='derived')")
-    rec, removed = adapter.preprocess(loaded.recording, params.preprocessing, job_kwargs)
+    loaded, rec, removed = _load_and_preprocess(source, format, electrical_series, segment_index, reader_options,
+                                                mode, params.preprocessing, job_kwargs)
     detected = adapter.detect_events(rec, params, job_kwargs)
     timings["detect_s"] = time.perf_counter() - t
     # back to every input channel (a removed channel has no events)
