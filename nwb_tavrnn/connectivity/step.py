@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import InputFileError, NwbTavrnnError
 from ..io.files import PathLike, check_writable, open_nwb
-from ..io.read import read_intervals, read_spike_trains
+from ..io.read import interval_column, read_intervals, read_spike_trains
 from ..io.spike_trains import SpikeTrains
 from ..io.write import MODULE_NAME, append_results, write_derived
 from .compute import ConnectivityParams, iter_dynamic_connectivity, plan_windows
@@ -60,15 +60,6 @@ def _table(intervals: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
     return intervals[name].sort_values("start_time")
 
 
-def _column(df: pd.DataFrame, table: str, column: str) -> pd.Series:
-    if column not in df.columns:
-        raise InputFileError(f"intervals table {table!r} has no column {column!r}; it has: {', '.join(df.columns)}")
-    values = df[column]
-    if values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():  # e.g. epochs' tags
-        values = values.map(lambda v: ",".join(map(str, v)))
-    return values
-
-
 def label_run_windows(df: pd.DataFrame, table: str, column: str | None) -> tuple[np.ndarray, np.ndarray, list | None]:
     """One window per row, or (with ``column``) per run of consecutive rows with the same value,
     spanning the run's first start to its last stop."""
@@ -76,7 +67,7 @@ def label_run_windows(df: pd.DataFrame, table: str, column: str | None) -> tuple
     stops = df["stop_time"].to_numpy(float)
     if column is None:
         return starts, stops, None
-    values = _column(df, table, column).to_numpy()
+    values = interval_column(df, column, table).to_numpy()
     breaks = np.flatnonzero(values[1:] != values[:-1]) + 1
     first = np.concatenate([[0], breaks])
     last = np.concatenate([breaks, [len(values)]]) - 1
@@ -95,7 +86,7 @@ def restriction_ranges(df: pd.DataFrame, table: str, column: str | None, value: 
     return : (ranges, 2) float64 seconds
     """
     if column is not None:
-        values = _column(df, table, column).astype(str)
+        values = interval_column(df, column, table).astype(str)
         if value is None:
             raise InputFileError(f"restrict to {table}:{column}=VALUE, e.g. {table}:{column}={values.iloc[0]}")
         df = df[values == value]

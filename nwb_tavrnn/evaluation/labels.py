@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
+from ..io.read import interval_column
 
 UNLABELLED = None
 
@@ -30,15 +31,6 @@ def _overlaps(starts: np.ndarray, stops: np.ndarray, a: np.ndarray, b: np.ndarra
     lo = np.maximum(a[:, None], starts[None, :])
     hi = np.minimum(b[:, None], stops[None, :])
     return np.clip(hi - lo, 0.0, None)
-
-
-def _column_values(df: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in df.columns:
-        raise InputFileError(f"no column {column!r} in the intervals table; it has: {', '.join(df.columns)}")
-    values = df[column]
-    if values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():  # e.g. epochs' tags
-        values = values.map(lambda v: ",".join(map(str, v)))
-    return values.to_numpy()
 
 
 def labels_from_intervals(
@@ -57,7 +49,7 @@ def labels_from_intervals(
     return : windows labels (None where unlabelled)
     """
     a, b = np.asarray(window_starts, float), np.asarray(window_stops, float)
-    values = _column_values(df, column)
+    values = interval_column(df, column).to_numpy()
     overlap = _overlaps(df["start_time"].to_numpy(float), df["stop_time"].to_numpy(float), a, b)
     out: list = []
     classes = pd.unique(pd.Series(values).dropna())
@@ -78,7 +70,7 @@ def values_from_intervals(
     """Mean of a numeric (or boolean) column over the intervals overlapping each window, weighted
     by overlap; NaN for windows no interval overlaps (e.g. the hit rate of each window)."""
     a, b = np.asarray(window_starts, float), np.asarray(window_stops, float)
-    values = pd.to_numeric(pd.Series(_column_values(df, column)).astype(float), errors="coerce").to_numpy()
+    values = pd.to_numeric(interval_column(df, column).astype(float), errors="coerce").to_numpy()
     overlap = _overlaps(df["start_time"].to_numpy(float), df["stop_time"].to_numpy(float), a, b)
     overlap[:, ~np.isfinite(values)] = 0.0
     weight = overlap.sum(axis=1)

@@ -132,6 +132,24 @@ def read_intervals(nwbfile: NWBFile) -> dict[str, pd.DataFrame]:
     return out
 
 
+def interval_column(df: pd.DataFrame, column: str, table: str | None = None) -> pd.Series:
+    """One column of an intervals table read with :func:`read_intervals`; list-valued columns (such
+    as epochs' ``tags``) are joined into one string per row so they can serve as labels.
+
+    Raises
+    ------
+    InputFileError
+        If the table has no such column, naming the ones it has.
+    """
+    if column not in df.columns:
+        where = f"intervals table {table!r}" if table else "the intervals table"
+        raise InputFileError(f"{where} has no column {column!r}; it has: {', '.join(df.columns)}")
+    values = df[column]
+    if values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+        values = values.map(lambda v: ",".join(map(str, v)))
+    return values
+
+
 @dataclass
 class BehaviorSeries:
     """A behavioural time series read into memory.
