@@ -33,6 +33,7 @@ __all__ = [
     "ConnectivityResult",
     "SparseGraphWarning",
     "compute_dynamic_connectivity",
+    "edge_density",
     "iter_dynamic_connectivity",
     "plan_windows",
 ]
@@ -226,10 +227,11 @@ class ConnectivityResult:
 
     def edge_density(self) -> np.ndarray:
         """Fraction of off-diagonal node pairs that are edges, per window. Shape (windows,)."""
-        return _edge_density(self.adjacency)
+        return edge_density(self.adjacency)
 
 
-def _edge_density(adj: np.ndarray) -> np.ndarray:
+def edge_density(adj: np.ndarray) -> np.ndarray:
+    """Fraction of off-diagonal node pairs that are edges, per window. Shapes: (W, N, N) -> (W,)."""
     n = adj.shape[-1]
     if n < 2:
         return np.zeros(adj.shape[0])
@@ -268,7 +270,7 @@ class _SparsityMonitor:
         self.p99: list[np.ndarray] = []
 
     def update(self, adj: np.ndarray, corr: np.ndarray, inactive: np.ndarray) -> None:
-        dens = _edge_density(adj)
+        dens = edge_density(adj)
         self.densities.append(dens)
         if dens.mean() >= EMPTY_DENSITY:
             return  # the |r| range is only needed to explain empty graphs

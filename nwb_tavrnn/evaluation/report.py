@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import InputFileError, NwbTavrnnError
 from ..io.files import PathLike, check_writable, open_nwb
+from ..connectivity.compute import edge_density
 from . import features as feats
 from .labels import (
     classes_from_values,
@@ -189,14 +190,12 @@ def _pca(x: np.ndarray, k: int) -> np.ndarray:
     return PCA(n_components=k, svd_solver="full").fit_transform(StandardScaler().fit_transform(x))
 
 
-def _time_shuffle(nwbfile, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataFrame:
+def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataFrame:
     """Rotate every spike train in time, recompute the graphs with the same parameters and windows,
     refit the model with the same hyperparameters, and score it like the real data."""
     from ..connectivity import ConnectivityParams, compute_dynamic_connectivity
-    from ..io.read import read_spike_trains
     from .baselines import refit_embeddings
 
-    trains = read_spike_trains(nwbfile).select(ids=np.asarray(conn.node_ids[:]).tolist())
     stored = conn.parameters_dict
     known = set(ConnectivityParams.__dataclass_fields__)
     params = ConnectivityParams.from_dict({k: v for k, v in stored.items() if k in known})
@@ -262,19 +261,27 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     frames += _score(x_model, y, model_name, cfg, cfg.pca if cfg.feature_mode == "flatten" else None)
     tick(model_name)
     extras: dict[str, Any] = {}
-    correlation = conn.correlation[()] if conn.correlation is not None else conn.to_dense()
+    adjacency = conn.to_dense()
+    correlation = conn.correlation[()] if conn.correlation is not None else adjacency
+    node_trains: list = []
+
+    def trains():
+        """The graphs' nodes' spike trains, read from the file once, when first needed."""
+        if not node_trains:
+            node_trains.append(read_spike_trains(nwbfile).select(ids=np.asarray(conn.node_ids[:]).tolist()))
+        return node_trains[0]
+
     for name in cfg.baselines:
         if name == "raw_correlation":
             x = feats.correlation_features(correlation)[idx]
             frames += _score(x, y, name, cfg, cfg.pca)
         elif name == "population_rates":
-            trains = read_spike_trains(nwbfile).select(ids=np.asarray(conn.node_ids[:]).tolist())
-            x = feats.rate_features(trains, starts, stops)[idx]
+            x = feats.rate_features(trains(), starts, stops)[idx]
             frames += _score(x, y, name, cfg, cfg.pca)
         elif name == "vgae":
             from .baselines import vgae_embeddings
 
-            z = vgae_embeddings(conn.to_dense(), correlation, latent=mean.shape[2],
+            z = vgae_embeddings(adjacency, correlation, latent=mean.shape[2],
                                 epochs=cfg.baseline_epochs or 100, seed=cfg.seed)
             frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], y, name, cfg,
                              cfg.pca if cfg.feature_mode == "flatten" else None)
@@ -302,7 +309,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         ]))
         extras["permutation_null"] = perm.null
     if cfg.time_shuffle and prov is not None:
-        frames.append(_time_shuffle(nwbfile, conn, prov, idx, y, cfg))
+        frames.append(_time_shuffle(trains(), conn, prov, idx, y, cfg))
         tick("time_shuffle")
     # Subregion alignment per window, and its relation to behaviour.
     groups = np.asarray(emb.node_groups[:]).astype(str) if emb.node_groups is not None else None
@@ -322,7 +329,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     scores = pd.concat(frames, ignore_index=True)
     summary = summarize(scores)
     extras.update(window_index=idx, window_classes=y, starts=starts, stops=stops, mean=mean,
-                  groups=groups, attention=_attention_of(nwbfile, emb), adjacency_density=_density(conn))
+                  groups=groups, attention=_attention_of(nwbfile, emb), adjacency_density=edge_density(adjacency))
     return EvaluationReport(scores, summary, wl, alignment, cfg, extras=extras)
 
 
@@ -334,13 +341,6 @@ def _attention_of(nwbfile, emb) -> np.ndarray | None:
         if att.embeddings is emb:
             return np.asarray(att.data[()])
     return None
-
-
-def _density(conn) -> np.ndarray:
-    adj = conn.to_dense()
-    n = adj.shape[1]
-    return (np.count_nonzero(adj, axis=(1, 2)) - np.count_nonzero(np.diagonal(adj, axis1=1, axis2=2), axis=1)) / max(
-        n * (n - 1), 1)
 
 
 def write_report(report: EvaluationReport, folder: PathLike) -> list[Path]:
