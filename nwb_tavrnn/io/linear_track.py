@@ -15,6 +15,7 @@ from pynwb import NWBFile, TimeSeries
 from pynwb.file import Subject
 
 from ..errors import InputFileError
+from .segments import add_position_segments
 from .units import build_units_table
 
 #: Trodes position records: <time uint32><xloc uint16><yloc uint16><xloc2 uint16><yloc2 uint16>.
@@ -59,9 +60,10 @@ def read_trodes_position(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return records["time"] / CLOCK_RATE, xy
 
 
-def linear_track_nwbfile(folder: str | Path) -> NWBFile:
+def linear_track_nwbfile(folder: str | Path, n_segments: int = 3) -> NWBFile:
     """Build an NWBFile from the example folder: Units (one electrode group per tetrode), position
-    and speed in a 'behavior' module, and epochs 'run' (first 15 min) and 'rest'."""
+    and speed in a 'behavior' module, epochs 'run' (first 15 min) and 'rest', and the stays of at
+    least 1 s in each of ``n_segments`` track segments while running ('position_segments')."""
     folder = Path(folder)
     units = read_matclust_spikes(folder / "spikes.mat")
     stamps, xy = read_trodes_position(folder / "trajectory.videoPositionTracking")
@@ -101,4 +103,5 @@ def linear_track_nwbfile(folder: str | Path) -> NWBFile:
     nwbfile.add_epoch_column("state", "'run' (the first 15 min, on the track) or 'rest'")
     nwbfile.add_epoch(start_time=start, stop_time=start + RUN_SECONDS, state="run")
     nwbfile.add_epoch(start_time=start + RUN_SECONDS, stop_time=stop, state="rest")
+    add_position_segments(nwbfile, stamps, xy, n_segments, min_duration=1.0, time_range=(start, start + RUN_SECONDS))
     return nwbfile

@@ -41,6 +41,15 @@ def test_linear_track_imports_units_position_and_epochs(folder, tmp_path):
     speed = behavior["behavior/speed"]
     run = speed.timestamps < epochs["stop_time"].iloc[0]
     assert np.median(speed.data[run]) > 3 * np.median(speed.data[~run])
+    # stays in the 3 track segments while running: both ends (long dwells) and the middle (short runs)
+    with open_nwb(path) as nwbfile:
+        segments = read_intervals(nwbfile)["position_segments"]
+    counts = segments["segment"].value_counts().to_dict()
+    assert counts == {"s2": 53, "s3": 29, "s1": 24}
+    durations = segments["stop_time"] - segments["start_time"]
+    assert durations.min() >= 1.0
+    assert durations[segments["segment"] == "s2"].median() < durations[segments["segment"] != "s2"].median() / 3
+    assert segments["stop_time"].max() <= epochs["stop_time"].iloc[0]
     assert validate_file(path).ok
 
 

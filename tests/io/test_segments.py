@@ -1,0 +1,88 @@
+"""Track segments from position: linearization, segment labels and stays, on a synthetic track."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pynwb.testing.mock.file import mock_NWBFile
+
+from nwb_tavrnn.errors import InputFileError
+from nwb_tavrnn.io.segments import (
+    add_position_segments,
+    linearize,
+    position_segment_intervals,
+    segment_of,
+)
+
+
+def _laps(n_laps: int = 4, run_s: float = 6.0, dwell_s: float = 4.0, rate: float = 50.0, angle: float = 0.6):
+    """A track 300 px long at ``angle`` rad: dwell at one end, run to the other, dwell, run back...
+
+    Returns timestamps, 2-D position and the true position along the track (0..1)."""
+    rng = np.random.default_rng(0)
+    pieces = []
+    for lap in range(n_laps):
+        start = lap % 2
+        pieces.append(np.full(int(dwell_s * rate), float(start)))
+        ramp = np.linspace(0, 1, int(run_s * rate), endpoint=False)
+        pieces.append(ramp if start == 0 else 1 - ramp)
+    s = np.concatenate(pieces)
+    t = np.arange(len(s)) / rate
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    xy = 100 + 300 * s[:, None] * direction[None, :] + rng.normal(0, 1.0, (len(s), 2))
+    return t, xy, s
+
+
+def test_linearize_recovers_the_position_along_a_tilted_track():
+    _t, xy, s = _laps()
+    x = linearize(xy)
+    assert np.corrcoef(x, s)[0, 1] > 0.99
+    assert x.min() == 0.0 and x.max() == 1.0
+    # the end where the recording starts is 0, whatever the sign the SVD picks
+    assert np.allclose(linearize(xy[:, ::-1]), x)
+    assert x[0] < 0.05
+
+
+def test_linearize_keeps_missing_samples_missing_and_rejects_a_still_animal():
+    _t, xy, _s = _laps()
+    xy[10] = np.nan
+    x = linearize(xy)
+    assert np.isnan(x[10]) and np.isfinite(np.delete(x, 10)).all()
+    with pytest.raises(InputFileError, match="does not change"):
+        linearize(np.ones((100, 2)))
+
+
+def test_segment_of_cuts_the_track_into_equal_lengths():
+    x = np.array([0.0, 0.1, 0.33, 0.34, 0.5, 0.66, 0.67, 0.99, 1.0, np.nan])
+    assert segment_of(x, 3).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, -1]
+    with pytest.raises(ValueError):
+        segment_of(x, 1)
+
+
+def test_stays_follow_the_laps():
+    t, xy, _s = _laps(n_laps=4, run_s=6.0, dwell_s=4.0)
+    df = position_segment_intervals(t, xy, 3, min_duration=1.0)
+    # each lap: a dwell of 4 s plus the first third of the run in the start segment, 2 s in the
+    # middle, then the last third of the run merges with the next dwell at the other end
+    assert df["segment"].tolist() == ["s1", "s2", "s3", "s2", "s1", "s2", "s3", "s2", "s1"]
+    durations = (df["stop_time"] - df["start_time"]).to_numpy()
+    assert durations[0] == pytest.approx(6.0, abs=0.1)
+    assert np.allclose(durations[1::2], 2.0, atol=0.1)
+    assert np.allclose(durations[2:-1:2], 8.0, atol=0.1)
+    assert df["mean_position"].iloc[1] == pytest.approx(0.5, abs=0.02)
+    # stays shorter than min_duration are dropped, and a time range keeps only its samples
+    assert set(position_segment_intervals(t, xy, 3, min_duration=3.0)["segment"]) == {"s1", "s3"}
+    late = position_segment_intervals(t, xy, 3, min_duration=1.0, time_range=(20.0, t[-1] + 1))
+    assert late["start_time"].min() >= 20.0
+
+
+def test_segments_table_in_nwb_and_bad_input():
+    t, xy, _ = _laps()
+    nwbfile = mock_NWBFile()
+    table = add_position_segments(nwbfile, t, xy, 3)
+    assert table.name == "position_segments"
+    assert nwbfile.intervals["position_segments"]["segment"][:][:3] == ["s1", "s2", "s3"]
+    with pytest.raises(InputFileError, match="samples but"):
+        position_segment_intervals(t[:-1], xy, 3)
+    with pytest.raises(InputFileError, match="no stay"):
+        add_position_segments(mock_NWBFile(), t, xy, 3, min_duration=1e6)
