@@ -29,6 +29,9 @@ def register(subparsers) -> None:
     p.add_argument("--baselines", nargs="*", default=None,
                    help="subset of raw_correlation population_rates vgae vgrnn (default: all)")
     p.add_argument("--no-time-shuffle", action="store_true", help="skip the time-shuffle null (it refits the model)")
+    p.add_argument("--time-shuffle-mode", choices=["within_windows", "whole_recording"], default="within_windows",
+                   help="rotate spike trains inside each piece between window edges (rate-matched, default) "
+                        "or over the whole recording")
     p.add_argument("--features", choices=["flatten", "node_mean", "node_mean_sd"], default="flatten",
                    help="window features from node embeddings (default flatten, with PCA inside folds)")
     p.add_argument("--baseline-epochs", type=int, help="epochs for learned baselines and the time-shuffle refit")
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvaluationConfig(
         seeds=args.seeds, n_permutations=args.permutations,
         baselines=tuple(BASELINES if args.baselines is None else args.baselines),
-        time_shuffle=not args.no_time_shuffle, feature_mode=args.features,
+        time_shuffle=not args.no_time_shuffle, time_shuffle_mode=args.time_shuffle_mode, feature_mode=args.features,
         baseline_epochs=args.baseline_epochs, figures=not args.no_figures,
     )
     report = evaluate_file(args.input, args.labels, args.output, in_place=args.in_place, overwrite=args.overwrite,

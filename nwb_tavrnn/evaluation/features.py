@@ -59,20 +59,35 @@ def rate_features(trains: SpikeTrains, starts: np.ndarray, stops: np.ndarray) ->
     return out / (stops - starts)[:, None]
 
 
-def circular_shift(trains: SpikeTrains, seed: int = 0) -> SpikeTrains:
-    """Time-shuffled control: each node's train rotated by its own random offset within the recording.
+def circular_shift(trains: SpikeTrains, seed: int = 0, boundaries: np.ndarray | None = None) -> SpikeTrains:
+    """Time-shuffled control: each node's train rotated by its own random offset.
 
-    Keeps every node's rate and spike-train autocorrelation; destroys zero-lag coordination
-    between nodes and any alignment of the network with behaviour. Run the whole pipeline on the
-    result to get the time-shuffle null.
+    Without ``boundaries`` the rotation runs over the whole recording: every node keeps its rate
+    and spike-train autocorrelation, and loses its zero-lag coordination with the others and any
+    alignment with behaviour — but a unit that fires more while running still fires more in some
+    other stretch of time, so rate differences between behavioural states are smeared, not kept.
+
+    With ``boundaries`` (times in seconds) the recording is cut at them and each piece is rotated
+    on its own (a fresh offset per node and piece). Cutting at every window start and stop keeps
+    each node's spike count in every window exactly — a rate-matched null — while still destroying
+    coordination finer than the pieces. Run the whole pipeline on the result to get the null.
+
+    Shapes
+    ------
+    boundaries : (cuts,) seconds; those outside (t_start, t_stop) are ignored
     """
     rng = np.random.default_rng(seed)
-    span = trains.duration
-    if span <= 0:
+    if trains.duration <= 0:
         raise ValueError("circular_shift needs a recording of positive duration")
+    cuts = np.asarray([] if boundaries is None else boundaries, dtype=np.float64).ravel()
+    cuts = cuts[(cuts > trains.t_start) & (cuts < trains.t_stop)]
+    edges = np.unique(np.concatenate([[trains.t_start], cuts, [trains.t_stop]]))
+    lengths = np.diff(edges)
     shifted = []
     for t in trains.times:
-        rel = (t - trains.t_start + rng.uniform(0, span)) % span
-        shifted.append(np.sort(rel) + trains.t_start)
+        piece = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(lengths) - 1)
+        offset = rng.uniform(0, lengths)  # one per piece, so every piece is rotated independently
+        rel = (t - edges[piece] + offset[piece]) % lengths[piece]
+        shifted.append(np.sort(rel + edges[piece]))
     return SpikeTrains(shifted, trains.ids, trains.groups, trains.locations, trains.t_start, trains.t_stop,
                        trains.node_table)

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..connectivity.compute import edge_density
 from ..errors import InputFileError, NwbTavrnnError
 from ..io.files import PathLike, check_writable, open_nwb
-from ..connectivity.compute import edge_density
 from . import features as feats
 from .labels import (
     classes_from_values,
@@ -36,6 +36,9 @@ from .metrics import classify, cluster, correlate, permutation_test, subregion_a
 log = logging.getLogger(__name__)
 
 BASELINES = ("raw_correlation", "population_rates", "vgae", "vgrnn")
+TIME_SHUFFLE_MODES = ("within_windows", "whole_recording")
+#: Pieces of a within-window shuffle shorter than this many bins keep coordination at their own scale.
+MIN_SHUFFLE_BINS = 20
 
 
 @dataclass
@@ -56,6 +59,11 @@ class EvaluationConfig:
         Run the time-shuffle null (rotate each spike train, recompute graphs, refit the model).
     time_shuffle_repeats
         Independent shuffles (each refits the model, so a few suffice).
+    time_shuffle_mode
+        ``within_windows`` (default): each spike train is rotated separately inside every piece
+        between window edges, so every node keeps its spike count in every window (a rate-matched
+        null: what survives it is carried by rates, not coordination); ``whole_recording``: one
+        rotation over the whole recording (rates are kept per node, not per window).
     feature_mode
         Window features from node embeddings: ``node_mean`` (the paper's), ``node_mean_sd``, ``flatten``.
     pca
@@ -76,6 +84,7 @@ class EvaluationConfig:
     baselines: tuple[str, ...] = BASELINES
     time_shuffle: bool = True
     time_shuffle_repeats: int = 3
+    time_shuffle_mode: str = "within_windows"
     feature_mode: str = "flatten"
     pca: int = 10
     min_purity: float = 0.75
@@ -90,6 +99,9 @@ class EvaluationConfig:
             raise NwbTavrnnError(f"unknown baselines {sorted(unknown)}; known: {', '.join(BASELINES)}")
         if self.seeds < 1 or self.n_permutations < 0:
             raise NwbTavrnnError("seeds must be >= 1 and n_permutations >= 0")
+        if self.time_shuffle_mode not in TIME_SHUFFLE_MODES:
+            raise NwbTavrnnError(f"time_shuffle_mode must be one of {', '.join(TIME_SHUFFLE_MODES)}, "
+                                 f"got {self.time_shuffle_mode!r}")
         self.baselines = tuple(self.baselines)
         self.alignment_exclude = tuple(self.alignment_exclude)
 
@@ -191,8 +203,9 @@ def _pca(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataFrame:
-    """Rotate every spike train in time, recompute the graphs with the same parameters and windows,
-    refit the model with the same hyperparameters, and score it like the real data."""
+    """Rotate every spike train in time (within window pieces or over the whole recording),
+    recompute the graphs with the same parameters and windows, refit the model with the same
+    hyperparameters, and score it like the real data."""
     from ..connectivity import ConnectivityParams, compute_dynamic_connectivity
     from .baselines import refit_embeddings
 
@@ -200,9 +213,17 @@ def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataF
     known = set(ConnectivityParams.__dataclass_fields__)
     params = ConnectivityParams.from_dict({k: v for k, v in stored.items() if k in known})
     windows = (np.asarray(conn.window_start_times[:]), np.asarray(conn.window_stop_times[:]))
+    boundaries = None
+    if cfg.time_shuffle_mode == "within_windows":
+        boundaries = np.concatenate(windows)
+        pieces = np.diff(np.unique(np.clip(boundaries, trains.t_start, trains.t_stop)))
+        if pieces.size and pieces.min() < MIN_SHUFFLE_BINS * params.bin_size:
+            log.warning("the shortest piece between window edges is %.3g s (< %d bins): the within-window "
+                        "shuffle keeps coordination at that scale; consider time_shuffle_mode='whole_recording'",
+                        pieces.min(), MIN_SHUFFLE_BINS)
     frames = []
     for rep in range(min(cfg.seeds, cfg.time_shuffle_repeats)):  # each one retrains a model
-        shuffled = feats.circular_shift(trains, seed=cfg.seed + 1000 + rep)
+        shuffled = feats.circular_shift(trains, seed=cfg.seed + 1000 + rep, boundaries=boundaries)
         # Shuffled data may well give empty graphs: that is the point, not a problem to warn about.
         result = compute_dynamic_connectivity(shuffled, params, windows=windows, warn_if_empty=False)
         mean = refit_embeddings(result.adjacency, result.correlation, prov.model_name, prov.hyperparameters_dict,

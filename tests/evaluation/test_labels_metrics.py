@@ -156,3 +156,22 @@ def test_pca_inside_folds_keeps_signal():
     wide = np.concatenate([signal, rng.normal(size=(40, 50))], axis=1)
     acc = summarize(classify(wide, y, seeds=range(3), pca=5)).set_index("metric").loc["accuracy", "mean"]
     assert acc > 0.7
+
+
+def test_within_window_shuffle_keeps_counts_per_window_and_breaks_synchrony():
+    from nwb_tavrnn.evaluation.features import circular_shift, rate_features
+    from nwb_tavrnn.io.spike_trains import SpikeTrains
+
+    rng = np.random.default_rng(5)
+    # two nodes firing together (same times), at 5 Hz in the first 50 s and 40 Hz in the last 50 s
+    times = np.sort(np.concatenate([rng.uniform(0, 50, 250), rng.uniform(50, 100, 2000)]))
+    trains = SpikeTrains([times, times.copy()], ids=[0, 1], t_start=0.0, t_stop=100.0)
+    starts, stops = np.arange(0, 90, 10.0), np.arange(0, 90, 10.0) + 20.0
+    shuffled = circular_shift(trains, seed=2, boundaries=np.concatenate([starts, stops]))
+    np.testing.assert_array_equal(rate_features(shuffled, starts, stops), rate_features(trains, starts, stops))
+    same = np.isin(np.round(shuffled.times[0], 9), np.round(shuffled.times[1], 9)).mean()
+    assert same < 0.01  # the shared spike times are gone
+    # a rotation over the whole recording keeps the totals but not the per-window counts
+    whole = circular_shift(trains, seed=2)
+    assert list(whole.spike_counts) == [2250, 2250]
+    assert np.abs(rate_features(whole, starts, stops) - rate_features(trains, starts, stops)).max() > 5
