@@ -4,7 +4,7 @@ Labels: ``TABLE:COLUMN`` (the label covering most of each window), ``TABLE:COLUM
 (a numeric column averaged per window; the K highest windows "High", the K lowest "Low", as in the
 paper), ``TABLE:COLUMN:quantile=Q``, or ``behavior:SERIES[:quantile=Q]``. Scores for the model and
 the baselines (raw correlations, population rates + PCA, a per-window VGAE, VGRNN without
-attention), a label-permutation null and a time-shuffle null; written to OUTPUT (a copy of INPUT
+attention, and CEBRA-Time where the ``cebra`` package is installed), a label-permutation null and a time-shuffle null; written to OUTPUT (a copy of INPUT
 with an EvaluationScores table) or in place, and to --report DIR (CSV, JSON, PNG and PDF figures).
 """
 
@@ -27,7 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=10, help="repetitions of each cross-validated score (10)")
     p.add_argument("--permutations", type=int, default=200, help="label permutations of the null (200)")
     p.add_argument("--baselines", nargs="*", default=None,
-                   help="subset of raw_correlation population_rates vgae vgrnn (default: all)")
+                   help="subset of raw_correlation population_rates vgae vgrnn cebra (default: all; cebra "
+                        "only where the cebra package is installed)")
     p.add_argument("--no-time-shuffle", action="store_true", help="skip the time-shuffle null (it refits the model)")
     p.add_argument("--time-shuffle-mode", choices=["within_windows", "whole_recording"], default="within_windows",
                    help="rotate spike trains inside each piece between window edges (rate-matched, default) "

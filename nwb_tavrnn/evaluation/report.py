@@ -35,7 +35,8 @@ from .metrics import classify, cluster, correlate, permutation_test, subregion_a
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("raw_correlation", "population_rates", "vgae", "vgrnn")
+#: ``cebra`` runs only where the user has the ``cebra`` package installed (it is skipped otherwise).
+BASELINES = ("raw_correlation", "population_rates", "vgae", "vgrnn", "cebra")
 TIME_SHUFFLE_MODES = ("within_windows", "whole_recording")
 #: Pieces of a within-window shuffle shorter than this many bins keep coordination at their own scale.
 MIN_SHUFFLE_BINS = 20
@@ -54,7 +55,8 @@ class EvaluationConfig:
     n_permutations
         Label permutations of the null.
     baselines
-        Any of ``raw_correlation``, ``population_rates``, ``vgae``, ``vgrnn``.
+        Any of ``raw_correlation``, ``population_rates``, ``vgae``, ``vgrnn``, ``cebra`` (CEBRA-Time
+        on binned spikes, self-supervised; needs the ``cebra`` package and is skipped without it).
     time_shuffle
         Run the time-shuffle null (rotate each spike train, recompute graphs, refit the model).
     time_shuffle_repeats
@@ -315,6 +317,14 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
             z = ablation_embeddings(conn, prov.hyperparameters_dict, epochs=cfg.baseline_epochs)
             frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], y, name, cfg,
                              cfg.pca if cfg.feature_mode == "flatten" else None)
+        elif name == "cebra":
+            from .cebra_baseline import cebra_available, cebra_window_features
+
+            if not cebra_available():
+                log.info("the 'cebra' package is not installed: skipping the CEBRA baseline (pip install cebra)")
+                continue
+            x = cebra_window_features(trains(), starts, stops, output_dimension=mean.shape[2], seed=cfg.seed)
+            frames += _score(x[idx], y, name, cfg, None)
         tick(name)
     # Label-permutation null on the model's features.
     if cfg.n_permutations:
