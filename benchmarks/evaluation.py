@@ -107,27 +107,9 @@ def dandi(args, out: Path) -> list[dict]:
                               ConnectivityParams.preset("default", window=60.0, step=30.0), overwrite=True)
     fitted = _fit(graphs, out / "dandi_fitted.nwb")
     # The periods are the spans of the two trial tables: a window is labelled by the table covering it.
-    labels = _dandi_period_labels(fitted)
-    report = _evaluate(fitted, labels, args, out / "dandi_report", baseline_epochs=100)
+    report = _evaluate(fitted, "spans:encoding_table,recognition_table", args, out / "dandi_report",
+                       baseline_epochs=100)
     return [_print("DANDI 000207: encoding vs recognition", report, time.perf_counter() - t0)]
-
-
-def _dandi_period_labels(path: Path) -> list:
-    """'encoding' / 'recognition' for windows inside the span of each trial table, else None."""
-    import numpy as np
-
-    from nwb_tavrnn.io import open_nwb
-    from nwb_tavrnn.io.read import read_intervals, read_one
-    from nwb_tavrnn.schema import NodeEmbeddings
-
-    with open_nwb(path) as nwbfile:
-        emb = read_one(nwbfile, NodeEmbeddings)
-        starts, stops = np.asarray(emb.window_start_times[:]), np.asarray(emb.window_stop_times[:])
-        tables = read_intervals(nwbfile)
-    spans = {name: (df["start_time"].min(), df["stop_time"].max())
-             for name, df in (("encoding", tables.get("encoding_table")),
-                              ("recognition", tables.get("recognition_table"))) if df is not None}
-    return [next((name for name, (a, b) in spans.items() if s >= a and e <= b), None) for s, e in zip(starts, stops)]
 
 
 def rat(args, out: Path) -> list[dict]:

@@ -2,7 +2,8 @@
 
 Labels: ``TABLE:COLUMN`` (the label covering most of each window), ``TABLE:COLUMN:top_bottom=K``
 (a numeric column averaged per window; the K highest windows "High", the K lowest "Low", as in the
-paper), ``TABLE:COLUMN:quantile=Q``, or ``behavior:SERIES[:quantile=Q]``. Scores for the model and
+paper), ``TABLE:COLUMN:quantile=Q``, ``behavior:SERIES[:quantile=Q]``, or ``spans:TABLE1,TABLE2``
+(the table whose span covers most of the window: task periods kept as separate trial tables). Scores for the model and
 the baselines (raw correlations, population rates + PCA, a per-window VGAE, VGRNN without
 attention, and CEBRA-Time where the ``cebra`` package is installed), a label-permutation null and a time-shuffle null; written to OUTPUT (a copy of INPUT
 with an EvaluationScores table) or in place, and to --report DIR (CSV, JSON, PNG and PDF figures).

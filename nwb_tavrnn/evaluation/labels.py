@@ -64,6 +64,29 @@ def labels_from_intervals(
     return out
 
 
+def labels_from_table_spans(
+    tables: dict[str, pd.DataFrame], window_starts: Sequence[float], window_stops: Sequence[float],
+    min_coverage: float = 0.5, min_purity: float = 0.0,
+) -> list:
+    """The name of the table whose span (first start to last stop) covers most of each window.
+
+    For task periods stored as separate trial tables (e.g. an encoding and a recognition block):
+    the gaps between trials belong to the period, which per-row overlap would miss. Coverage and
+    purity as in :func:`labels_from_intervals`.
+
+    Shapes
+    ------
+    window_starts, window_stops : (windows,) seconds
+    return : windows labels (None where unlabelled)
+    """
+    spans = pd.DataFrame({
+        "start_time": [float(df["start_time"].min()) for df in tables.values()],
+        "stop_time": [float(df["stop_time"].max()) for df in tables.values()],
+        "period": list(tables),
+    })
+    return labels_from_intervals(spans, "period", window_starts, window_stops, min_coverage, min_purity)
+
+
 def values_from_intervals(
     df: pd.DataFrame, column: str, window_starts: Sequence[float], window_stops: Sequence[float]
 ) -> np.ndarray:

@@ -28,6 +28,7 @@ from .labels import (
     classes_from_values,
     labelled,
     labels_from_intervals,
+    labels_from_table_spans,
     values_from_intervals,
     values_from_series,
 )
@@ -146,12 +147,23 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
     """Labels per window from a spec.
 
     ``TABLE:COLUMN`` (majority label by overlap), ``TABLE:COLUMN:top_bottom=K`` or
-    ``TABLE:COLUMN:quantile=Q`` (a numeric column averaged per window, then classes), or
+    ``TABLE:COLUMN:quantile=Q`` (a numeric column averaged per window, then classes),
     ``behavior:SERIES[:quantile=Q]`` (a behavioural series averaged per window; SERIES is its path
-    or name as ``nwb-tavrnn inspect`` lists it).
+    or name as ``nwb-tavrnn inspect`` lists it), or ``spans:TABLE1,TABLE2[,...]`` (the table whose
+    span, first start to last stop, covers most of the window: task periods kept as trial tables).
     """
     from ..io.read import read_behavior, read_intervals
 
+    if spec.startswith("spans:"):
+        intervals = read_intervals(nwbfile)
+        names = [n for n in spec[len("spans:"):].split(",") if n]
+        missing = [n for n in names if n not in intervals]
+        if len(names) < 2 or missing:
+            raise InputFileError(f"labels {spec!r}: give at least two intervals tables; "
+                                 f"{'no table ' + ', '.join(map(repr, missing)) + '; ' if missing else ''}"
+                                 f"the file has: {', '.join(intervals) or 'none'}")
+        return WindowLabels(labels_from_table_spans({n: intervals[n] for n in names}, starts, stops,
+                                                    min_purity=min_purity), None, spec)
     parts = spec.split(":")
     if len(parts) < 2:
         raise InputFileError(f"labels {spec!r}: expected TABLE:COLUMN[:RULE] or behavior:SERIES[:RULE]")

@@ -12,6 +12,7 @@ from nwb_tavrnn.evaluation.labels import (
     labelled,
     labels_from_array,
     labels_from_intervals,
+    labels_from_table_spans,
     values_from_intervals,
     values_from_series,
 )
@@ -38,6 +39,21 @@ def test_majority_label_by_overlap_and_coverage():
     assert labels_from_intervals(EPOCHS, "tags", [150.0], [250.0]) == ["y"]  # list columns are joined
     with pytest.raises(InputFileError, match="no column 'nope'"):
         labels_from_intervals(EPOCHS, "nope", starts, stops)
+
+
+def test_period_labels_from_table_spans():
+    # two blocks of trials with gaps between trials: 0-100 s (encoding), 150-300 s (recognition)
+    encoding = pd.DataFrame({"start_time": np.arange(0.0, 100.0, 10.0), "stop_time": np.arange(0.0, 100.0, 10.0) + 4})
+    recognition = pd.DataFrame({"start_time": np.arange(150.0, 300.0, 10.0),
+                                "stop_time": np.arange(150.0, 300.0, 10.0) + 4})
+    tables = {"encoding": encoding, "recognition": recognition}
+    starts = np.array([0.0, 40.0, 80.0, 110.0, 160.0, 250.0, 280.0])
+    stops = starts + 40
+    # the gaps between trials count; a window mostly between the blocks or past the end is unlabelled
+    assert labels_from_table_spans(tables, starts, stops) == [
+        "encoding", "encoding", None, None, "recognition", "recognition", None]
+    # per-row overlap would leave every window unlabelled (trials cover only 40 % of the time)
+    assert labels_from_intervals(encoding.assign(t="e"), "t", starts[:2], stops[:2]) == [None, None]
 
 
 def test_numeric_column_averaged_by_overlap():
@@ -175,3 +191,22 @@ def test_within_window_shuffle_keeps_counts_per_window_and_breaks_synchrony():
     whole = circular_shift(trains, seed=2)
     assert list(whole.spike_counts) == [2250, 2250]
     assert np.abs(rate_features(whole, starts, stops) - rate_features(trains, starts, stops)).max() > 5
+
+
+def test_spans_spec_reads_the_named_tables():
+    from pynwb.epoch import TimeIntervals
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    from nwb_tavrnn.evaluation.report import window_labels
+
+    nwbfile = mock_NWBFile()
+    for name, (a, b) in {"encoding_table": (0.0, 100.0), "recognition_table": (150.0, 300.0)}.items():
+        table = TimeIntervals(name=name, description="trials")
+        for t in np.arange(a, b, 10.0):
+            table.add_interval(start_time=t, stop_time=t + 4.0)
+        nwbfile.add_time_intervals(table)
+    wl = window_labels(nwbfile, "spans:encoding_table,recognition_table", np.array([0.0, 200.0]),
+                       np.array([60.0, 260.0]))
+    assert wl.labels == ["encoding_table", "recognition_table"]
+    with pytest.raises(InputFileError, match="no table 'trials'; the file has: encoding_table, recognition_table"):
+        window_labels(nwbfile, "spans:encoding_table,trials", np.array([0.0]), np.array([60.0]))
