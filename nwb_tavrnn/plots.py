@@ -51,14 +51,16 @@ def scores_figure(report, folder: Path) -> list[Path]:
     means = np.r_[acc["mean"].to_numpy(), shuffle["mean"].to_numpy()]
     lo = np.r_[acc["ci_low"].to_numpy(), shuffle["ci_low"].to_numpy()]
     hi = np.r_[acc["ci_high"].to_numpy(), shuffle["ci_high"].to_numpy()]
+    # A t interval over 2-3 time-shuffle refits can reach past [0, 1]; accuracy cannot.
+    lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
     colours = ["tab:blue"] + ["tab:gray"] * (len(acc) - 1) + ["tab:red"] * len(shuffle)
     ax.bar(range(len(names)), means, yerr=[means - lo, hi - means], color=colours, capsize=3)
     perm = s[(s.analysis == "label_permutation") & (s.metric == "null_accuracy_95")]
     if len(perm):
         ax.axhline(float(perm["mean"].iloc[0]), ls="--", color="k", lw=1, label="label-permutation null, 95th pct")
-        ax.legend(loc="lower right", fontsize=7)
     chance = 1.0 / len(set(report.extras["window_classes"]))
-    ax.axhline(chance, ls=":", color="gray", lw=1)
+    ax.axhline(chance, ls=":", color="gray", lw=1, label="chance (1 / classes)")
+    ax.legend(loc="lower right", fontsize=7)
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("cross-validated accuracy")

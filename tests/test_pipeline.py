@@ -100,7 +100,7 @@ def test_toml_config_and_show_config(tmp_path, capsys):
     ({"connectivity": {"windwo": 60}}, "unknown key 'windwo' in section 'connectivity' (did you mean 'window'?)"),
     ({"modle": {"epochs": 5}}, "unknown section 'modle'"),
     ({"model": {"epochs": 0}}, "model: epochs"),
-    ({"evaluation": {"labels": "epochs:state", "baselines": ["cebra"]}}, "unknown baselines"),
+    ({"evaluation": {"labels": "epochs:state", "baselines": ["cebr"]}}, "unknown baselines"),
     ({"sorting": {"method": "sort", "detect_threshold": 4}}, "applies only with sorting.method: hdmea"),
 ])
 def test_bad_config_is_one_clear_line_and_exit_2(tmp_path, simulated, capsys, document, message):
