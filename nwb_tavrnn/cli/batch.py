@@ -36,13 +36,11 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import COLUMNS, SUMMARY_NAME, exit_code, run_batch
-    from ..config import dump_config
     from ..errors import InputFileError
-    from .run import config_from_args
+    from .run import config_unless_shown
 
-    config = config_from_args(args)
-    if args.show_config:
-        print(dump_config(config) or "{}  # every step's defaults", end="")
+    config = config_unless_shown(args)
+    if config is None:
         return 0
     if not args.inputs:
         raise InputFileError("give at least one INPUT")

@@ -159,14 +159,23 @@ def print_result(result, out=None) -> None:
             print(f"  label-permutation p = {float(p['mean'].iloc[0]):.3g}", file=out)
 
 
-def run(args: argparse.Namespace) -> int:
+def config_unless_shown(args: argparse.Namespace):
+    """The configuration in effect, or None once ``--show-config`` has printed it (then exit 0)."""
     from ..config import dump_config
-    from ..errors import InputFileError
-    from ..pipeline import run_pipeline
 
     config = config_from_args(args)
     if args.show_config:
         print(dump_config(config) or "{}  # every step's defaults", end="")
+        return None
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputFileError
+    from ..pipeline import run_pipeline
+
+    config = config_unless_shown(args)
+    if config is None:
         return 0
     if not args.input:
         raise InputFileError("give an INPUT (and an OUTPUT, or --in-place)")

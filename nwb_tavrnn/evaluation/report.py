@@ -100,8 +100,8 @@ class EvaluationConfig:
         unknown = set(self.baselines) - set(BASELINES)
         if unknown:
             raise NwbTavrnnError(f"unknown baselines {sorted(unknown)}; known: {', '.join(BASELINES)}")
-        if self.seeds < 1 or self.n_permutations < 0:
-            raise NwbTavrnnError("seeds must be >= 1 and n_permutations >= 0")
+        if self.seeds < 1 or self.n_permutations < 0 or self.time_shuffle_repeats < 1:
+            raise NwbTavrnnError("seeds and time_shuffle_repeats must be >= 1, n_permutations >= 0")
         if self.time_shuffle_mode not in TIME_SHUFFLE_MODES:
             raise NwbTavrnnError(f"time_shuffle_mode must be one of {', '.join(TIME_SHUFFLE_MODES)}, "
                                  f"got {self.time_shuffle_mode!r}")
@@ -236,7 +236,7 @@ def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataF
                         "shuffle keeps coordination at that scale; consider time_shuffle_mode='whole_recording'",
                         pieces.min(), MIN_SHUFFLE_BINS)
     frames = []
-    for rep in range(min(cfg.seeds, cfg.time_shuffle_repeats)):  # each one retrains a model
+    for rep in range(cfg.time_shuffle_repeats):  # each one retrains a model
         shuffled = feats.circular_shift(trains, seed=cfg.seed + 1000 + rep, boundaries=boundaries)
         # Shuffled data may well give empty graphs: that is the point, not a problem to warn about.
         result = compute_dynamic_connectivity(shuffled, params, windows=windows, warn_if_empty=False)
