@@ -13,7 +13,9 @@ Run: ``PYTHONPATH=. python benchmarks/evaluation.py [simulator] [dandi] [rat] [-
 Every analysis prints, per method, the mean cross-validated accuracy over seeds with its 95% CI,
 beside the label-permutation null (mean, 95th percentile, p) and the time-shuffle null (spike trains
 rotated inside every piece between window edges, so each unit's spike count per window is kept,
-then the whole pipeline re-run and the model refitted). Real data are read from ``../shared/data``;
+then the whole pipeline re-run and the model refitted). Windows never overlap, so no spike is in
+both a training and a test window; the learned baselines and the time-shuffle refits train with
+the model's own settings (epochs, early stopping). Real data are read from ``../shared/data``;
 an analysis whose data are absent is skipped with a message.
 """
 
@@ -85,17 +87,17 @@ def simulator(args, out: Path) -> list[dict]:
     for seed in args.sim_seeds:
         t0 = time.perf_counter()
         sim = write_simulation(out / f"sim{seed}.nwb", SimulationConfig(), seed=seed, overwrite=True)
-        graphs = run_connectivity(sim, out / f"sim{seed}_graphs.nwb", ConnectivityParams.preset("dishbrain"),
-                                  overwrite=True)
+        graphs = run_connectivity(sim, out / f"sim{seed}_graphs.nwb",
+                                  ConnectivityParams.preset("dishbrain", window=60.0, step=60.0), overwrite=True)
         fitted = _fit(graphs, out / f"sim{seed}_fitted.nwb", epochs=150, patience=30)
-        report = _evaluate(fitted, "epochs:state", args, out / f"sim{seed}_report", baseline_epochs=100)
+        report = _evaluate(fitted, "epochs:state", args, out / f"sim{seed}_report")
         results.append(_print(f"simulator seed {seed}: aligned / unaligned / rest", report,
                               time.perf_counter() - t0))
     return results
 
 
 def dandi(args, out: Path) -> list[dict]:
-    """Encoding vs recognition periods of DANDI 000207 (60 s windows every 30 s)."""
+    """Encoding vs recognition periods of DANDI 000207 (30 s windows, not overlapping)."""
     if not DANDI_FILE.is_file():
         print(f"\n## DANDI 000207: skipped ({DANDI_FILE} absent)")
         return []
@@ -104,11 +106,10 @@ def dandi(args, out: Path) -> list[dict]:
 
     t0 = time.perf_counter()
     graphs = run_connectivity(DANDI_FILE, out / "dandi_graphs.nwb",
-                              ConnectivityParams.preset("default", window=60.0, step=30.0), overwrite=True)
+                              ConnectivityParams.preset("default", window=30.0, step=30.0), overwrite=True)
     fitted = _fit(graphs, out / "dandi_fitted.nwb")
     # The periods are the spans of the two trial tables: a window is labelled by the table covering it.
-    report = _evaluate(fitted, "spans:encoding_table,recognition_table", args, out / "dandi_report",
-                       baseline_epochs=100)
+    report = _evaluate(fitted, "spans:encoding_table,recognition_table", args, out / "dandi_report")
     return [_print("DANDI 000207: encoding vs recognition", report, time.perf_counter() - t0)]
 
 
@@ -126,12 +127,12 @@ def rat(args, out: Path) -> list[dict]:
     source = write_nwbfile(linear_track_nwbfile(RAT_FOLDER), out / "rat.nwb", overwrite=True)
     t0 = time.perf_counter()
     graphs = run_connectivity(source, out / "rat_graphs.nwb",
-                              ConnectivityParams.preset("default", bin_size=0.025, window=60.0, step=30.0),
+                              ConnectivityParams.preset("default", bin_size=0.025, window=30.0, step=30.0),
                               overwrite=True)
     fitted = _fit(graphs, out / "rat_fitted.nwb")
     for labels, title in (("epochs:state", "rat: running vs rest"),
                           ("behavior:speed:quantile=2", "rat: speed below / above the median")):
-        report = _evaluate(fitted, labels, args, out / f"rat_report_{labels.split(':')[1]}", baseline_epochs=100)
+        report = _evaluate(fitted, labels, args, out / f"rat_report_{labels.split(':')[1]}")
         results.append(_print(title, report, time.perf_counter() - t0))
         t0 = time.perf_counter()
     # The paper's protocol: one graph per stay in a track segment. Its MP denoising with identity node
@@ -143,8 +144,7 @@ def rat(args, out: Path) -> list[dict]:
                                   ConnectivityParams.preset(preset, bin_size=0.025),
                                   windows_from="position_segments", overwrite=True)
         fitted = _fit(graphs, out / f"rat_segments_{preset}_fitted.nwb", features=features)
-        report = _evaluate(fitted, "position_segments:segment", args, out / f"rat_report_segments_{preset}",
-                           baseline_epochs=100)
+        report = _evaluate(fitted, "position_segments:segment", args, out / f"rat_report_segments_{preset}")
         results.append(_print(f"rat: track segment s1 / s2 / s3, one window per stay ({tag})", report,
                               time.perf_counter() - t0))
     return results
