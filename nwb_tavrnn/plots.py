@@ -54,7 +54,15 @@ def scores_figure(report, folder: Path) -> list[Path]:
     # A t interval over 2-3 time-shuffle refits can reach past [0, 1]; accuracy cannot.
     lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
     colours = ["tab:blue"] + ["tab:gray"] * (len(acc) - 1) + ["tab:red"] * len(shuffle)
-    ax.bar(range(len(names)), means, yerr=[means - lo, hi - means], color=colours, capsize=3)
+    # Time-shuffle refits are few (2-3), so their t interval says little: show each refit instead.
+    err = np.array([means - lo, hi - means])
+    err[:, len(acc):] = 0.0
+    ax.bar(range(len(names)), means, yerr=err, color=colours, capsize=3)
+    sc = report.scores
+    for k, method in enumerate(shuffle.method):
+        values = sc[(sc.analysis == "time_shuffle") & (sc.metric == "accuracy") & (sc.method == method)]["value"]
+        ax.plot(np.full(len(values), len(acc) + k), values.to_numpy(float), "o", color="k", ms=3,
+                label="time-shuffle refits" if k == 0 else None)
     perm = s[(s.analysis == "label_permutation") & (s.metric == "null_accuracy_95")]
     if len(perm):
         ax.axhline(float(perm["mean"].iloc[0]), ls="--", color="k", lw=1, label="label-permutation null, 95th pct")

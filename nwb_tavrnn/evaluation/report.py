@@ -137,7 +137,10 @@ class EvaluationReport:
         """Mean accuracy (with CI) per method and control."""
         s = self.summary
         rows = s[(s.metric == "accuracy") & s.analysis.isin(["classification", "time_shuffle"])]
-        return rows[["method", "analysis", "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
+        rows = rows[["method", "analysis", "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
+        # A t interval over 2-3 time-shuffle refits can reach past [0, 1]; an accuracy cannot.
+        rows[["ci_low", "ci_high"]] = rows[["ci_low", "ci_high"]].clip(0.0, 1.0)
+        return rows
 
 
 _RULE = re.compile(r"^(top_bottom|quantile)(?:=(\d+))?$")
