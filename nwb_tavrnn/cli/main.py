@@ -22,7 +22,8 @@ from ..errors import NwbTavrnnError
 log = logging.getLogger("nwb_tavrnn")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "sort", "connectivity", "fit", "evaluate")
+SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "sort", "segments", "connectivity", "fit",
+               "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

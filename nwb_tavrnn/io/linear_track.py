@@ -103,5 +103,5 @@ def linear_track_nwbfile(folder: str | Path, n_segments: int = 3) -> NWBFile:
     nwbfile.add_epoch_column("state", "'run' (the first 15 min, on the track) or 'rest'")
     nwbfile.add_epoch(start_time=start, stop_time=start + RUN_SECONDS, state="run")
     nwbfile.add_epoch(start_time=start + RUN_SECONDS, stop_time=stop, state="rest")
-    add_position_segments(nwbfile, stamps, xy, n_segments, min_duration=1.0, time_range=(start, start + RUN_SECONDS))
+    add_position_segments(nwbfile, stamps, xy, n_segments, min_duration=1.0, ranges=[(start, start + RUN_SECONDS)])
     return nwbfile

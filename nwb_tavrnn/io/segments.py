@@ -80,8 +80,7 @@ def segment_name(index: int) -> str:
 
 
 def position_segment_intervals(timestamps: np.ndarray, position: np.ndarray, n_segments: int = 3, *,
-                               min_duration: float = 1.0, time_range: tuple[float, float] | None = None,
-                               ) -> pd.DataFrame:
+                               min_duration: float = 1.0, ranges=None) -> pd.DataFrame:
     """Contiguous stays in each track segment, as intervals.
 
     Parameters
@@ -90,8 +89,9 @@ def position_segment_intervals(timestamps: np.ndarray, position: np.ndarray, n_s
         Equal-length segments the track is cut into.
     min_duration
         Stays shorter than this (seconds) are dropped: too few bins for a correlation graph.
-    time_range
-        ``(start, stop)`` seconds: only samples in this range (e.g. the running epoch).
+    ranges
+        ``(start, stop)`` pairs in seconds: only samples inside one of them count (e.g. the running
+        epochs); a stay never spans two ranges.
 
     Returns
     -------
@@ -101,21 +101,32 @@ def position_segment_intervals(timestamps: np.ndarray, position: np.ndarray, n_s
     ------
     timestamps : (samples,)
     position : (samples,) or (samples, dims)
+    ranges : (k, 2)
     """
     t = np.asarray(timestamps, dtype=np.float64)
     if len(t) != len(position):
         raise InputFileError(f"position has {len(position)} samples but {len(t)} timestamps")
-    keep = np.ones(len(t), dtype=bool)
-    if time_range is not None:
-        keep = (t >= time_range[0]) & (t < time_range[1])
-    t, pos = t[keep], np.asarray(position)[keep]
     order = np.argsort(t, kind="stable")
-    t, pos = t[order], pos[order]
+    t, pos = t[order], np.asarray(position, dtype=np.float64)[order].reshape(len(t), -1)
+    if ranges is not None:
+        ranges = np.asarray(ranges, dtype=np.float64).reshape(-1, 2)
+        inside = ((t[:, None] >= ranges[None, :, 0]) & (t[:, None] < ranges[None, :, 1])).any(axis=1)
+        if not inside.any():
+            raise InputFileError("no position sample lies inside the given time ranges")
+        # Samples outside are missing position: a stay ends there, and none starts until the next range.
+        first = np.flatnonzero(inside)[0]
+        t, pos, inside = t[first:], pos[first:], inside[first:]
+        pos = np.where(inside[:, None], pos, np.nan)
     linear = linearize(pos)
     seg = segment_of(linear, n_segments)
     starts, stops, labels = label_runs(t, seg, min_duration=min_duration)
     rows = labels >= 0  # runs of missing position are not a segment
     starts, stops, labels = starts[rows], stops[rows], labels[rows]
+    if ranges is not None:  # a stay ends at its range's end, not at the next sample beyond it
+        home = ((starts[:, None] >= ranges[None, :, 0]) & (starts[:, None] < ranges[None, :, 1])).argmax(axis=1)
+        stops = np.minimum(stops, ranges[home, 1])
+        keep = stops - starts >= min_duration
+        starts, stops, labels = starts[keep], stops[keep], labels[keep]
     lo, hi = np.searchsorted(t, starts), np.searchsorted(t, stops)
     means = np.array([np.nanmean(linear[a:b]) for a, b in zip(lo, hi)]) if len(lo) else np.zeros(0)
     log.info("%d stays of >= %.2f s in %d segments", len(starts), min_duration, n_segments)
@@ -124,16 +135,16 @@ def position_segment_intervals(timestamps: np.ndarray, position: np.ndarray, n_s
 
 
 def add_position_segments(nwbfile, timestamps: np.ndarray, position: np.ndarray, n_segments: int = 3, *,
-                          min_duration: float = 1.0, time_range: tuple[float, float] | None = None,
-                          name: str = SEGMENTS_TABLE):
+                          min_duration: float = 1.0, ranges=None, name: str = SEGMENTS_TABLE):
     """Add the stays of :func:`position_segment_intervals` to ``nwbfile`` as a TimeIntervals table.
 
     Returns the table. Shapes as in :func:`position_segment_intervals`.
     """
     from pynwb.epoch import TimeIntervals
 
-    df = position_segment_intervals(timestamps, position, n_segments, min_duration=min_duration,
-                                    time_range=time_range)
+    if name in nwbfile.intervals:
+        raise InputFileError(f"the file already has an intervals table {name!r}; choose another name")
+    df = position_segment_intervals(timestamps, position, n_segments, min_duration=min_duration, ranges=ranges)
     if df.empty:
         raise InputFileError(f"no stay of >= {min_duration} s in any of {n_segments} track segments")
     table = TimeIntervals(name=name, description=(
@@ -147,3 +158,40 @@ def add_position_segments(nwbfile, timestamps: np.ndarray, position: np.ndarray,
                            mean_position=float(row.mean_position))
     nwbfile.add_time_intervals(table)
     return table
+
+
+def add_segments_to_file(source, destination=None, *, series: str = "position", n_segments: int = 3,
+                         min_duration: float = 1.0, restrict_to: str | None = None, name: str = SEGMENTS_TABLE,
+                         in_place: bool = False, overwrite: bool = False):
+    """Add a track-segments table to a copy of ``source`` (or to it, atomically, with ``in_place``).
+
+    Parameters
+    ----------
+    series
+        The position series: its path or name as ``nwb-tavrnn inspect`` lists behavioural series.
+    restrict_to
+        ``TABLE`` or ``TABLE:COLUMN=VALUE`` (e.g. ``epochs:state=run``): only samples inside those
+        intervals count.
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    from ..connectivity.step import _parse_table_spec, _table, restriction_ranges
+    from .read import read_behavior, read_intervals
+    from .write import append_results
+
+    def build(nwbfile):
+        found = [s for path, s in read_behavior(nwbfile).items() if series in (path, s.name)]
+        if not found:
+            known = ", ".join(read_behavior(nwbfile)) or "none"
+            raise InputFileError(f"no behavioural series {series!r}; the file has: {known}")
+        ranges = None
+        if restrict_to:
+            table, column, value = _parse_table_spec(restrict_to)
+            ranges = restriction_ranges(_table(read_intervals(nwbfile), table), table, column, value)
+        add_position_segments(nwbfile, found[0].timestamps, found[0].data, n_segments, min_duration=min_duration,
+                              ranges=ranges, name=name)
+        return []  # the table went into the file's intervals, not into the ecephys module
+
+    return append_results(source, build, destination, in_place=in_place, overwrite=overwrite)

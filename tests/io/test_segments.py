@@ -72,7 +72,7 @@ def test_stays_follow_the_laps():
     assert df["mean_position"].iloc[1] == pytest.approx(0.5, abs=0.02)
     # stays shorter than min_duration are dropped, and a time range keeps only its samples
     assert set(position_segment_intervals(t, xy, 3, min_duration=3.0)["segment"]) == {"s1", "s3"}
-    late = position_segment_intervals(t, xy, 3, min_duration=1.0, time_range=(20.0, t[-1] + 1))
+    late = position_segment_intervals(t, xy, 3, min_duration=1.0, ranges=[(20.0, t[-1] + 1)])
     assert late["start_time"].min() >= 20.0
 
 
@@ -86,3 +86,47 @@ def test_segments_table_in_nwb_and_bad_input():
         position_segment_intervals(t[:-1], xy, 3)
     with pytest.raises(InputFileError, match="no stay"):
         add_position_segments(mock_NWBFile(), t, xy, 3, min_duration=1e6)
+
+
+def test_ranges_cut_stays_at_their_edges():
+    t, xy, _ = _laps(n_laps=4, run_s=6.0, dwell_s=4.0)
+    # two ranges with a gap: no stay crosses the gap, and nothing before the first range counts
+    df = position_segment_intervals(t, xy, 3, min_duration=0.5, ranges=[(5.0, 15.0), (25.0, 35.0)])
+    inside = ((df["start_time"] >= 5.0) & (df["stop_time"] <= 15.0)) | (
+        (df["start_time"] >= 25.0) & (df["stop_time"] <= 35.0))
+    assert inside.all() and len(df) >= 4
+    with pytest.raises(InputFileError, match="inside the given time ranges"):
+        position_segment_intervals(t, xy, 3, ranges=[(1e5, 2e5)])
+
+
+def test_segments_command_adds_the_table_to_a_copy(tmp_path, capsys):
+    from nwb_tavrnn.cli.main import main
+    from nwb_tavrnn.io import open_nwb, write_nwbfile
+    from nwb_tavrnn.io.read import read_behavior, read_intervals
+    from nwb_tavrnn.testing import mock_source_nwbfile
+    from nwb_tavrnn.validation import validate_file
+
+    from ..conftest import sha256
+
+    source = write_nwbfile(mock_source_nwbfile(duration=60.0), tmp_path / "session.nwb")
+    before = sha256(source)
+    out = tmp_path / "with_segments.nwb"
+    assert main(["segments", str(source), str(out), "--segments", "2", "--min-duration", "0.5",
+                 "--restrict-to", "epochs:tags=task"]) == 0
+    assert "stays in table 'position_segments'" in capsys.readouterr().out
+    with open_nwb(out) as nwbfile:
+        table = read_intervals(nwbfile)["position_segments"]
+        position = read_behavior(nwbfile)["behavior/position"]
+        expected = position_segment_intervals(position.timestamps, position.data, 2, min_duration=0.5,
+                                              ranges=[(30.0, 60.0)])
+    assert table["segment"].tolist() == expected["segment"].tolist() and len(table) >= 2
+    np.testing.assert_allclose(table["start_time"], expected["start_time"])
+    assert table["start_time"].min() >= 30.0
+    assert sha256(source) == before
+    assert validate_file(out).ok
+    # bad input: one line, exit code 2, nothing written
+    assert main(["segments", str(source), str(tmp_path / "x.nwb"), "--series", "speed"]) == 2
+    assert "no behavioural series 'speed'; the file has: behavior/position" in capsys.readouterr().err
+    assert main(["segments", str(out), str(tmp_path / "y.nwb")]) == 2
+    assert "already has an intervals table 'position_segments'" in capsys.readouterr().err
+    assert not (tmp_path / "x.nwb").exists() and not (tmp_path / "y.nwb").exists()
