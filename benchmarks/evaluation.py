@@ -71,9 +71,12 @@ def _fit(graphs: Path, out: Path, **model_args):
 
 
 def _evaluate(path: Path, labels: str, args, report_dir: Path, **overrides):
-    from nwb_tavrnn.evaluation.report import EvaluationConfig, evaluate_file
+    from nwb_tavrnn.evaluation.cebra_baseline import cebra_available
+    from nwb_tavrnn.evaluation.report import BASELINES, EvaluationConfig, evaluate_file
 
-    cfg = EvaluationConfig(seeds=args.seeds, n_permutations=args.permutations, **overrides)
+    # CEBRA-Time runs only on request; the benchmark asks for it where the package is installed.
+    baselines = (*BASELINES, "cebra") if cebra_available() else BASELINES
+    cfg = EvaluationConfig(seeds=args.seeds, n_permutations=args.permutations, baselines=baselines, **overrides)
     return evaluate_file(path, labels, report_dir=report_dir, config=cfg)
 
 

@@ -25,7 +25,7 @@ leaving the key out)::
       labels: "epochs:state" # no labels, no evaluation
       seeds: 10
       n_permutations: 200
-      baselines: [raw_correlation, population_rates, vgae, vgrnn, cebra]  # cebra: if installed
+      baselines: [raw_correlation, population_rates, vgae, vgrnn]  # + cebra, if installed
 
 Sections
 --------

@@ -2,10 +2,11 @@
 
 Simulates a DishBrain-like culture (900 electrodes: 500 sensory and four motor subregions of 100;
 20 min of gameplay alternating between an aligned and an unaligned regime, then 10 min of rest),
-computes its dynamic connectivity with the paper's recipe (50 ms binary bins, 2-min windows every
-minute, |r| >= 0.6), trains TAVRNN, and evaluates the embeddings against the regime of each window
-(labels epochs:state) beside baselines and null controls. DIR receives the simulated input, the
-derived NWB file and the report (scores and figures). About two minutes on two CPU cores.
+computes its dynamic connectivity with the paper's recipe (50 ms binary bins, |r| >= 0.6) in
+non-overlapping 60 s windows (one regime each), trains TAVRNN, and evaluates the embeddings against
+the regime of each window (labels epochs:state) beside baselines and null controls. DIR receives the
+simulated input, the derived NWB file and the report (scores and figures). About three minutes on two
+CPU cores.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Labels: ``TABLE:COLUMN`` (the label covering most of each window), ``TABLE:COLUM
 paper), ``TABLE:COLUMN:quantile=Q``, ``behavior:SERIES[:quantile=Q]``, or ``spans:TABLE1,TABLE2``
 (the table whose span covers most of the window: task periods kept as separate trial tables). Scores for the model and
 the baselines (raw correlations, population rates + PCA, a per-window VGAE, VGRNN without
-attention, and CEBRA-Time where the ``cebra`` package is installed), a label-permutation null and a time-shuffle null; written to OUTPUT (a copy of INPUT
+attention; CEBRA-Time on request, with the ``cebra`` package installed), a label-permutation null and a time-shuffle null; written to OUTPUT (a copy of INPUT
 with an EvaluationScores table) or in place, and to --report DIR (CSV, JSON, PNG and PDF figures).
 """
 
@@ -28,8 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=10, help="repetitions of each cross-validated score (10)")
     p.add_argument("--permutations", type=int, default=200, help="label permutations of the null (200)")
     p.add_argument("--baselines", nargs="*", default=None,
-                   help="subset of raw_correlation population_rates vgae vgrnn cebra (default: all; cebra "
-                        "only where the cebra package is installed)")
+                   help="any of raw_correlation population_rates vgae vgrnn (default: these four) and cebra "
+                        "(CEBRA-Time; needs the cebra package)")
     p.add_argument("--no-time-shuffle", action="store_true", help="skip the time-shuffle null (it refits the model)")
     p.add_argument("--time-shuffle-mode", choices=["within_windows", "whole_recording"], default="within_windows",
                    help="rotate spike trains inside each piece between window edges (rate-matched, default) "

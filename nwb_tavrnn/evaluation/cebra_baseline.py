@@ -14,6 +14,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from ..connectivity.binning import bin_spike_trains
+from ..errors import InputFileError
 from ..io.spike_trains import SpikeTrains
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def cebra_window_features(trains: SpikeTrains, starts, stops, *, bin_size: float
     counts, edges = bin_spike_trains(trains, trains.t_start, trains.t_stop, bin_size, binary=False,
                                      dtype=np.float64)
     if counts.shape[1] <= _TIME_OFFSET:
-        raise ValueError(f"CEBRA needs more than {_TIME_OFFSET} bins, got {counts.shape[1]}")
+        raise InputFileError(f"the CEBRA baseline needs more than {_TIME_OFFSET} bins of {bin_size} s; "
+                             f"the recording has {counts.shape[1]}")
     if smooth_bins > 1:
         counts = uniform_filter1d(counts, size=smooth_bins, axis=1, mode="nearest")
     sd = counts.std(axis=1, keepdims=True)
@@ -101,6 +103,7 @@ def cebra_window_features(trains: SpikeTrains, starts, stops, *, bin_size: float
 
     lo, hi = np.searchsorted(edges[:-1], starts), np.searchsorted(edges[:-1], stops)
     if np.any(hi <= lo):
-        raise ValueError(f"{int(np.sum(hi <= lo))} window(s) hold no {bin_size}-s bin of the recording")
+        raise InputFileError(f"{int(np.sum(hi <= lo))} window(s) hold no {bin_size}-s bin of the recording; "
+                             "leave the cebra baseline out for windows this short")
     return np.stack([np.concatenate([embedding[a:b].mean(axis=0), embedding[a:b].std(axis=0)])
                      for a, b in zip(lo, hi)])

@@ -85,9 +85,13 @@ def circular_shift(trains: SpikeTrains, seed: int = 0, boundaries: np.ndarray | 
     lengths = np.diff(edges)
     shifted = []
     for t in trains.times:
-        piece = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(lengths) - 1)
+        t = np.asarray(t, dtype=np.float64)
+        # Only spikes in [t_start, t_stop) are rotated; any outside (or exactly at t_stop, where a
+        # train's end is often its last spike) stay where they are, so no window gains or loses one.
+        inside = (t >= trains.t_start) & (t < trains.t_stop)
+        piece = np.searchsorted(edges, t[inside], side="right") - 1
         offset = rng.uniform(0, lengths)  # one per piece, so every piece is rotated independently
-        rel = (t - edges[piece] + offset[piece]) % lengths[piece]
-        shifted.append(np.sort(rel + edges[piece]))
+        rel = (t[inside] - edges[piece] + offset[piece]) % lengths[piece]
+        shifted.append(np.sort(np.concatenate([t[~inside], rel + edges[piece]])))
     return SpikeTrains(shifted, trains.ids, trains.groups, trains.locations, trains.t_start, trains.t_stop,
                        trains.node_table)

@@ -36,8 +36,9 @@ from .metrics import classify, cluster, correlate, permutation_test, subregion_a
 
 log = logging.getLogger(__name__)
 
-#: ``cebra`` runs only where the user has the ``cebra`` package installed (it is skipped otherwise).
-BASELINES = ("raw_correlation", "population_rates", "vgae", "vgrnn", "cebra")
+BASELINES = ("raw_correlation", "population_rates", "vgae", "vgrnn")
+#: Run only when asked for, and only where the user has installed the package.
+OPTIONAL_BASELINES = ("cebra",)
 TIME_SHUFFLE_MODES = ("within_windows", "whole_recording")
 #: Pieces of a within-window shuffle shorter than this many bins keep coordination at their own scale.
 MIN_SHUFFLE_BINS = 20
@@ -56,8 +57,9 @@ class EvaluationConfig:
     n_permutations
         Label permutations of the null.
     baselines
-        Any of ``raw_correlation``, ``population_rates``, ``vgae``, ``vgrnn``, ``cebra`` (CEBRA-Time
-        on binned spikes, self-supervised; needs the ``cebra`` package and is skipped without it).
+        Any of ``raw_correlation``, ``population_rates``, ``vgae``, ``vgrnn`` (the default: all four),
+        and ``cebra`` (CEBRA-Time on binned spikes, self-supervised; only when asked for, and only
+        with the ``cebra`` package installed: skipped with a warning otherwise).
     time_shuffle
         Run the time-shuffle null (rotate each spike train, recompute graphs, refit the model).
     time_shuffle_repeats
@@ -97,9 +99,10 @@ class EvaluationConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        unknown = set(self.baselines) - set(BASELINES)
+        unknown = set(self.baselines) - set(BASELINES) - set(OPTIONAL_BASELINES)
         if unknown:
-            raise NwbTavrnnError(f"unknown baselines {sorted(unknown)}; known: {', '.join(BASELINES)}")
+            raise NwbTavrnnError(f"unknown baselines {sorted(unknown)}; known: "
+                                 f"{', '.join(BASELINES + OPTIONAL_BASELINES)}")
         if self.seeds < 1 or self.n_permutations < 0 or self.time_shuffle_repeats < 1:
             raise NwbTavrnnError("seeds and time_shuffle_repeats must be >= 1, n_permutations >= 0")
         if self.time_shuffle_mode not in TIME_SHUFFLE_MODES:
@@ -155,7 +158,7 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
     or name as ``nwb-tavrnn inspect`` lists it), or ``spans:TABLE1,TABLE2[,...]`` (the table whose
     span, first start to last stop, covers most of the window: task periods kept as trial tables).
     """
-    from ..io.read import read_behavior, read_intervals
+    from ..io.read import read_behavior_series, read_intervals
 
     if spec.startswith("spans:"):
         intervals = read_intervals(nwbfile)
@@ -175,11 +178,8 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
     if rule and not match:
         raise InputFileError(f"labels {spec!r}: unknown rule {rule!r}; use top_bottom=K or quantile=Q")
     if parts[0] == "behavior":
-        series = read_behavior(nwbfile)
-        found = [s for path, s in series.items() if parts[1] in (path, s.name)]
-        if not found:
-            raise InputFileError(f"no behavioural series {parts[1]!r}; the file has: {', '.join(series) or 'none'}")
-        values = values_from_series(found[0].timestamps, found[0].data, starts, stops)
+        found = read_behavior_series(nwbfile, parts[1])
+        values = values_from_series(found.timestamps, found.data, starts, stops)
     else:
         intervals = read_intervals(nwbfile)
         if parts[0] not in intervals:
@@ -336,7 +336,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
             from .cebra_baseline import cebra_available, cebra_window_features
 
             if not cebra_available():
-                log.info("the 'cebra' package is not installed: skipping the CEBRA baseline (pip install cebra)")
+                log.warning("the 'cebra' package is not installed: skipping the CEBRA baseline (pip install cebra)")
                 continue
             x = cebra_window_features(trains(), starts, stops, output_dimension=mean.shape[2], seed=cfg.seed)
             frames += _score(x[idx], y, name, cfg, None)

@@ -192,6 +192,25 @@ def read_behavior(nwbfile: NWBFile) -> dict[str, BehaviorSeries]:
     return out
 
 
+def read_behavior_series(nwbfile: NWBFile, name: str) -> BehaviorSeries:
+    """The one behavioural series whose path or name is ``name``.
+
+    Raises
+    ------
+    InputFileError
+        If none matches (naming the series the file has) or several share the name (naming their
+        paths, any of which selects one).
+    """
+    series = read_behavior(nwbfile)
+    found = [s for path, s in series.items() if name in (path, s.name)]
+    if not found:
+        raise InputFileError(f"no behavioural series {name!r}; the file has: {', '.join(series) or 'none'}")
+    if len(found) > 1:
+        raise InputFileError(f"{len(found)} behavioural series are named {name!r}; give one path: "
+                             f"{', '.join(s.path for s in found)}")
+    return found[0]
+
+
 def is_inside(obj, ancestor) -> bool:
     """Whether ``ancestor`` is ``obj`` or one of its parents."""
     while obj is not None:

@@ -66,7 +66,7 @@ def segment_of(linear: np.ndarray, n_segments: int) -> np.ndarray:
     return : (samples,) int
     """
     if n_segments < 2:
-        raise ValueError("n_segments must be at least 2")
+        raise InputFileError(f"cut the track into at least 2 segments, not {n_segments}")
     x = np.asarray(linear, dtype=np.float64)
     seg = np.full(x.shape, -1, dtype=int)
     ok = np.isfinite(x)
@@ -77,6 +77,25 @@ def segment_of(linear: np.ndarray, n_segments: int) -> np.ndarray:
 def segment_name(index: int) -> str:
     """The label of segment ``index``, counted from the track end at 0 ("s1", "s2", ...)."""
     return f"s{int(index) + 1}"
+
+
+def merge_ranges(ranges) -> np.ndarray:
+    """Time ranges sorted, with overlapping or touching ones merged (e.g. one epoch split over rows).
+
+    Shapes
+    ------
+    ranges : (k, 2) seconds
+    return : (m, 2), m <= k
+    """
+    r = np.asarray(ranges, dtype=np.float64).reshape(-1, 2)
+    r = r[np.argsort(r[:, 0], kind="stable")]
+    merged: list[list[float]] = []
+    for start, stop in r:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    return np.array(merged, dtype=np.float64).reshape(-1, 2)
 
 
 def position_segment_intervals(timestamps: np.ndarray, position: np.ndarray, n_segments: int = 3, *,
@@ -91,7 +110,7 @@ def position_segment_intervals(timestamps: np.ndarray, position: np.ndarray, n_s
         Stays shorter than this (seconds) are dropped: too few bins for a correlation graph.
     ranges
         ``(start, stop)`` pairs in seconds: only samples inside one of them count (e.g. the running
-        epochs); a stay never spans two ranges.
+        epochs). Touching ranges are merged; a stay never spans a gap between ranges.
 
     Returns
     -------
@@ -108,25 +127,27 @@ def position_segment_intervals(timestamps: np.ndarray, position: np.ndarray, n_s
         raise InputFileError(f"position has {len(position)} samples but {len(t)} timestamps")
     order = np.argsort(t, kind="stable")
     t, pos = t[order], np.asarray(position, dtype=np.float64)[order].reshape(len(t), -1)
+    home = np.zeros(len(t), dtype=int)  # which range each sample lies in; -1 outside them all
     if ranges is not None:
-        ranges = np.asarray(ranges, dtype=np.float64).reshape(-1, 2)
-        inside = ((t[:, None] >= ranges[None, :, 0]) & (t[:, None] < ranges[None, :, 1])).any(axis=1)
-        if not inside.any():
+        ranges = merge_ranges(ranges)
+        home = np.searchsorted(ranges[:, 0], t, side="right") - 1
+        home[(home < 0) | (t >= ranges[np.clip(home, 0, None), 1])] = -1
+        if not (home >= 0).any():
             raise InputFileError("no position sample lies inside the given time ranges")
-        # Samples outside are missing position: a stay ends there, and none starts until the next range.
-        first = np.flatnonzero(inside)[0]
-        t, pos, inside = t[first:], pos[first:], inside[first:]
-        pos = np.where(inside[:, None], pos, np.nan)
+        pos = np.where(home[:, None] >= 0, pos, np.nan)
     linear = linearize(pos)
     seg = segment_of(linear, n_segments)
-    starts, stops, labels = label_runs(t, seg, min_duration=min_duration)
-    rows = labels >= 0  # runs of missing position are not a segment
-    starts, stops, labels = starts[rows], stops[rows], labels[rows]
+    # One code per (range, segment): a stay ends where its range ends even when the next range
+    # starts right away or the recording has no samples between them.
+    code = np.where((seg >= 0) & (home >= 0), seg + n_segments * home, -1)
+    starts, stops, codes = label_runs(t, code)
+    rows = codes >= 0  # runs of missing position, or outside the ranges, are not a segment
+    starts, stops, codes = starts[rows], stops[rows], codes[rows]
+    labels = codes % n_segments
     if ranges is not None:  # a stay ends at its range's end, not at the next sample beyond it
-        home = ((starts[:, None] >= ranges[None, :, 0]) & (starts[:, None] < ranges[None, :, 1])).argmax(axis=1)
-        stops = np.minimum(stops, ranges[home, 1])
-        keep = stops - starts >= min_duration
-        starts, stops, labels = starts[keep], stops[keep], labels[keep]
+        stops = np.minimum(stops, ranges[codes // n_segments, 1])
+    keep = stops - starts >= min_duration
+    starts, stops, labels = starts[keep], stops[keep], labels[keep]
     lo, hi = np.searchsorted(t, starts), np.searchsorted(t, stops)
     means = np.array([np.nanmean(linear[a:b]) for a, b in zip(lo, hi)]) if len(lo) else np.zeros(0)
     log.info("%d stays of >= %.2f s in %d segments", len(starts), min_duration, n_segments)
@@ -178,19 +199,16 @@ def add_segments_to_file(source, destination=None, *, series: str = "position", 
     Path of the written file.
     """
     from ..connectivity.step import _parse_table_spec, _table, restriction_ranges
-    from .read import read_behavior, read_intervals
+    from .read import read_behavior_series, read_intervals
     from .write import append_results
 
     def build(nwbfile):
-        found = [s for path, s in read_behavior(nwbfile).items() if series in (path, s.name)]
-        if not found:
-            known = ", ".join(read_behavior(nwbfile)) or "none"
-            raise InputFileError(f"no behavioural series {series!r}; the file has: {known}")
+        found = read_behavior_series(nwbfile, series)
         ranges = None
         if restrict_to:
             table, column, value = _parse_table_spec(restrict_to)
             ranges = restriction_ranges(_table(read_intervals(nwbfile), table), table, column, value)
-        add_position_segments(nwbfile, found[0].timestamps, found[0].data, n_segments, min_duration=min_duration,
+        add_position_segments(nwbfile, found.timestamps, found.data, n_segments, min_duration=min_duration,
                               ranges=ranges, name=name)
         return []  # the table went into the file's intervals, not into the ecephys module
 

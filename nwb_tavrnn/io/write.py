@@ -237,6 +237,8 @@ def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_tabl
     OutputFileError
         If the module already holds an object of the same name.
     """
+    if not objects:  # nothing for the module (e.g. a builder that added an intervals table)
+        return
     if MODULE_NAME in nwbfile.processing:
         module = nwbfile.processing[MODULE_NAME]
     else:

@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("cebra")
 
+from nwb_tavrnn.errors import InputFileError
 from nwb_tavrnn.evaluation.cebra_baseline import cebra_available, cebra_window_features
 from nwb_tavrnn.evaluation.metrics import classify
 from nwb_tavrnn.io.spike_trains import SpikeTrains
@@ -62,7 +63,7 @@ def test_same_seed_same_output(windows, features):
 
 def test_window_without_bins_is_an_error(windows):
     trains = windows[0]
-    with pytest.raises(ValueError, match="hold no"):
+    with pytest.raises(InputFileError, match="hold no"):
         cebra_window_features(trains, [DURATION + 5.0], [DURATION + 10.0], **{**KWARGS, "max_iterations": 1})
 
 

@@ -54,6 +54,11 @@ def test_period_labels_from_table_spans():
         "encoding", "encoding", None, None, "recognition", "recognition", None]
     # per-row overlap would leave every window unlabelled (trials cover only 40 % of the time)
     assert labels_from_intervals(encoding.assign(t="e"), "t", starts[:2], stops[:2]) == [None, None]
+    # tables whose trials interleave have no periods; an empty table has no span
+    with pytest.raises(InputFileError, match=r"spans of '(go|encoding)' and '(go|encoding)' overlap"):
+        labels_from_table_spans({"encoding": encoding, "go": encoding.iloc[::2]}, starts, stops)
+    with pytest.raises(InputFileError, match="'none' has no rows"):
+        labels_from_table_spans({"encoding": encoding, "none": encoding.iloc[:0]}, starts, stops)
 
 
 def test_numeric_column_averaged_by_overlap():
@@ -187,6 +192,11 @@ def test_within_window_shuffle_keeps_counts_per_window_and_breaks_synchrony():
     np.testing.assert_array_equal(rate_features(shuffled, starts, stops), rate_features(trains, starts, stops))
     same = np.isin(np.round(shuffled.times[0], 9), np.round(shuffled.times[1], 9)).mean()
     assert same < 0.01  # the shared spike times are gone
+    # a spike at t_stop (a train's end is often its last spike) stays out of every window
+    edge = SpikeTrains([np.array([1.0, 6.0, 20.0])], ids=[0], t_start=0.0, t_stop=20.0)
+    moved = circular_shift(edge, seed=3, boundaries=[10.0])
+    assert moved.times[0][-1] == 20.0
+    np.testing.assert_array_equal(rate_features(moved, [0.0, 10.0], [10.0, 20.0]), [[0.2], [0.0]])
     # a rotation over the whole recording keeps the totals but not the per-window counts
     whole = circular_shift(trains, seed=2)
     assert list(whole.spike_counts) == [2250, 2250]

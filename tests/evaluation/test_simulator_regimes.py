@@ -1,7 +1,7 @@
 """The issue's acceptance check on the full-size simulator: TAVRNN tells the planted regimes apart
 (accuracy >= 0.9) while the label-permutation and rate-matched time-shuffle nulls stay at chance.
 
-Slow (about two minutes on two cores): run with ``pytest -m slow``.
+Slow (about four minutes on two cores): run with ``pytest -m slow``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from nwb_tavrnn.simulate import SimulationConfig, write_simulation  # noqa: E402
 @pytest.mark.slow
 def test_planted_regimes_classified_and_nulls_at_chance(tmp_path, one_torch_thread):
     source = write_simulation(tmp_path / "sim.nwb", SimulationConfig(), seed=1)
-    config = demo_config().with_overrides({"evaluation": {"figures": False}})
+    # The shuffled data are refitted as long as the model was (the demo trims that refit), so a
+    # null at chance is not an under-trained model.
+    config = demo_config().with_overrides({"evaluation": {"figures": False, "baseline_epochs": None}})
     result = run_pipeline(source, tmp_path / "out.nwb", config)
     s = result.report.summary
     acc = s[s.metric == "accuracy"].set_index(["method", "analysis"])["mean"]

@@ -55,7 +55,7 @@ def test_linearize_keeps_missing_samples_missing_and_rejects_a_still_animal():
 def test_segment_of_cuts_the_track_into_equal_lengths():
     x = np.array([0.0, 0.1, 0.33, 0.34, 0.5, 0.66, 0.67, 0.99, 1.0, np.nan])
     assert segment_of(x, 3).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, -1]
-    with pytest.raises(ValueError):
+    with pytest.raises(InputFileError, match="at least 2 segments"):
         segment_of(x, 1)
 
 
@@ -122,6 +122,8 @@ def test_segments_command_adds_the_table_to_a_copy(tmp_path, capsys):
     assert table["segment"].tolist() == expected["segment"].tolist() and len(table) >= 2
     np.testing.assert_allclose(table["start_time"], expected["start_time"])
     assert table["start_time"].min() >= 30.0
+    with open_nwb(out) as nwbfile:
+        assert "ecephys" not in nwbfile.processing  # no empty results module
     assert sha256(source) == before
     assert validate_file(out).ok
     # bad input: one line, exit code 2, nothing written
@@ -130,3 +132,36 @@ def test_segments_command_adds_the_table_to_a_copy(tmp_path, capsys):
     assert main(["segments", str(out), str(tmp_path / "y.nwb")]) == 2
     assert "already has an intervals table 'position_segments'" in capsys.readouterr().err
     assert not (tmp_path / "x.nwb").exists() and not (tmp_path / "y.nwb").exists()
+
+
+def test_stays_split_at_range_edges_without_losing_time():
+    from nwb_tavrnn.io.segments import merge_ranges
+
+    # the animal sits in the middle segment from 8 s to 14 s of a 40 s recording at 50 Hz
+    t = np.arange(0, 40, 0.02)
+    x = np.where(t < 8, 0.0, np.where(t < 14, 0.5, 1.0))
+    one = position_segment_intervals(t, x, 3, min_duration=0.5, ranges=[(0, 40)])
+    split = position_segment_intervals(t, x, 3, min_duration=0.5, ranges=[(0, 10), (10, 40)])
+    assert one.reset_index(drop=True).equals(split.reset_index(drop=True))  # touching ranges are one range
+    assert one.loc[one.segment == "s2", "stop_time"].iloc[0] == pytest.approx(14.0)
+    # no samples between two ranges: the stay before the gap ends at its range's end, the stay
+    # after it starts with the next range
+    gap = (t < 10) | (t >= 20)
+    x = np.where(t < 5, 0.0, np.where(t < 25, 0.5, 1.0))[gap]
+    df = position_segment_intervals(t[gap], x, 3, min_duration=0.5, ranges=[(0, 10), (20, 30)])
+    middle = df[df.segment == "s2"]
+    assert middle[["start_time", "stop_time"]].to_numpy().round(2).tolist() == [[5.0, 10.0], [20.0, 25.0]]
+    assert merge_ranges([(5, 6), (0, 2), (2, 3), (2.5, 4)]).tolist() == [[0, 4], [5, 6]]
+
+
+def test_two_series_of_one_name_must_be_told_apart():
+    from pynwb import TimeSeries
+
+    from nwb_tavrnn.io.read import read_behavior_series
+    from nwb_tavrnn.testing import mock_source_nwbfile
+
+    nwbfile = mock_source_nwbfile()
+    nwbfile.add_acquisition(TimeSeries(name="position", data=np.zeros(5), unit="m", rate=1.0))
+    with pytest.raises(InputFileError, match="2 behavioural series are named 'position'; give one path"):
+        read_behavior_series(nwbfile, "position")
+    assert read_behavior_series(nwbfile, "behavior/position").data.shape == (600,)
