@@ -32,7 +32,15 @@ from .labels import (
     values_from_intervals,
     values_from_series,
 )
-from .metrics import classify, cluster, correlate, permutation_test, subregion_alignment, summarize
+from .metrics import (
+    classify,
+    cluster,
+    correlate,
+    permutation_test,
+    principal_components,
+    subregion_alignment,
+    summarize,
+)
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +220,10 @@ def _score(x: np.ndarray, y: np.ndarray, method: str, cfg: EvaluationConfig, pca
 
 
 def _pca(x: np.ndarray, k: int) -> np.ndarray:
-    from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
     k = min(k, x.shape[0] - 1, x.shape[1])
-    return PCA(n_components=k, svd_solver="full").fit_transform(StandardScaler().fit_transform(x))
+    return principal_components(k, *x.shape).fit_transform(StandardScaler().fit_transform(x))
 
 
 def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataFrame:

@@ -220,3 +220,16 @@ def test_spans_spec_reads_the_named_tables():
     assert wl.labels == ["encoding_table", "recognition_table"]
     with pytest.raises(InputFileError, match="no table 'trials'; the file has: encoding_table, recognition_table"):
         window_labels(nwbfile, "spans:encoding_table,trials", np.array([0.0]), np.array([60.0]))
+
+
+def test_wide_pca_matches_exact_pca_up_to_sign():
+    from sklearn.decomposition import PCA
+
+    from nwb_tavrnn.evaluation.metrics import principal_components
+
+    rng = np.random.default_rng(4)
+    train, test = rng.normal(size=(12, 500)), rng.normal(size=(4, 500))
+    wide = principal_components(5, *train.shape).fit(train)
+    exact = PCA(n_components=5, svd_solver="full").fit(train)
+    assert type(wide).__name__ == "KernelPCA" and type(principal_components(5, 500, 12)).__name__ == "PCA"
+    np.testing.assert_allclose(np.abs(wide.transform(test)), np.abs(exact.transform(test)), atol=1e-8)
