@@ -315,14 +315,20 @@ def test_raw_voltage_goes_through_spike_sorting(raw_recording, tmp_path, capsys)
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-@pytest.mark.slow
-def test_tutorial_notebook_executes(tmp_path):
+def _execute_notebook(name: str, folder: Path, timeout: int):
+    """Run a notebook top to bottom in a fresh kernel, working in ``folder``; return it executed."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    notebook = nbformat.read(NOTEBOOKS / "01_tutorial_demo.ipynb", as_version=4)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}}).execute()
+    return notebook
+
+
+@pytest.mark.slow
+def test_tutorial_notebook_executes(tmp_path):
+    notebook = _execute_notebook("01_tutorial_demo.ipynb", tmp_path, timeout=300)
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the figures are shown
@@ -330,9 +336,4 @@ def test_tutorial_notebook_executes(tmp_path):
 
 def test_dandi_notebook_makes_no_network_call_by_default(tmp_path):
     """The DANDI notebook runs top to bottom in CI without the network: its calls are guarded."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
-    notebook = nbformat.read(NOTEBOOKS / "02_your_dandi_dataset.ipynb", as_version=4)
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    _execute_notebook("02_your_dandi_dataset.ipynb", tmp_path, timeout=120)  # raises on any cell error
