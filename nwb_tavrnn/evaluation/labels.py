@@ -82,16 +82,14 @@ def labels_from_table_spans(
     empty = [name for name, df in tables.items() if len(df) == 0]
     if empty:
         raise InputFileError(f"intervals table {empty[0]!r} has no rows; it cannot label a period")
-    bounds = sorted((float(df["start_time"].min()), float(df["stop_time"].max()), name) for name, df in tables.items())
-    for (_, stop, name), (start, _, other) in zip(bounds, bounds[1:]):
+    spans = pd.DataFrame({"start_time": [float(df["start_time"].min()) for df in tables.values()],
+                          "stop_time": [float(df["stop_time"].max()) for df in tables.values()],
+                          "period": list(tables)})
+    ordered = spans.sort_values(["start_time", "stop_time", "period"]).to_numpy()
+    for (_, stop, name), (start, _, other) in zip(ordered, ordered[1:]):
         if start < stop:
             raise InputFileError(f"the spans of {name!r} and {other!r} overlap (their trials interleave); "
                                  "label windows by a column of one table instead")
-    spans = pd.DataFrame({
-        "start_time": [float(df["start_time"].min()) for df in tables.values()],
-        "stop_time": [float(df["stop_time"].max()) for df in tables.values()],
-        "period": list(tables),
-    })
     return labels_from_intervals(spans, "period", window_starts, window_stops, min_coverage, min_purity)
 
 
