@@ -95,6 +95,17 @@ def restriction_ranges(df: pd.DataFrame, table: str, column: str | None, value: 
     return df[["start_time", "stop_time"]].to_numpy(float)
 
 
+def restriction_spec_ranges(intervals: dict[str, pd.DataFrame], spec: str) -> np.ndarray:
+    """Time ranges named by ``TABLE`` or ``TABLE:COLUMN=VALUE`` (e.g. ``epochs:state=run``).
+
+    Shapes
+    ------
+    return : (ranges, 2) float64 seconds
+    """
+    table, column, value = _parse_table_spec(spec)
+    return restriction_ranges(_table(intervals, table), table, column, value)
+
+
 def plan_step_windows(
     trains: SpikeTrains, params: ConnectivityParams, intervals: dict[str, pd.DataFrame],
     windows_from: str | None = None, restrict_to: str | None = None,
@@ -113,8 +124,7 @@ def plan_step_windows(
         return WindowPlan(plan_windows(trains, params, (starts[keep], stops[keep])), labels,
                           {"windows_from": windows_from})
     if restrict_to:
-        table, column, value = _parse_table_spec(restrict_to)
-        ranges = restriction_ranges(_table(intervals, table), table, column, value)
+        ranges = restriction_spec_ranges(intervals, restrict_to)
         win = sliding_windows_in_ranges(ranges[:, 0], ranges[:, 1], params.bin_size, params.window, params.step,
                                         origin=float(trains.t_start))
         if len(win.start_bins) == 0:

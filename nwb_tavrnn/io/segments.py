@@ -198,16 +198,13 @@ def add_segments_to_file(source, destination=None, *, series: str = "position", 
     -------
     Path of the written file.
     """
-    from ..connectivity.step import _parse_table_spec, _table, restriction_ranges
+    from ..connectivity.step import restriction_spec_ranges
     from .read import read_behavior_series, read_intervals
     from .write import append_results
 
     def build(nwbfile):
         found = read_behavior_series(nwbfile, series)
-        ranges = None
-        if restrict_to:
-            table, column, value = _parse_table_spec(restrict_to)
-            ranges = restriction_ranges(_table(read_intervals(nwbfile), table), table, column, value)
+        ranges = restriction_spec_ranges(read_intervals(nwbfile), restrict_to) if restrict_to else None
         add_position_segments(nwbfile, found.timestamps, found.data, n_segments, min_duration=min_duration,
                               ranges=ranges, name=name)
         return []  # the table went into the file's intervals, not into the ecephys module
