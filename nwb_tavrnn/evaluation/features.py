@@ -59,6 +59,20 @@ def rate_features(trains: SpikeTrains, starts: np.ndarray, stops: np.ndarray) ->
     return out / (stops - starts)[:, None]
 
 
+def shuffle_pieces(t_start: float, t_stop: float, boundaries: np.ndarray | None = None) -> np.ndarray:
+    """Edges of the pieces :func:`circular_shift` rotates separately: the recording cut at the
+    ``boundaries`` that lie strictly inside it.
+
+    Shapes
+    ------
+    boundaries : (cuts,) seconds
+    return : (pieces + 1,) sorted seconds, from t_start to t_stop
+    """
+    cuts = np.asarray([] if boundaries is None else boundaries, dtype=np.float64).ravel()
+    cuts = cuts[(cuts > t_start) & (cuts < t_stop)]
+    return np.unique(np.concatenate([[t_start], cuts, [t_stop]]))
+
+
 def circular_shift(trains: SpikeTrains, seed: int = 0, boundaries: np.ndarray | None = None) -> SpikeTrains:
     """Time-shuffled control: each node's train rotated by its own random offset.
 
@@ -79,9 +93,7 @@ def circular_shift(trains: SpikeTrains, seed: int = 0, boundaries: np.ndarray | 
     rng = np.random.default_rng(seed)
     if trains.duration <= 0:
         raise ValueError("circular_shift needs a recording of positive duration")
-    cuts = np.asarray([] if boundaries is None else boundaries, dtype=np.float64).ravel()
-    cuts = cuts[(cuts > trains.t_start) & (cuts < trains.t_stop)]
-    edges = np.unique(np.concatenate([[trains.t_start], cuts, [trains.t_stop]]))
+    edges = shuffle_pieces(trains.t_start, trains.t_stop, boundaries)
     lengths = np.diff(edges)
     shifted = []
     for t in trains.times:

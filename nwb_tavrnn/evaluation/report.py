@@ -240,7 +240,7 @@ def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataF
     boundaries = None
     if cfg.time_shuffle_mode == "within_windows":
         boundaries = np.concatenate(windows)
-        pieces = np.diff(np.unique(np.clip(boundaries, trains.t_start, trains.t_stop)))
+        pieces = np.diff(feats.shuffle_pieces(trains.t_start, trains.t_stop, boundaries))
         if pieces.size and pieces.min() < MIN_SHUFFLE_BINS * params.bin_size:
             log.warning("the shortest piece between window edges is %.3g s (< %d bins): the within-window "
                         "shuffle keeps coordination at that scale; consider time_shuffle_mode='whole_recording'",
