@@ -121,8 +121,9 @@ MODEL_KEYS: dict[str, str] = {
 }
 
 #: EvaluationConfig fields.
-EVALUATION_FIELDS = ("seeds", "n_splits", "n_permutations", "baselines", "time_shuffle", "time_shuffle_repeats",
-                     "time_shuffle_mode", "feature_mode", "pca", "min_purity", "baseline_epochs", "alignment_exclude",
+EVALUATION_FIELDS = ("split", "n_splits", "purge_gap", "classifier", "null", "n_permutations", "alpha", "seeds",
+                     "baselines", "time_shuffle", "time_shuffle_repeats", "time_shuffle_mode", "n_jobs",
+                     "feature_mode", "pca", "min_purity", "baseline_epochs", "n_boot", "alignment_exclude",
                      "figures", "seed")
 EVALUATION_KEYS: dict[str, str] = {
     "labels": "label spec, e.g. 'epochs:state' or 'trials:hit:top_bottom=3'; no labels, no evaluation",

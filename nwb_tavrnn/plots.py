@@ -42,37 +42,41 @@ def _label_colours(classes) -> dict:
 
 
 def scores_figure(report, folder: Path) -> list[Path]:
+    """Accuracy per method with its block-bootstrap interval, each method's label-null 95th
+    percentile (a tick) and p-value, and every time-shuffle refit as a dot."""
     plt = _pyplot()
-    s = report.summary
-    acc = s[(s.metric == "accuracy") & (s.analysis == "classification")]
-    shuffle = s[(s.metric == "accuracy") & (s.analysis == "time_shuffle")]
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * (len(acc) + len(shuffle)), 3.6))
+    head = report.headline()
+    acc = head[head.analysis == "classification"].reset_index(drop=True)
+    shuffle = head[head.analysis == "time_shuffle"].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * (len(acc) + len(shuffle)), 3.8))
     names = list(acc.method) + [f"{m}\n(time-shuffled)" for m in shuffle.method]
-    means = np.r_[acc["mean"].to_numpy(), shuffle["mean"].to_numpy()]
-    lo = np.r_[acc["ci_low"].to_numpy(), shuffle["ci_low"].to_numpy()]
-    hi = np.r_[acc["ci_high"].to_numpy(), shuffle["ci_high"].to_numpy()]
-    # A t interval over 2-3 time-shuffle refits can reach past [0, 1]; accuracy cannot.
-    lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+    means = np.r_[acc["mean"].to_numpy(float), shuffle["mean"].to_numpy(float)]
+    err = np.zeros((2, len(names)))
+    err[0, :len(acc)] = acc["mean"] - acc["ci_low"]
+    err[1, :len(acc)] = acc["ci_high"] - acc["mean"]
     colours = ["tab:blue"] + ["tab:gray"] * (len(acc) - 1) + ["tab:red"] * len(shuffle)
-    # Time-shuffle refits are few (2-3), so their t interval says little: show each refit instead.
-    err = np.array([means - lo, hi - means])
-    err[:, len(acc):] = 0.0
-    ax.bar(range(len(names)), means, yerr=err, color=colours, capsize=3)
+    ax.bar(range(len(names)), means, yerr=np.nan_to_num(err), color=colours, capsize=3)
     sc = report.scores
     for k, method in enumerate(shuffle.method):
         values = sc[(sc.analysis == "time_shuffle") & (sc.metric == "accuracy") & (sc.method == method)]["value"]
         ax.plot(np.full(len(values), len(acc) + k), values.to_numpy(float), "o", color="k", ms=3,
                 label="time-shuffle refits" if k == 0 else None)
-    perm = s[(s.analysis == "label_permutation") & (s.metric == "null_accuracy_95")]
-    if len(perm):
-        ax.axhline(float(perm["mean"].iloc[0]), ls="--", color="k", lw=1, label="label-permutation null, 95th pct")
+    for k, row in acc.iterrows():
+        null95 = sc[(sc.method == row.method) & (sc.analysis == "label_permutation") & (sc.metric == "null_accuracy_95")]
+        if len(null95):
+            ax.plot([k - 0.4, k + 0.4], [float(null95["value"].iloc[0])] * 2, "k--", lw=1,
+                    label="label null, 95th pct" if k == 0 else None)
+            text = "n.t." if not np.isfinite(row.p_value) else f"p={row.p_value:.3g}"
+            ax.text(k, 1.07, text, ha="center", fontsize=7)
     chance = 1.0 / len(set(report.extras["window_classes"]))
     ax.axhline(chance, ls=":", color="gray", lw=1, label="chance (1 / classes)")
     ax.legend(loc="lower right", fontsize=7)
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.12)
     ax.set_ylabel("cross-validated accuracy")
-    ax.set_title(f"Window classification ({report.labels.spec})", fontsize=9)
+    test = report.protocol.get("label_test", "")
+    note = "" if test in ("valid", "") else "\nlabel test not possible (n.t.): too few label blocks"
+    ax.set_title(f"Window classification ({report.labels.spec}); bars: 95 % block bootstrap{note}", fontsize=8)
     return _save(fig, folder, "scores")
 
 

@@ -170,7 +170,7 @@ def test_run_writes_one_self_contained_evaluated_file(simulated, fast_config, tm
     assert report.ok, [str(p) for p in report.problems]
     report_dir = tmp_path / "result_report"
     assert (report_dir / "summary.csv").is_file() and list(report_dir.glob("*.png"))
-    assert f"wrote {out}" in printed and "accuracy (mean, 95% CI)" in printed and "tavrnn" in printed
+    assert f"wrote {out}" in printed and "block bootstrap" in printed and "tavrnn" in printed
     assert _leftovers(tmp_path) == []
 
 
@@ -224,7 +224,7 @@ def test_demo_small_through_the_cli(tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert (folder / "simulated_culture.nwb").is_file() and (folder / "demo_tavrnn.nwb").is_file()
     assert list((folder / "demo_tavrnn_report").glob("*.png"))
-    assert "accuracy (mean, 95% CI)" in printed and "demo_tavrnn_report" in printed
+    assert "block bootstrap" in printed and "demo_tavrnn_report" in printed
     # A second run does not silently replace the first.
     assert cli(["demo", "--small", "--output", str(folder)]) == 3
 

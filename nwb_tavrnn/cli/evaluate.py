@@ -2,11 +2,16 @@
 
 Labels: ``TABLE:COLUMN`` (the label covering most of each window), ``TABLE:COLUMN:top_bottom=K``
 (a numeric column averaged per window; the K highest windows "High", the K lowest "Low", as in the
-paper), ``TABLE:COLUMN:quantile=Q``, ``behavior:SERIES[:quantile=Q]``, or ``spans:TABLE1,TABLE2``
-(the table whose span covers most of the window: task periods kept as separate trial tables). Scores for the model and
-the baselines (raw correlations, population rates + PCA, a per-window VGAE, VGRNN without
-attention; CEBRA-Time on request, with the ``cebra`` package installed), a label-permutation null and a time-shuffle null; written to OUTPUT (a copy of INPUT
-with an EvaluationScores table) or in place, and to --report DIR (CSV, JSON, PNG and PDF figures).
+paper), ``TABLE:COLUMN:quantile=Q``, ``behavior:SERIES[:quantile=Q][:column=C|:norm]``, or
+``spans:TABLE1,TABLE2`` (the table whose span covers most of the window: task periods kept as
+separate trial tables). Cross-validated over contiguous blocks of windows, purged so that no
+training window shares time with a test window; each method's accuracy has a block-bootstrap
+interval and a p-value from a label null that permutes whole label blocks (no p-value where too
+few blocks allow a valid test). Methods: the model and the baselines (raw correlations, population
+rates + PCA, a per-window VGAE, VGRNN without attention; CEBRA-Time on request, with the ``cebra``
+package installed); a time-shuffle null refits the model on shuffled spike trains. Learned features
+are fitted without labels on all windows (transductive). Written to OUTPUT (a copy of INPUT with an
+EvaluationScores table) or in place, and to --report DIR (CSV, JSON, PNG and PDF figures).
 """
 
 from __future__ import annotations
@@ -25,8 +30,21 @@ def register(subparsers) -> None:
     p.add_argument("--report", metavar="DIR", help="folder for CSV/JSON scores and figures")
     p.add_argument("--in-place", action="store_true", help="add the scores table to INPUT itself (atomically)")
     p.add_argument("--embeddings", metavar="NAME", help="which NodeEmbeddings, if the file holds several")
-    p.add_argument("--seeds", type=int, default=10, help="repetitions of each cross-validated score (10)")
-    p.add_argument("--permutations", type=int, default=200, help="label permutations of the null (200)")
+    p.add_argument("--split", choices=["blocked", "label_blocks", "stratified"], default="blocked",
+                   help="cross-validation folds: contiguous blocks of windows (default), whole label blocks, or "
+                        "shuffled stratified (neighbouring windows then sit in training)")
+    p.add_argument("--n-splits", type=int, default=5, help="folds (5)")
+    p.add_argument("--purge-gap", type=float, default=0.0, metavar="S",
+                   help="also drop training windows within S seconds of a test window (overlapping ones always are)")
+    p.add_argument("--classifier", choices=["ridge", "logistic"], default="ridge",
+                   help="linear classifier on standardised window features (ridge, default)")
+    p.add_argument("--null", choices=["block_permutation", "circular_shift", "iid"], default="block_permutation",
+                   help="label null: labels permuted across label blocks (default), circular shift, or single "
+                        "windows shuffled (ignores blocks)")
+    p.add_argument("--seeds", type=int, default=10, help="k-means restarts of the clustering scores (10)")
+    p.add_argument("--permutations", type=int, default=200, help="labellings of the label null (200)")
+    p.add_argument("--time-shuffle-repeats", type=int, default=3, help="time-shuffle refits (3)")
+    p.add_argument("--jobs", type=int, metavar="N", help="processes for the time-shuffle refits (default: one per core)")
     p.add_argument("--baselines", nargs="*", default=None,
                    help="any of raw_correlation population_rates vgae vgrnn (default: these four) and cebra "
                         "(CEBRA-Time; needs the cebra package)")
@@ -49,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if args.in_place and args.output:
         raise NwbTavrnnError("--in-place writes into INPUT; give no OUTPUT")
     config = EvaluationConfig(
-        seeds=args.seeds, n_permutations=args.permutations,
+        split=args.split, n_splits=args.n_splits, purge_gap=args.purge_gap, classifier=args.classifier,
+        null=args.null, seeds=args.seeds, n_permutations=args.permutations,
+        time_shuffle_repeats=args.time_shuffle_repeats, n_jobs=args.jobs,
         baselines=tuple(BASELINES if args.baselines is None else args.baselines),
         time_shuffle=not args.no_time_shuffle, time_shuffle_mode=args.time_shuffle_mode, feature_mode=args.features,
         baseline_epochs=args.baseline_epochs, figures=not args.no_figures,
@@ -57,10 +77,7 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate_file(args.input, args.labels, args.output, in_place=args.in_place, overwrite=args.overwrite,
                            report_dir=args.report, embeddings=args.embeddings, config=config,
                            progress=not args.quiet and sys.stderr.isatty())
-    print(report.headline().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    perm = report.summary[(report.summary.analysis == "label_permutation") & (report.summary.metric == "p_value")]
-    if len(perm):
-        print(f"label-permutation p-value: {float(perm['mean'].iloc[0]):.4f}")
+    print(report.format_headline())
     if report.path:
         print(f"wrote {report.path}")
     if report.report_dir:

@@ -147,16 +147,8 @@ def print_result(result, out=None) -> None:
           f"{' (spike-sorted first)' if result.sorted else ''}; {steps}", file=out)
     if result.report_dir is not None:
         print(f"report (scores and figures): {result.report_dir}", file=out)
-    headline = result.headline()
-    if headline is not None and len(headline):
-        print("accuracy (mean, 95% CI):", file=out)
-        for row in headline.itertuples(index=False):
-            print(f"  {row.method:<18} {row.analysis:<15} {row.mean:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]",
-                  file=out)
-        perm = result.report.summary
-        p = perm[(perm.analysis == "label_permutation") & (perm.metric == "p_value")]
-        if len(p):
-            print(f"  label-permutation p = {float(p['mean'].iloc[0]):.3g}", file=out)
+    if result.report is not None:
+        print(result.report.format_headline(), file=out)
 
 
 def config_unless_shown(args: argparse.Namespace):

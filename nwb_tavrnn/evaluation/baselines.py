@@ -77,6 +77,29 @@ def _fit_window(encoder, adjacency: np.ndarray, features: np.ndarray | None, n_n
         return model.encoder(x, edge_index)[0].numpy()
 
 
+def refit_embeddings(connectivity: Any, model_name: str, hyperparameters: dict, epochs: int | None = None,
+                     **overrides: Any) -> np.ndarray:
+    """Train a fresh model with the hyperparameters of a fit (its provenance) on ``connectivity`` and
+    return the node embeddings the model step would write (posterior means).
+
+    ``connectivity`` goes through exactly the path the model step uses (a DynamicConnectivity read
+    from a file, or the :class:`~nwb_tavrnn.connectivity.ConnectivityResult` of a recomputation):
+    the same |r| feature rows, the same history-node row, the same training settings and seed.
+
+    Shapes
+    ------
+    return : (windows, nodes, latent)
+    """
+    from ..models import get_model
+
+    args = {k: v for k, v in hyperparameters.items() if k != "fitted"}
+    args.update(overrides)
+    if epochs is not None:
+        args["epochs"] = epochs
+    model = get_model(model_name)(**args).fit(connectivity)
+    return model.transform(connectivity).mean
+
+
 def ablation_embeddings(connectivity: Any, hyperparameters: dict, epochs: int | None = None) -> np.ndarray:
     """Embeddings of VGRNN (the same model without temporal attention) fitted to ``connectivity``.
 
@@ -84,30 +107,36 @@ def ablation_embeddings(connectivity: Any, hyperparameters: dict, epochs: int | 
     ------
     return : (windows, nodes, latent)
     """
-    from ..models import get_model
-
-    args = {k: v for k, v in hyperparameters.items() if k != "fitted"}
-    args["attention"] = None
-    if epochs is not None:
-        args["epochs"] = epochs
-    model = get_model("tavrnn")(**args).fit(connectivity)
-    return model.transform(connectivity).mean
+    return refit_embeddings(connectivity, "tavrnn", hyperparameters, epochs, attention=None)
 
 
-def refit_embeddings(adjacency: np.ndarray, correlation: np.ndarray, model_name: str, hyperparameters: dict,
-                     epochs: int | None = None) -> np.ndarray:
-    """Train a fresh model with the given hyperparameters on arrays (e.g. time-shuffled graphs).
+def null_embeddings(trains: Any, params: Any, windows: tuple[np.ndarray, np.ndarray], model_name: str,
+                    hyperparameters: dict, *, epochs: int | None = None, seed: int = 0,
+                    boundaries: np.ndarray | None = None, with_correlation: bool = True, shuffle: bool = True,
+                    threads: int | None = None) -> np.ndarray:
+    """One time-shuffle refit: shuffle the spike trains, recompute the graphs of the same windows
+    with the same parameters, and refit the model as the model step did.
+
+    ``shuffle=False`` runs the identical pipeline on the real spike trains (it must reproduce the
+    real embeddings). ``threads`` sets torch's thread count (parallel refits run one each).
 
     Shapes
     ------
-    adjacency, correlation : (windows, nodes, nodes)
+    windows : (starts, stops), each (windows,) seconds
     return : (windows, nodes, latent)
     """
-    from ..models import get_model
+    import dataclasses
 
-    args = {k: v for k, v in hyperparameters.items() if k != "fitted"}
-    if epochs is not None:
-        args["epochs"] = epochs
-    features = np.abs(correlation) if args.get("features", "correlation") == "correlation" else None
-    model = get_model(model_name)(**args).fit(adjacency, features=features)
-    return model.transform(adjacency, features=features).mean
+    from ..connectivity import compute_dynamic_connectivity
+    from .features import circular_shift
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    data = circular_shift(trains, seed=seed, boundaries=boundaries) if shuffle else trains
+    # Shuffled data may well give empty graphs: that is the point, not a problem to warn about.
+    result = compute_dynamic_connectivity(data, params, windows=windows, warn_if_empty=False)
+    if not with_correlation:  # the real fit saw no stored correlation: its features came from the graph
+        result = dataclasses.replace(result, correlation=None)
+    return refit_embeddings(result, model_name, hyperparameters, epochs)

@@ -10,6 +10,7 @@ Unlabelled windows are ``None`` and are left out of every analysis.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,8 @@ from ..errors import InputFileError
 from ..io.read import interval_column
 
 UNLABELLED = None
+
+log = logging.getLogger(__name__)
 
 
 def _overlaps(starts: np.ndarray, stops: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -35,23 +38,28 @@ def _overlaps(starts: np.ndarray, stops: np.ndarray, a: np.ndarray, b: np.ndarra
 
 def labels_from_intervals(
     df: pd.DataFrame, column: str, window_starts: Sequence[float], window_stops: Sequence[float],
-    min_coverage: float = 0.5, min_purity: float = 0.0,
-) -> list:
+    min_coverage: float = 0.5, min_purity: float = 0.0, return_rows: bool = False,
+) -> list | tuple[list, np.ndarray]:
     """The label of each window: the value of ``column`` with the most overlap with the window.
 
     Windows whose labelled intervals cover less than ``min_coverage`` of them are unlabelled, and
     so are windows whose majority label covers less than ``min_purity`` of the labelled time
     (e.g. 0.75 leaves out windows straddling two states evenly).
 
+    With ``return_rows`` also the row of ``df`` each window's label came from (the row of that
+    label overlapping the window most; -1 where unlabelled): the blocks of a block design, which a
+    label null permutes (rows with equal labels stay separate blocks).
+
     Shapes
     ------
     window_starts, window_stops : (windows,) seconds
-    return : windows labels (None where unlabelled)
+    return : windows labels (None where unlabelled) [, rows (windows,) int]
     """
     a, b = np.asarray(window_starts, float), np.asarray(window_stops, float)
     values = interval_column(df, column).to_numpy()
     overlap = _overlaps(df["start_time"].to_numpy(float), df["stop_time"].to_numpy(float), a, b)
     out: list = []
+    rows = np.full(len(a), -1, dtype=int)
     classes = pd.unique(pd.Series(values).dropna())
     for w in range(len(a)):
         totals = {c: overlap[w, values == c].sum() for c in classes}
@@ -60,14 +68,18 @@ def labels_from_intervals(
             out.append(UNLABELLED)
             continue
         best = max(totals, key=totals.get)
-        out.append(_plain(best) if totals[best] >= min_purity * covered else UNLABELLED)
-    return out
+        if totals[best] >= min_purity * covered:
+            out.append(_plain(best))
+            rows[w] = int(np.argmax(np.where(values == best, overlap[w], -1.0)))
+        else:
+            out.append(UNLABELLED)
+    return (out, rows) if return_rows else out
 
 
 def labels_from_table_spans(
     tables: dict[str, pd.DataFrame], window_starts: Sequence[float], window_stops: Sequence[float],
-    min_coverage: float = 0.5, min_purity: float = 0.0,
-) -> list:
+    min_coverage: float = 0.5, min_purity: float = 0.0, return_rows: bool = False,
+) -> list | tuple[list, np.ndarray]:
     """The name of the table whose span (first start to last stop) covers most of each window.
 
     For task periods stored as separate trial tables (e.g. an encoding and a recognition block):
@@ -90,7 +102,7 @@ def labels_from_table_spans(
         if start < stop:
             raise InputFileError(f"the spans of {name!r} and {other!r} overlap (their trials interleave); "
                                  "label windows by a column of one table instead")
-    return labels_from_intervals(spans, "period", window_starts, window_stops, min_coverage, min_purity)
+    return labels_from_intervals(spans, "period", window_starts, window_stops, min_coverage, min_purity, return_rows)
 
 
 def values_from_intervals(
@@ -110,11 +122,14 @@ def values_from_intervals(
 
 
 def values_from_series(
-    timestamps: np.ndarray, data: np.ndarray, window_starts: Sequence[float], window_stops: Sequence[float]
+    timestamps: np.ndarray, data: np.ndarray, window_starts: Sequence[float], window_stops: Sequence[float],
+    component: int | str = 0,
 ) -> np.ndarray:
-    """Mean of a behavioural time series within each window (first column of 2-D data, or its
-    norm with ``data`` of shape (samples, dims) — speed from 2-D position velocity, for example,
-    should be computed by the caller). NaN where the window holds no sample.
+    """Mean of a behavioural time series within each window; NaN where the window holds no sample.
+
+    For 2-D data, ``component`` picks what is averaged: a column index (default the first column:
+    e.g. x of a position) or ``"norm"`` (the Euclidean norm of each sample: distance from the
+    origin, or speed from a velocity). Speed from a position must be computed by the caller.
 
     Shapes
     ------
@@ -125,7 +140,14 @@ def values_from_series(
     t = np.asarray(timestamps, float)
     x = np.asarray(data, float)
     if x.ndim > 1:
-        x = np.linalg.norm(x.reshape(len(x), -1), axis=1)
+        x = x.reshape(len(x), -1)
+        if component == "norm":
+            x = np.linalg.norm(x, axis=1)
+        else:
+            if not isinstance(component, (int, np.integer)) or not 0 <= component < x.shape[1]:
+                raise InputFileError(f"the series has {x.shape[1]} columns; choose column=0..{x.shape[1] - 1} "
+                                     f"or norm, not {component!r}")
+            x = x[:, int(component)]
     order = np.argsort(t, kind="stable")
     t, x = t[order], x[order]
     csum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(x))])
@@ -141,14 +163,17 @@ def values_from_series(
 
 def classes_from_values(values: Sequence[float], rule: str = "quantile", n_classes: int = 2, k: int = 3,
                         names: Sequence[str] | None = None) -> list:
-    """Turn per-window numbers into class labels.
+    """Turn per-window numbers into class labels. Equal values always get the same class (never
+    split by window order, which would make classes follow time).
 
     Parameters
     ----------
     rule
-        ``"quantile"``: ``n_classes`` bins of equal counts (names default to "q1".."qn", low to
-        high); ``"top_bottom"``: the paper's rule, the ``k`` highest windows "High", the ``k``
-        lowest "Low", the rest unlabelled (ties broken by window order).
+        ``"quantile"``: ``n_classes`` bins cut at the quantiles of the values (names default to
+        "q1".."qn", low to high; a value equal to a cut goes to the lower bin, so many equal values
+        make bins of unequal size); ``"top_bottom"``: the paper's rule, the ``k`` highest windows
+        "High", the ``k`` lowest "Low", the rest unlabelled; windows tied with the k-th value are all
+        included (a class may then hold more than ``k``).
     """
     v = np.asarray(values, float)
     finite = np.isfinite(v)
@@ -156,12 +181,19 @@ def classes_from_values(values: Sequence[float], rule: str = "quantile", n_class
     if rule == "top_bottom":
         if 2 * k > finite.sum():
             raise InputFileError(f"top/bottom {k} needs at least {2 * k} windows with a value; {finite.sum()} have one")
-        idx = np.flatnonzero(finite)
-        order = idx[np.argsort(v[idx], kind="stable")]
+        ranked = np.sort(v[finite])
+        low_cut, high_cut = ranked[k - 1], ranked[-k]
+        low_mask, high_mask = finite & (v <= low_cut), finite & (v >= high_cut)
+        if (low_mask & high_mask).any():
+            raise InputFileError(f"top/bottom {k}: the {k} highest and {k} lowest windows share the value {low_cut:g}; "
+                                 "use a smaller k or the quantile rule")
+        if low_mask.sum() > k or high_mask.sum() > k:
+            log.warning("top/bottom %d: ties at the cut; %d Low and %d High windows", k, low_mask.sum(),
+                        high_mask.sum())
         low, high = (names or ("Low", "High"))[:2]
-        for i in order[:k]:
+        for i in np.flatnonzero(low_mask):
             out[i] = low
-        for i in order[-k:]:
+        for i in np.flatnonzero(high_mask):
             out[i] = high
         return out
     if rule != "quantile":
@@ -169,8 +201,10 @@ def classes_from_values(values: Sequence[float], rule: str = "quantile", n_class
     if n_classes < 2:
         raise ValueError("n_classes must be at least 2")
     names = list(names) if names is not None else [f"q{i + 1}" for i in range(n_classes)]
-    ranks = np.argsort(np.argsort(v[finite], kind="stable"), kind="stable")
-    bins = (ranks * n_classes) // max(int(finite.sum()), 1)
+    if not finite.any():
+        return out
+    cuts = np.quantile(v[finite], np.arange(1, n_classes) / n_classes)
+    bins = np.searchsorted(cuts, v[finite], side="left")
     for i, b in zip(np.flatnonzero(finite), bins):
         out[i] = names[int(b)]
     return out

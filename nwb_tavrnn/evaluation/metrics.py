@@ -1,37 +1,38 @@
 """Scores relating window features to window labels, and nodes' embeddings to their groups.
 
-Classification is repeated over seeds of a stratified k-fold split and summarised with a
-confidence interval across seeds; clustering is scored against the labels with ARI and NMI; the
-permutation null shuffles labels and repeats the whole cross-validation.
+Classification is cross-validated over folds that respect time (:mod:`.splits`), with a
+moving-block bootstrap interval over windows; the label null (:mod:`.nulls`) reruns the same
+cross-validation, same folds and same fitted features, for every permuted labelling; clustering is
+scored against the labels with ARI and NMI over k-means restarts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.cluster import KMeans
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     adjusted_rand_score,
+    balanced_accuracy_score,
     f1_score,
     normalized_mutual_info_score,
     precision_score,
     recall_score,
     silhouette_score,
 )
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from .nulls import LabelNull
 
 log = logging.getLogger(__name__)
 
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
 
 
 def principal_components(k: int, n_samples: int, n_features: int):
@@ -49,60 +50,183 @@ def principal_components(k: int, n_samples: int, n_features: int):
     return PCA(n_components=k, svd_solver="full")
 
 
-def _classifier(seed: int, pca: int | None = None, shape: tuple[int, int] = (0, 0)):
-    """Standardise, optionally reduce with PCA (fitted inside each fold, so no test data leaks into
-    it), then an L2 logistic regression. ``shape`` is the (samples, features) of the training data."""
-    steps = [StandardScaler()]
-    if pca:
-        steps.append(principal_components(pca, *shape))
-    return make_pipeline(*steps, LogisticRegression(max_iter=2000, random_state=seed))
+CLASSIFIERS = ("ridge", "logistic")
 
 
-def _n_splits(y: np.ndarray, n_splits: int) -> int:
-    smallest = int(np.unique(y, return_counts=True)[1].min())
-    if smallest < 2:
-        raise ValueError("every class needs at least 2 windows for cross-validation")
-    return max(2, min(n_splits, smallest))
+@dataclass
+class FoldFeatures:
+    """One fold's features after the label-free steps fitted on its training windows.
 
-
-def cross_validated_scores(x: np.ndarray, y: np.ndarray, seed: int, n_splits: int = 5,
-                           pca: int | None = None) -> dict[str, float]:
-    """Pooled out-of-fold predictions of a logistic regression, scored (macro averages).
+    Standardisation and PCA never see the labels, so they are fitted once per fold and shared by
+    the observed labels and every labelling of a null.
 
     Shapes
     ------
-    x : (samples, features)
-    y : (samples,)
+    train, test : indices of the fold's windows
+    x_train, x_test : (len(train), k), (len(test), k)
     """
-    x = np.asarray(x, float).reshape(len(y), -1)
-    folds = StratifiedKFold(n_splits=_n_splits(y, n_splits), shuffle=True, random_state=seed)
-    pred = np.empty(len(y), dtype=y.dtype)
-    for train, test in folds.split(x, y):
+
+    train: np.ndarray
+    test: np.ndarray
+    x_train: np.ndarray
+    x_test: np.ndarray
+
+
+def fold_features(x: np.ndarray, folds: Iterable, pca: int | None = None) -> list[FoldFeatures]:
+    """Standardise (and reduce to ``pca`` components) inside each fold, fitted on its training windows.
+
+    Shapes
+    ------
+    x : (windows, features)
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.asarray(x, float).reshape(len(x), -1)
+    out = []
+    for train, test in folds:
+        scaler = StandardScaler().fit(x[train])
+        xtr, xte = scaler.transform(x[train]), scaler.transform(x[test])
         k = min(pca, len(train) - 1, x.shape[1]) if pca else None
-        model = _classifier(seed, k, (len(train), x.shape[1])).fit(x[train], y[train])
-        pred[test] = model.predict(x[test])
+        if k and k >= 1 and x.shape[1] > k:
+            reducer = principal_components(k, *xtr.shape).fit(xtr)
+            xtr, xte = reducer.transform(xtr), reducer.transform(xte)
+        out.append(FoldFeatures(np.asarray(train), np.asarray(test), xtr, xte))
+    return out
+
+
+def _ridge_operator(x_train: np.ndarray, x_test: np.ndarray, alpha: float) -> np.ndarray:
+    """The linear map from training targets to test decision values of a ridge regression with an
+    intercept (scikit-learn's RidgeClassifier: centred X and targets, penalty ``alpha``).
+
+    Shapes
+    ------
+    return : (test, train)
+    """
+    n, d = x_train.shape
+    mean = x_train.mean(axis=0)
+    xc, tc = x_train - mean, x_test - mean
+    if d <= n:
+        coef_map = np.linalg.solve(xc.T @ xc + alpha * np.eye(d), xc.T)  # (d, n)
+    else:  # the dual form: the same solution through the n x n Gram matrix
+        coef_map = xc.T @ np.linalg.solve(xc @ xc.T + alpha * np.eye(n), np.eye(n))
+    centre = np.eye(n) - 1.0 / n
+    return tc @ coef_map @ centre + 1.0 / n
+
+
+def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classes: int, classifier: str = "ridge",
+                   alpha: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Out-of-fold predicted class codes for one or many labellings of the same windows.
+
+    ``ridge`` is scikit-learn's RidgeClassifier (targets +1 for the class, -1 otherwise, one column
+    per class, the largest decision wins) computed for every labelling at once: its predictions
+    are linear in the targets, so one operator per fold serves the observed labels and every null
+    labelling. ``logistic`` fits an L2 logistic regression per fold and labelling.
+
+    Shapes
+    ------
+    codes : (labellings, windows) int in [0, n_classes)
+    return : (labellings, windows) int; -1 for windows in no test fold
+    """
+    codes = np.atleast_2d(np.asarray(codes, int))
+    pred = np.full(codes.shape, -1, dtype=int)
+    for fold in prepared:
+        target = codes[:, fold.train]
+        if classifier == "ridge":
+            op = _ridge_operator(fold.x_train, fold.x_test, alpha)
+            onehot = np.where(target[..., None] == np.arange(n_classes), 1.0, -1.0)  # (P, train, K)
+            decision = np.einsum("ij,pjk->pik", op, onehot)
+            pred[:, fold.test] = decision.argmax(axis=2)
+        elif classifier == "logistic":
+            from sklearn.linear_model import LogisticRegression
+
+            for p, t in enumerate(target):
+                present = np.unique(t)
+                if present.size == 1:  # a fold whose training windows hold one class predicts it
+                    pred[p, fold.test] = present[0]
+                    continue
+                model = LogisticRegression(max_iter=2000, random_state=seed).fit(fold.x_train, t)
+                pred[p, fold.test] = model.predict(fold.x_test)
+        else:
+            raise ValueError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
+    return pred
+
+
+def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {
         "accuracy": accuracy_score(y, pred),
+        "balanced_accuracy": balanced_accuracy_score(y, pred),
         "precision": precision_score(y, pred, average="macro", zero_division=0),
         "recall": recall_score(y, pred, average="macro", zero_division=0),
         "f1": f1_score(y, pred, average="macro", zero_division=0),
     }
 
 
-def classify(x: np.ndarray, y: Sequence, seeds: Sequence[int] = range(10), n_splits: int = 5,
-             pca: int | None = None) -> pd.DataFrame:
-    """Cross-validated classification scores for every seed.
+@dataclass
+class Classification:
+    """Out-of-fold predictions of every window, their scores, and which windows were right.
 
-    Returns
-    -------
-    DataFrame with columns seed, metric, value.
+    Shapes
+    ------
+    labels, predicted, correct : (windows,)
     """
-    y = np.asarray(y).astype(str)
-    rows = []
-    for seed in seeds:
-        for metric, value in cross_validated_scores(x, y, int(seed), n_splits, pca).items():
-            rows.append({"seed": int(seed), "metric": metric, "value": float(value)})
-    return pd.DataFrame(rows)
+
+    labels: np.ndarray
+    predicted: np.ndarray
+    scores: dict[str, float]
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.labels == self.predicted
+
+
+def _encode(y: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    classes, codes = np.unique(np.asarray(y).astype(str), return_inverse=True)
+    return classes, codes
+
+
+def classify(x: np.ndarray, y: Sequence, folds: Iterable, classifier: str = "ridge", pca: int | None = None,
+             seed: int = 0, prepared: Sequence[FoldFeatures] | None = None) -> Classification:
+    """Cross-validated classification of windows: pooled out-of-fold predictions, scored (macro averages).
+
+    Shapes
+    ------
+    x : (windows, features)
+    y : (windows,)
+    """
+    classes, codes = _encode(y)
+    prepared = prepared if prepared is not None else fold_features(x, folds, pca)
+    pred = predict_labels(prepared, codes[None, :], len(classes), classifier, seed=seed)[0]
+    tested = pred >= 0
+    if not tested.all():
+        raise ValueError("every window must be in one test fold")
+    predicted = classes[pred]
+    return Classification(classes[codes], predicted, _scores(classes[codes], predicted))
+
+
+def block_bootstrap_interval(values: Sequence[float], block: int, n_boot: int = 2000, confidence: float = 0.95,
+                             seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of a mean by the moving-block bootstrap.
+
+    Resamples runs of ``block`` consecutive values (windows in time order), so that neighbouring
+    windows' errors, which come together, stay together. The interval covers the sampling of
+    windows; it does not cover refitting the model or the choice of folds.
+
+    Shapes
+    ------
+    values : (windows,) in time order, e.g. 1 where a window was classified correctly
+    """
+    v = np.asarray(values, float)
+    n = v.size
+    if n == 0:
+        return (np.nan, np.nan)
+    block = int(min(max(block, 1), n))
+    rng = np.random.default_rng(seed)
+    per = -(-n // block)
+    starts = rng.integers(0, n - block + 1, size=(n_boot, per))
+    idx = (starts[..., None] + np.arange(block)).reshape(n_boot, -1)[:, :n]
+    means = v[idx].mean(axis=1)
+    tail = (1 - confidence) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
 def cluster(x: np.ndarray, y: Sequence, seeds: Sequence[int] = range(10), n_clusters: int | None = None) -> pd.DataFrame:
@@ -122,60 +246,61 @@ def cluster(x: np.ndarray, y: Sequence, seeds: Sequence[int] = range(10), n_clus
     return pd.DataFrame(rows)
 
 
-def summarize(scores: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean, standard deviation and a t confidence interval across seeds, per metric (and per any
-    other grouping columns present, such as method)."""
+def summarize(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation, range and count of the values per metric (and per any other
+    grouping columns present, such as method and analysis). No interval is made up here: where one
+    exists it is a row of its own (e.g. ``accuracy_ci_low``)."""
     keys = [c for c in scores.columns if c not in ("seed", "value")]
     rows = []
     for key, group in scores.groupby(keys, sort=False):
         v = group["value"].to_numpy(float)
         v = v[np.isfinite(v)]
-        mean = float(v.mean()) if v.size else np.nan
-        sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
-        half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * sd / np.sqrt(v.size)) if v.size > 1 else 0.0
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        row.update(mean=mean, sd=sd, ci_low=mean - half, ci_high=mean + half, n=int(v.size))
+        row.update(mean=float(v.mean()) if v.size else np.nan, sd=float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                   min=float(v.min()) if v.size else np.nan, max=float(v.max()) if v.size else np.nan,
+                   n=int(v.size))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 @dataclass
 class PermutationResult:
-    """Observed mean accuracy, the null distribution from shuffled labels, and the p-value."""
+    """Observed accuracy, the null accuracies of the permuted labellings, the p-value, and whether
+    the null allows a valid test at all (``p_value`` is NaN when not)."""
 
     observed: float
     null: np.ndarray
     p_value: float
+    testable: bool
+    reason: str
+    exact: bool
 
 
-def permutation_test(x: np.ndarray, y: Sequence, n_permutations: int = 200, seed: int = 0,
-                     n_splits: int = 5, statistic: str = "accuracy", groups: Sequence | None = None,
-                     pca: int | None = None) -> PermutationResult:
-    """Label-permutation null: shuffle the labels, redo the cross-validation, repeat.
+def permutation_test(x: np.ndarray, y: Sequence, folds: Iterable, null: LabelNull, classifier: str = "ridge",
+                     pca: int | None = None, seed: int = 0, statistic: str = "accuracy",
+                     prepared: Sequence[FoldFeatures] | None = None) -> PermutationResult:
+    """Label null: the same cross-validation (same folds, same fitted features) for every labelling
+    of ``null``; the observed statistic is the one :func:`classify` reports for ``y``.
 
-    p = (1 + #{null >= observed}) / (1 + n_permutations). With ``groups``, labels are shuffled
-    only within each group (e.g. within a session).
+    Shapes
+    ------
+    x : (windows, features)
+    y : (windows,) in the order ``null`` was built on
     """
-    y = np.asarray(y).astype(str)
-    rng = np.random.default_rng(seed)
-    observed = cross_validated_scores(x, y, seed, n_splits, pca)[statistic]
-    null = np.empty(n_permutations)
-    for i in range(n_permutations):
-        perm = _shuffle(y, rng, groups)
-        null[i] = cross_validated_scores(x, perm, seed + 1 + i, n_splits, pca)[statistic]
-    p = (1 + np.sum(null >= observed - 1e-12)) / (1 + n_permutations)
-    return PermutationResult(float(observed), null, float(p))
-
-
-def _shuffle(y: np.ndarray, rng: np.random.Generator, groups: Sequence | None) -> np.ndarray:
-    if groups is None:
-        return rng.permutation(y)
-    out = y.copy()
-    groups = np.asarray(groups)
-    for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
-        out[idx] = rng.permutation(y[idx])
-    return out
+    prepared = prepared if prepared is not None else fold_features(x, folds, pca)
+    observed = classify(x, y, None, classifier, pca, seed, prepared=prepared).scores[statistic]
+    classes, codes = _encode(y)
+    lookup = {c: i for i, c in enumerate(classes)}
+    perm_codes = np.vectorize(lookup.__getitem__, otypes=[int])(null.labels) if null.labels.size else \
+        np.empty((0, len(codes)), int)
+    values = np.empty(len(perm_codes))
+    if len(perm_codes):
+        pred = predict_labels(prepared, perm_codes, len(classes), classifier, seed=seed)
+        for i, (truth, guess) in enumerate(zip(perm_codes, pred)):
+            values[i] = _scores(classes[truth], classes[guess])[statistic] if statistic != "accuracy" else \
+                float(np.mean(truth == guess))
+    p = null.p_value(observed, values) if null.testable and len(values) else np.nan
+    return PermutationResult(float(observed), values, float(p), null.testable, null.reason, null.exact)
 
 
 def subregion_alignment(embeddings: np.ndarray, groups: Sequence[str], exclude: Sequence[str] = ()) -> np.ndarray:

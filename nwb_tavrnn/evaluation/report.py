@@ -32,15 +32,7 @@ from .labels import (
     values_from_intervals,
     values_from_series,
 )
-from .metrics import (
-    classify,
-    cluster,
-    correlate,
-    permutation_test,
-    principal_components,
-    subregion_alignment,
-    summarize,
-)
+from .metrics import classify, correlate, principal_components, subregion_alignment, summarize
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +50,42 @@ class EvaluationConfig:
 
     Parameters
     ----------
-    seeds
-        Repetitions of every cross-validated score (different fold splits and k-means starts).
+    split
+        Cross-validation folds (:mod:`nwb_tavrnn.evaluation.splits`): ``blocked`` (default,
+        contiguous runs of windows in time order), ``label_blocks`` (whole label blocks held out
+        together) or ``stratified`` (shuffled; neighbouring windows then sit in training).
     n_splits
-        Folds of the stratified cross-validation (fewer when a class is small).
+        Folds (fewer when there are fewer windows or label blocks).
+    purge_gap
+        Seconds around each test window inside which training windows are dropped; windows that
+        overlap a test window are always dropped.
+    classifier
+        ``ridge`` (scikit-learn's RidgeClassifier on standardised features; its nulls are computed
+        for every permutation at once) or ``logistic`` (L2 logistic regression; slower nulls).
+    null
+        Label null (:mod:`nwb_tavrnn.evaluation.nulls`): ``block_permutation`` (default; labels
+        permuted across label blocks), ``circular_shift`` or ``iid`` (single windows; ignores blocks).
     n_permutations
-        Label permutations of the null.
+        Labellings of the null (every distinct one when there are no more than this).
+    alpha
+        Level at which a label test must be able to reject for a p-value to be reported.
+    seeds
+        k-means restarts of the clustering scores (classification is deterministic).
     baselines
         Any of ``raw_correlation``, ``population_rates``, ``vgae``, ``vgrnn`` (the default: all four),
         and ``cebra`` (CEBRA-Time on binned spikes, self-supervised; only when asked for, and only
         with the ``cebra`` package installed: skipped with a warning otherwise).
     time_shuffle
-        Run the time-shuffle null (rotate each spike train, recompute graphs, refit the model).
+        Run the time-shuffle null (shuffle spike trains, recompute graphs, refit the model).
     time_shuffle_repeats
-        Independent shuffles (each refits the model, so a few suffice).
+        Independent shuffles; each refits the model with its own training settings.
     time_shuffle_mode
         ``within_windows`` (default): each spike train is rotated separately inside every piece
         between window edges, so every node keeps its spike count in every window (a rate-matched
         null: what survives it is carried by rates, not coordination); ``whole_recording``: one
         rotation over the whole recording (rates are kept per node, not per window).
+    n_jobs
+        Processes for the time-shuffle refits (None: one per available core, at most one per refit).
     feature_mode
         Window features from node embeddings: ``node_mean`` (the paper's), ``node_mean_sd``, ``flatten``.
     pca
@@ -85,54 +94,90 @@ class EvaluationConfig:
         A window takes a categorical label only if that label covers at least this share of it.
     baseline_epochs
         Epochs for the learned baselines and the time-shuffle refit (None: the model's own).
+    n_boot
+        Moving-block bootstrap resamples of the accuracy interval.
     alignment_exclude
         Node groups left out of the alignment score.
     figures
         Write figures (PNG and PDF) into the report folder.
     """
 
-    seeds: int = 10
+    split: str = "blocked"
     n_splits: int = 5
+    purge_gap: float = 0.0
+    classifier: str = "ridge"
+    null: str = "block_permutation"
     n_permutations: int = 200
+    alpha: float = 0.05
+    seeds: int = 10
     baselines: tuple[str, ...] = BASELINES
     time_shuffle: bool = True
     time_shuffle_repeats: int = 3
     time_shuffle_mode: str = "within_windows"
+    n_jobs: int | None = None
     feature_mode: str = "flatten"
     pca: int = 10
     min_purity: float = 0.75
     baseline_epochs: int | None = None
+    n_boot: int = 2000
     alignment_exclude: tuple[str, ...] = ()
     figures: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from .metrics import CLASSIFIERS
+        from .nulls import NULLS
+        from .splits import SPLITS
+
         unknown = set(self.baselines) - set(BASELINES) - set(OPTIONAL_BASELINES)
         if unknown:
             raise NwbTavrnnError(f"unknown baselines {sorted(unknown)}; known: "
                                  f"{', '.join(BASELINES + OPTIONAL_BASELINES)}")
         if self.seeds < 1 or self.n_permutations < 0 or self.time_shuffle_repeats < 1:
             raise NwbTavrnnError("seeds and time_shuffle_repeats must be >= 1, n_permutations >= 0")
-        if self.time_shuffle_mode not in TIME_SHUFFLE_MODES:
-            raise NwbTavrnnError(f"time_shuffle_mode must be one of {', '.join(TIME_SHUFFLE_MODES)}, "
-                                 f"got {self.time_shuffle_mode!r}")
+        for name, value, allowed in (("time_shuffle_mode", self.time_shuffle_mode, TIME_SHUFFLE_MODES),
+                                     ("split", self.split, SPLITS), ("null", self.null, NULLS),
+                                     ("classifier", self.classifier, CLASSIFIERS)):
+            if value not in allowed:
+                raise NwbTavrnnError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.n_splits < 2:
+            raise NwbTavrnnError(f"n_splits must be >= 2, got {self.n_splits}")
+        if not self.purge_gap >= 0:
+            raise NwbTavrnnError(f"purge_gap must be >= 0 seconds, got {self.purge_gap}")
+        if not 0 < self.alpha < 1:
+            raise NwbTavrnnError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.n_jobs is not None and self.n_jobs < 1:
+            raise NwbTavrnnError(f"n_jobs must be >= 1, got {self.n_jobs}")
         self.baselines = tuple(self.baselines)
         self.alignment_exclude = tuple(self.alignment_exclude)
+
+
+#: What every report says about the learned features (they see all windows, never the labels).
+TRANSDUCTIVE_NOTE = ("learned window features (the model, VGRNN, VGAE, CEBRA) are fitted without labels on all "
+                     "windows, test windows included (transductive); only the classifier and the feature scaling/PCA "
+                     "are fitted inside each fold")
 
 
 @dataclass
 class WindowLabels:
     """Labels of every window (None = unlabelled), the per-window values they came from (if
-    numeric), and the spec that produced them."""
+    numeric), the spec that produced them, and the design block of every window where the labels
+    came from the rows of an intervals table (the row; -1 unlabelled; None: blocks are the runs of
+    equal labels)."""
 
     labels: list
     values: np.ndarray | None
     spec: str
+    blocks: np.ndarray | None = None
 
 
 @dataclass
 class EvaluationReport:
-    """Everything the step computed."""
+    """Everything the step computed.
+
+    ``protocol`` says how: the folds, the label null and whether it allowed a test, what the
+    intervals cover, and the transductive note.
+    """
 
     scores: pd.DataFrame
     summary: pd.DataFrame
@@ -143,15 +188,61 @@ class EvaluationReport:
     report_dir: Path | None = None
     figures: list[Path] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    protocol: dict[str, str] = field(default_factory=dict)
 
     def headline(self) -> pd.DataFrame:
-        """Mean accuracy (with CI) per method and control."""
-        s = self.summary
-        rows = s[(s.metric == "accuracy") & s.analysis.isin(["classification", "time_shuffle"])]
-        rows = rows[["method", "analysis", "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
-        # A t interval over 2-3 time-shuffle refits can reach past [0, 1]; an accuracy cannot.
-        rows[["ci_low", "ci_high"]] = rows[["ci_low", "ci_high"]].clip(0.0, 1.0)
-        return rows
+        """Accuracy per method (classification) and per time-shuffle refit set, with its interval and
+        the label-null p-value of that very accuracy (NaN where the null allows no valid test).
+
+        Columns: method, analysis, mean, ci_low, ci_high, interval, p_value, n.
+        """
+        s = self.scores
+        rows = []
+        for method in pd.unique(s.method):
+            mine = s[s.method == method]
+            value = _metric(mine, "classification", "accuracy")
+            if value is not None:
+                rows.append({"method": method, "analysis": "classification", "mean": value,
+                             "ci_low": _metric(mine, "classification", "accuracy_ci_low"),
+                             "ci_high": _metric(mine, "classification", "accuracy_ci_high"),
+                             "interval": self.protocol.get("interval", ""),
+                             "p_value": _metric(mine, "label_permutation", "p_value"),
+                             "n": int(_metric(mine, "classification", "n_windows") or 0)})
+            shuffle = mine[(mine.analysis == "time_shuffle") & (mine.metric == "accuracy")]["value"]
+            if len(shuffle):
+                rows.append({"method": method, "analysis": "time_shuffle", "mean": float(shuffle.mean()),
+                             "ci_low": float(shuffle.min()), "ci_high": float(shuffle.max()),
+                             "interval": f"range over {len(shuffle)} refit(s)", "p_value": np.nan,
+                             "n": int(len(shuffle))})
+        columns = ["method", "analysis", "mean", "ci_low", "ci_high", "interval", "p_value", "n"]
+        out = pd.DataFrame(rows, columns=columns)
+        out[["mean", "ci_low", "ci_high", "p_value"]] = out[["mean", "ci_low", "ci_high", "p_value"]].astype(float)
+        return out
+
+
+    def format_headline(self) -> str:
+        """The headline as text for the command line: accuracies with their intervals and p-values,
+        and one line on how they were obtained (or why no p-value could be given)."""
+        lines = [f"accuracy, {self.protocol.get('split', 'cross-validated')}",
+                 f"interval: {self.protocol.get('interval', '')}",
+                 f"p: label null, {self.protocol.get('label_null', '')}"]
+        for row in self.headline().itertuples(index=False):
+            if row.analysis == "classification":
+                p = f"p = {row.p_value:.3g}" if np.isfinite(row.p_value) else "p: no valid test"
+                lines.append(f"  {row.method:<18} {row.analysis:<15} {row.mean:.3f} [{row.ci_low:.3f}, "
+                             f"{row.ci_high:.3f}]  {p}")
+            else:
+                lines.append(f"  {row.method:<18} {row.analysis:<15} {row.mean:.3f} (refits {row.ci_low:.3f}"
+                             f"-{row.ci_high:.3f})")
+        test = self.protocol.get("label_test", "")
+        if test.startswith("not testable"):
+            lines.append(f"label test {test}")
+        return "\n".join(lines)
+
+
+def _metric(frame: pd.DataFrame, analysis: str, metric: str) -> float | None:
+    v = frame[(frame.analysis == analysis) & (frame.metric == metric)]["value"]
+    return float(v.iloc[0]) if len(v) else None
 
 
 _RULE = re.compile(r"^(top_bottom|quantile)(?:=(\d+))?$")
@@ -162,9 +253,10 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
 
     ``TABLE:COLUMN`` (majority label by overlap), ``TABLE:COLUMN:top_bottom=K`` or
     ``TABLE:COLUMN:quantile=Q`` (a numeric column averaged per window, then classes),
-    ``behavior:SERIES[:quantile=Q]`` (a behavioural series averaged per window; SERIES is its path
-    or name as ``nwb-tavrnn inspect`` lists it), or ``spans:TABLE1,TABLE2[,...]`` (the table whose
-    span, first start to last stop, covers most of the window: task periods kept as trial tables).
+    ``behavior:SERIES[:quantile=Q][:column=C|:norm]`` (a behavioural series averaged per window;
+    SERIES is its path or name as ``nwb-tavrnn inspect`` lists it; of 2-D data the first column
+    unless ``column=C`` or ``norm`` is given), or ``spans:TABLE1,TABLE2[,...]`` (the table whose span,
+    first start to last stop, covers most of the window: task periods kept as trial tables).
     """
     from ..io.read import read_behavior_series, read_intervals
 
@@ -176,25 +268,35 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
             raise InputFileError(f"labels {spec!r}: give at least two intervals tables; "
                                  f"{'no table ' + ', '.join(map(repr, missing)) + '; ' if missing else ''}"
                                  f"the file has: {', '.join(intervals) or 'none'}")
-        return WindowLabels(labels_from_table_spans({n: intervals[n] for n in names}, starts, stops,
-                                                    min_purity=min_purity), None, spec)
+        found, rows = labels_from_table_spans({n: intervals[n] for n in names}, starts, stops, min_purity=min_purity,
+                                              return_rows=True)
+        return WindowLabels(found, None, spec, rows)
     parts = spec.split(":")
     if len(parts) < 2:
         raise InputFileError(f"labels {spec!r}: expected TABLE:COLUMN[:RULE] or behavior:SERIES[:RULE]")
-    rule = parts[2] if len(parts) > 2 else None
-    match = _RULE.match(rule) if rule else None
-    if rule and not match:
-        raise InputFileError(f"labels {spec!r}: unknown rule {rule!r}; use top_bottom=K or quantile=Q")
+    match, component = None, 0
+    for extra in parts[2:]:
+        if parts[0] == "behavior" and (extra == "norm" or extra.startswith("column=")):
+            try:
+                component = "norm" if extra == "norm" else int(extra[len("column="):])
+            except ValueError:
+                raise InputFileError(f"labels {spec!r}: column=C needs a column number") from None
+            continue
+        match = _RULE.match(extra)
+        if not match:
+            raise InputFileError(f"labels {spec!r}: unknown rule {extra!r}; use top_bottom=K or quantile=Q"
+                                 + (" (and column=C or norm for 2-D series)" if parts[0] == "behavior" else ""))
     if parts[0] == "behavior":
         found = read_behavior_series(nwbfile, parts[1])
-        values = values_from_series(found.timestamps, found.data, starts, stops)
+        values = values_from_series(found.timestamps, found.data, starts, stops, component=component)
     else:
         intervals = read_intervals(nwbfile)
         if parts[0] not in intervals:
             raise InputFileError(f"no intervals table {parts[0]!r}; the file has: {', '.join(intervals) or 'none'}")
         df = intervals[parts[0]]
         if match is None:
-            return WindowLabels(labels_from_intervals(df, parts[1], starts, stops, min_purity=min_purity), None, spec)
+            found, rows = labels_from_intervals(df, parts[1], starts, stops, min_purity=min_purity, return_rows=True)
+            return WindowLabels(found, None, spec, rows)
         values = values_from_intervals(df, parts[1], starts, stops)
     if match is None:
         match = _RULE.match("quantile=2")
@@ -204,18 +306,51 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
     return WindowLabels(labels, values, spec)
 
 
-def _rows(frame: pd.DataFrame, method: str, analysis: str) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.insert(0, "analysis", analysis)
-    frame.insert(0, "method", method)
-    return frame
+@dataclass
+class _Protocol:
+    """The labelled windows in time order, their folds, the label null and the bootstrap block."""
+
+    idx: np.ndarray
+    y: np.ndarray
+    folds: Any
+    null: Any
+    block: int
 
 
-def _score(x: np.ndarray, y: np.ndarray, method: str, cfg: EvaluationConfig, pca: int | None) -> list[pd.DataFrame]:
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
-    out = [_rows(classify(x, y, seeds, cfg.n_splits, pca=pca), method, "classification")]
+def _frame(method: str, analysis: str, values: dict[str, float], seed: int = -1) -> pd.DataFrame:
+    return pd.DataFrame([{"method": method, "analysis": analysis, "metric": k, "seed": seed, "value": float(v)}
+                         for k, v in values.items()])
+
+
+def _pca_for(cfg: EvaluationConfig, kind: str) -> int | None:
+    """Components kept inside folds: always for wide baselines, for embeddings only when flattened."""
+    return cfg.pca if kind == "wide" or cfg.feature_mode == "flatten" else None
+
+
+def _score(x: np.ndarray, method: str, proto: _Protocol, cfg: EvaluationConfig, pca: int | None,
+           null: bool = True) -> list[pd.DataFrame]:
+    """Classification (with its bootstrap interval), the label null of that same accuracy, and clustering."""
+    from .metrics import block_bootstrap_interval, classify, cluster, fold_features, permutation_test
+
+    prepared = fold_features(x, proto.folds, pca)
+    result = classify(x, proto.y, None, cfg.classifier, pca, cfg.seed, prepared=prepared)
+    low, high = block_bootstrap_interval(result.correct, proto.block, cfg.n_boot, seed=cfg.seed)
+    out = [_frame(method, "classification", {**result.scores, "accuracy_ci_low": low, "accuracy_ci_high": high,
+                                              "n_windows": len(proto.y)})]
+    if null and proto.null is not None:
+        perm = permutation_test(x, proto.y, None, proto.null, cfg.classifier, pca, cfg.seed, prepared=prepared)
+        values = {"accuracy": perm.observed, "null_accuracy_mean": float(np.mean(perm.null)),
+                  "null_accuracy_95": float(np.quantile(perm.null, 0.95)), "n_permutations": len(perm.null),
+                  "exact": float(perm.exact), "testable": float(perm.testable)}
+        if perm.testable:
+            values["p_value"] = perm.p_value
+        out.append(_frame(method, "label_permutation", values))
     reduced = x if not pca or x.shape[1] <= pca else _pca(x, pca)
-    out.append(_rows(cluster(reduced, y, seeds), method, "clustering"))
+    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    clustering = cluster(reduced, proto.y, seeds)
+    clustering.insert(0, "analysis", "clustering")
+    clustering.insert(0, "method", method)
+    out.append(clustering[["method", "analysis", "metric", "seed", "value"]])
     return out
 
 
@@ -226,12 +361,80 @@ def _pca(x: np.ndarray, k: int) -> np.ndarray:
     return principal_components(k, *x.shape).fit_transform(StandardScaler().fit_transform(x))
 
 
-def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataFrame:
-    """Rotate every spike train in time (within window pieces or over the whole recording),
-    recompute the graphs with the same parameters and windows, refit the model with the same
-    hyperparameters, and score it like the real data."""
-    from ..connectivity import ConnectivityParams, compute_dynamic_connectivity
-    from .baselines import refit_embeddings
+def _protocol(wl: WindowLabels, starts: np.ndarray, stops: np.ndarray, cfg: EvaluationConfig) -> _Protocol:
+    """Labelled windows in time order, folds that never share time between training and testing,
+    and the label null (with whether it allows a test)."""
+    from .nulls import label_null
+    from .splits import label_blocks, make_folds, window_overlap
+
+    idx, y = labelled(wl.labels)
+    order = np.argsort(starts[idx], kind="stable")
+    idx, y = idx[order], y[order]
+    overlap = window_overlap(starts[idx], stops[idx])
+    if cfg.split == "stratified" and overlap > 0:
+        log.warning("shuffled stratified folds on windows that overlap by %.3g s: test windows share spikes with "
+                    "training windows and scores are inflated; use split='blocked'", overlap)
+    blocks = wl.blocks[idx] if wl.blocks is not None else label_blocks(y)
+    folds = make_folds(starts[idx], stops[idx], y, cfg.split, cfg.n_splits, cfg.purge_gap, cfg.seed, blocks=blocks)
+    null = (label_null(y, cfg.null, cfg.n_permutations, cfg.seed, cfg.alpha, blocks=blocks)
+            if cfg.n_permutations else None)
+    n_blocks = len(np.unique(blocks))
+    block = int(np.clip(round(len(y) / n_blocks), 1, max(1, len(y) // 4)))  # about one label block
+    if null is not None and not null.testable:
+        log.warning("label test not possible: %s", null.reason)
+    return _Protocol(idx, y, folds, null, block)
+
+
+def _describe(proto: _Protocol, cfg: EvaluationConfig) -> dict[str, str]:
+    null = proto.null
+    return {
+        "split": proto.folds.describe(),
+        "classifier": {"ridge": "ridge classifier (alpha 1) on standardised features",
+                       "logistic": "L2 logistic regression on standardised features"}[cfg.classifier]
+        + (f", PCA to {cfg.pca} components inside each fold for wide features" if cfg.pca else ""),
+        "label_null": null.describe() if null is not None else "not run (n_permutations = 0)",
+        "label_test": ("not run" if null is None else "valid" if null.testable else f"not testable: {null.reason}"),
+        "interval": (f"{100 * 0.95:g} % moving-block bootstrap over windows (blocks of {proto.block}) of the "
+                     "out-of-fold correctness; covers the sampling of windows, not refitting"),
+        "transductive": TRANSDUCTIVE_NOTE,
+    }
+
+
+def score_features(x: np.ndarray, labels: WindowLabels, starts: np.ndarray, stops: np.ndarray,
+                   config: EvaluationConfig | None = None, method: str = "features",
+                   kind: str = "wide") -> tuple[pd.DataFrame, dict[str, str]]:
+    """Score any window features exactly as the evaluation scores a method: the same labelled
+    windows, folds, classifier, interval and label null (for baselines of your own, and for
+    checking the protocol's calibration on cheap features).
+
+    Parameters
+    ----------
+    kind
+        ``wide`` (PCA inside folds, as for correlation or rate features) or ``embedding``
+        (PCA only with ``feature_mode="flatten"``).
+
+    Shapes
+    ------
+    x : (windows, features), every window (unlabelled ones are left out here)
+    starts, stops : (windows,) seconds
+
+    Returns
+    -------
+    The score rows (method, analysis, metric, seed, value) and the protocol's description.
+    """
+    cfg = config or EvaluationConfig()
+    starts, stops = np.asarray(starts, float), np.asarray(stops, float)
+    proto = _protocol(labels, starts, stops, cfg)
+    x = np.asarray(x, float).reshape(len(starts), -1)[proto.idx]
+    frames = _score(x, method, proto, cfg, _pca_for(cfg, kind))
+    return pd.concat(frames, ignore_index=True), _describe(proto, cfg)
+
+
+def _time_shuffle(trains, conn, prov, proto: _Protocol, cfg: EvaluationConfig) -> pd.DataFrame:
+    """Shuffle every spike train in time (within window pieces or over the whole recording),
+    recompute the graphs with the same parameters and windows, refit the model exactly as the model
+    step did (same features, history row, training settings), and score it like the real data."""
+    from ..connectivity import ConnectivityParams
 
     stored = conn.parameters_dict
     known = set(ConnectivityParams.__dataclass_fields__)
@@ -245,18 +448,49 @@ def _time_shuffle(trains, conn, prov, idx, y, cfg: EvaluationConfig) -> pd.DataF
             log.warning("the shortest piece between window edges is %.3g s (< %d bins): the within-window "
                         "shuffle keeps coordination at that scale; consider time_shuffle_mode='whole_recording'",
                         pieces.min(), MIN_SHUFFLE_BINS)
+    job = {"params": params, "windows": windows, "model_name": prov.model_name,
+           "hyperparameters": prov.hyperparameters_dict, "epochs": cfg.baseline_epochs, "boundaries": boundaries,
+           "with_correlation": conn.correlation is not None}
+    seeds = [cfg.seed + 1000 + rep for rep in range(cfg.time_shuffle_repeats)]
+    means = _run_refits(trains, job, seeds, cfg.n_jobs)
     frames = []
-    for rep in range(cfg.time_shuffle_repeats):  # each one retrains a model
-        shuffled = feats.circular_shift(trains, seed=cfg.seed + 1000 + rep, boundaries=boundaries)
-        # Shuffled data may well give empty graphs: that is the point, not a problem to warn about.
-        result = compute_dynamic_connectivity(shuffled, params, windows=windows, warn_if_empty=False)
-        mean = refit_embeddings(result.adjacency, result.correlation, prov.model_name, prov.hyperparameters_dict,
-                                epochs=cfg.baseline_epochs)
-        x = feats.embedding_features(mean, cfg.feature_mode)[idx]
-        scores = classify(x, y, [cfg.seed + rep], cfg.n_splits,
-                          pca=cfg.pca if cfg.feature_mode == "flatten" else None)
-        frames.append(_rows(scores, prov.model_name, "time_shuffle"))
+    pca = _pca_for(cfg, "embedding")
+    for rep, mean in enumerate(means):
+        x = feats.embedding_features(mean, cfg.feature_mode)[proto.idx]
+        result = classify(x, proto.y, proto.folds, cfg.classifier, pca, cfg.seed)
+        frames.append(_frame(prov.model_name, "time_shuffle", result.scores, seed=rep))
     return pd.concat(frames, ignore_index=True)
+
+
+def _run_refits(trains, job: dict, seeds: list[int], n_jobs: int | None) -> list[np.ndarray]:
+    """The time-shuffle refits, in parallel processes (one torch thread each) when cores allow."""
+    import os
+
+    from .baselines import null_embeddings
+
+    import multiprocessing
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(len(seeds), n_jobs if n_jobs is not None else cores)
+    if multiprocessing.current_process().daemon:  # e.g. a Dask worker process: it may not start children
+        workers = 1
+    if workers <= 1:
+        out = []
+        for i, seed in enumerate(seeds):
+            out.append(null_embeddings(trains, seed=seed, **job))
+            log.info("time shuffle: refit %d of %d done", i + 1, len(seeds))
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    log.info("time shuffle: %d refits in %d processes", len(seeds), workers)
+    # spawn, not fork: a forked child of a process that already ran torch/OpenMP threads can hang
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(null_embeddings, trains, seed=seed, threads=1, **job): i for i, seed in enumerate(seeds)}
+        out: list = [None] * len(seeds)
+        for done, future in enumerate(as_completed(futures), 1):
+            out[futures[future]] = future.result()
+            log.info("time shuffle: refit %d of %d done", done, len(seeds))
+    return out
 
 
 def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, config: EvaluationConfig | None = None,
@@ -269,6 +503,8 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         A label spec (see :func:`window_labels`) or one label per window (None = unlabelled).
     embeddings
         Name of the NodeEmbeddings when the file holds several.
+    progress
+        A progress bar on a terminal; log lines (INFO) report every step either way.
     """
     from ..io.read import read_one, read_spike_trains
     from ..schema import NodeEmbeddings
@@ -285,8 +521,10 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         from .labels import labels_from_array
 
         wl = WindowLabels(labels_from_array(labels, len(starts)), None, "given by the caller")
-    idx, y = labelled(wl.labels)
+    proto = _protocol(wl, starts, stops, cfg)
+    idx, y = proto.idx, proto.y
     log.info("%d of %d windows labelled: %s", len(idx), len(starts), dict(zip(*np.unique(y, return_counts=True))))
+    log.info("evaluation: %s", proto.folds.describe())
     mean = np.asarray(emb.mean[()])
     model_name = emb.model_name
     frames: list[pd.DataFrame] = []
@@ -296,14 +534,16 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(steps) + 1, desc="evaluate", unit="step")
+    done = [0]
 
     def tick(what: str) -> None:
-        log.info("evaluation: %s done", what)
+        done[0] += 1
+        log.info("evaluation: %s done (%d of %d steps)", what, done[0], len(steps))
         if bar is not None:
             bar.update(1)
 
     x_model = feats.embedding_features(mean, cfg.feature_mode)[idx]
-    frames += _score(x_model, y, model_name, cfg, cfg.pca if cfg.feature_mode == "flatten" else None)
+    frames += _score(x_model, model_name, proto, cfg, _pca_for(cfg, "embedding"))
     tick(model_name)
     extras: dict[str, Any] = {}
     adjacency = conn.to_dense()
@@ -318,18 +558,17 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
 
     for name in cfg.baselines:
         if name == "raw_correlation":
-            x = feats.correlation_features(correlation)[idx]
-            frames += _score(x, y, name, cfg, cfg.pca)
+            frames += _score(feats.correlation_features(correlation)[idx], name, proto, cfg, _pca_for(cfg, "wide"))
         elif name == "population_rates":
-            x = feats.rate_features(trains(), starts, stops)[idx]
-            frames += _score(x, y, name, cfg, cfg.pca)
+            frames += _score(feats.rate_features(trains(), starts, stops)[idx], name, proto, cfg,
+                             _pca_for(cfg, "wide"))
         elif name == "vgae":
             from .baselines import vgae_embeddings
 
             z = vgae_embeddings(adjacency, correlation, latent=mean.shape[2],
                                 epochs=cfg.baseline_epochs or 100, seed=cfg.seed)
-            frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], y, name, cfg,
-                             cfg.pca if cfg.feature_mode == "flatten" else None)
+            frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], name, proto, cfg,
+                             _pca_for(cfg, "embedding"))
         elif name == "vgrnn":
             if prov is None:
                 log.warning("no ModelProvenance linked to %s: skipping the VGRNN baseline", emb.name)
@@ -337,8 +576,8 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
             from .baselines import ablation_embeddings
 
             z = ablation_embeddings(conn, prov.hyperparameters_dict, epochs=cfg.baseline_epochs)
-            frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], y, name, cfg,
-                             cfg.pca if cfg.feature_mode == "flatten" else None)
+            frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], name, proto, cfg,
+                             _pca_for(cfg, "embedding"))
         elif name == "cebra":
             from .cebra_baseline import cebra_available, cebra_window_features
 
@@ -346,44 +585,31 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
                 log.warning("the 'cebra' package is not installed: skipping the CEBRA baseline (pip install cebra)")
                 continue
             x = cebra_window_features(trains(), starts, stops, output_dimension=mean.shape[2], seed=cfg.seed)
-            frames += _score(x[idx], y, name, cfg, None)
+            frames += _score(x[idx], name, proto, cfg, None)
         tick(name)
-    # Label-permutation null on the model's features.
-    if cfg.n_permutations:
-        perm = permutation_test(x_model, y, cfg.n_permutations, cfg.seed, cfg.n_splits,
-                                pca=cfg.pca if cfg.feature_mode == "flatten" else None)
-        frames.append(pd.DataFrame([
-            {"method": model_name, "analysis": "label_permutation", "metric": "accuracy", "seed": -1, "value": perm.observed},
-            {"method": model_name, "analysis": "label_permutation", "metric": "null_accuracy_mean", "seed": -1,
-             "value": float(perm.null.mean())},
-            {"method": model_name, "analysis": "label_permutation", "metric": "null_accuracy_95", "seed": -1,
-             "value": float(np.quantile(perm.null, 0.95))},
-            {"method": model_name, "analysis": "label_permutation", "metric": "p_value", "seed": -1, "value": perm.p_value},
-        ]))
-        extras["permutation_null"] = perm.null
     if cfg.time_shuffle and prov is not None:
-        frames.append(_time_shuffle(trains(), conn, prov, idx, y, cfg))
+        frames.append(_time_shuffle(trains(), conn, prov, proto, cfg))
         tick("time_shuffle")
     # Subregion alignment per window, and its relation to behaviour.
     groups = np.asarray(emb.node_groups[:]).astype(str) if emb.node_groups is not None else None
     alignment = np.full(len(starts), np.nan)
     if groups is not None and len(set(groups) - set(cfg.alignment_exclude)) >= 2:
         alignment = subregion_alignment(mean, groups, cfg.alignment_exclude)
-        rows = [{"method": model_name, "analysis": "alignment", "metric": f"mean_alignment[{c}]", "seed": -1,
-                 "value": float(np.nanmean(alignment[idx][y == c]))} for c in np.unique(y)]
+        rows = {f"mean_alignment[{c}]": float(np.nanmean(alignment[idx][y == c])) for c in np.unique(y)}
         if wl.values is not None:
-            corr = correlate(alignment, wl.values)
-            rows += [{"method": model_name, "analysis": "alignment", "metric": f"spearman_{k}", "seed": -1,
-                      "value": float(v)} for k, v in corr.items()]
-        frames.append(pd.DataFrame(rows))
+            rows.update({f"spearman_{k}": float(v) for k, v in correlate(alignment, wl.values).items()})
+        frames.append(_frame(model_name, "alignment", rows))
     if bar is not None:
         bar.update(1)
         bar.close()
     scores = pd.concat(frames, ignore_index=True)
     summary = summarize(scores)
+    if proto.null is not None:
+        perm_null = scores[(scores.method == model_name) & (scores.analysis == "label_permutation")]
+        extras["permutation_null_summary"] = perm_null
     extras.update(window_index=idx, window_classes=y, starts=starts, stops=stops, mean=mean,
                   groups=groups, attention=_attention_of(nwbfile, emb), adjacency_density=edge_density(adjacency))
-    return EvaluationReport(scores, summary, wl, alignment, cfg, extras=extras)
+    return EvaluationReport(scores, summary, wl, alignment, cfg, extras=extras, protocol=_describe(proto, cfg))
 
 
 def _attention_of(nwbfile, emb) -> np.ndarray | None:
@@ -403,7 +629,7 @@ def write_report(report: EvaluationReport, folder: PathLike) -> list[Path]:
     written = [folder / "scores.csv", folder / "summary.csv", folder / "summary.json"]
     report.scores.to_csv(written[0], index=False)
     report.summary.to_csv(written[1], index=False)
-    payload = {"labels": report.labels.spec, "config": asdict(report.config),
+    payload = {"labels": report.labels.spec, "config": asdict(report.config), "protocol": report.protocol,
                "summary": report.summary.to_dict(orient="records"),
                "window_labels": report.labels.labels, "alignment": [None if not np.isfinite(a) else float(a)
                                                                      for a in report.alignment]}
@@ -445,8 +671,9 @@ def evaluate_file(source: PathLike, labels: str | list, output: PathLike | None 
     if output is not None or in_place:
         table = EvaluationScores.from_frame(
             report.scores, name=name,
-            description="Scores of the embeddings and baselines against window labels (see parameters).",
-            labels=report.labels.spec, parameters=asdict(cfg),
+            description=("Scores of the embeddings and baselines against window labels (see parameters). "
+                         + "; ".join(f"{k}: {v}" for k, v in report.protocol.items())),
+            labels=report.labels.spec, parameters={**asdict(cfg), "protocol": report.protocol},
         )
         report.path = append_results(source, [table], None if in_place else output, in_place=in_place,
                                      overwrite=overwrite)

@@ -24,6 +24,8 @@ from nwb_tavrnn.evaluation.metrics import (
     subregion_alignment,
     summarize,
 )
+from nwb_tavrnn.evaluation.nulls import label_null
+from nwb_tavrnn.evaluation.splits import make_folds
 
 EPOCHS = pd.DataFrame({"start_time": [0.0, 100.0, 250.0], "stop_time": [100.0, 250.0, 400.0],
                        "state": ["a", "b", "a"], "tags": [["x"], ["y"], ["x"]]})
@@ -76,7 +78,12 @@ def test_series_mean_per_window():
     np.testing.assert_allclose(m[:2], [0.75, 5.25])
     assert np.isnan(m[2])
     xy = np.stack([np.full_like(t, 3.0), np.full_like(t, 4.0)], axis=1)
-    np.testing.assert_allclose(values_from_series(t, xy, [0.0], [10.0]), [5.0])
+    # 2-D data: the first column unless asked otherwise (the docstring's promise), or the norm
+    np.testing.assert_allclose(values_from_series(t, xy, [0.0], [10.0]), [3.0])
+    np.testing.assert_allclose(values_from_series(t, xy, [0.0], [10.0], component=1), [4.0])
+    np.testing.assert_allclose(values_from_series(t, xy, [0.0], [10.0], component="norm"), [5.0])
+    with pytest.raises(InputFileError, match="choose column=0..1"):
+        values_from_series(t, xy, [0.0], [10.0], component=2)
 
 
 def test_top_bottom_and_quantile_rules():
@@ -87,6 +94,21 @@ def test_top_bottom_and_quantile_rules():
     assert q == ["q2", "q1", "q1", "q2", "q1", "q1", "q2", None]
     with pytest.raises(InputFileError, match="at least 8 windows"):
         classes_from_values(values, "top_bottom", k=4)
+
+
+def test_tied_values_share_a_class_whatever_the_window_order():
+    # many zero speeds first, then moving: ties must not be split by window order
+    speeds = np.array([0.0] * 6 + [1.0, 2.0, 3.0, 4.0])
+    q = classes_from_values(speeds, "quantile", n_classes=2)
+    assert q[:6] == ["q1"] * 6 and set(q[6:]) == {"q2"} | ({"q1"} & set(q[6:]))
+    assert len({c for v, c in zip(speeds, q) if v == 0.0}) == 1
+    reversed_q = classes_from_values(speeds[::-1], "quantile", n_classes=2)
+    assert reversed_q[::-1] == q
+    # the paper's top/bottom rule: windows tied with the k-th value are all in, never picked by order
+    tb = classes_from_values([0.0, 0.0, 0.0, 5.0, 6.0, 7.0], "top_bottom", k=2)
+    assert tb == ["Low", "Low", "Low", None, "High", "High"]
+    with pytest.raises(InputFileError, match="share the value"):
+        classes_from_values([1.0, 1.0, 1.0, 1.0], "top_bottom", k=2)
 
 
 def test_labelled_needs_two_classes_of_two():
@@ -108,22 +130,28 @@ def _separable(n=40, shift=4.0, seed=0):
     return x, y
 
 
+def _folds(y):
+    starts = np.arange(len(y)) * 60.0
+    return make_folds(starts, starts + 60.0, y)
+
+
 def test_classification_finds_separable_classes_and_not_noise():
     x, y = _separable()
-    scores = summarize(classify(x, y, seeds=range(5)))
-    acc = scores.set_index("metric").loc["accuracy"]
-    assert acc["mean"] > 0.9 and acc["ci_low"] <= acc["mean"] <= acc["ci_high"] and acc["n"] == 5
-    noise = summarize(classify(np.random.default_rng(1).normal(size=(40, 4)), y, seeds=range(5)))
-    assert noise.set_index("metric").loc["accuracy", "mean"] < 0.75
+    result = classify(x, y, _folds(y))
+    assert result.scores["accuracy"] > 0.9 and result.correct.mean() == result.scores["accuracy"]
+    noise = classify(np.random.default_rng(1).normal(size=(40, 4)), y, _folds(y))
+    assert noise.scores["accuracy"] < 0.75
 
 
 def test_permutation_null_is_at_chance_and_p_small_for_real_signal():
     x, y = _separable()
-    res = permutation_test(x, y, n_permutations=19, seed=0)
+    null = label_null(y, "iid", n_permutations=19, seed=0)  # single windows: these labels have no blocks
+    res = permutation_test(x, y, _folds(y), null)
+    assert res.observed == classify(x, y, _folds(y)).scores["accuracy"]  # the p-value is of the headline figure
     assert res.observed > 0.9
     assert 0.3 < res.null.mean() < 0.7  # chance for two balanced classes
     assert res.p_value == pytest.approx(1 / 20)
-    noise = permutation_test(np.random.default_rng(2).normal(size=(40, 4)), y, n_permutations=19, seed=0)
+    noise = permutation_test(np.random.default_rng(2).normal(size=(40, 4)), y, _folds(y), null)
     assert noise.p_value > 0.05
 
 
@@ -175,8 +203,7 @@ def test_pca_inside_folds_keeps_signal():
     y = np.array(["a", "b"] * 20)
     signal = np.where(y == "b", 1.0, -1.0)[:, None] + 0.3 * rng.normal(size=(40, 30))  # a dominant component
     wide = np.concatenate([signal, rng.normal(size=(40, 50))], axis=1)
-    acc = summarize(classify(wide, y, seeds=range(3), pca=5)).set_index("metric").loc["accuracy", "mean"]
-    assert acc > 0.7
+    assert classify(wide, y, _folds(y), pca=5).scores["accuracy"] > 0.7
 
 
 def test_within_window_shuffle_keeps_counts_per_window_and_breaks_synchrony():

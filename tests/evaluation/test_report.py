@@ -27,37 +27,73 @@ def fitted(tmp_path_factory):
     from nwb_tavrnn.simulate import SimulationConfig, write_simulation
 
     folder = tmp_path_factory.mktemp("eval")
-    sim = write_simulation(folder / "sim.nwb", SimulationConfig.small(), seed=1)
+    # 10 one-minute blocks of gameplay and a rest block: 11 label blocks, enough for a block-permutation test
+    sim = write_simulation(folder / "sim.nwb", SimulationConfig.small(gameplay_minutes=10.0), seed=1)
     graphs = run_connectivity(sim, folder / "graphs.nwb", ConnectivityParams.preset("dishbrain", window=20.0, step=10.0))
     return fit_file(graphs, folder / "fitted.nwb", TAVRNN(epochs=40, seed=0, patience=None)).path
 
 
 def test_regimes_classified_and_nulls_at_chance(fitted, tmp_path):
-    cfg = EvaluationConfig(seeds=2, n_permutations=9, baseline_epochs=15)
+    cfg = EvaluationConfig(seeds=2, n_permutations=99, baseline_epochs=15, time_shuffle_repeats=2)
     report = evaluate_file(fitted, "epochs:state", tmp_path / "scored.nwb", report_dir=tmp_path / "report", config=cfg)
-    head = report.headline().set_index(["method", "analysis"])["mean"]
-    chance = report.summary.query("analysis == 'label_permutation' and metric == 'null_accuracy_mean'")["mean"].iloc[0]
-    p_value = report.summary.query("analysis == 'label_permutation' and metric == 'p_value'")["mean"].iloc[0]
-    assert head[("tavrnn", "classification")] >= 0.8
-    assert p_value <= 0.1  # 1/10 is the smallest p-value 9 permutations can give
-    assert head[("tavrnn", "time_shuffle")] < head[("tavrnn", "classification")] - 0.2
-    assert chance < 0.7
-    # every baseline is reported beside the model
-    # every default baseline is reported beside the model (CEBRA runs only when asked for)
-    assert {m for m, a in head.index if a == "classification"} == {
-        "tavrnn", "raw_correlation", "population_rates", "vgae", "vgrnn"}
-    # the scores live in the NWB file, readable and valid
+    head = report.headline().set_index(["method", "analysis"])
+    model = head.loc[("tavrnn", "classification")]
+    scores = report.scores.set_index(["method", "analysis", "metric"])["value"]
+    assert model["mean"] >= 0.8
+    assert model["ci_low"] <= model["mean"] <= model["ci_high"] <= 1.0
+    # the p-value belongs to the accuracy the headline shows, and every method has one
+    assert scores[("tavrnn", "label_permutation", "accuracy")] == model["mean"]
+    assert model["p_value"] <= 0.05
+    assert scores[("tavrnn", "label_permutation", "null_accuracy_mean")] < 0.7
+    assert head.loc[("tavrnn", "time_shuffle"), "mean"] < model["mean"] - 0.2
+    # every default baseline is reported beside the model, with its own p-value (CEBRA runs only when asked for)
+    methods = {m for m, a in head.index if a == "classification"}
+    assert methods == {"tavrnn", "raw_correlation", "population_rates", "vgae", "vgrnn"}
+    assert all(np.isfinite(head.loc[(m, "classification"), "p_value"]) for m in methods)
+    # 20 s windows every 10 s: the folds purge the neighbours of every test window, and say so
+    assert "blocked" in report.protocol["split"] and "purged" in report.protocol["split"]
+    assert "11 label blocks" in report.protocol["label_null"] and report.protocol["label_test"] == "valid"
+    assert "transductive" in report.protocol["transductive"]
+    # the scores live in the NWB file, readable and valid, with the protocol in their parameters
     with open_nwb(tmp_path / "scored.nwb") as nwbfile:
         table = read_one(nwbfile, EvaluationScores)
         df = table.to_dataframe()
         assert table.labels == "epochs:state"
-        assert json.loads(table.parameters)["seeds"] == 2
+        params = json.loads(table.parameters)
+        assert params["seeds"] == 2 and params["split"] == "blocked" and params["null"] == "block_permutation"
+        assert "purged" in params["protocol"]["split"]
         assert len(df) == len(report.scores)
         np.testing.assert_allclose(df["value"].to_numpy(float), report.scores["value"].to_numpy(float))
+        assert ((df.method == "tavrnn") & (df.analysis == "label_permutation") & (df.metric == "p_value")).sum() == 1
     assert validate_file(tmp_path / "scored.nwb").ok
     names = {p.name for p in (tmp_path / "report").iterdir()}
     assert {"scores.csv", "summary.json", "scores.png", "scores.pdf", "embeddings.png", "attention.png",
             "connectivity.png", "alignment.png"} <= names
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["protocol"]["label_test"] == "valid"
+
+
+def test_time_shuffle_refit_runs_the_identical_pipeline(fitted):
+    """Without shuffling, the null's refit reproduces the real embeddings exactly: same graphs, same
+    |r| features and history-node row, same training settings and seed."""
+    from nwb_tavrnn.connectivity import ConnectivityParams
+    from nwb_tavrnn.evaluation.baselines import null_embeddings
+    from nwb_tavrnn.io.read import read_spike_trains
+    from nwb_tavrnn.schema import DynamicConnectivity, NodeEmbeddings
+
+    with open_nwb(fitted) as nwbfile:
+        emb = read_one(nwbfile, NodeEmbeddings)
+        conn = read_one(nwbfile, DynamicConnectivity)
+        real = np.asarray(emb.mean[()])
+        trains = read_spike_trains(nwbfile).select(ids=np.asarray(conn.node_ids[:]).tolist())
+        params = ConnectivityParams.from_dict({k: v for k, v in conn.parameters_dict.items()
+                                               if k in ConnectivityParams.__dataclass_fields__})
+        windows = (np.asarray(conn.window_start_times[:]), np.asarray(conn.window_stop_times[:]))
+        again = null_embeddings(trains, params, windows, emb.model.model_name, emb.model.hyperparameters_dict,
+                                shuffle=False)
+        shuffled = null_embeddings(trains, params, windows, emb.model.model_name, emb.model.hyperparameters_dict,
+                                   seed=3, boundaries=np.concatenate(windows))
+    np.testing.assert_array_equal(again, real)
+    assert np.abs(shuffled - real).max() > 1e-2  # and the shuffle does change them
 
 
 def test_alignment_is_higher_in_the_aligned_regime(fitted):

@@ -147,9 +147,9 @@ from hdmf.backends.hdf5 import H5DataIO
 from pynwb import NWBFile
 from pynwb.file import Subject
 
-from .errors import NwbTavrnnError
-from .io.spike_trains import SpikeTrains
-from .io.units import build_units_table
+from ..errors import NwbTavrnnError
+from ..io.spike_trains import SpikeTrains
+from ..io.units import build_units_table
 
 log = logging.getLogger(__name__)
 
@@ -810,7 +810,7 @@ def _electrode_positions(sizes: tuple[int, ...], pitch: float = 17.5) -> np.ndar
 
 
 def _to_nwbfile(sim: SimulatedSession, session_start_time: datetime | None, identifier: str | None) -> NWBFile:
-    from .schema import DynamicConnectivity
+    from ..schema import DynamicConnectivity
 
     cfg = sim.config
     n = sim.n_nodes
@@ -834,7 +834,7 @@ def _to_nwbfile(sim: SimulatedSession, session_start_time: datetime | None, iden
         ),
         keywords=["simulation", "ground truth", "dynamic connectivity", "spiking network", "Hawkes process"],
         source_script=f"nwb_tavrnn.simulate.simulate_network(seed={sim.seed})",
-        source_script_file_name="nwb_tavrnn/simulate.py",
+        source_script_file_name="nwb_tavrnn/simulate/network.py",
         notes=json.dumps({"seed": sim.seed, "config": cfg.to_dict()}, sort_keys=True),
     )
     nwbfile.subject = Subject(
@@ -1000,7 +1000,7 @@ def write_simulation(path: str | Path, config: SimulationConfig | None = None, s
     SimulationConfigError
         If a parameter is out of range.
     """
-    from .io.files import check_writable, write_nwbfile
+    from ..io.files import check_writable, write_nwbfile
 
     check_writable(path, overwrite=overwrite)
     sim = simulate_network(config, seed=seed)

@@ -1,0 +1,55 @@
+"""Calibration of the default evaluation: a label that changes nothing while the network drifts
+slowly is "decoded" no more often than alpha; a planted label effect is found.
+
+Cheap features (each window's raw correlation matrix) stand in for the model's, scored by the very
+code the evaluation uses (see :mod:`nwb_tavrnn.evaluation.calibration`); the end-to-end check with
+the model is in tests/test_pipeline.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("sklearn")
+
+from nwb_tavrnn.evaluation.calibration import monte_carlo_error, rejection_rate  # noqa: E402
+from nwb_tavrnn.evaluation.report import EvaluationConfig  # noqa: E402
+
+ALPHA = 0.05
+
+
+def within_mc_error(rate: float, draws: int, sds: float = 3.0) -> bool:
+    return abs(rate - ALPHA) <= sds * monte_carlo_error(ALPHA, draws)
+
+
+CHEAP = {"n_permutations": 199, "time_shuffle": False, "seeds": 1}
+
+
+def test_default_evaluation_is_calibrated_under_drift_and_detects_a_planted_effect():
+    cfg = EvaluationConfig(**CHEAP)
+    false_positives, chance_accuracy = rejection_rate(range(120), cfg)
+    assert within_mc_error(false_positives, 120), false_positives
+    assert chance_accuracy < 0.6
+    detected, accuracy = rejection_rate(range(1000, 1020), cfg, effect=1.0)
+    assert detected >= 0.8 and accuracy >= 0.8, (detected, accuracy)
+
+
+def test_the_old_protocol_fails_the_same_check():
+    """Shuffled stratified folds on half-overlapping windows with an i.i.d. label permutation: the
+    drift alone is "decoded" far more often than alpha (this test would fail the check above)."""
+    old = EvaluationConfig(**CHEAP, split="stratified", null="iid")
+    false_positives, _ = rejection_rate(range(60), old)
+    assert false_positives > 0.15, false_positives
+
+
+@pytest.mark.slow
+def test_calibration_over_many_draws():
+    cfg = EvaluationConfig(**CHEAP)
+    false_positives, _ = rejection_rate(range(2000, 2400), cfg)
+    assert within_mc_error(false_positives, 400), false_positives
+    # a strictly alternating design is not a random assignment of blocks: the test stays valid
+    # (conservative), never anti-conservative
+    alternating, _ = rejection_rate(range(3000, 3200), cfg, design="alternating")
+    assert alternating <= ALPHA + 3 * monte_carlo_error(ALPHA, 200), alternating
+    detected, accuracy = rejection_rate(range(4000, 4060), cfg, effect=1.0)
+    assert detected >= 0.85 and accuracy >= 0.85, (detected, accuracy)
