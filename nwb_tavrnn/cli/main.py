@@ -21,6 +21,9 @@ from ..errors import NwbTavrnnError
 
 log = logging.getLogger("nwb_tavrnn")
 
+#: Loggers whose INFO lines report progress (shown when stderr is not a terminal).
+PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_tavrnn.models.training")
+
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "sort", "segments", "connectivity", "fit",
                "evaluate")
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = "ERROR" if args.quiet else args.log_level
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not args.quiet and level == "WARNING" and not sys.stderr.isatty():
+        # No progress bar when stderr is piped to a log: the steps' progress goes there as plain lines.
+        for name in PROGRESS_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

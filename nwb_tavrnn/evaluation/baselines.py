@@ -8,6 +8,8 @@ without temporal attention, trained with the same hyperparameters as the model b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -77,6 +79,36 @@ def _fit_window(encoder, adjacency: np.ndarray, features: np.ndarray | None, n_n
         return model.encoder(x, edge_index)[0].numpy()
 
 
+@dataclass
+class GraphArrays:
+    """Graphs and their unthresholded |r| rows as plain arrays: what a model is trained on, in a
+    form worker processes can receive (the model reads it like a DynamicConnectivity).
+
+    Shapes
+    ------
+    adjacency, correlation : (windows, nodes, nodes) float32; correlation None when the file had none
+    """
+
+    adjacency: np.ndarray
+    correlation: np.ndarray | None
+
+    @classmethod
+    def of(cls, connectivity: Any) -> GraphArrays:
+        """The arrays of a DynamicConnectivity (read once, e.g. before handing them to workers)."""
+        corr = connectivity.correlation
+        return cls(np.asarray(connectivity.to_dense(), dtype=np.float32),
+                   None if corr is None else np.asarray(corr[()], dtype=np.float32))
+
+
+def in_worker(function: Callable, kwargs: dict, threads: int | None = 1) -> Any:
+    """Call ``function(**kwargs)`` with torch limited to ``threads`` (parallel jobs run one each)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    return function(**kwargs)
+
+
 def refit_embeddings(connectivity: Any, model_name: str, hyperparameters: dict, epochs: int | None = None,
                      **overrides: Any) -> np.ndarray:
     """Train a fresh model with the hyperparameters of a fit (its provenance) on ``connectivity`` and
@@ -101,7 +133,8 @@ def refit_embeddings(connectivity: Any, model_name: str, hyperparameters: dict, 
 
 
 def ablation_embeddings(connectivity: Any, hyperparameters: dict, epochs: int | None = None) -> np.ndarray:
-    """Embeddings of VGRNN (the same model without temporal attention) fitted to ``connectivity``.
+    """Embeddings of VGRNN (the same model without temporal attention) fitted to ``connectivity``
+    (a DynamicConnectivity or :class:`GraphArrays`).
 
     Shapes
     ------
@@ -112,13 +145,13 @@ def ablation_embeddings(connectivity: Any, hyperparameters: dict, epochs: int | 
 
 def null_embeddings(trains: Any, params: Any, windows: tuple[np.ndarray, np.ndarray], model_name: str,
                     hyperparameters: dict, *, epochs: int | None = None, seed: int = 0,
-                    boundaries: np.ndarray | None = None, with_correlation: bool = True, shuffle: bool = True,
-                    threads: int | None = None) -> np.ndarray:
+                    boundaries: np.ndarray | None = None, with_correlation: bool = True,
+                    shuffle: bool = True) -> np.ndarray:
     """One time-shuffle refit: shuffle the spike trains, recompute the graphs of the same windows
     with the same parameters, and refit the model as the model step did.
 
     ``shuffle=False`` runs the identical pipeline on the real spike trains (it must reproduce the
-    real embeddings). ``threads`` sets torch's thread count (parallel refits run one each).
+    real embeddings).
 
     Shapes
     ------
@@ -130,10 +163,6 @@ def null_embeddings(trains: Any, params: Any, windows: tuple[np.ndarray, np.ndar
     from ..connectivity import compute_dynamic_connectivity
     from .features import circular_shift
 
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(int(threads))
     data = circular_shift(trains, seed=seed, boundaries=boundaries) if shuffle else trains
     # Shuffled data may well give empty graphs: that is the point, not a problem to warn about.
     result = compute_dynamic_connectivity(data, params, windows=windows, warn_if_empty=False)

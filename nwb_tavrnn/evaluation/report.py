@@ -430,11 +430,12 @@ def score_features(x: np.ndarray, labels: WindowLabels, starts: np.ndarray, stop
     return pd.concat(frames, ignore_index=True), _describe(proto, cfg)
 
 
-def _time_shuffle(trains, conn, prov, proto: _Protocol, cfg: EvaluationConfig) -> pd.DataFrame:
-    """Shuffle every spike train in time (within window pieces or over the whole recording),
-    recompute the graphs with the same parameters and windows, refit the model exactly as the model
-    step did (same features, history row, training settings), and score it like the real data."""
+def _time_shuffle_jobs(trains, conn, prov, cfg: EvaluationConfig) -> list[tuple[str, Any, dict]]:
+    """The time-shuffle refits as jobs: shuffle every spike train in time (within window pieces or
+    over the whole recording), recompute the graphs with the same parameters and windows, and refit
+    the model exactly as the model step did (same features, history row, training settings)."""
     from ..connectivity import ConnectivityParams
+    from .baselines import null_embeddings
 
     stored = conn.parameters_dict
     known = set(ConnectivityParams.__dataclass_fields__)
@@ -448,48 +449,43 @@ def _time_shuffle(trains, conn, prov, proto: _Protocol, cfg: EvaluationConfig) -
             log.warning("the shortest piece between window edges is %.3g s (< %d bins): the within-window "
                         "shuffle keeps coordination at that scale; consider time_shuffle_mode='whole_recording'",
                         pieces.min(), MIN_SHUFFLE_BINS)
-    job = {"params": params, "windows": windows, "model_name": prov.model_name,
+    job = {"trains": trains, "params": params, "windows": windows, "model_name": prov.model_name,
            "hyperparameters": prov.hyperparameters_dict, "epochs": cfg.baseline_epochs, "boundaries": boundaries,
            "with_correlation": conn.correlation is not None}
-    seeds = [cfg.seed + 1000 + rep for rep in range(cfg.time_shuffle_repeats)]
-    means = _run_refits(trains, job, seeds, cfg.n_jobs)
-    frames = []
-    pca = _pca_for(cfg, "embedding")
-    for rep, mean in enumerate(means):
-        x = feats.embedding_features(mean, cfg.feature_mode)[proto.idx]
-        result = classify(x, proto.y, proto.folds, cfg.classifier, pca, cfg.seed)
-        frames.append(_frame(prov.model_name, "time_shuffle", result.scores, seed=rep))
-    return pd.concat(frames, ignore_index=True)
+    return [(f"time_shuffle[{rep}]", null_embeddings, {**job, "seed": cfg.seed + 1000 + rep})
+            for rep in range(cfg.time_shuffle_repeats)]
 
 
-def _run_refits(trains, job: dict, seeds: list[int], n_jobs: int | None) -> list[np.ndarray]:
-    """The time-shuffle refits, in parallel processes (one torch thread each) when cores allow."""
+def _run_jobs(jobs: list[tuple[str, Any, dict]], n_jobs: int | None, done=lambda name: None) -> dict[str, Any]:
+    """Run the model trainings of the evaluation (learned baselines, time-shuffle refits): in
+    parallel processes with one torch thread each when there are cores for it, else one by one.
+    ``done(name)`` is called as each finishes (progress)."""
+    import multiprocessing
     import os
 
-    from .baselines import null_embeddings
+    from .baselines import in_worker
 
-    import multiprocessing
-
+    if not jobs:
+        return {}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(len(seeds), n_jobs if n_jobs is not None else cores)
+    workers = min(len(jobs), n_jobs if n_jobs is not None else cores)
     if multiprocessing.current_process().daemon:  # e.g. a Dask worker process: it may not start children
         workers = 1
+    out: dict[str, Any] = {}
     if workers <= 1:
-        out = []
-        for i, seed in enumerate(seeds):
-            out.append(null_embeddings(trains, seed=seed, **job))
-            log.info("time shuffle: refit %d of %d done", i + 1, len(seeds))
+        for name, function, kwargs in jobs:
+            out[name] = function(**kwargs)
+            done(name)
         return out
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    log.info("time shuffle: %d refits in %d processes", len(seeds), workers)
+    log.info("evaluation: %d model trainings (%s) in %d processes", len(jobs), ", ".join(j[0] for j in jobs), workers)
     # spawn, not fork: a forked child of a process that already ran torch/OpenMP threads can hang
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(null_embeddings, trains, seed=seed, threads=1, **job): i for i, seed in enumerate(seeds)}
-        out: list = [None] * len(seeds)
-        for done, future in enumerate(as_completed(futures), 1):
+        futures = {pool.submit(in_worker, function, kwargs): name for name, function, kwargs in jobs}
+        for future in as_completed(futures):
             out[futures[future]] = future.result()
-            log.info("time shuffle: refit %d of %d done", done, len(seeds))
+            done(futures[future])
     return out
 
 
@@ -528,23 +524,6 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     mean = np.asarray(emb.mean[()])
     model_name = emb.model_name
     frames: list[pd.DataFrame] = []
-    steps = [model_name, *cfg.baselines] + (["time_shuffle"] if cfg.time_shuffle and prov is not None else [])
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(steps) + 1, desc="evaluate", unit="step")
-    done = [0]
-
-    def tick(what: str) -> None:
-        done[0] += 1
-        log.info("evaluation: %s done (%d of %d steps)", what, done[0], len(steps))
-        if bar is not None:
-            bar.update(1)
-
-    x_model = feats.embedding_features(mean, cfg.feature_mode)[idx]
-    frames += _score(x_model, model_name, proto, cfg, _pca_for(cfg, "embedding"))
-    tick(model_name)
     extras: dict[str, Any] = {}
     adjacency = conn.to_dense()
     correlation = conn.correlation[()] if conn.correlation is not None else adjacency
@@ -556,40 +535,66 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
             node_trains.append(read_spike_trains(nwbfile).select(ids=np.asarray(conn.node_ids[:]).tolist()))
         return node_trains[0]
 
+    # Every model training (learned baselines, time-shuffle refits) runs together, in parallel where cores allow.
+    from .baselines import GraphArrays, ablation_embeddings, vgae_embeddings
+
+    jobs: list[tuple[str, Any, dict]] = []
+    if "vgae" in cfg.baselines:
+        jobs.append(("vgae", vgae_embeddings, {"adjacency": adjacency, "features": correlation,
+                                              "latent": mean.shape[2], "epochs": cfg.baseline_epochs or 100,
+                                              "seed": cfg.seed}))
+    if "vgrnn" in cfg.baselines:
+        if prov is None:
+            log.warning("no ModelProvenance linked to %s: skipping the VGRNN baseline", emb.name)
+        else:
+            jobs.append(("vgrnn", ablation_embeddings, {"connectivity": GraphArrays.of(conn),
+                                                        "hyperparameters": prov.hyperparameters_dict,
+                                                        "epochs": cfg.baseline_epochs}))
+    shuffle = cfg.time_shuffle and prov is not None
+    if shuffle:
+        jobs += _time_shuffle_jobs(trains(), conn, prov, cfg)
+    total = 1 + len(cfg.baselines) + len(jobs) + shuffle
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="evaluate", unit="step")
+    done = [0]
+
+    def tick(what: str) -> None:
+        done[0] += 1
+        log.info("evaluation: %s done (%d of %d steps)", what, done[0], total)
+        if bar is not None:
+            bar.update(1)
+
+    x_model = feats.embedding_features(mean, cfg.feature_mode)[idx]
+    frames += _score(x_model, model_name, proto, cfg, _pca_for(cfg, "embedding"))
+    tick(f"{model_name} scored")
+    trained = _run_jobs(jobs, cfg.n_jobs, lambda name: tick(f"{name} trained"))
     for name in cfg.baselines:
         if name == "raw_correlation":
             frames += _score(feats.correlation_features(correlation)[idx], name, proto, cfg, _pca_for(cfg, "wide"))
         elif name == "population_rates":
             frames += _score(feats.rate_features(trains(), starts, stops)[idx], name, proto, cfg,
                              _pca_for(cfg, "wide"))
-        elif name == "vgae":
-            from .baselines import vgae_embeddings
-
-            z = vgae_embeddings(adjacency, correlation, latent=mean.shape[2],
-                                epochs=cfg.baseline_epochs or 100, seed=cfg.seed)
-            frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], name, proto, cfg,
-                             _pca_for(cfg, "embedding"))
-        elif name == "vgrnn":
-            if prov is None:
-                log.warning("no ModelProvenance linked to %s: skipping the VGRNN baseline", emb.name)
-                continue
-            from .baselines import ablation_embeddings
-
-            z = ablation_embeddings(conn, prov.hyperparameters_dict, epochs=cfg.baseline_epochs)
-            frames += _score(feats.embedding_features(z, cfg.feature_mode)[idx], name, proto, cfg,
+        elif name in trained:  # vgae, vgrnn
+            frames += _score(feats.embedding_features(trained[name], cfg.feature_mode)[idx], name, proto, cfg,
                              _pca_for(cfg, "embedding"))
         elif name == "cebra":
             from .cebra_baseline import cebra_available, cebra_window_features
 
             if not cebra_available():
                 log.warning("the 'cebra' package is not installed: skipping the CEBRA baseline (pip install cebra)")
-                continue
-            x = cebra_window_features(trains(), starts, stops, output_dimension=mean.shape[2], seed=cfg.seed)
-            frames += _score(x[idx], name, proto, cfg, None)
-        tick(name)
-    if cfg.time_shuffle and prov is not None:
-        frames.append(_time_shuffle(trains(), conn, prov, proto, cfg))
-        tick("time_shuffle")
+            else:
+                x = cebra_window_features(trains(), starts, stops, output_dimension=mean.shape[2], seed=cfg.seed)
+                frames += _score(x[idx], name, proto, cfg, None)
+        tick(f"{name} scored")
+    if shuffle:
+        for rep in range(cfg.time_shuffle_repeats):
+            x = feats.embedding_features(trained[f"time_shuffle[{rep}]"], cfg.feature_mode)[idx]
+            result = classify(x, y, proto.folds, cfg.classifier, _pca_for(cfg, "embedding"), cfg.seed)
+            frames.append(_frame(model_name, "time_shuffle", result.scores, seed=rep))
+        tick("time_shuffle scored")
     # Subregion alignment per window, and its relation to behaviour.
     groups = np.asarray(emb.node_groups[:]).astype(str) if emb.node_groups is not None else None
     alignment = np.full(len(starts), np.nan)

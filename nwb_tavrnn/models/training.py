@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ from torch import nn
 from ._torch import rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
+
+#: Seconds between training progress lines in the log.
+PROGRESS_SECONDS = 30.0
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -122,6 +126,7 @@ def train(
         })
 
     module.train()
+    last_report = time.monotonic()
     while state.epoch < config.epochs and not state.stopped_early:
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn()
@@ -150,5 +155,8 @@ def train(
             write_checkpoint()
         if callback is not None:
             callback(state.epoch, value)
+        if time.monotonic() - last_report >= PROGRESS_SECONDS:  # a heartbeat for logs (no bar when piped)
+            last_report = time.monotonic()
+            log.info("epoch %d of at most %d, loss %.6g", state.epoch, config.epochs, value)
     module.eval()
     return state

@@ -166,6 +166,7 @@ def drift_nwbfile(session: DriftSession):
         lab="nwb_tavrnn",
         institution="nwb_tavrnn (simulated data)",
         source_script=f"nwb_tavrnn.simulate.simulate_drift(seed={session.seed})",
+        source_script_file_name="nwb_tavrnn/simulate/drift.py",
         notes=json.dumps({"seed": session.seed, "config": asdict(cfg)}, sort_keys=True),
     )
     nwbfile.subject = Subject(subject_id=f"simulated-drift-{session.seed}", species="Rattus norvegicus",
