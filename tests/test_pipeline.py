@@ -213,6 +213,48 @@ def test_in_place_adds_results_atomically_and_keeps_permissions(simulated, fast_
     assert sha256(target) == before and _leftovers(tmp_path) == []
 
 
+@pytest.fixture(scope="module")
+def drifting(tmp_path_factory) -> dict[str, Path]:
+    """Two 48-min sessions of 16 units whose network drifts slowly, in 12 label blocks (random
+    order): in one the label strengthens a group's shared input, in the other it changes nothing."""
+    from nwb_tavrnn.simulate import DriftConfig, write_drift_session
+
+    folder = tmp_path_factory.mktemp("drift")
+    return {"planted": write_drift_session(folder / "planted.nwb", DriftConfig(effect=1.0), seed=7),
+            "none": write_drift_session(folder / "none.nwb", DriftConfig(), seed=8)}
+
+
+def _evaluation_rows(path: Path):
+    from nwb_tavrnn.io import open_nwb
+    from nwb_tavrnn.io.read import read_one
+    from nwb_tavrnn.schema import EvaluationScores
+
+    with open_nwb(path) as nwbfile:
+        return read_one(nwbfile, EvaluationScores).to_dataframe().set_index(["method", "analysis", "metric"])["value"]
+
+
+@pytest.mark.parametrize("effect", ["planted", "none"])
+def test_default_run_finds_a_planted_label_effect_and_not_drift(drifting, effect, tmp_path, capsys):
+    """``run FILE OUT --labels TABLE:COLUMN`` with the default evaluation (120 s windows every 60 s,
+    blocked purged folds, block-permutation null); fewer epochs and one time-shuffle refit for time.
+    One seeded session each: the rate over many sessions is tests/evaluation/test_calibration.py."""
+    out = tmp_path / "out.nwb"
+    code = cli(["--quiet", "run", str(drifting[effect]), str(out), "--labels", "blocks:condition",
+                "--set", "model.epochs=80", "--set", "evaluation.time_shuffle_repeats=1",
+                "--set", "evaluation.figures=false"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    rows = _evaluation_rows(out)
+    accuracy = rows[("tavrnn", "classification", "accuracy")]
+    p_value = rows[("tavrnn", "label_permutation", "p_value")]
+    assert rows[("tavrnn", "label_permutation", "accuracy")] == accuracy  # the p-value is of the headline figure
+    if effect == "planted":
+        assert p_value < 0.05 and accuracy >= 0.8, (p_value, accuracy)
+    else:
+        assert p_value >= 0.05, (p_value, accuracy)
+    assert "p = " in printed and "12 label blocks" in printed
+
+
 def test_demo_small_through_the_cli(tmp_path, capsys, monkeypatch):
     import nwb_tavrnn.config
 

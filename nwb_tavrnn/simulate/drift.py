@@ -8,7 +8,8 @@ correlations and rates drift over minutes as real recordings do. The session is 
 (``design="random"``, a randomised block design) or strictly alternating (``design="alternating"``,
 random first label). With ``effect = 0`` the label changes nothing: any "decoding" of it is a false
 positive. With ``effect > 0`` the shared input of group 0 is ``effect`` stronger (in log-rate
-units) in ``B`` blocks: the label changes coordination, not the mean rates.
+units) in ``B`` blocks and that of group 1 in ``A`` blocks: the label changes which units
+coordinate, not the mean rates.
 
 Spikes come from an inhomogeneous Poisson process per unit on a ``dt`` grid (rate
 ``base_i(t) * exp(c_g(t) s_g(t) - c_g(t)^2 / 2)``, where ``s_g`` is unit white noise per bin, so the
@@ -51,7 +52,8 @@ class DriftConfig:
         (standard deviation), the baseline log-rate wander (standard deviation) and their time
         constant (s).
     effect
-        Extra shared-input strength of group 0 in ``B`` blocks (0: the label changes nothing).
+        Extra shared-input strength of group 0 in ``B`` blocks and of group 1 in ``A`` blocks (0: the
+        label changes nothing).
     dt
         Simulation grid (s); spike times fall uniformly inside their bin.
     """
@@ -128,7 +130,11 @@ def simulate_drift(config: DriftConfig | None = None, seed: int = 0) -> DriftSes
     is_b = condition[block_of_bin] == "B"
     coupling = np.clip(cfg.coupling + _ou(n_steps, cfg.n_groups, cfg.drift_coupling, cfg.drift_timescale, cfg.dt,
                                           rng), 0.0, None)
+    # the planted effect moves shared input from group 1 (A blocks) to group 0 (B blocks): the
+    # graph's strongest edges change sides, the mean rates do not
     coupling[:, 0] += cfg.effect * is_b
+    if cfg.n_groups > 1:
+        coupling[:, 1] += cfg.effect * ~is_b
     group_of = np.arange(cfg.n_units) % cfg.n_groups
     log_base = np.log(cfg.rate) + _ou(n_steps, cfg.n_units, cfg.drift_rate, cfg.drift_timescale, cfg.dt, rng)
     shared = rng.normal(size=(n_steps, cfg.n_groups))
@@ -159,7 +165,8 @@ def drift_nwbfile(session: DriftSession):
         session_description=(f"Simulated drifting network: {cfg.n_units} units in {cfg.n_groups} groups, "
                              f"{cfg.minutes:g} min in {cfg.n_blocks} label blocks ({cfg.design} order); the label "
                              + ("changes nothing." if cfg.effect == 0 else
-                                f"strengthens group 0's shared input by {cfg.effect:g} in B blocks.")),
+                                f"strengthens group 0's shared input by {cfg.effect:g} in B blocks, group 1's "
+                                "in A blocks.")),
         identifier=str(uuid.uuid4()),
         session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
         session_id=f"drift-seed-{session.seed}",
