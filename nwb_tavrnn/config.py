@@ -23,7 +23,8 @@ leaving the key out)::
       seed: 0
     evaluation:
       labels: "epochs:state" # no labels, no evaluation
-      seeds: 10
+      split: blocked         # contiguous folds, purged of windows that overlap a test window
+      null: block_permutation  # labels permuted across whole label blocks
       n_permutations: 200
       baselines: [raw_correlation, population_rates, vgae, vgrnn]  # + cebra, if installed
 
@@ -49,8 +50,9 @@ Sections
 ``evaluation``
     ``labels`` (a label spec such as ``epochs:state`` or ``trials:hit:top_bottom=3``; evaluation runs
     only when it is set), ``report_dir`` (default: ``<OUTPUT stem>_report`` beside the output) and the
-    fields of :class:`nwb_tavrnn.evaluation.report.EvaluationConfig` (``seeds``, ``n_permutations``,
-    ``baselines``, ``time_shuffle``, ``figures``, ...).
+    fields of :class:`nwb_tavrnn.evaluation.report.EvaluationConfig` (``split``, ``purge_gap``,
+    ``classifier``, ``null``, ``n_permutations``, ``baselines``, ``time_shuffle``, ``n_jobs``,
+    ``figures``, ...).
 
 This module is light: it imports no step; :meth:`PipelineConfig.resolve` builds the step objects
 (and so checks the values) before any work starts.

@@ -55,7 +55,8 @@ def scores_figure(report, folder: Path) -> list[Path]:
     err[0, :len(acc)] = acc["mean"] - acc["ci_low"]
     err[1, :len(acc)] = acc["ci_high"] - acc["mean"]
     colours = ["tab:blue"] + ["tab:gray"] * (len(acc) - 1) + ["tab:red"] * len(shuffle)
-    ax.bar(range(len(names)), means, yerr=np.nan_to_num(err), color=colours, capsize=3)
+    # a percentile interval need not contain its point estimate: never draw a negative error bar
+    ax.bar(range(len(names)), means, yerr=np.clip(np.nan_to_num(err), 0.0, None), color=colours, capsize=3)
     sc = report.scores
     for k, method in enumerate(shuffle.method):
         values = sc[(sc.analysis == "time_shuffle") & (sc.metric == "accuracy") & (sc.method == method)]["value"]
@@ -68,8 +69,11 @@ def scores_figure(report, folder: Path) -> list[Path]:
                     label="label null, 95th pct" if k == 0 else None)
             text = "n.t." if not np.isfinite(row.p_value) else f"p={row.p_value:.3g}"
             ax.text(k, 1.07, text, ha="center", fontsize=7)
-    chance = 1.0 / len(set(report.extras["window_classes"]))
-    ax.axhline(chance, ls=":", color="gray", lw=1, label="chance (1 / classes)")
+    # under the null, blocked folds score below 1 / classes: the null's mean is the chance level
+    null_mean = sc[(sc.method == acc.method.iloc[0]) & (sc.analysis == "label_permutation")
+                   & (sc.metric == "null_accuracy_mean")]["value"] if len(acc) else []
+    if len(null_mean):
+        ax.axhline(float(null_mean.iloc[0]), ls=":", color="gray", lw=1, label="chance (label null mean)")
     ax.legend(loc="lower right", fontsize=7)
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.12)

@@ -44,7 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=10, help="k-means restarts of the clustering scores (10)")
     p.add_argument("--permutations", type=int, default=200, help="labellings of the label null (200)")
     p.add_argument("--time-shuffle-repeats", type=int, default=3, help="time-shuffle refits (3)")
-    p.add_argument("--jobs", type=int, metavar="N", help="processes for the time-shuffle refits (default: one per core)")
+    p.add_argument("--jobs", type=int, metavar="N", help="processes for the learned baselines and time-shuffle refits (default: one per core)")
     p.add_argument("--baselines", nargs="*", default=None,
                    help="any of raw_correlation population_rates vgae vgrnn (default: these four) and cebra "
                         "(CEBRA-Time; needs the cebra package)")

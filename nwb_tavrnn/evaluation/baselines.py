@@ -100,13 +100,25 @@ class GraphArrays:
                    None if corr is None else np.asarray(corr[()], dtype=np.float32))
 
 
-def in_worker(function: Callable, kwargs: dict, threads: int | None = 1) -> Any:
-    """Call ``function(**kwargs)`` with torch limited to ``threads`` (parallel jobs run one each)."""
-    if threads is not None:
-        import torch
+def in_worker(function: Callable, kwargs: dict, threads: int | None = 1, log_level: int | None = None) -> Any:
+    """Call ``function(**kwargs)`` with torch limited to ``threads`` (every evaluation training runs
+    on one thread, in a worker process or not, so results do not depend on the number of cores),
+    logging at ``log_level`` to stderr when this is a fresh worker process."""
+    import logging
 
-        torch.set_num_threads(int(threads))
-    return function(**kwargs)
+    if log_level is not None and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("nwb_tavrnn").setLevel(log_level)
+    if threads is None:
+        return function(**kwargs)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        return function(**kwargs)
+    finally:
+        torch.set_num_threads(before)
 
 
 def refit_embeddings(connectivity: Any, model_name: str, hyperparameters: dict, epochs: int | None = None,

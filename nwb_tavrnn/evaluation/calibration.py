@@ -32,9 +32,11 @@ def calibration_draw(seed: int, config: EvaluationConfig, **drift) -> tuple[floa
     graphs = compute_dynamic_connectivity(session.spikes, ConnectivityParams.preset("default"), warn_if_empty=False)
     blocks = pd.DataFrame({"start_time": session.block_start, "stop_time": session.block_stop,
                            "condition": session.condition})
-    found, rows = labels_from_intervals(blocks, "condition", graphs.window_start_times, graphs.window_stop_times,
-                                        min_purity=config.min_purity, return_rows=True)
-    scores, _ = score_features(correlation_features(graphs.correlation), WindowLabels(found, None, "blocks", rows),
+    found, rows, share = labels_from_intervals(blocks, "condition", graphs.window_start_times,
+                                               graphs.window_stop_times, min_purity=config.min_purity,
+                                               return_rows=True)
+    scores, _ = score_features(correlation_features(graphs.correlation),
+                               WindowLabels(found, None, "blocks", rows, share),
                                graphs.window_start_times, graphs.window_stop_times, config)
     value = scores.set_index(["analysis", "metric"])["value"]
     return float(value[("classification", "accuracy")]), float(value.get(("label_permutation", "p_value"), np.nan))

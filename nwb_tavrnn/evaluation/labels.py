@@ -47,19 +47,21 @@ def labels_from_intervals(
     (e.g. 0.75 leaves out windows straddling two states evenly).
 
     With ``return_rows`` also the row of ``df`` each window's label came from (the row of that
-    label overlapping the window most; -1 where unlabelled): the blocks of a block design, which a
-    label null permutes (rows with equal labels stay separate blocks).
+    label overlapping the window most; -1 where unlabelled), and the share of the window's labelled
+    time that row covers: the blocks of a block design, which a label null permutes (rows with
+    equal labels stay separate blocks).
 
     Shapes
     ------
     window_starts, window_stops : (windows,) seconds
-    return : windows labels (None where unlabelled) [, rows (windows,) int]
+    return : windows labels (None where unlabelled) [, rows (windows,) int, row share (windows,)]
     """
     a, b = np.asarray(window_starts, float), np.asarray(window_stops, float)
     values = interval_column(df, column).to_numpy()
     overlap = _overlaps(df["start_time"].to_numpy(float), df["stop_time"].to_numpy(float), a, b)
     out: list = []
     rows = np.full(len(a), -1, dtype=int)
+    share = np.zeros(len(a))
     classes = pd.unique(pd.Series(values).dropna())
     for w in range(len(a)):
         totals = {c: overlap[w, values == c].sum() for c in classes}
@@ -71,9 +73,10 @@ def labels_from_intervals(
         if totals[best] >= min_purity * covered:
             out.append(_plain(best))
             rows[w] = int(np.argmax(np.where(values == best, overlap[w], -1.0)))
+            share[w] = overlap[w, rows[w]] / covered
         else:
             out.append(UNLABELLED)
-    return (out, rows) if return_rows else out
+    return (out, rows, share) if return_rows else out
 
 
 def labels_from_table_spans(
@@ -139,6 +142,8 @@ def values_from_series(
     """
     t = np.asarray(timestamps, float)
     x = np.asarray(data, float)
+    if x.ndim == 1 and component not in (0, "norm"):
+        raise InputFileError(f"the series is 1-D; column={component} does not apply")
     if x.ndim > 1:
         x = x.reshape(len(x), -1)
         if component == "norm":

@@ -94,33 +94,48 @@ def fold_features(x: np.ndarray, folds: Iterable, pca: int | None = None) -> lis
     return out
 
 
-def _ridge_operator(x_train: np.ndarray, x_test: np.ndarray, alpha: float) -> np.ndarray:
-    """The linear map from training targets to test decision values of a ridge regression with an
-    intercept (scikit-learn's RidgeClassifier: centred X and targets, penalty ``alpha``).
+def _balanced_ridge(x_train: np.ndarray, x_test: np.ndarray, target: np.ndarray, n_classes: int,
+                    alpha: float) -> np.ndarray:
+    """Decision values of scikit-learn's ``RidgeClassifier(alpha, class_weight="balanced")`` for
+    many labellings of the same training windows at once.
+
+    Targets are +1 for the class and -1 otherwise (one column per class); each training window is
+    weighted n / (classes present * its class's count), so the fit has no prior towards the
+    training fold's majority class. Without that weighting, blocked folds make every labelling
+    whose class balance differs between folds score *below* chance (the training majority is the
+    test minority), and a label null of such labellings is too easy to beat.
 
     Shapes
     ------
-    return : (test, train)
+    x_train : (n, d); x_test : (m, d); target : (labellings, n) int
+    return : (labellings, m, classes)
     """
     n, d = x_train.shape
-    mean = x_train.mean(axis=0)
-    xc, tc = x_train - mean, x_test - mean
-    if d <= n:
-        coef_map = np.linalg.solve(xc.T @ xc + alpha * np.eye(d), xc.T)  # (d, n)
-    else:  # the dual form: the same solution through the n x n Gram matrix
-        coef_map = xc.T @ np.linalg.solve(xc @ xc.T + alpha * np.eye(n), np.eye(n))
-    centre = np.eye(n) - 1.0 / n
-    return tc @ coef_map @ centre + 1.0 / n
+    onehot = np.where(target[..., None] == np.arange(n_classes), 1.0, -1.0)  # (P, n, K)
+    counts = (target[..., None] == np.arange(n_classes)).sum(axis=1)  # (P, K)
+    present = (counts > 0).sum(axis=1, keepdims=True)  # (P, 1)
+    weight = n / (present * np.take_along_axis(counts, target, axis=1))  # (P, n)
+    total = weight.sum(axis=1, keepdims=True)
+    x_mean = weight @ x_train / total  # (P, d)
+    y_mean = np.einsum("pn,pnk->pk", weight, onehot) / total  # (P, K)
+    xc = x_train[None] - x_mean[:, None, :]  # (P, n, d)
+    yc = onehot - y_mean[:, None, :]
+    xw = xc * weight[..., None]
+    gram = np.einsum("pnd,pne->pde", xw, xc) + alpha * np.eye(d)
+    coef = np.linalg.solve(gram, np.einsum("pnd,pnk->pdk", xw, yc))  # (P, d, K)
+    decision = np.einsum("pmd,pdk->pmk", x_test[None] - x_mean[:, None, :], coef) + y_mean[:, None, :]
+    decision[np.broadcast_to((counts == 0)[:, None, :], decision.shape)] = -np.inf  # never a class not trained on
+    return decision
 
 
 def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classes: int, classifier: str = "ridge",
                    alpha: float = 1.0, seed: int = 0) -> np.ndarray:
     """Out-of-fold predicted class codes for one or many labellings of the same windows.
 
-    ``ridge`` is scikit-learn's RidgeClassifier (targets +1 for the class, -1 otherwise, one column
-    per class, the largest decision wins) computed for every labelling at once: its predictions
-    are linear in the targets, so one operator per fold serves the observed labels and every null
-    labelling. ``logistic`` fits an L2 logistic regression per fold and labelling.
+    ``ridge`` is scikit-learn's ``RidgeClassifier(class_weight="balanced")`` (targets +1 for the
+    class, -1 otherwise, one column per class, the largest decision wins; see
+    :func:`_balanced_ridge`), solved for every labelling at once. ``logistic`` fits a
+    class-balanced L2 logistic regression per fold and labelling.
 
     Shapes
     ------
@@ -132,10 +147,10 @@ def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classe
     for fold in prepared:
         target = codes[:, fold.train]
         if classifier == "ridge":
-            op = _ridge_operator(fold.x_train, fold.x_test, alpha)
-            onehot = np.where(target[..., None] == np.arange(n_classes), 1.0, -1.0)  # (P, train, K)
-            decision = np.einsum("ij,pjk->pik", op, onehot)
-            pred[:, fold.test] = decision.argmax(axis=2)
+            for chunk in range(0, len(target), 256):  # bounded memory: (chunk, d, d) systems
+                part = target[chunk:chunk + 256]
+                decision = _balanced_ridge(fold.x_train, fold.x_test, part, n_classes, alpha)
+                pred[chunk:chunk + len(part), fold.test] = decision.argmax(axis=2)
         elif classifier == "logistic":
             from sklearn.linear_model import LogisticRegression
 
@@ -144,8 +159,8 @@ def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classe
                 if present.size == 1:  # a fold whose training windows hold one class predicts it
                     pred[p, fold.test] = present[0]
                     continue
-                model = LogisticRegression(max_iter=2000, random_state=seed).fit(fold.x_train, t)
-                pred[p, fold.test] = model.predict(fold.x_test)
+                model = LogisticRegression(max_iter=2000, random_state=seed, class_weight="balanced")
+                pred[p, fold.test] = model.fit(fold.x_train, t).predict(fold.x_test)
         else:
             raise ValueError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
     return pred
@@ -205,7 +220,7 @@ def classify(x: np.ndarray, y: Sequence, folds: Iterable, classifier: str = "rid
 
 def block_bootstrap_interval(values: Sequence[float], block: int, n_boot: int = 2000, confidence: float = 0.95,
                              seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of a mean by the moving-block bootstrap.
+    """Percentile interval of a mean by the circular block bootstrap.
 
     Resamples runs of ``block`` consecutive values (windows in time order), so that neighbouring
     windows' errors, which come together, stay together. The interval covers the sampling of
@@ -222,8 +237,10 @@ def block_bootstrap_interval(values: Sequence[float], block: int, n_boot: int = 
     block = int(min(max(block, 1), n))
     rng = np.random.default_rng(seed)
     per = -(-n // block)
-    starts = rng.integers(0, n - block + 1, size=(n_boot, per))
-    idx = (starts[..., None] + np.arange(block)).reshape(n_boot, -1)[:, :n]
+    # circular blocks: every window is equally likely to be drawn (plain moving blocks under-draw the
+    # first and last windows, which can leave the observed mean outside its own interval)
+    starts = rng.integers(0, n, size=(n_boot, per))
+    idx = ((starts[..., None] + np.arange(block)) % n).reshape(n_boot, -1)[:, :n]
     means = v[idx].mean(axis=1)
     tail = (1 - confidence) / 2
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))

@@ -85,7 +85,8 @@ class EvaluationConfig:
         null: what survives it is carried by rates, not coordination); ``whole_recording``: one
         rotation over the whole recording (rates are kept per node, not per window).
     n_jobs
-        Processes for the time-shuffle refits (None: one per available core, at most one per refit).
+        Processes for the evaluation's model trainings (learned baselines and time-shuffle refits;
+        None: one per available core). Each training runs on one torch thread either way.
     feature_mode
         Window features from node embeddings: ``node_mean`` (the paper's), ``node_mean_sd``, ``flatten``.
     pca
@@ -146,6 +147,11 @@ class EvaluationConfig:
             raise NwbTavrnnError(f"purge_gap must be >= 0 seconds, got {self.purge_gap}")
         if not 0 < self.alpha < 1:
             raise NwbTavrnnError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.n_boot < 1:
+            raise NwbTavrnnError(f"n_boot must be >= 1, got {self.n_boot}")
+        if self.split == "label_blocks" and self.null != "block_permutation":
+            raise NwbTavrnnError("split='label_blocks' holds out the observed label blocks; only null='block_permutation' "
+                                 "keeps them, so pair it with that null")
         if self.n_jobs is not None and self.n_jobs < 1:
             raise NwbTavrnnError(f"n_jobs must be >= 1, got {self.n_jobs}")
         self.baselines = tuple(self.baselines)
@@ -161,14 +167,15 @@ TRANSDUCTIVE_NOTE = ("learned window features (the model, VGRNN, VGAE, CEBRA) ar
 @dataclass
 class WindowLabels:
     """Labels of every window (None = unlabelled), the per-window values they came from (if
-    numeric), the spec that produced them, and the design block of every window where the labels
-    came from the rows of an intervals table (the row; -1 unlabelled; None: blocks are the runs of
-    equal labels)."""
+    numeric), the spec that produced them, and, where the labels came from the rows of an intervals
+    table, the row of every window (-1 unlabelled) and the share of the window's labelled time that
+    row covers (None: blocks are the runs of equal labels)."""
 
     labels: list
     values: np.ndarray | None
     spec: str
     blocks: np.ndarray | None = None
+    block_share: np.ndarray | None = None
 
 
 @dataclass
@@ -228,7 +235,8 @@ class EvaluationReport:
                  f"p: label null, {self.protocol.get('label_null', '')}"]
         for row in self.headline().itertuples(index=False):
             if row.analysis == "classification":
-                p = f"p = {row.p_value:.3g}" if np.isfinite(row.p_value) else "p: no valid test"
+                p = (f"p = {row.p_value:.3g}" if np.isfinite(row.p_value) else "p: no valid test"
+                     if self.config.n_permutations else "p: not run")
                 lines.append(f"  {row.method:<18} {row.analysis:<15} {row.mean:.3f} [{row.ci_low:.3f}, "
                              f"{row.ci_high:.3f}]  {p}")
             else:
@@ -268,9 +276,9 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
             raise InputFileError(f"labels {spec!r}: give at least two intervals tables; "
                                  f"{'no table ' + ', '.join(map(repr, missing)) + '; ' if missing else ''}"
                                  f"the file has: {', '.join(intervals) or 'none'}")
-        found, rows = labels_from_table_spans({n: intervals[n] for n in names}, starts, stops, min_purity=min_purity,
-                                              return_rows=True)
-        return WindowLabels(found, None, spec, rows)
+        found, rows, share = labels_from_table_spans({n: intervals[n] for n in names}, starts, stops,
+                                                     min_purity=min_purity, return_rows=True)
+        return WindowLabels(found, None, spec, rows, share)
     parts = spec.split(":")
     if len(parts) < 2:
         raise InputFileError(f"labels {spec!r}: expected TABLE:COLUMN[:RULE] or behavior:SERIES[:RULE]")
@@ -295,8 +303,9 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
             raise InputFileError(f"no intervals table {parts[0]!r}; the file has: {', '.join(intervals) or 'none'}")
         df = intervals[parts[0]]
         if match is None:
-            found, rows = labels_from_intervals(df, parts[1], starts, stops, min_purity=min_purity, return_rows=True)
-            return WindowLabels(found, None, spec, rows)
+            found, rows, share = labels_from_intervals(df, parts[1], starts, stops, min_purity=min_purity,
+                                                       return_rows=True)
+            return WindowLabels(found, None, spec, rows, share)
         values = values_from_intervals(df, parts[1], starts, stops)
     if match is None:
         match = _RULE.match("quantile=2")
@@ -370,11 +379,17 @@ def _protocol(wl: WindowLabels, starts: np.ndarray, stops: np.ndarray, cfg: Eval
     idx, y = labelled(wl.labels)
     order = np.argsort(starts[idx], kind="stable")
     idx, y = idx[order], y[order]
+    blocks = _design_blocks(wl, idx, y, cfg.min_purity)
+    if blocks is not None:
+        keep = blocks >= 0
+        idx, y, blocks = idx[keep], y[keep], blocks[keep]
+        labelled(list(y))  # raises unless two classes of two windows each remain after the drop
+    else:
+        blocks = label_blocks(y)
     overlap = window_overlap(starts[idx], stops[idx])
     if cfg.split == "stratified" and overlap > 0:
         log.warning("shuffled stratified folds on windows that overlap by %.3g s: test windows share spikes with "
                     "training windows and scores are inflated; use split='blocked'", overlap)
-    blocks = wl.blocks[idx] if wl.blocks is not None else label_blocks(y)
     folds = make_folds(starts[idx], stops[idx], y, cfg.split, cfg.n_splits, cfg.purge_gap, cfg.seed, blocks=blocks)
     null = (label_null(y, cfg.null, cfg.n_permutations, cfg.seed, cfg.alpha, blocks=blocks)
             if cfg.n_permutations else None)
@@ -385,12 +400,37 @@ def _protocol(wl: WindowLabels, starts: np.ndarray, stops: np.ndarray, cfg: Eval
     return _Protocol(idx, y, folds, null, block)
 
 
+def _design_blocks(wl: WindowLabels, idx: np.ndarray, y: np.ndarray, min_purity: float) -> np.ndarray | None:
+    """The rows of the labels' intervals table as the blocks a label null permutes, or None when
+    the runs of equal labels must serve instead.
+
+    Rows are the design's blocks only when they are at least as long as the windows (a median of
+    2 or more labelled windows per row): one row per trial or per short stay would make every
+    window its own block, which is the i.i.d. null again. Windows straddling two rows (the row
+    covers less than ``min_purity`` of them) get -1: whether they are labelled would otherwise
+    depend on the labels the rows happen to carry.
+    """
+    if wl.blocks is None:
+        return None
+    rows = np.asarray(wl.blocks)[idx]
+    if np.median(np.unique(rows, return_counts=True)[1]) < 2:
+        log.info("labels: the rows of %s are shorter than the windows; label blocks are runs of equal labels",
+                 wl.spec)
+        return None
+    straddling = np.asarray(wl.block_share)[idx] < min_purity
+    if straddling.any():
+        log.info("labels: %d window(s) straddling two rows of %s left out (their label would depend on both)",
+                 int(straddling.sum()), wl.spec)
+    return np.where(straddling, -1, rows)
+
+
 def _describe(proto: _Protocol, cfg: EvaluationConfig) -> dict[str, str]:
     null = proto.null
     return {
         "split": proto.folds.describe(),
-        "classifier": {"ridge": "ridge classifier (alpha 1) on standardised features",
-                       "logistic": "L2 logistic regression on standardised features"}[cfg.classifier]
+        "classifier": {"ridge": "ridge classifier (alpha 1, balanced class weights) on standardised features",
+                       "logistic": "L2 logistic regression (balanced class weights) on standardised features"
+                       }[cfg.classifier]
         + (f", PCA to {cfg.pca} components inside each fold for wide features" if cfg.pca else ""),
         "label_null": null.describe() if null is not None else "not run (n_permutations = 0)",
         "label_test": ("not run" if null is None else "valid" if null.testable else f"not testable: {null.reason}"),
@@ -458,8 +498,9 @@ def _time_shuffle_jobs(trains, conn, prov, cfg: EvaluationConfig) -> list[tuple[
 
 def _run_jobs(jobs: list[tuple[str, Any, dict]], n_jobs: int | None, done=lambda name: None) -> dict[str, Any]:
     """Run the model trainings of the evaluation (learned baselines, time-shuffle refits): in
-    parallel processes with one torch thread each when there are cores for it, else one by one.
-    ``done(name)`` is called as each finishes (progress)."""
+    parallel processes when there are cores for it, else one by one; each on one torch thread
+    either way, so the results do not depend on the number of cores. ``done(name)`` is called as
+    each finishes (progress)."""
     import multiprocessing
     import os
 
@@ -472,20 +513,30 @@ def _run_jobs(jobs: list[tuple[str, Any, dict]], n_jobs: int | None, done=lambda
     if multiprocessing.current_process().daemon:  # e.g. a Dask worker process: it may not start children
         workers = 1
     out: dict[str, Any] = {}
-    if workers <= 1:
-        for name, function, kwargs in jobs:
-            out[name] = function(**kwargs)
-            done(name)
-        return out
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
-    log.info("evaluation: %d model trainings (%s) in %d processes", len(jobs), ", ".join(j[0] for j in jobs), workers)
-    # spawn, not fork: a forked child of a process that already ran torch/OpenMP threads can hang
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(in_worker, function, kwargs): name for name, function, kwargs in jobs}
-        for future in as_completed(futures):
-            out[futures[future]] = future.result()
-            done(futures[future])
+        log.info("evaluation: %d model trainings (%s) in %d processes", len(jobs), ", ".join(j[0] for j in jobs),
+                 workers)
+        level = logging.getLogger("nwb_tavrnn.models.training").getEffectiveLevel()
+        # spawn, not fork: a forked child of a process that already ran torch/OpenMP threads can hang
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(in_worker, function, kwargs, 1, level): name for name, function, kwargs in jobs}
+            for future in as_completed(futures):
+                out[futures[future]] = future.result()
+                done(futures[future])
+        except BrokenProcessPool:
+            # e.g. a script without an ``if __name__ == "__main__":`` guard: spawned workers cannot start
+            log.warning("worker processes could not run (a script needs an 'if __name__ == \"__main__\":' guard "
+                        "for them); training the remaining evaluation models one by one")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # an error stops the queue instead of waiting for it
+    for name, function, kwargs in jobs:
+        if name not in out:
+            out[name] = in_worker(function, kwargs, 1)
+            done(name)
     return out
 
 
@@ -553,7 +604,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     shuffle = cfg.time_shuffle and prov is not None
     if shuffle:
         jobs += _time_shuffle_jobs(trains(), conn, prov, cfg)
-    total = 1 + len(cfg.baselines) + len(jobs) + shuffle
+    total = 1 + len(cfg.baselines) + len(jobs) + int(shuffle)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -605,7 +656,6 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
             rows.update({f"spearman_{k}": float(v) for k, v in correlate(alignment, wl.values).items()})
         frames.append(_frame(model_name, "alignment", rows))
     if bar is not None:
-        bar.update(1)
         bar.close()
     scores = pd.concat(frames, ignore_index=True)
     summary = summarize(scores)

@@ -56,11 +56,12 @@ def test_a_fold_left_without_training_windows_is_a_clear_error():
         make_folds(starts, starts + 100.0, ["a", "b", "a", "b"], "blocked", n_splits=2)
 
 
-def test_ridge_for_every_labelling_at_once_equals_scikit_learns_ridge_classifier():
+def test_ridge_for_every_labelling_at_once_equals_scikit_learns_balanced_ridge_classifier():
     rng = np.random.default_rng(0)
-    for n, d, k, pca in [(40, 4, 2, None), (30, 60, 3, None), (36, 500, 2, 5)]:
+    for n, d, k, pca in [(40, 4, 2, None), (30, 20, 3, None), (36, 500, 2, 5), (48, 6, 3, None)]:
         x = rng.normal(size=(n, d))
         labellings = rng.integers(0, k, size=(6, n))
+        labellings[-1] = np.sort(labellings[-1])  # whole folds of one class: classes missing from training
         starts = np.arange(n) * 60.0
         folds = make_folds(starts, starts + 60.0, labellings[0].astype(str))
         prepared = fold_features(x, folds, pca)
@@ -72,7 +73,7 @@ def test_ridge_for_every_labelling_at_once_equals_scikit_learns_ridge_classifier
                 if np.unique(train_codes).size == 1:
                     want[fold.test] = train_codes[0]
                     continue
-                model = RidgeClassifier(alpha=1.0).fit(fold.x_train, train_codes)
+                model = RidgeClassifier(alpha=1.0, class_weight="balanced").fit(fold.x_train, train_codes)
                 want[fold.test] = model.predict(fold.x_test)
             np.testing.assert_array_equal(row, want)
 
