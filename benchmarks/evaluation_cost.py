@@ -35,9 +35,11 @@ def _run(source: Path, out: Path, window: float, extra: list[str]) -> tuple[floa
     if done.returncode != 0:
         raise SystemExit(f"run failed ({done.returncode}): {done.stderr.strip().splitlines()[-1]}")
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"pipeline: (\w+) done in ([\d.]+) s", done.stderr)}
-    progress_lines = sum(1 for line in done.stderr.splitlines() if line.startswith("INFO"))
-    print(f"  {progress_lines} progress lines in the log while piped; last: "
-          f"{[ln for ln in done.stderr.splitlines() if ln.startswith('INFO')][-1]}")
+    progress = [line for line in done.stderr.splitlines() if line.startswith("INFO")]
+    print(f"  {len(progress)} progress lines in the log while piped, among them:")
+    for line in progress:
+        if "trained in" in line or "done in" in line:
+            print(f"    {line}")
     return seconds, steps, done.stdout
 
 

@@ -103,20 +103,24 @@ class GraphArrays:
 def in_worker(function: Callable, kwargs: dict, threads: int | None = 1, log_level: int | None = None) -> Any:
     """Call ``function(**kwargs)`` with torch limited to ``threads`` (every evaluation training runs
     on one thread, in a worker process or not, so results do not depend on the number of cores),
-    logging at ``log_level`` to stderr when this is a fresh worker process."""
+    logging at ``log_level`` to stderr when this is a fresh worker process. Returns the result and
+    the seconds it took."""
     import logging
 
     if log_level is not None and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("nwb_tavrnn").setLevel(log_level)
+    import time
+
+    started = time.perf_counter()
     if threads is None:
-        return function(**kwargs)
+        return function(**kwargs), time.perf_counter() - started
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
-        return function(**kwargs)
+        return function(**kwargs), time.perf_counter() - started
     finally:
         torch.set_num_threads(before)
 

@@ -160,8 +160,10 @@ class EvaluationConfig:
 
 #: What every report says about the learned features (they see all windows, never the labels).
 TRANSDUCTIVE_NOTE = ("learned window features (the model, VGRNN, VGAE, CEBRA) are fitted without labels on all "
-                     "windows, test windows included (transductive); only the classifier and the feature scaling/PCA "
-                     "are fitted inside each fold")
+                     "windows, test windows included (transductive); recurrent models (TAVRNN, VGRNN) and CEBRA-Time "
+                     "also pass information between neighbouring windows, so a training window's features depend on "
+                     "the spikes of nearby test windows (a purge_gap as long as that memory narrows this); only the "
+                     "classifier and the feature scaling/PCA are fitted inside each fold")
 
 
 @dataclass
@@ -434,7 +436,7 @@ def _describe(proto: _Protocol, cfg: EvaluationConfig) -> dict[str, str]:
         + (f", PCA to {cfg.pca} components inside each fold for wide features" if cfg.pca else ""),
         "label_null": null.describe() if null is not None else "not run (n_permutations = 0)",
         "label_test": ("not run" if null is None else "valid" if null.testable else f"not testable: {null.reason}"),
-        "interval": (f"{100 * 0.95:g} % moving-block bootstrap over windows (blocks of {proto.block}) of the "
+        "interval": (f"{100 * 0.95:g} % circular block bootstrap over windows (blocks of {proto.block}) of the "
                      "out-of-fold correctness; covers the sampling of windows, not refitting"),
         "transductive": TRANSDUCTIVE_NOTE,
     }
@@ -525,8 +527,8 @@ def _run_jobs(jobs: list[tuple[str, Any, dict]], n_jobs: int | None, done=lambda
         try:
             futures = {pool.submit(in_worker, function, kwargs, 1, level): name for name, function, kwargs in jobs}
             for future in as_completed(futures):
-                out[futures[future]] = future.result()
-                done(futures[future])
+                out[futures[future]], seconds = future.result()
+                done(f"{futures[future]} trained in {seconds:.0f} s")
         except BrokenProcessPool:
             # e.g. a script without an ``if __name__ == "__main__":`` guard: spawned workers cannot start
             log.warning("worker processes could not run (a script needs an 'if __name__ == \"__main__\":' guard "
@@ -535,8 +537,8 @@ def _run_jobs(jobs: list[tuple[str, Any, dict]], n_jobs: int | None, done=lambda
             pool.shutdown(wait=True, cancel_futures=True)  # an error stops the queue instead of waiting for it
     for name, function, kwargs in jobs:
         if name not in out:
-            out[name] = in_worker(function, kwargs, 1)
-            done(name)
+            out[name], seconds = in_worker(function, kwargs, 1)
+            done(f"{name} trained in {seconds:.0f} s")
     return out
 
 
@@ -614,14 +616,14 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
 
     def tick(what: str) -> None:
         done[0] += 1
-        log.info("evaluation: %s done (%d of %d steps)", what, done[0], total)
+        log.info("evaluation: %s (%d of %d steps)", what, done[0], total)
         if bar is not None:
             bar.update(1)
 
     x_model = feats.embedding_features(mean, cfg.feature_mode)[idx]
     frames += _score(x_model, model_name, proto, cfg, _pca_for(cfg, "embedding"))
     tick(f"{model_name} scored")
-    trained = _run_jobs(jobs, cfg.n_jobs, lambda name: tick(f"{name} trained"))
+    trained = _run_jobs(jobs, cfg.n_jobs, tick)
     for name in cfg.baselines:
         if name == "raw_correlation":
             frames += _score(feats.correlation_features(correlation)[idx], name, proto, cfg, _pca_for(cfg, "wide"))

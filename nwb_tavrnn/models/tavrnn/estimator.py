@@ -38,7 +38,7 @@ from ..base import LatentGraphModel
 from ..graphs import GraphSequence, prepare_sequence
 from ..registry import register_model
 from ..training import EpochCallback, TrainingConfig, train
-from .._torch import deterministic, resolve_device, seed_everything
+from .._torch import cpu_threads_for, deterministic, resolve_device, seed_everything
 from .modules import VGRNNNet
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class TAVRNN(LatentGraphModel):
         log.info("fitting %s on %d windows x %d nodes (x_dim %d, %s decoder) on %s", self.model_name,
                  seq.num_windows, seq.n_nodes, seq.x_dim, decoder, device)
         seed_everything(self.seed_)
-        with deterministic():
+        with deterministic(), cpu_threads_for(seq.n_nodes, device):
             module = self._build_module(meta).to(device)
             generator = torch.Generator(device=device).manual_seed(self.seed_)
 
@@ -288,7 +288,7 @@ class TAVRNN(LatentGraphModel):
             seed = int(self.seed) if self.seed is not None else 0
         generator = torch.Generator(device=device).manual_seed(seed)
         self.module_.eval()
-        with torch.no_grad(), deterministic():
+        with torch.no_grad(), deterministic(), cpu_threads_for(seq.n_nodes, device):
             out = self.module_(seq, sample=sample, generator=generator, compute_loss=False)
         n = seq.n_nodes
         mean = out["mean"].cpu().numpy().astype(np.float32)
