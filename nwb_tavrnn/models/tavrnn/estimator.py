@@ -111,7 +111,8 @@ class TAVRNN(LatentGraphModel):
     negative_ratio
         Sampled non-edges per edge for ``decoder="sampled"``.
     clip_grad_norm
-        Clip the gradient norm to this before each step; None: no clipping.
+        Clip the gradient norm to this before each step (default 10, as the ``improved`` preset);
+        None: no clipping (the reference; its loss can become NaN late in training).
     patience, min_delta
         Early stopping: stop after ``patience`` epochs without a relative improvement of
         ``min_delta`` in the loss; ``patience=None`` always runs ``epochs``.
@@ -141,7 +142,7 @@ class TAVRNN(LatentGraphModel):
         edge_weights: bool = False,
         decoder: str = "auto",
         negative_ratio: float = 1.0,
-        clip_grad_norm: float | None = None,
+        clip_grad_norm: float | None = 10.0,
         patience: int | None = 50,
         min_delta: float = 1e-3,
         embeddings: str = "mean",
@@ -385,7 +386,7 @@ class VGRNN(TAVRNN):
     def __init__(self, h_dim: int = 32, z_dim: int = 8, epochs: int = 500, lr: float = 1e-2, seed: int | None = 0,
                  device: str = "auto", features: str = "correlation", attention: str | int | None = None,
                  edge_weights: bool = False, decoder: str = "auto", negative_ratio: float = 1.0,
-                 clip_grad_norm: float | None = None, patience: int | None = 50, min_delta: float = 1e-3,
+                 clip_grad_norm: float | None = 10.0, patience: int | None = 50, min_delta: float = 1e-3,
                  embeddings: str = "mean") -> None:
         super().__init__(h_dim, z_dim, epochs, lr, seed, device, features, attention, edge_weights, decoder,
                          negative_ratio, clip_grad_norm, patience, min_delta, embeddings)
