@@ -186,7 +186,7 @@ ANALYSES = {"simulator": simulator, "dandi": dandi, "rat": rat, "calibration": c
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("analyses", nargs="*", choices=[*ANALYSES, []], default=list(ANALYSES))
+    parser.add_argument("analyses", nargs="*", choices=[*ANALYSES, []], default=[])
     parser.add_argument("--out", type=Path, default=Path("evaluation_benchmark"))
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--permutations", type=int, default=200)

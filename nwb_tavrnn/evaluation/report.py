@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..connectivity.compute import edge_density
-from ..errors import InputFileError, NwbTavrnnError
+from ..errors import InputFileError
 from ..io.files import PathLike, check_writable, open_nwb
 from . import features as feats
 from .labels import (
@@ -132,28 +132,28 @@ class EvaluationConfig:
 
         unknown = set(self.baselines) - set(BASELINES) - set(OPTIONAL_BASELINES)
         if unknown:
-            raise NwbTavrnnError(f"unknown baselines {sorted(unknown)}; known: "
+            raise InputFileError(f"unknown baselines {sorted(unknown)}; known: "
                                  f"{', '.join(BASELINES + OPTIONAL_BASELINES)}")
         if self.seeds < 1 or self.n_permutations < 0 or self.time_shuffle_repeats < 1:
-            raise NwbTavrnnError("seeds and time_shuffle_repeats must be >= 1, n_permutations >= 0")
+            raise InputFileError("seeds and time_shuffle_repeats must be >= 1, n_permutations >= 0")
         for name, value, allowed in (("time_shuffle_mode", self.time_shuffle_mode, TIME_SHUFFLE_MODES),
                                      ("split", self.split, SPLITS), ("null", self.null, NULLS),
                                      ("classifier", self.classifier, CLASSIFIERS)):
             if value not in allowed:
-                raise NwbTavrnnError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+                raise InputFileError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.n_splits < 2:
-            raise NwbTavrnnError(f"n_splits must be >= 2, got {self.n_splits}")
+            raise InputFileError(f"n_splits must be >= 2, got {self.n_splits}")
         if not self.purge_gap >= 0:
-            raise NwbTavrnnError(f"purge_gap must be >= 0 seconds, got {self.purge_gap}")
+            raise InputFileError(f"purge_gap must be >= 0 seconds, got {self.purge_gap}")
         if not 0 < self.alpha < 1:
-            raise NwbTavrnnError(f"alpha must be in (0, 1), got {self.alpha}")
+            raise InputFileError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.n_boot < 1:
-            raise NwbTavrnnError(f"n_boot must be >= 1, got {self.n_boot}")
+            raise InputFileError(f"n_boot must be >= 1, got {self.n_boot}")
         if self.split == "label_blocks" and self.null != "block_permutation":
-            raise NwbTavrnnError("split='label_blocks' holds out the observed label blocks; only null='block_permutation' "
+            raise InputFileError("split='label_blocks' holds out the observed label blocks; only null='block_permutation' "
                                  "keeps them, so pair it with that null")
         if self.n_jobs is not None and self.n_jobs < 1:
-            raise NwbTavrnnError(f"n_jobs must be >= 1, got {self.n_jobs}")
+            raise InputFileError(f"n_jobs must be >= 1, got {self.n_jobs}")
         self.baselines = tuple(self.baselines)
         self.alignment_exclude = tuple(self.alignment_exclude)
 

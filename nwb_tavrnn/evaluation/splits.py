@@ -127,7 +127,11 @@ def make_folds(starts: Sequence[float], stops: Sequence[float], y: Sequence, kin
     if kind == "blocked":
         tests = [order[part] for part in np.array_split(np.arange(n), min(n_splits, n))]
     elif kind == "label_blocks":
-        ids = label_blocks(y) if blocks is None else np.asarray(blocks)
+        if blocks is None:  # runs of equal labels in time order
+            ids = np.empty(n, dtype=int)
+            ids[order] = label_blocks(y[order])
+        else:
+            ids = np.asarray(blocks)
         # number the blocks in time order of their first window
         _, first = np.unique(ids[order], return_index=True)
         rank = {b: r for r, b in enumerate(ids[order][np.sort(first)])}
