@@ -34,6 +34,7 @@ def test_default_evaluation_is_calibrated_under_drift_and_detects_a_planted_effe
     assert detected >= 0.8 and accuracy >= 0.8, (detected, accuracy)
 
 
+@pytest.mark.slow
 def test_the_old_protocol_fails_the_same_check():
     """Shuffled stratified folds on half-overlapping windows with an i.i.d. label permutation: the
     drift alone is "decoded" far more often than alpha (the check above would fail)."""
