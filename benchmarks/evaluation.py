@@ -11,7 +11,7 @@ Run: ``PYTHONPATH=. python benchmarks/evaluation.py [simulator] [dandi] [rat] [c
   Marchenko-Pastur denoising, then with the strongest 10 % of pairs per stay).
 
 Every analysis prints, per method, the cross-validated accuracy (blocked, purged folds: the
-evaluation's default) with its 95 % moving-block bootstrap interval and the p-value of a label null
+evaluation's default) with its 95 % circular block bootstrap interval and the p-value of a label null
 that permutes whole label blocks (or says no valid test exists), beside the time-shuffle null (spike
 trains rotated inside every piece between window edges, so each unit's spike count per window is
 kept, then the whole pipeline re-run and the model refitted). The learned baselines and the

@@ -1,7 +1,7 @@
 """Scores relating window features to window labels, and nodes' embeddings to their groups.
 
 Classification is cross-validated over folds that respect time (:mod:`.splits`), with a
-moving-block bootstrap interval over windows; the label null (:mod:`.nulls`) reruns the same
+circular block bootstrap interval over windows; the label null (:mod:`.nulls`) reruns the same
 cross-validation, same folds and same fitted features, for every permuted labelling; clustering is
 scored against the labels with ARI and NMI over k-means restarts.
 """

@@ -60,8 +60,9 @@ class EvaluationConfig:
         Seconds around each test window inside which training windows are dropped; windows that
         overlap a test window are always dropped.
     classifier
-        ``ridge`` (scikit-learn's RidgeClassifier on standardised features; its nulls are computed
-        for every permutation at once) or ``logistic`` (L2 logistic regression; slower nulls).
+        ``ridge`` (scikit-learn's RidgeClassifier with balanced class weights on standardised
+        features; its nulls are computed for every permutation at once) or ``logistic`` (L2
+        logistic regression with balanced class weights; slower nulls).
     null
         Label null (:mod:`nwb_tavrnn.evaluation.nulls`): ``block_permutation`` (default; labels
         permuted across label blocks), ``circular_shift`` or ``iid`` (single windows; ignores blocks).
@@ -96,7 +97,7 @@ class EvaluationConfig:
     baseline_epochs
         Epochs for the learned baselines and the time-shuffle refit (None: the model's own).
     n_boot
-        Moving-block bootstrap resamples of the accuracy interval.
+        Circular block bootstrap resamples of the accuracy interval.
     alignment_exclude
         Node groups left out of the alignment score.
     figures
@@ -222,12 +223,11 @@ class EvaluationReport:
                 rows.append({"method": method, "analysis": "time_shuffle", "mean": float(shuffle.mean()),
                              "ci_low": float(shuffle.min()), "ci_high": float(shuffle.max()),
                              "interval": f"range over {len(shuffle)} refit(s)", "p_value": np.nan,
-                             "n": int(len(shuffle))})
+                             "n": len(shuffle)})
         columns = ["method", "analysis", "mean", "ci_low", "ci_high", "interval", "p_value", "n"]
         out = pd.DataFrame(rows, columns=columns)
         out[["mean", "ci_low", "ci_high", "p_value"]] = out[["mean", "ci_low", "ci_high", "p_value"]].astype(float)
         return out
-
 
     def format_headline(self) -> str:
         """The headline as text for the command line: accuracies with their intervals and p-values,
@@ -338,8 +338,7 @@ def _pca_for(cfg: EvaluationConfig, kind: str) -> int | None:
     return cfg.pca if kind == "wide" or cfg.feature_mode == "flatten" else None
 
 
-def _score(x: np.ndarray, method: str, proto: _Protocol, cfg: EvaluationConfig, pca: int | None,
-           null: bool = True) -> list[pd.DataFrame]:
+def _score(x: np.ndarray, method: str, proto: _Protocol, cfg: EvaluationConfig, pca: int | None) -> list[pd.DataFrame]:
     """Classification (with its bootstrap interval), the label null of that same accuracy, and clustering."""
     from .metrics import block_bootstrap_interval, classify, cluster, fold_features, permutation_test
 
@@ -348,7 +347,7 @@ def _score(x: np.ndarray, method: str, proto: _Protocol, cfg: EvaluationConfig, 
     low, high = block_bootstrap_interval(result.correct, proto.block, cfg.n_boot, seed=cfg.seed)
     out = [_frame(method, "classification", {**result.scores, "accuracy_ci_low": low, "accuracy_ci_high": high,
                                               "n_windows": len(proto.y)})]
-    if null and proto.null is not None:
+    if proto.null is not None:
         perm = permutation_test(x, proto.y, None, proto.null, cfg.classifier, pca, cfg.seed, prepared=prepared)
         values = {"accuracy": perm.observed, "null_accuracy_mean": float(np.mean(perm.null)),
                   "null_accuracy_95": float(np.quantile(perm.null, 0.95)), "n_permutations": len(perm.null),
@@ -436,7 +435,7 @@ def _describe(proto: _Protocol, cfg: EvaluationConfig) -> dict[str, str]:
         + (f", PCA to {cfg.pca} components inside each fold for wide features" if cfg.pca else ""),
         "label_null": null.describe() if null is not None else "not run (n_permutations = 0)",
         "label_test": ("not run" if null is None else "valid" if null.testable else f"not testable: {null.reason}"),
-        "interval": (f"{100 * 0.95:g} % circular block bootstrap over windows (blocks of {proto.block}) of the "
+        "interval": (f"95 % circular block bootstrap over windows (blocks of {proto.block}) of the "
                      "out-of-fold correctness; covers the sampling of windows, not refitting"),
         "transductive": TRANSDUCTIVE_NOTE,
     }
@@ -661,9 +660,6 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         bar.close()
     scores = pd.concat(frames, ignore_index=True)
     summary = summarize(scores)
-    if proto.null is not None:
-        perm_null = scores[(scores.method == model_name) & (scores.analysis == "label_permutation")]
-        extras["permutation_null_summary"] = perm_null
     extras.update(window_index=idx, window_classes=y, starts=starts, stops=stops, mean=mean,
                   groups=groups, attention=_attention_of(nwbfile, emb), adjacency_density=edge_density(adjacency))
     return EvaluationReport(scores, summary, wl, alignment, cfg, extras=extras, protocol=_describe(proto, cfg))

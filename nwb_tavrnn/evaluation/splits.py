@@ -15,9 +15,10 @@ that comes in blocks. The folds here never do that:
     window sit in training.
 
 Every split is then *purged*: a training window that overlaps a test window in time, or lies
-within ``purge_gap`` seconds of one, is dropped from that fold's training set. Folds depend on
-window times only (never on the label values, except ``label_blocks``, whose blocks stay fixed
-under the block-permutation null), so a label null can reuse them.
+within ``purge_gap`` seconds of one, is dropped from that fold's training set. ``blocked`` folds
+depend on window times only and ``label_blocks`` folds on blocks that the block-permutation null
+keeps in place, so a label null can reuse them; ``stratified`` folds depend on the labels
+themselves.
 """
 
 from __future__ import annotations
