@@ -131,8 +131,8 @@ def refit_embeddings(connectivity: Any, model_name: str, hyperparameters: dict, 
     return the node embeddings the model step would write (posterior means).
 
     ``connectivity`` goes through exactly the path the model step uses (a DynamicConnectivity read
-    from a file, or the :class:`~nwb_tavrnn.connectivity.ConnectivityResult` of a recomputation):
-    the same |r| feature rows, the same history-node row, the same training settings and seed.
+    from a file, or its :class:`GraphArrays`): the same |r| feature rows, the same history-node
+    row, the same training settings and seed.
 
     Shapes
     ------
@@ -174,14 +174,12 @@ def null_embeddings(trains: Any, params: Any, windows: tuple[np.ndarray, np.ndar
     windows : (starts, stops), each (windows,) seconds
     return : (windows, nodes, latent)
     """
-    import dataclasses
-
     from ..connectivity import compute_dynamic_connectivity
     from .features import circular_shift
 
     data = circular_shift(trains, seed=seed, boundaries=boundaries) if shuffle else trains
     # Shuffled data may well give empty graphs: that is the point, not a problem to warn about.
     result = compute_dynamic_connectivity(data, params, windows=windows, warn_if_empty=False)
-    if not with_correlation:  # the real fit saw no stored correlation: its features came from the graph
-        result = dataclasses.replace(result, correlation=None)
-    return refit_embeddings(result, model_name, hyperparameters, epochs)
+    # without a stored correlation the real fit took its features from the graph: so does the refit
+    graphs = GraphArrays(result.adjacency, result.correlation if with_correlation else None)
+    return refit_embeddings(graphs, model_name, hyperparameters, epochs)

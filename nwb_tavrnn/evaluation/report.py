@@ -577,8 +577,11 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     model_name = emb.model_name
     frames: list[pd.DataFrame] = []
     extras: dict[str, Any] = {}
-    adjacency = conn.to_dense()
-    correlation = conn.correlation[()] if conn.correlation is not None else adjacency
+    from .baselines import GraphArrays, ablation_embeddings, vgae_embeddings
+
+    graphs = GraphArrays.of(conn)  # read once: the baselines, the VGRNN refit and the figures share it
+    adjacency = graphs.adjacency
+    correlation = graphs.correlation if graphs.correlation is not None else adjacency
     node_trains: list = []
 
     def trains():
@@ -588,8 +591,6 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         return node_trains[0]
 
     # Every model training (learned baselines, time-shuffle refits) runs together, in parallel where cores allow.
-    from .baselines import GraphArrays, ablation_embeddings, vgae_embeddings
-
     jobs: list[tuple[str, Any, dict]] = []
     if "vgae" in cfg.baselines:
         jobs.append(("vgae", vgae_embeddings, {"adjacency": adjacency, "features": correlation,
@@ -599,7 +600,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         if prov is None:
             log.warning("no ModelProvenance linked to %s: skipping the VGRNN baseline", emb.name)
         else:
-            jobs.append(("vgrnn", ablation_embeddings, {"connectivity": GraphArrays.of(conn),
+            jobs.append(("vgrnn", ablation_embeddings, {"connectivity": graphs,
                                                         "hyperparameters": prov.hyperparameters_dict,
                                                         "epochs": cfg.baseline_epochs}))
     shuffle = cfg.time_shuffle and prov is not None

@@ -210,8 +210,8 @@ def prepare_sequence(
     ----------
     connectivity
         A :class:`~nwb_tavrnn.schema.DynamicConnectivity` (dense or sparse form, in memory or read
-        from a file), a :class:`~nwb_tavrnn.connectivity.ConnectivityResult`, or an array of
-        adjacency matrices. Non-zero entries are edges.
+        from a file), anything with ``adjacency`` and ``correlation`` arrays (a
+        :class:`~nwb_tavrnn.connectivity.ConnectivityResult`), or an array of adjacency matrices. Non-zero entries are edges.
     features
         ``"correlation"``: the ``|r|`` rows of each window (the connectivity's unthresholded
         ``correlation``; for arrays, or when it is absent, the adjacency's own ``|weights|``);
@@ -246,7 +246,8 @@ def prepare_sequence(
         else:
             dense = np.asarray(connectivity.data[()], dtype=np.float32)
     elif hasattr(connectivity, "adjacency") and hasattr(connectivity, "correlation"):
-        # a ConnectivityResult computed in memory: the same graphs and |r| rows a file would hold
+        # graphs held in memory (a ConnectivityResult, the evaluation's GraphArrays): the same graphs
+        # and |r| rows a file would hold
         dense = np.asarray(connectivity.adjacency, dtype=np.float32)
         correlation = connectivity.correlation
         n_windows, n = dense.shape[0], dense.shape[1]
