@@ -106,23 +106,16 @@ def in_worker(function: Callable, kwargs: dict, threads: int | None = 1, log_lev
     logging at ``log_level`` to stderr when this is a fresh worker process. Returns the result and
     the seconds it took."""
     import logging
+    import time
+
+    from ..models._torch import torch_threads
 
     if log_level is not None and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("nwb_tavrnn").setLevel(log_level)
-    import time
-
     started = time.perf_counter()
-    if threads is None:
+    with torch_threads(threads):
         return function(**kwargs), time.perf_counter() - started
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
-    try:
-        return function(**kwargs), time.perf_counter() - started
-    finally:
-        torch.set_num_threads(before)
 
 
 def refit_embeddings(connectivity: Any, model_name: str, hyperparameters: dict, epochs: int | None = None,

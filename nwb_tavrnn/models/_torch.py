@@ -40,18 +40,24 @@ SINGLE_THREAD_MAX_NODES = 256
 
 
 @contextlib.contextmanager
-def cpu_threads_for(n_nodes: int, device: torch.device | str = "cpu") -> Iterator[None]:
-    """One torch thread inside the block for small graphs on CPU (restored after): faster, and the
-    result no longer depends on how many cores the machine has."""
-    if torch.device(device).type != "cpu" or n_nodes > SINGLE_THREAD_MAX_NODES:
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's CPU thread count set to ``threads`` inside the block (None: unchanged), restored after."""
+    if threads is None:
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(threads))
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def cpu_threads_for(n_nodes: int, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager:
+    """One torch thread for small graphs on CPU (see :func:`torch_threads`): faster, and the result
+    no longer depends on how many cores the machine has."""
+    small = torch.device(device).type == "cpu" and n_nodes <= SINGLE_THREAD_MAX_NODES
+    return torch_threads(1 if small else None)
 
 
 @contextlib.contextmanager
