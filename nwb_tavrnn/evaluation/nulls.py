@@ -151,9 +151,25 @@ def label_null(y: Sequence, kind: str = "block_permutation", n_permutations: int
     y = np.asarray(y).astype(str)
     n = len(y)
     rng = np.random.default_rng(seed)
-    blocks = label_blocks(y) if blocks is None else np.unique(np.asarray(blocks), return_inverse=True)[1]
+    if kind == "iid":  # every window its own block
+        blocks = np.arange(n)
+    elif blocks is None:
+        blocks = label_blocks(y)
+    else:
+        blocks = np.unique(np.asarray(blocks), return_inverse=True)[1]
     n_blocks = int(blocks.max()) + 1 if n else 0
-    if kind == "block_permutation":
+    if kind == "circular_shift":
+        n_possible = n
+        same = sum(_equal_up_to_renaming(np.roll(y, s), y) for s in range(n))
+        min_p = same / n
+        exact = n <= n_permutations
+        shifts = np.arange(n) if exact else rng.integers(1, n, size=n_permutations)
+        labels = np.array([np.roll(y, int(s)) for s in shifts]) if n else np.empty((0, 0), dtype=str)
+        testable = min_p <= alpha and n_blocks >= 4
+        reason = "" if testable else (
+            f"{n_blocks} label block(s) and {n} windows: circular shifts give a smallest attainable p-value of "
+            f"{min_p:.3g}" + (" and fewer than 4 blocks" if n_blocks < 4 else "") + ": no valid label test")
+    else:  # block_permutation, and iid (blocks of one window)
         first = np.unique(blocks, return_index=True)[1]
         block_labels = y[first]
         if any(len(set(y[blocks == b])) > 1 for b in range(n_blocks)):
@@ -171,26 +187,6 @@ def label_null(y: Sequence, kind: str = "block_permutation", n_permutations: int
         reason = "" if testable else (
             f"{n_blocks} label block(s) allow only {n_possible} distinct assignment(s) of labels to blocks; the "
             f"smallest attainable p-value is {min_p:.3g} > {alpha:g}: no valid label test (more blocks are needed)")
-    elif kind == "circular_shift":
-        n_possible = n
-        same = sum(_equal_up_to_renaming(np.roll(y, s), y) for s in range(n))
-        min_p = same / n
-        exact = n <= n_permutations
-        shifts = np.arange(n) if exact else rng.integers(1, n, size=n_permutations)
-        labels = np.array([np.roll(y, int(s)) for s in shifts]) if n else np.empty((0, 0), dtype=str)
-        testable = min_p <= alpha and n_blocks >= 4
-        reason = "" if testable else (
-            f"{n_blocks} label block(s) and {n} windows: circular shifts give a smallest attainable p-value of "
-            f"{min_p:.3g}" + (" and fewer than 4 blocks" if n_blocks < 4 else "") + ": no valid label test")
-    else:
-        counts = list(Counter(y.tolist()).values())
-        n_possible = math.factorial(n) // math.prod(math.factorial(c) for c in counts)
-        min_p = 1.0 / (1 + n_permutations) if n_possible > n_permutations else _renamings(counts) / n_possible
-        exact = n_possible <= min(n_permutations, MAX_ENUMERATE)
-        labels = (np.array(list(_multiset_permutations(y.tolist()))) if exact
-                  else np.array([rng.permutation(y) for _ in range(n_permutations)]))
-        testable = min_p <= alpha
-        reason = "" if testable else f"only {n_possible} distinct labellings: no valid label test"
     if not exact:
         min_p = max(min_p, 1.0 / (1 + n_permutations))
         testable = testable and min_p <= alpha
