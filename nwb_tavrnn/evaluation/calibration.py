@@ -25,19 +25,16 @@ def calibration_draw(seed: int, config: EvaluationConfig, **drift) -> tuple[floa
     from ..connectivity import ConnectivityParams, compute_dynamic_connectivity
     from ..simulate import DriftConfig, simulate_drift
     from .features import correlation_features
-    from .labels import labels_from_intervals
-    from .report import WindowLabels, score_features
+    from .report import score_features, table_labels
 
     session = simulate_drift(DriftConfig(**drift), seed=seed)
     graphs = compute_dynamic_connectivity(session.spikes, ConnectivityParams.preset("default"), warn_if_empty=False)
     blocks = pd.DataFrame({"start_time": session.block_start, "stop_time": session.block_stop,
                            "condition": session.condition})
-    found, rows, share = labels_from_intervals(blocks, "condition", graphs.window_start_times,
-                                               graphs.window_stop_times, min_purity=config.min_purity,
-                                               return_rows=True)
-    scores, _ = score_features(correlation_features(graphs.correlation),
-                               WindowLabels(found, None, "blocks", rows, share),
-                               graphs.window_start_times, graphs.window_stop_times, config)
+    labels = table_labels(blocks, "condition", graphs.window_start_times, graphs.window_stop_times,
+                          "blocks:condition", config.min_purity)
+    scores, _ = score_features(correlation_features(graphs.correlation), labels, graphs.window_start_times,
+                               graphs.window_stop_times, config)
     value = scores.set_index(["analysis", "metric"])["value"]
     return float(value[("classification", "accuracy")]), float(value.get(("label_permutation", "p_value"), np.nan))
 

@@ -255,6 +255,19 @@ def _metric(frame: pd.DataFrame, analysis: str, metric: str) -> float | None:
     return float(v.iloc[0]) if len(v) else None
 
 
+def table_labels(df: pd.DataFrame, column: str, starts: np.ndarray, stops: np.ndarray, spec: str,
+                 min_purity: float = 0.75) -> WindowLabels:
+    """Labels of every window from a categorical column of an intervals table, with the row each
+    label came from (the design blocks a label null permutes).
+
+    Shapes
+    ------
+    starts, stops : (windows,) seconds
+    """
+    found, rows, share = labels_from_intervals(df, column, starts, stops, min_purity=min_purity, return_rows=True)
+    return WindowLabels(found, None, spec, rows, share)
+
+
 _RULE = re.compile(r"^(top_bottom|quantile)(?:=(\d+))?$")
 
 
@@ -305,9 +318,7 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
             raise InputFileError(f"no intervals table {parts[0]!r}; the file has: {', '.join(intervals) or 'none'}")
         df = intervals[parts[0]]
         if match is None:
-            found, rows, share = labels_from_intervals(df, parts[1], starts, stops, min_purity=min_purity,
-                                                       return_rows=True)
-            return WindowLabels(found, None, spec, rows, share)
+            return table_labels(df, parts[1], starts, stops, spec, min_purity)
         values = values_from_intervals(df, parts[1], starts, stops)
     if match is None:
         match = _RULE.match("quantile=2")
