@@ -1,13 +1,20 @@
 """Turn a DynamicConnectivity (or plain arrays) into the sparse tensors the graph models consume.
 
-Each window becomes a :class:`SparseGraph`: the GCN-normalised adjacency
-``Â = D^-1/2 (A + I_missing) D^-1/2`` of the real nodes plus one *history node* (index ``N``) joined
-to every node and to itself, held as a CSR matrix. Normalisation is done once here, not at every
-GCN call as the reference code does, because the graphs do not change during training.
+Each window becomes a :class:`SparseGraph`: the normalised adjacency ``Â`` of the real nodes plus
+one *history node* (index ``N``) joined to every node and to itself, held as a CSR matrix.
+Normalisation is done once here, not at every GCN call as the reference code does, because the
+graphs do not change during training. Two normalisations:
 
-Node features are either the unthresholded ``|r|`` rows of each window (``"correlation"``, the
-DishBrain recipe, ``x_dim = N``), one-hot identity (``"identity"``, ``x_dim = N + 1``) or an array the
-caller gives. Both built-in choices tie a fitted model to the number of nodes it was trained on.
+* ``"gcn"``: torch-geometric's ``gcn_norm``: ``D^-1/2 (A + I_missing) D^-1/2``, missing self-loops
+  added, in-degrees, messages flowing source → target.
+* ``"reference"``: the notebook's own GCNConv: ``D^-1/2 A D^-1/2`` on the adjacency exactly as given
+  (no self-loops added), ``D`` the row sums, ``out_i = Σ_j Â_ij x_j``. The two agree on symmetric
+  graphs whose diagonal is set, which is what the connectivity step writes.
+
+Node features are either the unthresholded ``|r|`` rows of each window with the history node's
+column and row of ones (``"correlation"``, the DishBrain recipe, ``x_dim = N + 1``), one-hot identity
+(``"identity"``, ``x_dim = N + 1``) or an array the caller gives. Both built-in choices tie a fitted
+model to the number of nodes it was trained on.
 """
 
 from __future__ import annotations
@@ -19,20 +26,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 
 log = logging.getLogger(__name__)
 
 FEATURE_KINDS = ("correlation", "identity")
+GCN_NORMS = ("gcn", "reference")
 
 
 class _SpMM(torch.autograd.Function):
     """``Â @ X`` with a hand-written backward ``Âᵀ @ dY``.
 
     torch's own backward for a CSR product transposes the sparse matrix at every call; the
-    transpose is known in advance (and is the same object when the graph is undirected), so
-    passing it in keeps the backward a plain CSR product, which is also deterministic on CPU.
+    transpose is known in advance (and is the same object when the normalised matrix is symmetric,
+    values included), so passing it in keeps the backward a plain CSR product, which is also
+    deterministic on CPU.
     """
 
     @staticmethod
@@ -52,8 +62,9 @@ class SparseGraph:
     Shapes
     ------
     matrix, transpose : (N + 1, N + 1) sparse CSR float32; ``out[i] = Σ_j matrix[i, j] x[j]``
-    pos_index : (E,) int64, flat indices ``i * N + j`` of the edges among the real nodes
-        (the reconstruction targets; the diagonal is included where the adjacency has it)
+    pos_index : (E,) int64, flat indices ``i * n_nodes + j`` of the reconstruction targets: the
+        edges among the real nodes (``n_nodes = N``; the diagonal where the adjacency has it) or,
+        when the history node is in the loss, among all ``n_nodes = N + 1`` nodes
     pos_crow : (N + 1,) int64, pos_col : (E,) int64, the same edges as CSR (sorted ``pos_index``);
         pos_symmetric tells whether the edge set is symmetric
     """
@@ -103,6 +114,8 @@ class GraphSequence:
     Shapes
     ------
     features : (W, N + 1, x_dim) float32, or None for identity features (then ``x_dim = N + 1``)
+
+    ``history_in_loss``: the graphs' targets include the history node (the reference's loss).
     """
 
     graphs: list[SparseGraph]
@@ -111,6 +124,7 @@ class GraphSequence:
     x_dim: int
     feature_kind: str
     fingerprint: str = field(default="")
+    history_in_loss: bool = False
 
     @property
     def num_windows(self) -> int:
@@ -119,7 +133,7 @@ class GraphSequence:
     def to(self, device: torch.device) -> GraphSequence:
         return GraphSequence(
             [g.to(device) for g in self.graphs], None if self.features is None else self.features.to(device),
-            self.n_nodes, self.x_dim, self.feature_kind, self.fingerprint,
+            self.n_nodes, self.x_dim, self.feature_kind, self.fingerprint, self.history_in_loss,
         )
 
 
@@ -133,14 +147,12 @@ def _csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> Tens
 
 
 def normalised_graph(
-    src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n_nodes: int, directed: bool
+    src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n_nodes: int, directed: bool | None = None,
+    norm: str = "gcn", history_in_targets: bool = False,
 ) -> SparseGraph:
     """Build one window's :class:`SparseGraph` from its edge list among the real nodes.
 
-    Follows torch-geometric's ``gcn_norm`` (as used by the reference through ``GCNConv``): missing
-    self-loops are added with weight 1 (self-loops present in the adjacency are kept as they are),
-    the history node is joined to every node and to itself with weight 1, degrees are in-degrees,
-    and ``Â[t, s] = w(s→t) / sqrt(deg(s) deg(t))``.
+    The history node is joined to every node and to itself with weight 1.
 
     Parameters
     ----------
@@ -149,43 +161,53 @@ def normalised_graph(
     weight
         Edge weights, or None for an unweighted graph (the reference ignores weights).
     directed
-        Whether ``(src, dst)`` lists each undirected edge in both directions already (False) or
-        the graph is directed (True); only changes whether a separate transpose is stored.
+        Unused (kept for callers): whether the propagation can reuse its matrix as its own
+        transpose is decided from the normalised values.
+    norm
+        ``"gcn"`` (torch-geometric's ``gcn_norm``: missing self-loops added with weight 1, in-degrees,
+        ``Â[t, s] = w(s→t) / sqrt(deg(s) deg(t))``) or ``"reference"`` (the notebook's GCNConv: no
+        self-loops added, row-sum degrees, ``Â[i, j] = w_ij / sqrt(deg(i) deg(j))``).
+    history_in_targets
+        Reconstruct the history node's edges too (the reference): the targets are then the
+        (N + 1)-node adjacency.
     """
+    if norm not in GCN_NORMS:
+        raise ValueError(f"norm must be one of {GCN_NORMS}, got {norm!r}")
     n = n_nodes
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
-    pos_index = torch.from_numpy(src * n + dst)
     w = np.ones(len(src), dtype=np.float64) if weight is None else np.abs(np.asarray(weight, dtype=np.float64))
-    has_loop = np.zeros(n, dtype=bool)
-    has_loop[src[src == dst]] = True
-    missing = np.flatnonzero(~has_loop)
-    hist = np.full(n, n, dtype=np.int64)
     nodes = np.arange(n, dtype=np.int64)
+    hist = np.full(n, n, dtype=np.int64)
+    if norm == "gcn":
+        has_loop = np.zeros(n, dtype=bool)
+        has_loop[src[src == dst]] = True
+        missing = np.flatnonzero(~has_loop)
+    else:
+        missing = np.zeros(0, dtype=np.int64)
     rows = np.concatenate([src, missing, nodes, hist, [n]])
     cols = np.concatenate([dst, missing, hist, nodes, [n]])
     vals = np.concatenate([w, np.ones(len(missing) + 2 * n + 1)])
-    deg = np.bincount(cols, weights=vals, minlength=n + 1)
+    # gcn: messages flow source (row) -> target (column), degrees count a target's incoming edges;
+    # reference: node i sums its row, degrees are row sums.
+    target, source = (cols, rows) if norm == "gcn" else (rows, cols)
+    deg = np.bincount(target, weights=vals, minlength=n + 1)
     with np.errstate(divide="ignore"):
         inv_sqrt = np.where(deg > 0, deg ** -0.5, 0.0)
-    norm = inv_sqrt[rows] * vals * inv_sqrt[cols]
-    # Messages flow source -> target (torch-geometric's default), so the target indexes the row.
-    matrix = _csr(cols, rows, norm, n + 1)
-    transpose = _csr(rows, cols, norm, n + 1) if directed else matrix
-    return SparseGraph(matrix, transpose, pos_index, n)
+    values = inv_sqrt[rows] * vals * inv_sqrt[cols]
+    matrix = _csr(target, source, values, n + 1)
+    dense_check = sp.coo_matrix((values, (target, source)), shape=(n + 1, n + 1)).tocsr()
+    symmetric = abs(dense_check - dense_check.T).max() == 0 if dense_check.nnz else True
+    transpose = matrix if symmetric else _csr(source, target, values, n + 1)
+    if history_in_targets:
+        m = n + 1
+        pos_index = torch.from_numpy(np.unique(np.concatenate([src * m + dst, nodes * m + n, n * m + nodes, [n * m + n]])))
+        return SparseGraph(matrix, transpose, pos_index, m)
+    return SparseGraph(matrix, transpose, torch.from_numpy(np.unique(src * n + dst)), n)
 
 
-def _is_symmetric_edges(src: np.ndarray, dst: np.ndarray, n: int) -> bool:
-    a = np.sort(src * n + dst)
-    b = np.sort(dst * n + src)
-    return a.shape == b.shape and bool(np.array_equal(a, b))
-
-
-def _history_row(features: np.ndarray, kind: str) -> np.ndarray:
-    """Feature row of the history node: all ones for |r| rows (it is 'connected' to every node),
-    the node mean for features a caller supplies."""
-    if kind == "correlation":
-        return np.ones((1, features.shape[1]), dtype=np.float32)
+def _history_row(features: np.ndarray) -> np.ndarray:
+    """Feature row of the history node for features a caller supplies: the node mean."""
     return features.mean(axis=0, keepdims=True).astype(np.float32)
 
 
@@ -203,6 +225,10 @@ def prepare_sequence(
     features: str | np.ndarray = "correlation",
     edge_weights: bool = False,
     n_nodes: int | None = None,
+    *,
+    correlation: np.ndarray | None = None,
+    gcn_norm: str = "gcn",
+    history_in_loss: bool = False,
 ) -> GraphSequence:
     """Build a :class:`GraphSequence` from a DynamicConnectivity or a dense adjacency array.
 
@@ -214,27 +240,32 @@ def prepare_sequence(
         :class:`~nwb_tavrnn.connectivity.ConnectivityResult`), or an array of adjacency matrices. Non-zero entries are edges.
     features
         ``"correlation"``: the ``|r|`` rows of each window (the connectivity's unthresholded
-        ``correlation``; for arrays, or when it is absent, the adjacency's own ``|weights|``);
+        ``correlation``; for arrays, or when it is absent, the adjacency's own ``|weights|``), with
+        the history node's column and row set to 1 as the reference does (``x_dim = N + 1``);
         ``"identity"``: one-hot node identity; or an array of features per window.
     edge_weights
         Weight GCN messages by ``|weight|`` (an option; the reference uses binary graphs).
     n_nodes
         Expected number of nodes (a fitted model's); a mismatch raises ``ValueError``.
+    correlation
+        The unthresholded correlation for ``"correlation"`` features, overriding the connectivity's.
+    gcn_norm, history_in_loss
+        See :func:`normalised_graph` (``norm``, ``history_in_targets``).
 
     Shapes
     ------
     connectivity (array) : (W, N, N)
     features (array) : (W, N, x_dim)
+    correlation : (W, N, N)
     """
     from ..schema import DynamicConnectivity
 
+    given_correlation = correlation
     dense: np.ndarray | None = None
     sparse_rows: dict | None = None
-    correlation: Any = None
-    directed = False
+    correlation = None
     if isinstance(connectivity, DynamicConnectivity):
         n_windows, n = connectivity.num_windows, connectivity.num_nodes
-        directed = bool(connectivity.directed)
         correlation = connectivity.correlation
         if connectivity.is_sparse:
             idx = np.asarray(connectivity.edge_index[()], dtype=np.int64)
@@ -258,6 +289,10 @@ def prepare_sequence(
         n_windows, n = dense.shape[0], dense.shape[1]
     if n_windows < 1:
         raise ValueError("the connectivity has no windows")
+    if given_correlation is not None:
+        correlation = np.asarray(given_correlation, dtype=np.float32)
+        if correlation.shape != (n_windows, n, n):
+            raise ValueError(f"correlation must have shape ({n_windows}, {n}, {n}), got {correlation.shape}")
     if n_nodes is not None and n != n_nodes:
         raise ValueError(
             f"the model was fitted on {n_nodes} nodes but this connectivity has {n}; with 'correlation' or "
@@ -277,13 +312,13 @@ def prepare_sequence(
         log.warning("the connectivity has no unthresholded correlation; using |edge weights| rows as features")
 
     graphs = []
-    feats = None if kind == "identity" else np.empty((n_windows, n + 1, n if kind == "correlation" else
+    feats = None if kind == "identity" else np.empty((n_windows, n + 1, n + 1 if kind == "correlation" else
                                                        feat_arr.shape[2]), dtype=np.float32)
-    digest = hashlib.sha1(f"{n_windows}:{n}:{kind}:{edge_weights}".encode())
+    digest = hashlib.sha1(f"{n_windows}:{n}:{kind}:{edge_weights}:{gcn_norm}:{history_in_loss}".encode())
     for t in range(n_windows):
         src, dst, w = _window_edges(connectivity, t, dense, sparse_rows)
-        graph_directed = directed or not _is_symmetric_edges(src, dst, n)
-        graphs.append(normalised_graph(src, dst, w if edge_weights else None, n, graph_directed))
+        graphs.append(normalised_graph(src, dst, w if edge_weights else None, n, norm=gcn_norm,
+                                       history_in_targets=history_in_loss))
         digest.update(graphs[-1].pos_index.numpy().tobytes())
         if kind == "correlation":
             if correlation is not None:
@@ -293,13 +328,14 @@ def prepare_sequence(
             else:
                 rows = np.zeros((n, n), dtype=np.float32)
                 rows[src, dst] = np.abs(w)
-            feats[t, :n] = rows
-            feats[t, n:] = _history_row(rows, kind)
+            feats[t, :n, :n] = rows
+            feats[t, n, :] = 1.0  # the history node is 'connected' to every node and to itself
+            feats[t, :, n] = 1.0
         elif kind == "array":
             feats[t, :n] = feat_arr[t]
-            feats[t, n:] = _history_row(feat_arr[t], kind)
+            feats[t, n:] = _history_row(feat_arr[t])
     if feats is not None:
         digest.update(np.ascontiguousarray(feats).tobytes())
     x_dim = n + 1 if kind == "identity" else feats.shape[2]
     return GraphSequence(graphs, None if feats is None else torch.from_numpy(feats), n, x_dim, kind,
-                         digest.hexdigest())
+                         digest.hexdigest(), history_in_loss)

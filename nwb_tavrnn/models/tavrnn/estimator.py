@@ -1,29 +1,35 @@
 """The TAVRNN estimator: fit on a DynamicConnectivity, transform to node embeddings, write to NWB.
 
-Faithful to the reference by default in the model and the loss (history node, |r| features,
-unweighted symmetric-normalised GCN, attention over the whole history, pos-weighted BCE plus the
-reference's KL, h=32, z=8, Adam lr=1e-2, one step per epoch on the full sequence). Departures, each a
-parameter:
+Two presets, the two columns of the README's fidelity table (docs/tavrnn_fidelity.md explains each
+row):
 
-* ``patience=50`` (default): stop once the loss has not improved by ``min_delta`` (relative) for 50
-  epochs; the reference always ran 500 epochs (``patience=None``).
-* ``embeddings="mean"`` (default): :meth:`TAVRNN.transform` runs the recurrence on ``Z = μ`` and
-  returns the posterior means; the reference used random samples (``"sample"``).
-* ``clip_grad_norm``: clip before the optimiser step (the reference's clip came after it: no effect).
-* ``attention=w``: attend over the last ``w`` states only; ``None``: plain VGRNN (ablation).
-* ``edge_weights=True``: weight GCN messages by ``|r|``.
-* ``decoder="sampled"`` (automatic above 2,048 nodes): edges plus as many sampled non-edges,
-  reweighted to estimate the same loss in O(E) memory.
+* ``TAVRNN.preset("faithful")`` computes what the authors' notebook computes, oddities included,
+  each a parameter: the notebook's GCN normalisation (``gcn_norm="reference"``), the history node in
+  the reconstruction target, ``pos_weight``/``norm`` and the KL (``history_in_loss=True``), no
+  biases in the encoder's GCNs (``encoder_bias=False``), the graph GRU's weights frozen at their
+  random initial values (``recurrence_trainable=False``: the notebook never registers them),
+  attention over already-attended states (``attention_memory="attended"``), the KL divided by
+  the node count twice (``kl_scale="reference"``), losses summed over windows
+  (``loss_reduction="sum"``), no gradient clipping, 500 epochs, and random samples of Z as the
+  embeddings (``embeddings="sample"``). A golden test holds it to an independent re-implementation
+  of the notebook's equations.
+* ``TAVRNN.preset("improved")`` (the defaults) fixes what we count as defects: the recurrence
+  learns, the attention reads the GRU outputs, the loss is over the real nodes only, the encoder
+  has biases, missing self-loops are added (``gcn_norm="gcn"``), gradients are clipped at 10,
+  training stops after 50 epochs without improvement, embeddings are posterior means.
 
-``TAVRNN.preset("faithful")`` and ``TAVRNN.preset("improved")`` give the two reported settings.
+Other options: ``attention=w`` (the last ``w`` states), ``attention=None`` (plain VGRNN),
+``edge_weights=True`` (weight GCN messages by ``|r|``), ``decoder="sampled"`` (automatic above
+2,048 nodes: edges plus as many sampled non-edges, an unbiased O(E) estimate of the same loss).
 
-Node count: with ``features="correlation"`` (``x_dim = N``) or ``"identity"`` (``x_dim = N + 1``) the
-first layer's size is the number of nodes, so a fitted model transforms graphs over the same N nodes
-(any number of windows). Features given as an array tie the model to their width instead.
+Node count: with ``features="correlation"`` or ``"identity"`` (``x_dim = N + 1``) the first layer's
+size is the number of nodes, so a fitted model transforms graphs over the same N nodes (any number
+of windows). Features given as an array tie the model to their width instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -39,19 +45,38 @@ from ..graphs import GraphSequence, prepare_sequence
 from ..registry import register_model
 from ..training import EpochCallback, TrainingConfig, train
 from .._torch import cpu_threads_for, deterministic, resolve_device, seed_everything
-from .modules import VGRNNNet
+from ..graphs import GCN_NORMS
+from .modules import ATTENTION_MEMORIES, KL_SCALES, LOSS_REDUCTIONS, VGRNNNet
 
 log = logging.getLogger(__name__)
 
 #: Above this many nodes ``decoder="auto"`` uses the sampled reconstruction loss.
 DENSE_DECODER_MAX_NODES = 2048
 
+#: What each preset sets; every other parameter keeps its default (``attention``: "full" for
+#: TAVRNN, None for VGRNN).
 PRESETS: dict[str, dict[str, Any]] = {
     "faithful": dict(epochs=500, patience=None, clip_grad_norm=None, decoder="dense", edge_weights=False,
-                     attention="full", embeddings="sample"),
+                     embeddings="sample", gcn_norm="reference", history_in_loss=True,
+                     encoder_bias=False, recurrence_trainable=False, attention_memory="attended",
+                     kl_scale="reference", loss_reduction="sum", training_z="sample"),
     "improved": dict(epochs=500, patience=50, clip_grad_norm=10.0, decoder="auto", edge_weights=False,
-                     attention="full", embeddings="mean"),
+                     embeddings="mean", gcn_norm="gcn", history_in_loss=False,
+                     encoder_bias=True, recurrence_trainable=True, attention_memory="raw",
+                     kl_scale="reference", loss_reduction="sum", training_z="sample"),
 }
+
+#: The notebook's names of the graph GRU's six GCNs, in our GraphGRU's order.
+_REFERENCE_GRU = {"weight_xz": "x_z", "weight_xr": "x_r", "weight_xh": "x_h",
+                  "weight_hz": "h_z", "weight_hr": "h_r", "weight_hh": "h_h"}
+#: The notebook's names of the other layers: (ours, theirs, stored as GCNConv (in, out)?).
+_REFERENCE_LAYERS = [
+    ("phi_x", "phi_x.0", False), ("phi_z", "phi_z.0", False),
+    ("encoder.hidden", "enc", True), ("encoder.mean", "enc_mean", True), ("encoder.std", "enc_std", True),
+    ("prior.hidden", "prior.0", False), ("prior.mean", "prior_mean.0", False), ("prior.std", "prior_std.0", False),
+    ("attention.query", "rnn.AttentionLayer.query", False), ("attention.key", "rnn.AttentionLayer.key", False),
+    ("attention.value", "rnn.AttentionLayer.value", False),
+] + [(f"rnn.{ours}", f"rnn.{theirs}.0", True) for theirs, ours in _REFERENCE_GRU.items()]
 
 
 @dataclass
@@ -100,8 +125,10 @@ class TAVRNN(LatentGraphModel):
     device
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     features
-        ``"correlation"`` (|r| rows, x_dim = N) or ``"identity"``; an array may be given to
-        :meth:`fit` instead.
+        ``"correlation"`` (|r| rows with the history node's column, x_dim = N + 1) or
+        ``"identity"``; an array may be given to :meth:`fit` instead. ``"reference"``: the
+        notebook's inputs as arrays: ``features=`` an |r| array (W, N, N), or None for identity
+        (what :meth:`from_reference_state_dict` sets).
     attention
         ``"full"``, a window width, or None (plain VGRNN).
     edge_weights
@@ -111,14 +138,41 @@ class TAVRNN(LatentGraphModel):
     negative_ratio
         Sampled non-edges per edge for ``decoder="sampled"``.
     clip_grad_norm
-        Clip the gradient norm to this before each step (default 10, as the ``improved`` preset);
-        None: no clipping (the reference; its loss can become NaN late in training).
+        Clip the gradient norm to this before each step (default 10); None: no clipping (the
+        reference; its loss can become NaN late in training).
     patience, min_delta
         Early stopping: stop after ``patience`` epochs without a relative improvement of
         ``min_delta`` in the loss; ``patience=None`` always runs ``epochs``.
     embeddings
         ``"mean"``: transform uses ``Z = μ`` (deterministic); ``"sample"``: draws ``Z`` as the
-        reference did (seeded).
+        reference did (seeded), and :meth:`to_nwb` writes the samples beside the means.
+    gcn_norm
+        ``"gcn"`` (torch-geometric's, missing self-loops added) or ``"reference"`` (the notebook's
+        GCNConv: the adjacency as given, row-sum degrees); the same on symmetric graphs with a
+        diagonal.
+    history_in_loss
+        Reconstruct the history node's edges and include it in the KL (the reference). With
+        sparse graphs its N edges dominate the positives: on |r| ≥ 0.6 graphs it cuts
+        ``pos_weight`` about threefold.
+    encoder_bias
+        Biases in the encoder's GCNs (the reference has none).
+    recurrence_trainable
+        Train the graph GRU's GCNs (False: frozen at initialisation, as the notebook, which never
+        registers them with its optimiser).
+    attention_memory
+        ``"raw"``: attend over the GRU outputs; ``"attended"``: over the attended states that
+        replaced them (the reference, which re-applies ``value`` to them at every later step).
+    kl_scale
+        ``"reference"``: the node-mean KL divided by the node count again (a KL weight of 1/N);
+        ``"mean"``: the node mean.
+    loss_reduction
+        ``"sum"`` (the reference) or ``"mean"`` of the windows' losses.
+    training_z
+        ``"sample"``: train on ``Z = μ + σ ε`` (the VAE, the reference); ``"mean"``: on ``Z = μ``
+        (deterministic; what the golden tests compare).
+    warm_start
+        :meth:`fit` continues from the fitted weights (a fresh Adam, the reference's settings)
+        instead of a new initialisation.
 
     Attributes
     ----------
@@ -146,6 +200,15 @@ class TAVRNN(LatentGraphModel):
         patience: int | None = 50,
         min_delta: float = 1e-3,
         embeddings: str = "mean",
+        gcn_norm: str = "gcn",
+        history_in_loss: bool = False,
+        encoder_bias: bool = True,
+        recurrence_trainable: bool = True,
+        attention_memory: str = "raw",
+        kl_scale: str = "reference",
+        loss_reduction: str = "sum",
+        training_z: str = "sample",
+        warm_start: bool = False,
     ) -> None:
         self.h_dim = h_dim
         self.z_dim = z_dim
@@ -162,10 +225,19 @@ class TAVRNN(LatentGraphModel):
         self.patience = patience
         self.min_delta = min_delta
         self.embeddings = embeddings
+        self.gcn_norm = gcn_norm
+        self.history_in_loss = history_in_loss
+        self.encoder_bias = encoder_bias
+        self.recurrence_trainable = recurrence_trainable
+        self.attention_memory = attention_memory
+        self.kl_scale = kl_scale
+        self.loss_reduction = loss_reduction
+        self.training_z = training_z
+        self.warm_start = warm_start
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> TAVRNN:
-        """``"faithful"`` (the reference's behaviour) or ``"improved"``; keywords override."""
+        """``"faithful"`` (the reference notebook's computation) or ``"improved"``; keywords override."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
@@ -173,10 +245,12 @@ class TAVRNN(LatentGraphModel):
     # -- validation ---------------------------------------------------------------------------
     def _validate(self) -> None:
         _check_attention(self.attention)
-        if self.decoder not in ("auto", "dense", "sampled"):
-            raise ValueError(f"decoder must be 'auto', 'dense' or 'sampled', got {self.decoder!r}")
-        if self.embeddings not in ("mean", "sample"):
-            raise ValueError(f"embeddings must be 'mean' or 'sample', got {self.embeddings!r}")
+        for name, allowed in (("decoder", ("auto", "dense", "sampled")), ("embeddings", ("mean", "sample")),
+                              ("training_z", ("mean", "sample")), ("gcn_norm", GCN_NORMS),
+                              ("attention_memory", ATTENTION_MEMORIES), ("kl_scale", KL_SCALES),
+                              ("loss_reduction", LOSS_REDUCTIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if int(self.epochs) < 1 or int(self.h_dim) < 1 or int(self.z_dim) < 1:
             raise ValueError("epochs, h_dim and z_dim must be positive")
         if self.patience is not None and int(self.patience) < 1:
@@ -192,11 +266,28 @@ class TAVRNN(LatentGraphModel):
         return dict(self.meta_)
 
     def _build_module(self, meta: dict[str, Any]) -> VGRNNNet:
-        return VGRNNNet(int(meta["x_dim"]), int(self.h_dim), int(self.z_dim), self.attention)
+        return VGRNNNet(int(meta["x_dim"]), int(self.h_dim), int(self.z_dim), self.attention,
+                        encoder_bias=bool(self.encoder_bias), recurrence_trainable=bool(self.recurrence_trainable),
+                        attention_memory=self.attention_memory, kl_scale=self.kl_scale,
+                        loss_reduction=self.loss_reduction)
 
     def _sequence(self, connectivity: Any, features: Any, n_nodes: int | None = None) -> GraphSequence:
-        kind = self.features if features is None else features
-        return prepare_sequence(connectivity, kind, bool(self.edge_weights), n_nodes=n_nodes)
+        kind, correlation = (self.features if features is None else features), None
+        if self.features == "reference" and (features is None or not isinstance(features, str)):
+            # the notebook's inputs: an |r| array (augmented like the 'correlation' rows) or identity
+            kind, correlation = ("identity", None) if features is None else ("correlation", features)
+        return prepare_sequence(connectivity, kind, bool(self.edge_weights), n_nodes=n_nodes,
+                                correlation=correlation, gcn_norm=self.gcn_norm,
+                                history_in_loss=bool(self.history_in_loss))
+
+    def _fit_sequence(self, connectivity: Any, features: Any) -> GraphSequence:
+        """The training sequence; with ``warm_start`` it must match the fitted sizes."""
+        if not (self.warm_start and self.is_fitted):
+            return self._sequence(connectivity, features)
+        seq = self._sequence(connectivity, features, n_nodes=int(self.meta_["n_nodes"]))
+        if seq.x_dim != int(self.meta_["x_dim"]):
+            raise ValueError(f"warm_start: features have width {seq.x_dim} but the model has {self.meta_['x_dim']}")
+        return seq
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(
@@ -229,8 +320,9 @@ class TAVRNN(LatentGraphModel):
         features (array) : (W, N, x_dim)
         """
         self._validate()
-        device = resolve_device(self.device)
-        seq = self._sequence(connectivity, features).to(device)
+        warm = bool(self.warm_start and self.is_fitted)
+        device = next(self.module_.parameters()).device if warm else resolve_device(self.device)
+        seq = self._fit_sequence(connectivity, features).to(device)
         self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
         decoder = self._decoder_for(seq.n_nodes)
         meta = {"n_nodes": seq.n_nodes, "x_dim": seq.x_dim, "feature_kind": seq.feature_kind, "decoder": decoder,
@@ -244,15 +336,19 @@ class TAVRNN(LatentGraphModel):
         params["seed"] = self.seed_
         identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True),
                     "data": seq.fingerprint}
-        log.info("fitting %s on %d windows x %d nodes (x_dim %d, %s decoder) on %s", self.model_name,
-                 seq.num_windows, seq.n_nodes, seq.x_dim, decoder, device)
+        if warm:
+            identity["start"] = hashlib.sha1(b"".join(v.detach().cpu().numpy().tobytes()
+                                                      for v in self.module_.state_dict().values())).hexdigest()
+        log.info("fitting %s on %d windows x %d nodes (x_dim %d, %s decoder) on %s%s", self.model_name,
+                 seq.num_windows, seq.n_nodes, seq.x_dim, decoder, device, " from the fitted weights" if warm else "")
         seed_everything(self.seed_)
         with deterministic(), cpu_threads_for(seq.n_nodes, device):
-            module = self._build_module(meta).to(device)
+            module = self.module_.train() if warm else self._build_module(meta).to(device)
             generator = torch.Generator(device=device).manual_seed(self.seed_)
+            sample = self.training_z == "sample"
 
             def loss_fn() -> torch.Tensor:
-                return module(seq, sample=True, generator=generator, decoder=decoder,
+                return module(seq, sample=sample, generator=generator, decoder=decoder,
                               negative_ratio=float(self.negative_ratio))["loss"]
 
             state = train(module, loss_fn, generator, config, identity, callback)
@@ -264,6 +360,19 @@ class TAVRNN(LatentGraphModel):
         return self
 
     # -- transform ------------------------------------------------------------------------------
+    def _fitted_sequence(self, connectivity: Any, features: Any) -> GraphSequence:
+        self._check_fitted()
+        meta = self.meta_
+        kind = features
+        if features is None and self.features != "reference":
+            kind = meta["feature_kind"] if meta["feature_kind"] != "array" else None
+            if kind is None:
+                raise ValueError("this model was fitted on features given as an array; give features= to transform")
+        seq = self._sequence(connectivity, kind, n_nodes=int(meta["n_nodes"]))
+        if seq.x_dim != int(meta["x_dim"]):
+            raise ValueError(f"features have width {seq.x_dim} but the model was fitted on width {meta['x_dim']}")
+        return seq.to(next(self.module_.parameters()).device)
+
     def transform(self, connectivity: Any, features: np.ndarray | str | None = None) -> Embeddings:
         """Embed every node of every window (any number of windows; the fitted number of nodes).
 
@@ -272,17 +381,8 @@ class TAVRNN(LatentGraphModel):
         connectivity (array) : (W, N, N)
         return : see :class:`Embeddings`
         """
-        self._check_fitted()
-        meta = self.meta_
-        kind = features if features is not None else (meta["feature_kind"] if meta["feature_kind"] != "array"
-                                                      else None)
-        if kind is None:
-            raise ValueError("this model was fitted on features given as an array; give features= to transform")
-        seq = self._sequence(connectivity, kind, n_nodes=int(meta["n_nodes"]))
-        if seq.x_dim != int(meta["x_dim"]):
-            raise ValueError(f"features have width {seq.x_dim} but the model was fitted on width {meta['x_dim']}")
+        seq = self._fitted_sequence(connectivity, features)
         device = next(self.module_.parameters()).device
-        seq = seq.to(device)
         sample = self.embeddings == "sample"
         seed = getattr(self, "seed_", None)
         if seed is None:
@@ -294,19 +394,110 @@ class TAVRNN(LatentGraphModel):
         n = seq.n_nodes
         mean = out["mean"].cpu().numpy().astype(np.float32)
         log_var = (2.0 * torch.log(out["std"])).cpu().numpy().astype(np.float32)
-        drawn = None
-        if sample:
-            # Re-draw the same ε stream to report the samples the recurrence used.
-            gen = torch.Generator(device=device).manual_seed(seed)
-            eps = [torch.randn(out["mean"][t].shape, generator=gen, device=device) for t in range(seq.num_windows)]
-            drawn = (out["mean"] + out["std"] * torch.stack(eps)).cpu().numpy()[:, :n].astype(np.float32)
         return Embeddings(
             mean=mean[:, :n], log_variance=log_var[:, :n],
             attention=out["attention"].cpu().numpy().astype(np.float32),
             history_mean=mean[:, n], history_log_variance=log_var[:, n],
             history_hidden=out["hidden"][:, n].cpu().numpy().astype(np.float32),
-            sample=drawn,
+            sample=out["z"].cpu().numpy()[:, :n].astype(np.float32) if sample else None,
         )
+
+    def loss(self, connectivity: Any, features: np.ndarray | str | None = None) -> dict[str, float]:
+        """The training objective on these graphs with ``Z = μ`` (deterministic): ``{"loss", "kl",
+        "reconstruction"}``, each over the windows as ``loss_reduction`` says.
+
+        Shapes
+        ------
+        connectivity (array) : (W, N, N)
+        """
+        seq = self._fitted_sequence(connectivity, features)
+        self.module_.eval()
+        with torch.no_grad(), deterministic(), cpu_threads_for(seq.n_nodes, seq.graphs[0].matrix.device):
+            out = self.module_(seq, sample=False, decoder=self._decoder_for(seq.n_nodes))
+        return {key: float(out[key]) for key in ("loss", "kl", "reconstruction")}
+
+    # -- the reference notebook's checkpoints ----------------------------------------------------
+    @classmethod
+    def from_reference_state_dict(cls, state_dict: dict[str, Any], **overrides: Any) -> TAVRNN:
+        """A fitted ``faithful`` estimator from the reference notebook's ``T_AVRNN.state_dict()``.
+
+        The notebook never registers its graph GRU's GCNs, so its ``state_dict()`` lacks them; give
+        them under ``rnn.weight_{xz,xr,xh,hz,hr,hh}.0.{weight,bias}`` (GCNConv layout: weight
+        ``(in, out)``). Sizes are read from the weights; ``features="reference"``, so
+        :meth:`transform`, :meth:`loss` and :meth:`fit` (with ``warm_start=True``) take the
+        notebook's inputs: adjacency ``(W, N, N)`` and ``features=`` the |r| ``(W, N, N)`` or None
+        for identity.
+
+        Parameters
+        ----------
+        state_dict
+            Tensors or arrays by the notebook's names.
+        overrides
+            Estimator parameters to change from the faithful preset (``device``, ``epochs``...).
+
+        Raises
+        ------
+        ValueError
+            A missing or unexpected tensor, a shape that does not fit, or a second GRU layer.
+        """
+        given = {k: torch.as_tensor(np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v),
+                                    dtype=torch.float32) for k, v in state_dict.items()}
+        missing_gru = [f"rnn.{g}.0.weight" for g in _REFERENCE_GRU if f"rnn.{g}.0.weight" not in given]
+        if missing_gru:
+            raise ValueError(f"the state_dict lacks the graph GRU's weights ({', '.join(missing_gru)}): the notebook "
+                             "never registers them, so save them from model.rnn.weight_xz[0] etc. under these names")
+        if "phi_x.0.weight" not in given or "enc_mean.weight" not in given:
+            raise ValueError("not a reference T_AVRNN state_dict: phi_x.0.weight and enc_mean.weight are required")
+        h_dim, x_dim = given["phi_x.0.weight"].shape
+        z_dim = given["enc_mean.weight"].shape[1]
+        encoder_bias = "enc.bias" in given
+        params = {**PRESETS["faithful"], "attention": "full", "h_dim": int(h_dim), "z_dim": int(z_dim),
+                  "features": "reference",
+                  "encoder_bias": encoder_bias, **overrides}
+        est = cls(**params)
+        est._validate()
+        meta = {"n_nodes": int(x_dim) - 1, "x_dim": int(x_dim), "feature_kind": "reference", "decoder": "dense",
+                "n_windows_fit": 0}
+        module = est._build_module(meta)
+        ours: dict[str, torch.Tensor] = {}
+        used = set()
+        for our_name, their_name, gcn_layout in _REFERENCE_LAYERS:
+            for part in ("weight", "bias"):
+                key = f"{their_name}.{part}"
+                if f"{our_name}.{part}" not in module.state_dict():
+                    continue
+                if key not in given:
+                    raise ValueError(f"the state_dict lacks {key}")
+                value = given[key]
+                ours[f"{our_name}.{part}"] = value.t() if (gcn_layout and part == "weight") else value
+                used.add(key)
+        extra = sorted(set(given) - used)
+        if extra:
+            raise ValueError(f"unexpected tensors in the state_dict: {', '.join(extra)} (only one GRU layer is supported)")
+        try:
+            module.load_state_dict(ours)
+        except RuntimeError as err:  # a shape that does not fit, in one line
+            raise ValueError(f"the state_dict does not fit a TAVRNN of h={h_dim}, z={z_dim}, x_dim={x_dim}: "
+                             f"{str(err).splitlines()[-1].strip()}") from None
+        est.module_ = module.to(resolve_device(est.device)).eval()
+        est.meta_ = meta
+        est.loss_curve_, est.n_epochs_, est.stopped_early_ = [], 0, False
+        return est
+
+    def reference_state_dict(self) -> dict[str, torch.Tensor]:
+        """The fitted weights by the reference notebook's names (the inverse of
+        :meth:`from_reference_state_dict`; the GRU's under ``rnn.weight_*.0``)."""
+        self._check_fitted()
+        if self.attention != "full":
+            raise ValueError("only TAVRNN with attention='full' has the reference's layout")
+        state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
+        out = {}
+        for our_name, their_name, gcn_layout in _REFERENCE_LAYERS:
+            for part in ("weight", "bias"):
+                if f"{our_name}.{part}" in state:
+                    value = state[f"{our_name}.{part}"]
+                    out[f"{their_name}.{part}"] = value.t().contiguous() if (gcn_layout and part == "weight") else value
+        return out
 
     def fit_transform(self, connectivity: Any, features: np.ndarray | str | None = None, **kwargs: Any) -> Embeddings:
         return self.fit(connectivity, features, **kwargs).transform(connectivity, features)
@@ -381,12 +572,17 @@ class TAVRNN(LatentGraphModel):
 
 @register_model("vgrnn")
 class VGRNN(TAVRNN):
-    """Plain VGRNN (TAVRNN without temporal attention), the ablation baseline."""
+    """Plain VGRNN (TAVRNN without temporal attention), the ablation baseline; same parameters."""
 
     def __init__(self, h_dim: int = 32, z_dim: int = 8, epochs: int = 500, lr: float = 1e-2, seed: int | None = 0,
                  device: str = "auto", features: str = "correlation", attention: str | int | None = None,
                  edge_weights: bool = False, decoder: str = "auto", negative_ratio: float = 1.0,
                  clip_grad_norm: float | None = 10.0, patience: int | None = 50, min_delta: float = 1e-3,
-                 embeddings: str = "mean") -> None:
+                 embeddings: str = "mean", gcn_norm: str = "gcn", history_in_loss: bool = False,
+                 encoder_bias: bool = True, recurrence_trainable: bool = True, attention_memory: str = "raw",
+                 kl_scale: str = "reference", loss_reduction: str = "sum", training_z: str = "sample",
+                 warm_start: bool = False) -> None:
         super().__init__(h_dim, z_dim, epochs, lr, seed, device, features, attention, edge_weights, decoder,
-                         negative_ratio, clip_grad_norm, patience, min_delta, embeddings)
+                         negative_ratio, clip_grad_norm, patience, min_delta, embeddings, gcn_norm, history_in_loss,
+                         encoder_bias, recurrence_trainable, attention_memory, kl_scale, loss_reduction, training_z,
+                         warm_start)

@@ -12,7 +12,14 @@ Equations (per window ``t``; DESIGN.md §3)::
     p = ReLU(Lin(h)),  μp = Lin(p),  σp = softplus(Lin(p))                       # prior
     Z_t = μ + σ ε;  logits = Z_t Z_tᵀ                                            # decoder
     H̃_t = GRU_GCN([φx ‖ φz], h)                                                  # recurrence
-    α = softmax_j(W_q s_t · W_k s_j / √h),  H_t = Σ_j α_j W_v H̃_j               # attention
+    α = softmax_j(q(s_t) · k(s_j) / √h),  H_t = Σ_j α_j v(S_j)                  # attention
+
+``S_j`` is what the attention memory holds for window ``j``: the raw GRU output ``H̃_j``
+(``attention_memory="raw"``) or, as the reference notebook does, the attended state ``H_j`` that
+replaced it (``"attended"``; the current window is always its raw ``H̃_t``).
+
+The options that make this the reference notebook's computation exactly (``TAVRNN.preset("faithful")``)
+are the keyword arguments of :class:`VGRNNNet`; docs/tavrnn_fidelity.md lists them.
 """
 
 from __future__ import annotations
@@ -68,11 +75,11 @@ class GraphEncoder(nn.Module):
     return : mean, std, each (N + 1, z_dim)
     """
 
-    def __init__(self, h_dim: int, z_dim: int) -> None:
+    def __init__(self, h_dim: int, z_dim: int, bias: bool = True) -> None:
         super().__init__()
-        self.hidden = nn.Linear(2 * h_dim, h_dim)
-        self.mean = nn.Linear(h_dim, z_dim)
-        self.std = nn.Linear(h_dim, z_dim)
+        self.hidden = nn.Linear(2 * h_dim, h_dim, bias=bias)
+        self.mean = nn.Linear(h_dim, z_dim, bias=bias)
+        self.std = nn.Linear(h_dim, z_dim, bias=bias)
 
     def forward(self, propagated_phi_x: Tensor, propagated_h: Tensor, graph: SparseGraph) -> tuple[Tensor, Tensor]:
         e = F.relu(self.hidden(torch.cat([propagated_phi_x, propagated_h], dim=1)))
@@ -100,44 +107,86 @@ class Prior(nn.Module):
         return self.mean(p), F.softplus(self.std(p))
 
 
+class _WeightedSum(torch.autograd.Function):
+    """``Σ_j α_j S_j`` over a list of states, keeping only references to them for the backward.
+
+    ``torch.stack`` of the memory at every window would keep a fresh (t, N + 1, h) copy per window
+    for the backward, O(W² N h) in all; the states themselves are alive anyway (the recurrence
+    made them), so saving them costs nothing and the attention's memory stays linear in W.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, alpha: Tensor, *states: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(alpha, *states)
+        out = alpha[0] * states[0]
+        for j in range(1, len(states)):
+            out.add_(alpha[j] * states[j])
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:  # type: ignore[override]
+        alpha, *states = ctx.saved_tensors
+        grad_alpha = torch.stack([(grad * s).sum() for s in states]) if ctx.needs_input_grad[0] else None
+        grad_states = [alpha[j] * grad if ctx.needs_input_grad[j + 1] else None for j in range(len(states))]
+        return (grad_alpha, *grad_states)
+
+
 class TemporalAttention(nn.Module):
     """TAVRNN's attention over earlier recurrent states, keyed by the history node's state.
 
-    ``α_j = softmax_j(W_q s_t · W_k s_j / √h)`` with ``s_j`` the history node's row of ``H̃_j``;
-    returns ``Σ_j α_j W_v H̃_j`` (computed as ``W_v Σ_j α_j H̃_j``, the same by linearity, one
-    product instead of ``t``). With a single state, ``α = 1`` and the result is ``W_v H̃_0``.
+    ``α_j = softmax_j(q(s_t) · k(s_j) / √h)`` with ``s_j`` the history node's row of state ``S_j``
+    and ``q, k, v`` affine maps (with bias, as the reference's ``nn.Linear``); returns
+    ``Σ_j α_j v(S_j)``, computed as ``v(Σ_j α_j S_j)`` (the same, as the α sum to 1: one product
+    instead of ``t``). With a single state, ``α = 1`` and the result is ``v(S_0)``.
+
+    The key's bias adds the same ``q · b`` to every score, so it cannot change α: it is left out
+    of the scores. Its gradient is then exactly zero, as in exact arithmetic, instead of rounding
+    noise that Adam (which divides by the gradient's size) would turn into full-size steps.
 
     Shapes
     ------
-    states : (k, N + 1, h_dim), oldest first; the last is the current ``H̃_t``
+    states : list of k tensors (N + 1, h_dim), oldest first; the last is the current ``H̃_t``
+    keys : (k, h_dim) or None, ``k(s_j)`` of the states when already known (they do not change)
     return : (N + 1, h_dim) and α (k,)
     """
 
     def __init__(self, h_dim: int) -> None:
         super().__init__()
-        self.query = nn.Linear(h_dim, h_dim, bias=False)
-        self.key = nn.Linear(h_dim, h_dim, bias=False)
-        self.value = nn.Linear(h_dim, h_dim, bias=False)
+        self.query = nn.Linear(h_dim, h_dim)
+        self.key = nn.Linear(h_dim, h_dim)
+        self.value = nn.Linear(h_dim, h_dim)
         self.scale = 1.0 / math.sqrt(h_dim)
 
-    def forward(self, states: Tensor) -> tuple[Tensor, Tensor]:
-        summary = states[:, -1, :]  # the history node is the last row
-        scores = self.key(summary) @ self.query(summary[-1]) * self.scale
+    def forward(self, states: list[Tensor] | Tensor, keys: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        states = list(states.unbind(0)) if isinstance(states, Tensor) else states
+        if keys is None:
+            keys = self.keys(torch.stack([s[-1] for s in states]))  # the history node is the last row
+        scores = keys @ self.query(states[-1][-1]) * self.scale
         alpha = torch.softmax(scores, dim=0)
-        mixed = torch.einsum("k,knh->nh", alpha, states)
+        mixed = states[0] * alpha[0] if len(states) == 1 else _WeightedSum.apply(alpha, *states)
         return self.value(mixed), alpha
 
+    def keys(self, summaries: Tensor) -> Tensor:
+        """``k(s)`` without the bias (see the class notes).
 
-def kl_reference(mean_q: Tensor, std_q: Tensor, mean_p: Tensor, std_p: Tensor) -> Tensor:
-    """KL(q‖p) of diagonal Gaussians as the reference computes it: node mean of the per-node sum,
-    divided by the number of nodes once more (the reference's ``0.5 / num_nodes``).
+        Shapes
+        ------
+        summaries : (..., h_dim)
+        """
+        return F.linear(summaries, self.key.weight)
+
+
+def kl_reference(mean_q: Tensor, std_q: Tensor, mean_p: Tensor, std_p: Tensor, scale: str = "reference") -> Tensor:
+    """KL(q‖p) of diagonal Gaussians as the reference computes it: the per-node sum, averaged over
+    nodes, and (``scale="reference"``) divided by the number of nodes once more (the reference's
+    ``0.5 / num_nodes`` before a node mean); ``scale="mean"`` stops at the node mean.
 
     Shapes
     ------
     all inputs : (..., N, z_dim), e.g. (N, z_dim) or (W, N, z_dim)
     return : (...) one value per leading index, () for a single window
     """
-    n = mean_q.shape[-2]
+    n = mean_q.shape[-2] if scale == "reference" else 1
     element = (2 * torch.log(std_p + KL_EPS) - 2 * torch.log(std_q + KL_EPS)
                + ((std_q + KL_EPS) ** 2 + (mean_q - mean_p) ** 2) / (std_p + KL_EPS) ** 2 - 1)
     return (0.5 / n) * element.sum(dim=-1).mean(dim=-1)
@@ -251,6 +300,21 @@ def reconstruction_sampled(z: Tensor, pos_index: Tensor, generator: torch.Genera
     return norm * total / (float(n) * n)
 
 
+#: The options of :class:`VGRNNNet` whose values the presets set (see ``TAVRNN.preset``).
+ATTENTION_MEMORIES = ("raw", "attended")
+KL_SCALES = ("reference", "mean")
+LOSS_REDUCTIONS = ("sum", "mean")
+
+
+def _glorot_(layer: nn.Linear) -> None:
+    """The reference's GCNConv initialisation: Glorot-uniform weight, zero bias."""
+    bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound)
+        if layer.bias is not None:
+            layer.bias.zero_()
+
+
 class VGRNNNet(nn.Module):
     """The network: VGRNN, with temporal attention unless ``attention is None``.
 
@@ -261,18 +325,44 @@ class VGRNNNet(nn.Module):
     attention
         ``"full"`` (attend over the whole history, as the reference), an int ``w`` (the last ``w``
         states, the current one included) or ``None`` (plain VGRNN).
+    encoder_bias
+        Biases in the encoder's three GCNs (the reference's ``enc``, ``enc_mean``, ``enc_std`` have none).
+    recurrence_trainable
+        Whether the graph GRU's six GCNs learn. The reference keeps them in plain Python lists,
+        never registered with the module, so its optimiser never sees them: they stay at their
+        random initial values (``False`` reproduces that; they are still saved with the weights).
+    attention_memory
+        ``"raw"``: attend over the GRU outputs ``H̃_j``; ``"attended"``: over the attended states
+        that replaced them (the reference).
+    kl_scale, loss_reduction
+        ``"reference"`` divides the node-mean KL by the node count again, ``"mean"`` does not;
+        ``"sum"`` adds the windows' losses (the reference), ``"mean"`` averages them.
+
+    Layers that play a GCN's part (the encoder's and the GRU's) start as the reference's GCNConv
+    (Glorot-uniform weights, zero biases); the others keep ``nn.Linear``'s initialisation, as there.
     """
 
-    def __init__(self, x_dim: int, h_dim: int = 32, z_dim: int = 8, attention: str | int | None = "full") -> None:
+    def __init__(self, x_dim: int, h_dim: int = 32, z_dim: int = 8, attention: str | int | None = "full", *,
+                 encoder_bias: bool = True, recurrence_trainable: bool = True, attention_memory: str = "raw",
+                 kl_scale: str = "reference", loss_reduction: str = "sum") -> None:
         super().__init__()
+        for name, value, allowed in (("attention_memory", attention_memory, ATTENTION_MEMORIES),
+                                     ("kl_scale", kl_scale, KL_SCALES),
+                                     ("loss_reduction", loss_reduction, LOSS_REDUCTIONS)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         self.x_dim, self.h_dim, self.z_dim = x_dim, h_dim, z_dim
+        self.attention_memory, self.kl_scale, self.loss_reduction = attention_memory, kl_scale, loss_reduction
         self.phi_x = nn.Linear(x_dim, h_dim)
         self.phi_z = nn.Linear(z_dim, h_dim)
-        self.encoder = GraphEncoder(h_dim, z_dim)
+        self.encoder = GraphEncoder(h_dim, z_dim, bias=encoder_bias)
         self.prior = Prior(h_dim, z_dim)
         self.rnn = GraphGRU(2 * h_dim, h_dim)
         self.attention_window = None if attention in (None, "full") else int(attention)
         self.attention = TemporalAttention(h_dim) if attention is not None else None
+        for layer in (*self.encoder.children(), *self.rnn.children()):
+            _glorot_(layer)
+        self.rnn.requires_grad_(bool(recurrence_trainable))
 
     def embed_features(self, seq: GraphSequence) -> Tensor:
         """φx for every window in one product (it does not depend on the recurrence).
@@ -314,8 +404,9 @@ class VGRNNNet(nn.Module):
 
         Shapes
         ------
-        return["loss"], ["reconstruction"], ["kl"] : () scalars, summed over windows
+        return["loss"], ["reconstruction"], ["kl"] : () scalars over windows (see ``loss_reduction``)
         return["mean"], ["std"] : (W, N + 1, z_dim), history node last
+        return["z"] : (W, N + 1, z_dim), the Z the recurrence used (= mean when ``sample`` is False)
         return["hidden"] : (W, N + 1, h_dim), the state after attention
         return["attention"] : (W, W), row t sums to 1 over windows ≤ t
         """
@@ -330,24 +421,27 @@ class VGRNNNet(nn.Module):
         x_weight = torch.cat([rnn.x_z.weight, rnn.x_r.weight, rnn.x_h.weight])  # (3h, 2h)
         x_bias = torch.cat([rnn.x_z.bias, rnn.x_r.bias, rnn.x_h.bias])
         pre = a_phi_x @ torch.cat([enc.hidden.weight[:, :hd], x_weight[:, :hd]]).t()  # (W, N+1, 4h)
-        pre_enc = (pre[..., :hd] + enc.hidden.bias).unbind(0)
+        pre_enc = pre[..., :hd]
+        pre_enc = (pre_enc if enc.hidden.bias is None else pre_enc + enc.hidden.bias).unbind(0)
         pre_x = (pre[..., hd:] + x_bias).unbind(0)
         enc_h_weight = enc.hidden.weight[:, hd:].t()
         head_weight = torch.cat([enc.mean.weight, enc.std.weight]).t()  # (h, 2z)
-        head_bias = torch.cat([enc.mean.bias, enc.std.bias])
+        head_bias = None if enc.mean.bias is None else torch.cat([enc.mean.bias, enc.std.bias])
         x_phi_z_weight = x_weight[:, hd:].t()  # (h, 3h)
         gate_weight = torch.cat([rnn.h_z.weight, rnn.h_r.weight]).t()  # (h, 2h)
         gate_bias = torch.cat([rnn.h_z.bias, rnn.h_r.bias])
 
         h = torch.zeros(n + 1, hd, device=device)
         memory: list[Tensor] = []
+        keys: list[Tensor] = []  # k(s_j) of the memory's states: fixed once a state is final
         previous, means, stds, zs, hiddens = [], [], [], [], []
         attention = torch.zeros(w_count, w_count, device=device)
         for t, graph in enumerate(seq.graphs):
             previous.append(h)
             a_h = graph.propagate(h)
             e = F.relu(pre_enc[t] + a_h @ enc_h_weight)
-            heads = torch.addmm(head_bias, graph.propagate(e), head_weight)
+            a_e = graph.propagate(e)
+            heads = a_e @ head_weight if head_bias is None else torch.addmm(head_bias, a_e, head_weight)
             mean, std = heads[:, :zd], F.softplus(heads[:, zd:])
             if sample:
                 z = mean + std * torch.randn(mean.shape, generator=generator, device=device)
@@ -361,9 +455,14 @@ class VGRNNNet(nn.Module):
             h_tilde = update * h + (1 - update) * candidate
             if self.attention is not None:
                 memory.append(h_tilde)
+                keys.append(self.attention.keys(h_tilde[-1]))
                 if self.attention_window is not None:
                     del memory[:-self.attention_window]  # older states can never be attended again
-                h, alpha = self.attention(torch.stack(memory))
+                    del keys[:-self.attention_window]
+                h, alpha = self.attention(memory, torch.stack(keys))
+                if self.attention_memory == "attended":  # the reference overwrites the newest state
+                    memory[-1] = h
+                    keys[-1] = self.attention.keys(h[-1])
                 attention[t, t - alpha.shape[0] + 1: t + 1] = alpha
             else:
                 h = h_tilde
@@ -373,11 +472,13 @@ class VGRNNNet(nn.Module):
             zs.append(z)
             hiddens.append(h)
         mean_all, std_all = torch.stack(means), torch.stack(stds)
-        out = {"mean": mean_all, "std": std_all, "hidden": torch.stack(hiddens), "attention": attention}
+        out = {"mean": mean_all, "std": std_all, "z": torch.stack(zs), "hidden": torch.stack(hiddens),
+               "attention": attention}
         if compute_loss:
-            prior_mean, prior_std = self.prior(torch.stack(previous)[:, :n])
-            kl = kl_reference(mean_all[:, :n], std_all[:, :n], prior_mean, prior_std).sum()
-            z_all = [z[:n] for z in zs]
+            m = n + 1 if seq.history_in_loss else n  # the nodes the loss sees
+            prior_mean, prior_std = self.prior(torch.stack(previous)[:, :m])
+            kl = kl_reference(mean_all[:, :m], std_all[:, :m], prior_mean, prior_std, self.kl_scale).sum()
+            z_all = [z[:m] for z in zs]
             # Per window, not one batched product: each N×N block stays in cache (4x faster at N=901).
             if decoder == "dense":
                 recon = sum(reconstruction_dense(z_all[t], g.pos_index, g.pos_crow, g.pos_col, g.pos_symmetric)
@@ -385,5 +486,7 @@ class VGRNNNet(nn.Module):
             else:
                 recon = sum(reconstruction_sampled(z_all[t], g.pos_index, generator, negative_ratio)
                             for t, g in enumerate(seq.graphs))
+            if self.loss_reduction == "mean":
+                recon, kl = recon / w_count, kl / w_count
             out.update(loss=recon + kl, reconstruction=recon, kl=kl)
         return out
