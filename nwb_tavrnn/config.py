@@ -112,7 +112,9 @@ CONNECTIVITY_KEYS: dict[str, str] = {
 
 #: TAVRNN.__init__ arguments.
 MODEL_FIELDS = ("h_dim", "z_dim", "epochs", "lr", "seed", "device", "features", "attention", "edge_weights",
-                "decoder", "negative_ratio", "clip_grad_norm", "patience", "min_delta", "embeddings")
+                "decoder", "negative_ratio", "clip_grad_norm", "patience", "min_delta", "embeddings", "gcn_norm",
+                "history_in_loss", "encoder_bias", "recurrence_trainable", "attention_memory", "kl_scale",
+                "loss_reduction", "training_z")
 MODEL_KEYS: dict[str, str] = {
     "name": "tavrnn (default) or vgrnn (no attention)",
     "preset": "faithful | improved (other keys override it)",

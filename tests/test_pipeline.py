@@ -140,7 +140,7 @@ def test_config_keys_match_the_steps():
     from nwb_tavrnn.sorting import DetectionParams, SortingParams
 
     assert set(c.CONNECTIVITY_FIELDS) == {f.name for f in dataclasses.fields(ConnectivityParams)} - {"preset_name"}
-    assert set(c.MODEL_FIELDS) == set(inspect.signature(TAVRNN.__init__).parameters) - {"self"}
+    assert set(c.MODEL_FIELDS) == set(inspect.signature(TAVRNN.__init__).parameters) - {"self", "warm_start"}
     assert set(c.EVALUATION_FIELDS) == {f.name for f in dataclasses.fields(EvaluationConfig)}
     assert set(c.SORT_FIELDS) | {"preprocessing"} == {f.name for f in dataclasses.fields(SortingParams)}
     assert set(c.DETECT_FIELDS) | {"preprocessing"} == {f.name for f in dataclasses.fields(DetectionParams)}

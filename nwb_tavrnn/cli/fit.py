@@ -45,8 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("output", metavar="OUTPUT.nwb", help="file to create: a copy of INPUT with the results")
     parser.add_argument("--connectivity", metavar="NAME", help="which DynamicConnectivity, if the file has several")
     parser.add_argument("--preset", choices=["faithful", "improved"],
-                        help="start from the reference's settings ('faithful': 500 epochs, no early stopping, "
-                             "sampled embeddings) or the improved ones; other options override")
+                        help="'faithful': the reference notebook's computation (its GCN normalisation, history node "
+                             "in the loss, frozen recurrence weights, attention over attended states, 500 epochs, no "
+                             "early stopping or clipping, sampled embeddings); 'improved' (the default settings) "
+                             "fixes these; other options override")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same result on CPU")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default 500)")
     parser.add_argument("--patience", type=int,

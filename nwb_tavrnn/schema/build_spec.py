@@ -250,6 +250,15 @@ def build_types() -> list[NWBGroupSpec]:
                 dims=["windows", "nodes", "latent"],
                 quantity="?",
             ),
+            NWBDatasetSpec(
+                name="sample",
+                doc="Random draws z = mean + std * eps that the model's recurrence used, when the embeddings "
+                    "are samples (the reference's choice); same shape as 'mean'.",
+                dtype="float32",
+                shape=[None, None, None],
+                dims=["windows", "nodes", "latent"],
+                quantity="?",
+            ),
             *window_times,
             *[s for s in _node_identity_specs() if s.name != "node_region"],
         ],

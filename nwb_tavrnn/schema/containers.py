@@ -377,13 +377,13 @@ class NodeEmbeddings(NWBDataInterface):
 
     Shapes
     ------
-    mean, log_variance : (windows, nodes, latent) float32
+    mean, log_variance, sample : (windows, nodes, latent) float32
     window_start_times, window_stop_times : (windows,) float64
     node_ids, node_groups, node_locations : (nodes,)
     """
 
     __nwbfields__ = (
-        "description", "model_name", "mean", "log_variance", "window_start_times", "window_stop_times",
+        "description", "model_name", "mean", "log_variance", "sample", "window_start_times", "window_stop_times",
         "node_ids", "node_groups", "node_locations", "connectivity", "model",
     )
 
@@ -395,6 +395,7 @@ class NodeEmbeddings(NWBDataInterface):
         *_WINDOW_DOCVAL,
         *_NODE_DOCVAL,
         {"name": "log_variance", "type": _ARRAY, "doc": "Latent log-variances.", "default": None},
+        {"name": "sample", "type": _ARRAY, "doc": "Sampled latents the model used (if any).", "default": None},
         {"name": "connectivity", "type": DynamicConnectivity, "doc": "Source graphs.", "default": None},
         {"name": "model", "type": ModelProvenance, "doc": "Model provenance.", "default": None},
     )
@@ -402,7 +403,7 @@ class NodeEmbeddings(NWBDataInterface):
         fields = _pop_fields(
             kwargs,
             "description", "model_name", "mean", "window_start_times", "window_stop_times", "node_ids",
-            "node_groups", "node_locations", "log_variance", "connectivity", "model",
+            "node_groups", "node_locations", "log_variance", "sample", "connectivity", "model",
         )
         super().__init__(**kwargs)
         cls = type(self).__name__
@@ -411,8 +412,9 @@ class NodeEmbeddings(NWBDataInterface):
         _require_shape(cls, "mean", fields["mean"], (n_windows, n_nodes, None))
         _check_finite(cls, "mean", fields["mean"])
         latent = _shape(fields["mean"])[2]
-        _require_shape(cls, "log_variance", fields["log_variance"], (n_windows, n_nodes, latent))
-        _check_finite(cls, "log_variance", fields["log_variance"])
+        for name in ("log_variance", "sample"):
+            _require_shape(cls, name, fields[name], (n_windows, n_nodes, latent))
+            _check_finite(cls, name, fields[name])
         conn = fields["connectivity"]
         if conn is not None and (conn.num_windows, conn.num_nodes) != (n_windows, n_nodes):
             raise SchemaError(

@@ -146,3 +146,24 @@ def test_fit_plain_vgrnn_writes_no_attention(input_file, tmp_path):
     with open_nwb(out) as nwbfile:
         assert find_objects(nwbfile, TemporalAttention) == []
         assert len(find_objects(nwbfile, NodeEmbeddings)) == 1
+
+
+def test_faithful_fit_writes_the_samples_it_used(input_file, tmp_path):
+    """The reference used random samples of z downstream: the faithful preset writes them beside
+    the means, and a reader with plain pynwb finds them."""
+    from nwb_tavrnn.io import open_nwb
+    from nwb_tavrnn.io.read import read_one
+    from nwb_tavrnn.models import TAVRNN
+    from nwb_tavrnn.schema import ModelProvenance, NodeEmbeddings
+
+    out = tmp_path / "faithful.nwb"
+    assert run_fit([str(input_file), str(out), "--preset", "faithful", "--epochs", "3", "--device", "cpu"]) == 0
+    with open_nwb(out) as nwbfile:
+        emb = read_one(nwbfile, NodeEmbeddings)
+        prov = read_one(nwbfile, ModelProvenance)
+        sample, mean = emb.sample[()], emb.mean[()]
+        assert sample.shape == mean.shape and not np.allclose(sample, mean)
+        assert "samples" in emb.description
+        rebuilt = TAVRNN.from_provenance(prov, device="cpu")
+        assert rebuilt.gcn_norm == "reference" and not rebuilt.recurrence_trainable
+        np.testing.assert_array_equal(rebuilt.transform(emb.connectivity).sample, sample)

@@ -545,11 +545,15 @@ class TAVRNN(LatentGraphModel):
                 optional[key] = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in value[()]])
         node_embeddings = NodeEmbeddings(
             name=f"{name_prefix}NodeEmbeddings",
-            description=f"posterior {'means' if self.embeddings == 'mean' else 'means (recurrence on samples)'} "
-                        f"and log-variances of every node in every window, from {desc}",
+            description=(f"posterior means and log-variances of every node in every window, from {desc}"
+                         if emb.sample is None else
+                         f"posterior means and log-variances of every node in every window along a recurrence run "
+                         f"on random samples of z, and those samples ('sample': the embeddings the reference "
+                         f"used downstream), from {desc}"),
             model_name=self.model_name,
             mean=emb.mean,
             log_variance=emb.log_variance,
+            sample=emb.sample,
             window_start_times=np.asarray(connectivity.window_start_times[()], dtype=np.float64),
             window_stop_times=np.asarray(connectivity.window_stop_times[()], dtype=np.float64),
             node_ids=np.asarray(connectivity.node_ids[()], dtype=np.int64),

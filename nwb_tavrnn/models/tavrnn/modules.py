@@ -118,15 +118,19 @@ class _WeightedSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, alpha: Tensor, *states: Tensor) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(alpha, *states)
+        # A running sum, not einsum over torch.stack(states): the (t, N + 1, h) temporary of every
+        # window doubled the peak memory of a 200-window fit (measured: 638 vs 307 MB).
         out = alpha[0] * states[0]
         for j in range(1, len(states)):
-            out.add_(alpha[j] * states[j])
+            out.add_(alpha[j] * states[j])  # no float(alpha[j]): that would sync a GPU every term
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:  # type: ignore[override]
         alpha, *states = ctx.saved_tensors
-        grad_alpha = torch.stack([(grad * s).sum() for s in states]) if ctx.needs_input_grad[0] else None
+        grad_alpha = None
+        if ctx.needs_input_grad[0]:
+            grad_alpha = torch.stack([torch.vdot(grad.flatten(), s.flatten()) for s in states])
         grad_states = [alpha[j] * grad if ctx.needs_input_grad[j + 1] else None for j in range(len(states))]
         return (grad_alpha, *grad_states)
 
