@@ -308,8 +308,10 @@ def prepare_sequence(
         feat_arr = np.asarray(features, dtype=np.float32)
         if feat_arr.ndim != 3 or feat_arr.shape[:2] != (n_windows, n):
             raise ValueError(f"features must have shape ({n_windows}, {n}, x_dim), got {feat_arr.shape}")
-    if kind == "correlation" and correlation is None and dense is None:
-        log.warning("the connectivity has no unthresholded correlation; using |edge weights| rows as features")
+    if kind == "correlation" and correlation is None and not isinstance(connectivity, np.ndarray):
+        log.warning("the connectivity has no unthresholded correlation; using the thresholded |edge weights| rows "
+                    "as features (the reference used the unthresholded |r|: recompute the graphs without "
+                    "--no-correlation)")
 
     graphs = []
     feats = None if kind == "identity" else np.empty((n_windows, n + 1, n + 1 if kind == "correlation" else

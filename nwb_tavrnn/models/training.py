@@ -136,7 +136,7 @@ def train(
             )
         loss.backward()
         if config.clip_grad_norm is not None:
-            # Before the step, where it has an effect (the reference clipped after it).
+            # Before the step, where it has an effect (VGRNN's code clipped after it; TAVRNN's never).
             nn.utils.clip_grad_norm_(module.parameters(), config.clip_grad_norm)
         optimizer.step()
         value = float(loss.detach())

@@ -112,7 +112,7 @@ def forward(p: dict, x: torch.Tensor, adjs: list[torch.Tensor], eps: list[torch.
     x = x.to(p["phi_x.0.weight"].dtype)
     nodes = x.shape[1]
     all_h = [torch.zeros(1, nodes, h_dim, dtype=x.dtype)]
-    kl_total, nll_total, means, attention = 0.0, 0.0, [], []
+    kl_total, nll_total, means, zs, attention = 0.0, 0.0, [], [], []
     for t in range(x.shape[0]):
         adj = adjs[t].to(x.dtype)
         h = all_h[-1]
@@ -150,8 +150,9 @@ def forward(p: dict, x: torch.Tensor, adjs: list[torch.Tensor], eps: list[torch.
         kl_total = kl_total + kld(enc_mean, enc_std, prior_mean, prior_std)
         nll_total = nll_total + nll(dec, adj)
         means.append(enc_mean)
+        zs.append(z)
     return {"kl": kl_total, "reconstruction": nll_total, "loss": kl_total + nll_total,
-            "mean": torch.stack(means), "attention": attention}
+            "mean": torch.stack(means), "z": torch.stack(zs), "attention": attention}
 
 
 def train(p: dict, x: torch.Tensor, adjs: list[torch.Tensor], epochs: int, lr: float = 1e-2) -> list[float]:

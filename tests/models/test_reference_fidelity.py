@@ -120,3 +120,42 @@ def test_faithful_preset_is_the_reference_configuration():
         "reference", True, False, False, "attended", "reference", "sum", None, None, "sample", 500)
     improved = TAVRNN.preset("improved")
     assert improved.recurrence_trainable and improved.attention_memory == "raw" and not improved.history_in_loss
+
+
+def test_sampled_embeddings_with_the_same_eps_and_a_file_like_input():
+    """The sampling path (z = μ + σ ε, with the ε our estimator draws) on a DynamicConnectivity
+    holding signed r, as the pipeline writes it: the same means and the same samples."""
+    from nwb_tavrnn.testing import mock_dynamic_connectivity
+
+    rng = np.random.default_rng(7)
+    corr, _ = planted_correlation(N, W, seed=5)
+    corr = corr * np.where(rng.uniform(size=corr.shape) < 0.3, -1, 1)  # signed, symmetric per window
+    corr = np.triu(corr, 1) + np.triu(corr, 1).transpose(0, 2, 1)
+    corr[:, np.arange(N), np.arange(N)] = 1
+    adjacency = np.where(np.abs(corr) >= 0.6, corr, 0).astype(np.float32)
+    conn = mock_dynamic_connectivity(n_windows=W, n_nodes=N, data=adjacency, correlation=corr.astype(np.float32))
+    x, adjs = ref.inputs(adjacency, np.abs(corr))
+    params = ref.init_params(x.shape[2], seed=6)
+    est = _estimator(params, features="correlation", seed=11)
+    generator = torch.Generator().manual_seed(11)  # what transform draws, window by window
+    eps = [torch.randn((N + 1, 8), generator=generator) for _ in range(W)]
+    expected = ref.forward(params, x, adjs, eps=eps)
+    emb = est.transform(conn)
+    _close(emb.sample, expected["z"][:, :N])
+    _close(emb.mean, expected["mean"][:, :N])
+    assert est.loss(conn)["loss"] == pytest.approx(float(ref.forward(params, x, adjs)["loss"].detach()), rel=1e-5)
+
+
+def test_warm_start_applies_todays_settings():
+    adjacency, corr = _data()
+    params = ref.init_params(N + 1, seed=8)
+    est = _estimator(params)
+    before = est.loss(adjacency, features=corr)
+    est.set_params(kl_scale="mean", warm_start=True, epochs=1, recurrence_trainable=True, training_z="mean")
+    est.fit(adjacency, features=corr)
+    assert est.module_.kl_scale == "mean" and est.module_.rnn.x_z.weight.requires_grad
+    gru_after = est.reference_state_dict()["rnn.weight_xz.0.weight"].numpy()
+    assert not np.array_equal(gru_after, params["rnn.weight_xz.0.weight"].detach().float().numpy())
+    assert est.loss_curve_[0] != pytest.approx(before["loss"], rel=1e-3)  # the KL is now the node mean
+    with pytest.raises(ValueError, match="warm_start cannot change"):
+        est.set_params(encoder_bias=True).fit(adjacency, features=corr)

@@ -151,9 +151,9 @@ class TAVRNN(LatentGraphModel):
         GCNConv: the adjacency as given, row-sum degrees); the same on symmetric graphs with a
         diagonal.
     history_in_loss
-        Reconstruct the history node's edges and include it in the KL (the reference). With
-        sparse graphs its N edges dominate the positives: on |r| ≥ 0.6 graphs it cuts
-        ``pos_weight`` about threefold.
+        Reconstruct the history node's edges and include it in the KL (the reference). Its row,
+        column and diagonal add 2N + 1 positives, which on sparse graphs are most of them and cut
+        ``pos_weight`` several-fold.
     encoder_bias
         Biases in the encoder's GCNs (the reference has none).
     recurrence_trainable
@@ -343,7 +343,13 @@ class TAVRNN(LatentGraphModel):
                  seq.num_windows, seq.n_nodes, seq.x_dim, decoder, device, " from the fitted weights" if warm else "")
         seed_everything(self.seed_)
         with deterministic(), cpu_threads_for(seq.n_nodes, device):
-            module = self.module_.train() if warm else self._build_module(meta).to(device)
+            module = self._build_module(meta).to(device)
+            if warm:  # today's settings (KL scale, frozen recurrence...) on the fitted weights
+                try:
+                    module.load_state_dict(self.module_.state_dict())
+                except RuntimeError:
+                    raise ValueError("warm_start cannot change the network's shape (encoder_bias, attention, "
+                                     "h_dim, z_dim); refit without warm_start") from None
             generator = torch.Generator(device=device).manual_seed(self.seed_)
             sample = self.training_z == "sample"
 
@@ -442,12 +448,12 @@ class TAVRNN(LatentGraphModel):
         """
         given = {k: torch.as_tensor(np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v),
                                     dtype=torch.float32) for k, v in state_dict.items()}
+        if "phi_x.0.weight" not in given or "enc_mean.weight" not in given:
+            raise ValueError("not a reference T_AVRNN state_dict: phi_x.0.weight and enc_mean.weight are required")
         missing_gru = [f"rnn.{g}.0.weight" for g in _REFERENCE_GRU if f"rnn.{g}.0.weight" not in given]
         if missing_gru:
             raise ValueError(f"the state_dict lacks the graph GRU's weights ({', '.join(missing_gru)}): the notebook "
                              "never registers them, so save them from model.rnn.weight_xz[0] etc. under these names")
-        if "phi_x.0.weight" not in given or "enc_mean.weight" not in given:
-            raise ValueError("not a reference T_AVRNN state_dict: phi_x.0.weight and enc_mean.weight are required")
         h_dim, x_dim = given["phi_x.0.weight"].shape
         z_dim = given["enc_mean.weight"].shape[1]
         encoder_bias = "enc.bias" in given
@@ -456,7 +462,8 @@ class TAVRNN(LatentGraphModel):
                   "encoder_bias": encoder_bias, **overrides}
         est = cls(**params)
         est._validate()
-        meta = {"n_nodes": int(x_dim) - 1, "x_dim": int(x_dim), "feature_kind": "reference", "decoder": "dense",
+        kind = est.features if est.features in ("correlation", "identity") else "reference"
+        meta = {"n_nodes": int(x_dim) - 1, "x_dim": int(x_dim), "feature_kind": kind, "decoder": "dense",
                 "n_windows_fit": 0}
         module = est._build_module(meta)
         ours: dict[str, torch.Tensor] = {}
@@ -473,7 +480,10 @@ class TAVRNN(LatentGraphModel):
                 used.add(key)
         extra = sorted(set(given) - used)
         if extra:
-            raise ValueError(f"unexpected tensors in the state_dict: {', '.join(extra)} (only one GRU layer is supported)")
+            deeper = any(k.startswith("rnn.weight_") and not k.split(".")[2] == "0" for k in extra)
+            raise ValueError(f"unexpected tensors in the state_dict: {', '.join(extra)}"
+                             + (" (only one GRU layer is supported)" if deeper else
+                                " (encoder biases need encoder_bias=True)" if "enc.bias" in extra else ""))
         try:
             module.load_state_dict(ours)
         except RuntimeError as err:  # a shape that does not fit, in one line
@@ -486,10 +496,15 @@ class TAVRNN(LatentGraphModel):
 
     def reference_state_dict(self) -> dict[str, torch.Tensor]:
         """The fitted weights by the reference notebook's names (the inverse of
-        :meth:`from_reference_state_dict`; the GRU's under ``rnn.weight_*.0``)."""
+        :meth:`from_reference_state_dict`).
+
+        The GRU's GCNs come under ``rnn.weight_*.0``, which the notebook does not register: load
+        the rest with ``model.load_state_dict(sd, strict=False)`` and copy those into
+        ``model.rnn.weight_xz[0].weight`` etc. by hand.
+        """
         self._check_fitted()
-        if self.attention != "full":
-            raise ValueError("only TAVRNN with attention='full' has the reference's layout")
+        if self.attention is None:
+            raise ValueError("plain VGRNN has no attention layer: it has no reference layout")
         state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
         out = {}
         for our_name, their_name, gcn_layout in _REFERENCE_LAYERS:
