@@ -263,6 +263,8 @@ class PipelineConfig:
             if not isinstance(time_range, (list, tuple)) or len(time_range) != 2:
                 raise ConfigError(f"connectivity.time_range must be [start, stop], got {time_range!r}")
             options["time_range"] = (float(time_range[0]), float(time_range[1]))
+            if not options["time_range"][1] > options["time_range"][0]:
+                raise ConfigError(f"connectivity.time_range: stop must be after start, got {list(time_range)}")
         for key in ("groups", "locations"):
             if isinstance(options.get(key), str):  # one name given without a list
                 options[key] = [options[key]]

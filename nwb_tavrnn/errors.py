@@ -25,3 +25,21 @@ class ValidationFailed(NwbTavrnnError):
     """A validator found problems (or could not run) on a file."""
 
     exit_code = 4
+
+
+class UsageError(NwbTavrnnError):
+    """An option's value, or a combination of options, that cannot work (the CLI's exit code 2)."""
+
+    exit_code = 2
+
+
+class ParameterError(UsageError, ValueError):
+    """A parameter out of its range. Raised where the parameter objects are built, the one place
+    the command line, configuration files and the Python API share; a ``ValueError`` for Python
+    callers, exit code 2 on the command line."""
+
+
+def require(ok: bool, message: str) -> None:
+    """Raise :class:`ParameterError` with ``message`` unless ``ok``."""
+    if not ok:
+        raise ParameterError(message)

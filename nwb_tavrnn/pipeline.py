@@ -233,6 +233,8 @@ def run_pipeline(
         report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
     _check_outputs(source, final, report_dir, in_place, overwrite)
     sort_first = needs_sorting(source)
+    if not sort_first:
+        _check_inputs(source, resolved)  # tables, columns, labels against the windows: before any work
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
     steps = ["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
@@ -274,6 +276,27 @@ def run_pipeline(
     finally:
         display.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
+    """Plan the windows the connectivity step will compute and label them as the evaluation will:
+    an unknown table or column, a time range without spikes, or labels that give fewer than two
+    classes on these windows fail here, in seconds, instead of after the model has trained."""
+    from .connectivity.step import plan_step_windows, restrict_to_range, select_nodes
+    from .evaluation.report import EvaluationConfig, check_window_labels
+    from .io.files import open_nwb
+    from .io.read import read_intervals, read_spike_trains
+
+    options = resolved.connectivity_options
+    with open_nwb(source) as nwbfile:
+        trains = select_nodes(read_spike_trains(nwbfile), options.get("groups"), options.get("locations"))
+        if options.get("time_range") is not None:
+            trains = restrict_to_range(trains, options["time_range"])
+        plan = plan_step_windows(trains, resolved.connectivity_params, read_intervals(nwbfile),
+                                 options.get("windows_from"), options.get("restrict_to"))
+        if resolved.labels:
+            check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
+                                (resolved.evaluation or EvaluationConfig()).min_purity)
 
 
 # -- the steps --------------------------------------------------------------------------------------

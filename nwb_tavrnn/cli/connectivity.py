@@ -58,15 +58,11 @@ _OVERRIDES = {"bin_size": "bin_size", "binary": "binary", "window": "window", "s
 
 def params_from_args(args: argparse.Namespace):
     from ..connectivity import ConnectivityParams
-    from ..errors import NwbTavrnnError
 
     overrides = {field: getattr(args, opt) for opt, field in _OVERRIDES.items() if getattr(args, opt) is not None}
     if args.signed:
         overrides["absolute"] = False
-    try:
-        return ConnectivityParams.preset(args.preset, **overrides)
-    except ValueError as err:
-        raise NwbTavrnnError(str(err)) from None
+    return ConnectivityParams.preset(args.preset, **overrides)  # a bad value: ParameterError, exit code 2
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,7 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from ..io.files import refuse_source_as_destination
+
+        # Every writing command: results never replace the file they come from (before any work).
+        refuse_source_as_destination(getattr(args, "input", None), getattr(args, "output", None),
+                                     in_place_hint=hasattr(args, "in_place"))
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `nwb-tavrnn validate f.nwb | head -1`: the reader left; not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes stdout at exit
+        return 141
     except NwbTavrnnError as err:
         log.debug("details", exc_info=True)
         print(f"nwb-tavrnn {args.command}: error: {err}", file=sys.stderr)

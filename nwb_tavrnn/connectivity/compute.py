@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParameterError, require
 from .correlation import iter_window_correlations
 from .thresholds import THRESHOLD_MODES, apply_threshold, mp_edges, weighted_adjacency
 from .windows import Windows, explicit_windows, sliding_windows
@@ -105,30 +106,27 @@ class ConnectivityParams:
     preset_name: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.bin_size > 0:
-            raise ValueError(f"bin_size must be positive, got {self.bin_size}")
-        if not (self.window >= self.bin_size and self.step >= self.bin_size):
-            raise ValueError(f"window ({self.window}) and step ({self.step}) must be at least one bin")
-        if self.threshold_mode not in THRESHOLD_MODES:
-            raise ValueError(f"threshold_mode must be one of {THRESHOLD_MODES}, got {self.threshold_mode!r}")
-        if not 0 <= self.density <= 1:
-            raise ValueError(f"density must be in [0, 1], got {self.density}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
-        if self.mp_null not in ("shuffle", "analytic"):
-            raise ValueError(f"mp_null must be 'shuffle' or 'analytic', got {self.mp_null!r}")
-        if self.mp_sides not in ("both", "upper"):
-            raise ValueError(f"mp_sides must be 'both' or 'upper', got {self.mp_sides!r}")
-        if not 0 < self.mp_band < 1:
-            raise ValueError(f"mp_band must be in (0, 1), got {self.mp_band}")
-        if self.n_surrogates < 1:
-            raise ValueError(f"n_surrogates must be >= 1, got {self.n_surrogates}")
+        require(self.bin_size > 0, f"bin_size must be positive seconds, got {self.bin_size}")
+        require(self.window > 0 and self.step > 0, f"window ({self.window}) and step ({self.step}) must be positive seconds")
+        require(self.window >= self.bin_size and self.step >= self.bin_size,
+                f"window ({self.window}) and step ({self.step}) must be at least one bin ({self.bin_size} s)")
+        require(self.threshold_mode in THRESHOLD_MODES,
+                f"threshold_mode must be one of {', '.join(THRESHOLD_MODES)}, got {self.threshold_mode!r}")
+        require(0 <= self.threshold <= 1, f"threshold is a |r| level in [0, 1], got {self.threshold}")
+        require(0 < self.density <= 1, f"density must be in (0, 1], got {self.density}")
+        require(self.top_k >= 1, f"top_k must be >= 1 partner per node, got {self.top_k}")
+        require(self.mp_null in ("shuffle", "analytic"), f"mp_null must be 'shuffle' or 'analytic', got {self.mp_null!r}")
+        require(self.mp_sides in ("both", "upper"), f"mp_sides must be 'both' or 'upper', got {self.mp_sides!r}")
+        require(0 < self.mp_band < 1, f"mp_band must be in (0, 1), got {self.mp_band}")
+        require(self.n_surrogates >= 1, f"n_surrogates must be >= 1, got {self.n_surrogates}")
+        require(self.mp_edge_tol is None or 0 <= self.mp_edge_tol <= 1,
+                f"mp_edge_tol is a |r| level in [0, 1], got {self.mp_edge_tol}")
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ConnectivityParams:
         """Parameters of a named preset (see :data:`PRESETS`), with some fields overridden."""
         if name not in PRESETS:
-            raise ValueError(f"unknown connectivity preset {name!r}; known: {sorted(PRESETS)}")
+            raise ParameterError(f"unknown connectivity preset {name!r}; known: {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], "preset_name": name, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,7 +139,7 @@ class ConnectivityParams:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"ConnectivityParams: unknown parameters {sorted(unknown)}")
+            raise ParameterError(f"ConnectivityParams: unknown parameters {sorted(unknown)}")
         return cls(**values)
 
     @property

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, NwbTavrnnError
+from ..errors import InputFileError, NwbTavrnnError, require
 from ..io.files import PathLike, check_writable, open_nwb
 from ..io.read import interval_column, read_intervals, read_spike_trains
 from ..io.spike_trains import SpikeTrains
@@ -231,6 +232,24 @@ def select_nodes(trains: SpikeTrains, groups=None, locations=None, drop_silent: 
     return trains
 
 
+def restrict_to_range(trains: SpikeTrains, time_range: Sequence[float]) -> SpikeTrains:
+    """The spikes in ``[start, stop)``; a range that misses the recording's spikes is refused.
+
+    Raises
+    ------
+    ParameterError
+        ``stop <= start``, or no spike of any node falls in the range (a range past the
+        recording would otherwise give windows with no spikes at all).
+    """
+    start, stop = float(time_range[0]), float(time_range[1])
+    require(stop > start, f"time range: stop must be after start, got [{start:g}, {stop:g}]")
+    restricted = trains.restrict(start, stop)
+    require(sum(len(t) for t in restricted.times) > 0,
+            f"time range [{start:g}, {stop:g}] s holds no spikes; the recording's spikes span "
+            f"{trains.t_start:g} to {trains.t_stop:g} s")
+    return restricted
+
+
 def run_connectivity(
     source: PathLike, destination: PathLike | None = None, params: ConnectivityParams | None = None, *,
     windows_from: str | None = None, restrict_to: str | None = None, groups=None, locations=None,
@@ -265,6 +284,9 @@ def run_connectivity(
     Path of the written file.
     """
     params = ConnectivityParams.preset("default") if params is None else params
+    if time_range is not None:
+        require(len(time_range) == 2 and time_range[1] > time_range[0],
+                f"time range: stop must be after start, got {list(time_range)}")
     if mode not in ("derived", "append", "in_place"):
         raise NwbTavrnnError(f"mode must be 'derived', 'append' or 'in_place', got {mode!r}")
     if mode != "in_place":
@@ -274,7 +296,7 @@ def run_connectivity(
     with open_nwb(source) as nwbfile:
         trains = select_nodes(read_spike_trains(nwbfile), groups, locations)
         if time_range is not None:
-            trains = trains.restrict(*time_range)
+            trains = restrict_to_range(trains, time_range)
         plan = plan_step_windows(trains, params, read_intervals(nwbfile), windows_from, restrict_to)
         selection = {"groups": list(groups) if groups else None, "locations": list(locations) if locations else None,
                      "time_range": list(time_range) if time_range else None}

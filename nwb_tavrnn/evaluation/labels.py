@@ -238,7 +238,7 @@ def labelled(labels: Sequence) -> tuple[np.ndarray, np.ndarray]:
         raise InputFileError(f"the window labels hold {len(classes)} class(es); at least 2 are needed "
                              f"({len(idx)} labelled windows)")
     if min(counts) < 2:
-        small = [c for c, n in zip(classes, counts) if n < 2]
+        small = [str(c) for c, n in zip(classes, counts) if n < 2]
         raise InputFileError(f"classes {small} have fewer than 2 windows; use longer recordings or shorter windows")
     return idx, y.astype(str)
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..connectivity.compute import edge_density
-from ..errors import InputFileError
+from ..errors import InputFileError, ParameterError
 from ..io.files import PathLike, check_writable, open_nwb
 from . import features as feats
 from .labels import (
@@ -133,28 +133,30 @@ class EvaluationConfig:
 
         unknown = set(self.baselines) - set(BASELINES) - set(OPTIONAL_BASELINES)
         if unknown:
-            raise InputFileError(f"unknown baselines {sorted(unknown)}; known: "
+            raise ParameterError(f"unknown baselines {sorted(unknown)}; known: "
                                  f"{', '.join(BASELINES + OPTIONAL_BASELINES)}")
-        if self.seeds < 1 or self.n_permutations < 0 or self.time_shuffle_repeats < 1:
-            raise InputFileError("seeds and time_shuffle_repeats must be >= 1, n_permutations >= 0")
+        for name in ("seeds", "time_shuffle_repeats", "n_permutations"):
+            if getattr(self, name) < (0 if name == "n_permutations" else 1):
+                raise ParameterError(f"{name} must be >= {0 if name == 'n_permutations' else 1}, "
+                                     f"got {getattr(self, name)}")
         for name, value, allowed in (("time_shuffle_mode", self.time_shuffle_mode, TIME_SHUFFLE_MODES),
                                      ("split", self.split, SPLITS), ("null", self.null, NULLS),
                                      ("classifier", self.classifier, CLASSIFIERS)):
             if value not in allowed:
-                raise InputFileError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+                raise ParameterError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.n_splits < 2:
-            raise InputFileError(f"n_splits must be >= 2, got {self.n_splits}")
+            raise ParameterError(f"n_splits must be >= 2, got {self.n_splits}")
         if not self.purge_gap >= 0:
-            raise InputFileError(f"purge_gap must be >= 0 seconds, got {self.purge_gap}")
+            raise ParameterError(f"purge_gap must be >= 0 seconds, got {self.purge_gap}")
         if not 0 < self.alpha < 1:
-            raise InputFileError(f"alpha must be in (0, 1), got {self.alpha}")
+            raise ParameterError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.n_boot < 1:
-            raise InputFileError(f"n_boot must be >= 1, got {self.n_boot}")
+            raise ParameterError(f"n_boot must be >= 1, got {self.n_boot}")
         if self.split == "label_blocks" and self.null != "block_permutation":
-            raise InputFileError("split='label_blocks' holds out the observed label blocks; only null='block_permutation' "
+            raise ParameterError("split='label_blocks' holds out the observed label blocks; only null='block_permutation' "
                                  "keeps them, so pair it with that null")
         if self.n_jobs is not None and self.n_jobs < 1:
-            raise InputFileError(f"n_jobs must be >= 1, got {self.n_jobs}")
+            raise ParameterError(f"n_jobs must be >= 1, got {self.n_jobs}")
         self.baselines = tuple(self.baselines)
         self.alignment_exclude = tuple(self.alignment_exclude)
 
@@ -326,6 +328,49 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
     labels = (classes_from_values(values, "top_bottom", k=number) if kind == "top_bottom"
               else classes_from_values(values, "quantile", n_classes=number))
     return WindowLabels(labels, values, spec)
+
+
+def _interval_tables(spec: str) -> list[str]:
+    """The intervals tables a ``TABLE:COLUMN`` or ``spans:`` spec reads."""
+    if spec.startswith("spans:"):
+        return [n for n in spec[len("spans:"):].split(",") if n]
+    table = spec.split(":", 1)[0]
+    return [] if table == "behavior" else [table]
+
+
+def check_window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray,
+                        min_purity: float = 0.75) -> WindowLabels:
+    """:func:`window_labels`, refusing labels that cannot be scored, with the reason and a fix.
+
+    Used before any work (``run`` checks against the windows it is about to compute) and by the
+    evaluation itself. When the intervals are shorter than the windows, no window is mostly
+    covered by one label; the message says so and points to ``--windows-from`` or ``spans:``.
+
+    Raises
+    ------
+    InputFileError
+        Fewer than two classes, or a class with fewer than two windows.
+    """
+    from ..io.read import read_intervals
+
+    wl = window_labels(nwbfile, spec, starts, stops, min_purity)
+    try:
+        labelled(wl.labels)
+    except InputFileError as err:
+        hint = ""
+        intervals = read_intervals(nwbfile)
+        durations = [np.asarray(intervals[t]["stop_time"], float) - np.asarray(intervals[t]["start_time"], float)
+                     for t in _interval_tables(spec) if t in intervals and len(intervals[t])]
+        window = float(np.median(np.asarray(stops) - np.asarray(starts))) if len(starts) else float("nan")
+        if durations and np.median(np.concatenate(durations)) < min_purity * window:
+            table = _interval_tables(spec)[0]
+            column = spec.split(":")[1] if not spec.startswith("spans:") and spec.count(":") >= 1 else None
+            hint = (f"; the intervals of {table!r} last {np.median(np.concatenate(durations)):.3g} s (median), shorter "
+                    f"than the {window:.3g} s windows, so no window is mostly one label: take one window per interval "
+                    f"or per run of labels (--windows-from {table}{':' + column if column else ''}), use shorter "
+                    "windows, or label whole task periods (spans:TABLE1,TABLE2)")
+        raise InputFileError(f"labels {spec!r}: {err}{hint}") from None
+    return wl
 
 
 @dataclass
@@ -575,7 +620,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         raise InputFileError(f"{emb.name} is not linked to its DynamicConnectivity; baselines need the graphs")
     starts, stops = np.asarray(emb.window_start_times[:]), np.asarray(emb.window_stop_times[:])
     if isinstance(labels, str):
-        wl = window_labels(nwbfile, labels, starts, stops, cfg.min_purity)
+        wl = check_window_labels(nwbfile, labels, starts, stops, cfg.min_purity)
     else:
         from .labels import labels_from_array
 

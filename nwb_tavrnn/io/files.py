@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 from pynwb import NWBHDF5IO, NWBFile
 
-from ..errors import InputFileError, OutputFileError
+from ..errors import InputFileError, OutputFileError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,34 @@ PathLike = str | os.PathLike
 
 def is_url(source: object) -> bool:
     return isinstance(source, str) and source.split("://", 1)[0].lower() in ("http", "https", "dandi", "s3")
+
+
+def same_file(a: PathLike, b: PathLike) -> bool:
+    """Whether two local paths name the same file: the same path, a symbolic link to it, or a hard
+    link (same device and inode). A path that does not exist yet is compared by its resolved name."""
+    if is_url(a) or is_url(b):
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def refuse_source_as_destination(source: PathLike | None, destination: PathLike | None, in_place_hint: bool = True) -> None:
+    """Refuse to write results over the file they are computed from (``--in-place``, where a
+    command has it, is the way).
+
+    Raises
+    ------
+    UsageError
+        ``destination`` is ``source`` (same path, symbolic or hard link).
+    """
+    if source is None or destination is None or not Path(str(source)).exists():
+        return
+    if same_file(source, destination):
+        raise UsageError(f"{destination}: is the input file {source} (the same file); the input is never overwritten: "
+                         "choose another output" + (", or pass --in-place to add the results to it atomically"
+                                                    if in_place_hint else ""))
 
 
 def check_readable_nwb(path: PathLike) -> Path:

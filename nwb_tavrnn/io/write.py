@@ -25,7 +25,7 @@ from pynwb.file import Subject
 from ..errors import InputFileError, OutputFileError
 from .read import is_inside, ragged_rows
 from .units import build_units_table
-from .files import PathLike, atomic_destination, check_readable_nwb, check_writable
+from .files import PathLike, atomic_destination, check_readable_nwb, check_writable, refuse_source_as_destination
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +304,7 @@ def write_derived(
     from ..schema import load_namespace
 
     load_namespace()
+    refuse_source_as_destination(source_path, destination)
     check_writable(destination, overwrite)
     derived = build_derived_nwbfile(source, objects, source_path=source_path, node_table=node_table)
     with atomic_destination(destination, overwrite=overwrite) as tmp:
@@ -339,10 +340,8 @@ def append_results(
         destination, overwrite = source_path, True
     elif destination is None:
         raise OutputFileError("give a destination path, or ask for in-place writing explicitly")
-    elif Path(destination).resolve() == source_path.resolve():
-        raise OutputFileError(
-            f"{destination}: is the source file; pass --in-place to modify it, or choose another output"
-        )
+    else:
+        refuse_source_as_destination(source_path, destination)
     with atomic_destination(destination, overwrite=overwrite, copy_from=source_path) as tmp:
         if in_place:
             os.chmod(tmp, source_path.stat().st_mode)

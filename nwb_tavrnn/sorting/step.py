@@ -175,8 +175,14 @@ def sort(source: Any, output: PathLike | None = None, params: SortingParams | No
     passes = adapter.curate(analysis.metrics, params.curation)
     keep = passes if params.curation_action == "remove" else np.ones(len(passes), dtype=bool)
     log.info("%d units sorted, %d pass curation, %d kept", len(passes), int(passes.sum()), int(keep.sum()))
+    if output is not None and not keep.any():
+        # An empty Units table helps nobody downstream (no graph has fewer than 2 nodes): stop, say why.
+        raise InputFileError(
+            f"{source}: {len(passes)} unit(s) sorted, none kept by curation {params.curation}; nothing was written. "
+            "Keep failing units marked (--label-only), relax --curation, or detect per-electrode events "
+            "instead of sorting (--hdmea, as for HD-MEA chips)")
     if len(passes) and not keep.any():
-        log.warning("no unit passed curation (%s); the Units table is empty", params.curation)
+        log.warning("no unit passed curation (%s)", params.curation)
     # channel indices of the analysis are in the preprocessed recording; the file has every input channel
     analysis.channel_indices = _original_indices(loaded, rec)[analysis.channel_indices]
     info = dict(loaded.info, format=loaded.format, source=loaded.source, electrical_series=loaded.electrical_series,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pynwb import NWBHDF5IO
 
-from nwb_tavrnn.errors import OutputFileError
+from nwb_tavrnn.errors import UsageError, OutputFileError
 from nwb_tavrnn.io import open_nwb
 from nwb_tavrnn.io.read import read_intervals, read_one, read_spike_trains
 from nwb_tavrnn.io.write import append_results, write_derived
@@ -86,7 +86,7 @@ def test_append_to_copy_leaves_source_unchanged(source_file, tmp_path):
 
 
 def test_in_place_needs_asking_and_is_atomic(source_file, tmp_path):
-    with pytest.raises(OutputFileError, match="is the source file; pass --in-place"):
+    with pytest.raises(UsageError, match="is the input file .* pass --in-place"):
         append_results(source_file, [_conn()], source_file)
     mode = stat.S_IMODE(os.stat(source_file).st_mode)
     append_results(source_file, [_conn()], in_place=True)
