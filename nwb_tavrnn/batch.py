@@ -186,6 +186,9 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
     """
     import pandas as pd
 
+    from .errors import require
+
+    require(n_workers is None or int(n_workers) >= 1, f"workers must be >= 1, got {n_workers}")
     config = config or PipelineConfig()
     config.resolve()  # a bad setting fails once, here, not once per file
     output_dir = Path(output_dir)

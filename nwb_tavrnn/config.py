@@ -305,22 +305,24 @@ class PipelineConfig:
         report_dir = e.pop("report_dir", None)
         if labels is not None and not isinstance(labels, str):
             raise ConfigError(f"evaluation.labels must be a spec string such as 'epochs:state', got {labels!r}")
-        if not labels:
-            if e:
-                log.info("no evaluation.labels: evaluation settings %s are unused", sorted(e))
-            return None, report_dir, None
         try:
             from .evaluation.report import EvaluationConfig
         except ImportError as err:
+            if not labels:
+                return None, report_dir, None
             raise ConfigError(f"evaluation needs the 'evaluation' extra "
                               f"(pip install 'nwb-tavrnn[evaluation]'): {err}") from None
         for key in ("baselines", "alignment_exclude"):
             if isinstance(e.get(key), str):
                 e[key] = [e[key]]
         try:
-            evaluation = EvaluationConfig(**e)
+            evaluation = EvaluationConfig(**e)  # checked even when unused: nonsense is refused either way
         except (ValueError, TypeError, NwbTavrnnError) as err:  # EvaluationConfig raises NwbTavrnnError
             raise ConfigError(f"evaluation: {err}") from None
+        if not labels:
+            if e:
+                log.info("no evaluation.labels: evaluation settings %s are unused", sorted(e))
+            return None, report_dir, None
         return labels, report_dir, evaluation
 
 

@@ -17,7 +17,9 @@ def register(subparsers) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="NWB file with a Units table (path or http(s)/DANDI URL)")
     p.add_argument("output", nargs="?", help="output NWB file (omit with --in-place)")
-    p.add_argument("--preset", default="default", choices=["default", "dishbrain", "hippocampus"])
+    p.add_argument("--preset", default="default", choices=["default", "dishbrain", "hippocampus"],
+                   help="starting settings (default: strongest 10%% of pairs; dishbrain: the paper's recipe; "
+                        "hippocampus: Marchenko-Pastur denoising); the options below override them")
     g = p.add_argument_group("binning and windows")
     g.add_argument("--bin-size", type=float, help="bin width in seconds")
     g.add_argument("--binary", dest="binary", action="store_true", default=None, help="1/0 bins")
@@ -33,7 +35,9 @@ def register(subparsers) -> None:
     n.add_argument("--groups", nargs="+", help="keep nodes of these electrode groups")
     n.add_argument("--locations", nargs="+", help="keep nodes at these locations")
     t = p.add_argument_group("edges")
-    t.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"])
+    t.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"],
+                   help="how edges are kept: |r| >= --threshold, --top-k partners, a fixed --density, the "
+                        "Marchenko-Pastur null, or every pair")
     t.add_argument("--threshold", type=float, help="fixed: keep |r| >= this")
     t.add_argument("--top-k", type=int, help="top_k: partners kept per node")
     t.add_argument("--density", type=float, help="density: fraction of pairs kept per window")

@@ -44,7 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=10, help="k-means restarts of the clustering scores (10)")
     p.add_argument("--permutations", type=int, default=200, help="labellings of the label null (200)")
     p.add_argument("--time-shuffle-repeats", type=int, default=3, help="time-shuffle refits (3)")
-    p.add_argument("--jobs", type=int, metavar="N", help="processes for the learned baselines and time-shuffle refits (default: one per core)")
+    p.add_argument("--n-jobs", dest="jobs", type=int, metavar="N",
+                   help="processes for the learned baselines and time-shuffle refits (default: one per core)")
+    p.add_argument("--jobs", dest="jobs", type=int, help=argparse.SUPPRESS)  # older spelling
     p.add_argument("--baselines", nargs="*", default=None,
                    help="any of raw_correlation population_rates vgae vgrnn (default: these four) and cebra "
                         "(CEBRA-Time; needs the cebra package)")
@@ -52,11 +54,13 @@ def register(subparsers) -> None:
     p.add_argument("--time-shuffle-mode", choices=["within_windows", "whole_recording"], default="within_windows",
                    help="rotate spike trains inside each piece between window edges (rate-matched, default) "
                         "or over the whole recording")
-    p.add_argument("--features", choices=["flatten", "node_mean", "node_mean_sd"], default="flatten",
-                   help="window features from node embeddings (default flatten, with PCA inside folds)")
+    p.add_argument("--window-features", dest="features", choices=["flatten", "node_mean", "node_mean_sd"],
+                   default="flatten", help="window features from node embeddings (default flatten, with PCA inside folds)")
+    p.add_argument("--features", dest="features", choices=["flatten", "node_mean", "node_mean_sd"],
+                   help=argparse.SUPPRESS)  # older spelling
     p.add_argument("--baseline-epochs", type=int, help="epochs for learned baselines and the time-shuffle refit")
-    p.add_argument("--no-figures", action="store_true")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-figures", action="store_true", help="scores only, no figures")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and the report folder if they exist")
     p.set_defaults(func=run)
 
 

@@ -44,11 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("input", metavar="INPUT.nwb", help="NWB file with a DynamicConnectivity")
     parser.add_argument("output", metavar="OUTPUT.nwb", help="file to create: a copy of INPUT with the results")
     parser.add_argument("--connectivity", metavar="NAME", help="which DynamicConnectivity, if the file has several")
-    parser.add_argument("--preset", choices=["faithful", "improved"],
+    parser.add_argument("--model-preset", dest="preset", choices=["faithful", "improved"],
                         help="'faithful': the reference notebook's computation (its GCN normalisation, history node "
                              "in the loss, frozen recurrence weights, attention over attended states, 500 epochs, no "
                              "early stopping or clipping, sampled embeddings); 'improved' (the default settings) "
                              "fixes these; other options override")
+    parser.add_argument("--preset", dest="preset", choices=["faithful", "improved"], help=argparse.SUPPRESS)  # older
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same result on CPU")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default 500)")
     parser.add_argument("--patience", type=int,
@@ -56,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, help="Adam learning rate (default 0.01)")
     parser.add_argument("--h-dim", type=int, help="recurrent state size (default 32)")
     parser.add_argument("--z-dim", type=int, help="latent size (default 8)")
-    parser.add_argument("--features", choices=["correlation", "identity"], help="node features (default correlation)")
+    parser.add_argument("--features", choices=["correlation", "identity"],
+                        help="node features (default correlation: each node's |r| row)")
     parser.add_argument("--attention", type=_attention, metavar="full|none|W", default=argparse.SUPPRESS,
                         help="attend over the whole history (default), the last W windows, or not at all (VGRNN)")
     parser.add_argument("--edge-weights", action="store_true", default=None, help="weight GCN messages by |r|")

@@ -60,7 +60,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--bin-size", type=float, help="bin width in seconds")
     g.add_argument("--window", type=float, help="window length in seconds")
     g.add_argument("--step", type=float, help="step between window starts in seconds")
-    g.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"])
+    g.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"],
+                   help="how edges are kept: |r| >= --threshold, top-k partners, a fixed density, the "
+                        "Marchenko-Pastur null, or every pair")
     g.add_argument("--threshold", type=float, help="fixed: keep |r| >= this")
     g.add_argument("--density", type=float, help="density: fraction of pairs kept per window")
     g.add_argument("--windows-from", metavar="TABLE[:COLUMN]", help="one window per interval or per run of labels")
@@ -76,13 +78,16 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     e = parser.add_argument_group("evaluation")
     e.add_argument("--labels", metavar="SPEC",
                    help="window labels, e.g. epochs:state or trials:hit:top_bottom=3 (enables evaluation)")
-    e.add_argument("--seeds", type=int, help="repetitions of every cross-validated score")
-    e.add_argument("--n-permutations", type=int, help="label permutations of the null")
+    e.add_argument("--seeds", type=int, help="k-means restarts of the clustering scores (10)")
+    e.add_argument("--permutations", dest="n_permutations", type=int, help="labellings of the label null (200)")
+    e.add_argument("--n-permutations", dest="n_permutations", type=int, help=argparse.SUPPRESS)  # older spelling
     e.add_argument("--baselines", nargs="*", metavar="NAME",
                    help="raw_correlation population_rates vgae vgrnn (none: give the option alone)")
     e.add_argument("--no-time-shuffle", action="store_true", help="skip the time-shuffle null (it refits the model)")
     e.add_argument("--no-figures", action="store_true", help="scores only, no figures")
-    e.add_argument("--report-dir", metavar="DIR", help="folder of scores and figures (default OUTPUT stem + _report)")
+    e.add_argument("--report", dest="report_dir", metavar="DIR",
+                   help="folder of scores and figures (default OUTPUT stem + _report)")
+    e.add_argument("--report-dir", dest="report_dir", help=argparse.SUPPRESS)  # older spelling
     s = parser.add_argument_group("sorting (raw voltage input only)")
     s.add_argument("--sorter", help="SpikeInterface sorter (default lupin)")
     s.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings instead of sorting")

@@ -24,7 +24,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--restrict-to", metavar="TABLE[:COLUMN=VALUE]",
                    help="only samples inside these intervals, e.g. epochs:state=run")
     p.add_argument("--name", default="position_segments", help="name of the table (default position_segments)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.set_defaults(func=run)
     return p
 

@@ -50,7 +50,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, help="seed (default 0)")
     h = p.add_argument_group("HD-MEA mode (no sorting)")
     h.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings as nodes")
-    h.add_argument("--threshold", type=float, help="events beyond this many noise levels (default 5)")
+    h.add_argument("--detect-threshold", dest="threshold", type=float,
+                   help="events beyond this many noise levels (default 5)")
+    h.add_argument("--threshold", dest="threshold", type=float, help=argparse.SUPPRESS)  # older spelling
     h.add_argument("--peak-sign", choices=["neg", "pos", "both"], help="sign of events (default neg)")
     h.add_argument("--dead-time-ms", type=float, help="one event per electrode within this time (default 1)")
     j = p.add_argument_group("execution")
@@ -125,11 +127,25 @@ def metadata(args: argparse.Namespace) -> dict:
     return meta
 
 
+#: Options of one mode only: given in the other they would be silently ignored.
+HDMEA_ONLY = {"threshold": "--detect-threshold", "peak_sign": "--peak-sign", "dead_time_ms": "--dead-time-ms"}
+SORTING_ONLY = {"sorter": "--sorter", "sorter_params": "--sorter-params", "curation": "--curation",
+                "waveform_channels": "--waveform-channels", "work_folder": "--work-folder"}
+
+
 def params_from_args(args: argparse.Namespace):
     """SortingParams (or DetectionParams with ``--hdmea``) from the options given."""
     import dataclasses
 
+    from ..errors import UsageError
     from ..sorting import DetectionParams, SortingParams
+
+    wrong = {True: SORTING_ONLY, False: HDMEA_ONLY}[bool(args.hdmea)]
+    given = [opt for dest, opt in wrong.items() if getattr(args, dest, None) is not None]
+    given += ["--label-only"] if args.hdmea and args.label_only else []
+    if given:
+        raise UsageError(f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} to "
+                         f"{'sorting, not --hdmea' if args.hdmea else '--hdmea only'}")
 
     if args.hdmea:
         base = DetectionParams()

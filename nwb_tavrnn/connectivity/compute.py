@@ -119,6 +119,7 @@ class ConnectivityParams:
         require(self.mp_sides in ("both", "upper"), f"mp_sides must be 'both' or 'upper', got {self.mp_sides!r}")
         require(0 < self.mp_band < 1, f"mp_band must be in (0, 1), got {self.mp_band}")
         require(self.n_surrogates >= 1, f"n_surrogates must be >= 1, got {self.n_surrogates}")
+        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         require(self.mp_edge_tol is None or 0 <= self.mp_edge_tol <= 1,
                 f"mp_edge_tol is a |r| level in [0, 1], got {self.mp_edge_tol}")
 

@@ -1000,8 +1000,10 @@ def write_simulation(path: str | Path, config: SimulationConfig | None = None, s
     SimulationConfigError
         If a parameter is out of range.
     """
+    from ..errors import require
     from ..io.files import check_writable, write_nwbfile
 
+    require(int(seed) >= 0, f"seed must be >= 0, got {seed}")
     check_writable(path, overwrite=overwrite)
     sim = simulate_network(config, seed=seed)
     return write_nwbfile(sim.to_nwbfile(), path, overwrite=overwrite)

@@ -33,7 +33,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import NwbTavrnnError
+from ..errors import ParameterError
 
 #: Units are kept when they pass all of these ``metric -> {"greater"/"less": value}`` thresholds.
 DEFAULT_CURATION: dict[str, dict[str, float]] = {
@@ -53,10 +53,8 @@ DEFAULT_METRICS: tuple[str, ...] = (
 DEFAULT_SORTER = "lupin"
 
 
-class ParamsError(NwbTavrnnError, ValueError):
+class ParamsError(ParameterError):
     """A parameter is out of range or of the wrong kind."""
-
-    exit_code = 2
 
 
 class _Serialisable:
@@ -191,6 +189,8 @@ class SortingParams(_Serialisable):
             raise ParamsError("max_spikes_per_unit and waveform_channels must be at least 1")
         if self.curation_action not in ("remove", "label"):
             raise ParamsError(f"curation_action must be 'remove' or 'label', got {self.curation_action!r}")
+        if self.seed is not None and self.seed < 0:
+            raise ParamsError(f"seed must be >= 0, got {self.seed}")
         self.metrics = tuple(self.metrics)
         for metric, rule in (self.curation or {}).items():
             if not isinstance(rule, dict) or not set(rule) <= {"greater", "less", "abs"} or not (
@@ -242,6 +242,10 @@ class JobParams(_Serialisable):
     chunk_duration: str = "1s"
     progress_bar: bool = False
     mp_context: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (int(self.n_jobs) >= 1 or int(self.n_jobs) == -1):
+            raise ParamsError(f"n_jobs must be >= 1 (or -1: every core), got {self.n_jobs}")
 
     def to_job_kwargs(self) -> dict[str, Any]:
         kwargs = {"n_jobs": int(self.n_jobs), "chunk_duration": self.chunk_duration,

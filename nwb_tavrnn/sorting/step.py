@@ -110,6 +110,8 @@ def _load_and_preprocess(source: Any, format: str | None, electrical_series: str
 
     Returns the loaded recording, the preprocessed one and the removed channel ids.
     """
+    if segment_index is not None and int(segment_index) < 0:
+        raise ParamsError(f"segment must be >= 0 (the first segment is 0), got {segment_index}")
     loaded = adapter.load_recording(source, format, electrical_series=electrical_series, segment_index=segment_index,
                                     **(reader_options or {}))
     if mode == "append" and loaded.format != "nwb":

@@ -27,7 +27,7 @@ def test_hdmea_on_binary_file(tmp_path, capsys):
     raw = tmp_path / "rec.raw"
     (recording.get_traces() * 10).astype(np.int16).tofile(raw)  # 0.1 uV per unit
     args = _parse([str(raw), str(tmp_path / "out.nwb"), "--format", "binary", "--sampling-frequency", "20000",
-                   "--num-channels", "4", "--dtype", "int16", "--gain-to-uv", "0.1", "--hdmea", "--threshold", "6",
+                   "--num-channels", "4", "--dtype", "int16", "--gain-to-uv", "0.1", "--hdmea", "--detect-threshold", "6",
                    "--subject-id", "culture-1", "--species", "Rattus norvegicus", "--sex", "U", "--age", "P21D"])
     assert args.func(args) == 0
     assert "4 electrodes" in capsys.readouterr().out

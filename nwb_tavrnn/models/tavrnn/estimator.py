@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...errors import ParameterError, require
 from ..base import LatentGraphModel
 from ..graphs import GraphSequence, prepare_sequence
 from ..registry import register_model
@@ -105,7 +106,7 @@ def _check_attention(attention: Any) -> None:
     if attention is None or attention == "full":
         return
     if isinstance(attention, bool) or not isinstance(attention, (int, np.integer)) or attention < 1:
-        raise ValueError(f"attention must be 'full', a window width >= 1, or None; got {attention!r}")
+        raise ParameterError(f"attention must be 'full', a window width >= 1, or None; got {attention!r}")
 
 
 @register_model("tavrnn")
@@ -249,12 +250,17 @@ class TAVRNN(LatentGraphModel):
                               ("training_z", ("mean", "sample")), ("gcn_norm", GCN_NORMS),
                               ("attention_memory", ATTENTION_MEMORIES), ("kl_scale", KL_SCALES),
                               ("loss_reduction", LOSS_REDUCTIONS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if int(self.epochs) < 1 or int(self.h_dim) < 1 or int(self.z_dim) < 1:
-            raise ValueError("epochs, h_dim and z_dim must be positive")
-        if self.patience is not None and int(self.patience) < 1:
-            raise ValueError("patience must be a positive number of epochs, or None")
+            require(getattr(self, name) in allowed, f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("epochs", "h_dim", "z_dim"):
+            require(int(getattr(self, name)) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require(self.patience is None or int(self.patience) >= 1,
+                f"patience must be a positive number of epochs, or None (never stop early), got {self.patience}")
+        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0 or None, got {self.seed}")
+        require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
+        require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0,
+                f"clip_grad_norm must be positive or None, got {self.clip_grad_norm}")
+        require(float(self.negative_ratio) > 0, f"negative_ratio must be positive, got {self.negative_ratio}")
+        require(float(self.min_delta) >= 0, f"min_delta must be >= 0, got {self.min_delta}")
 
     def _decoder_for(self, n_nodes: int) -> str:
         if self.decoder == "auto":
@@ -320,6 +326,7 @@ class TAVRNN(LatentGraphModel):
         features (array) : (W, N, x_dim)
         """
         self._validate()
+        require(int(checkpoint_every) >= 1, f"checkpoint_every must be >= 1 epoch, got {checkpoint_every}")
         warm = bool(self.warm_start and self.is_fitted)
         device = next(self.module_.parameters()).device if warm else resolve_device(self.device)
         seq = self._fit_sequence(connectivity, features).to(device)

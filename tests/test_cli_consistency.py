@@ -1,0 +1,191 @@
+"""The command line as a newcomer meets it: one vocabulary, help on every option, exit code 2 for
+every value that cannot work (before any work is done), and the input never overwritten."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from nwb_tavrnn.cli.main import build_parser, main
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+BIOCAM = SHARED / "hdmea_biocam" / "biocam_hw3.0_fw1.6.brw"
+
+#: A value each numeric option must refuse (exit code 2). A new numeric option must be added here.
+INVALID = {
+    "--bin-size": ["0"], "--window": ["-5"], "--step": ["0"], "--threshold": ["5"], "--density": ["1.5"],
+    "--time-range": ["100", "50"], "--epochs": ["0"], "--patience": ["-1"], "--seed": ["-1"], "--seeds": ["0"],
+    "--permutations": ["-1"], "--n-jobs": ["0"], "--workers": ["0"], "--n-sensory": ["0"], "--n-motor": ["0"],
+    "--gameplay-minutes": ["-1"], "--rest-minutes": ["-1"], "--block-minutes": ["0"], "--rate": ["-1"],
+    "--segment": ["-1"], "--sampling-frequency": ["0"], "--num-channels": ["0"], "--gain-to-uv": ["0"],
+    "--offset-to-uv": ["nan"], "--bandpass": ["3000", "300"], "--waveform-channels": ["0"],
+    "--detect-threshold": ["0"], "--dead-time-ms": ["-1"], "--segments": ["1"], "--min-duration": ["-1"],
+    "--top-k": ["0"], "--n-surrogates": ["0"], "--lr": ["0"], "--h-dim": ["0"], "--z-dim": ["0"],
+    "--clip-grad-norm": ["0"], "--checkpoint-every": ["0"], "--n-splits": ["1"], "--purge-gap": ["-1"],
+    "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"],
+}
+
+#: Spellings of one setting: only the first may be a visible option of any command.
+SYNONYMS = [("--permutations", "--n-permutations"), ("--report", "--report-dir"), ("--model-preset", "--preset"),
+            ("--n-jobs", "--jobs"), ("--detect-threshold", "--threshold")]
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _options(sub: argparse.ArgumentParser):
+    return [a for a in sub._actions if a.option_strings and a.dest != "help" and a.help != argparse.SUPPRESS]
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(["--quiet", *argv])
+        except SystemExit as exit_:
+            rc = exit_.code
+    return rc, err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A small simulated session, its graphs and a 2-epoch fit."""
+    from nwb_tavrnn.connectivity import ConnectivityParams
+    from nwb_tavrnn.connectivity.step import run_connectivity
+    from nwb_tavrnn.models import TAVRNN
+    from nwb_tavrnn.models.step import fit_file
+    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
+
+    folder = tmp_path_factory.mktemp("cli")
+    session = write_simulation(folder / "session.nwb", SimulationConfig.small(), seed=0)
+    graphs = run_connectivity(session, folder / "graphs.nwb", ConnectivityParams.preset("default", window=60, step=60))
+    fitted = fit_file(graphs, folder / "fitted.nwb", TAVRNN(epochs=2, device="cpu")).path
+    return {"session": Path(session), "graphs": Path(graphs), "fitted": Path(fitted), "folder": folder}
+
+
+def test_every_option_has_help_and_one_spelling():
+    seen: dict[str, set[str]] = {}
+    choices: dict[str, dict[str, tuple]] = {}
+    for name, sub in _subparsers().items():
+        for action in _options(sub):
+            assert action.help and action.help.strip(), f"{name} {action.option_strings} has no help"
+            for opt in action.option_strings:
+                seen.setdefault(opt, set()).add(name)
+                if action.choices:
+                    choices.setdefault(opt, {})[name] = tuple(action.choices)
+    for preferred, *others in SYNONYMS:
+        for other in others:
+            if other == "--preset":  # the connectivity preset keeps the plain name; the model's is --model-preset
+                assert "fit" not in seen.get(other, set())
+                continue
+            if other == "--threshold":  # |r| threshold of the graphs; the event threshold is --detect-threshold
+                assert "sort" not in seen.get(other, set())
+                continue
+            assert other not in seen, f"{other} is spelled {preferred} elsewhere; used by {sorted(seen[other])}"
+    for opt, per_command in choices.items():  # one option, one set of values wherever it appears
+        assert len(set(per_command.values())) == 1, (opt, per_command)
+
+
+def test_every_invalid_value_exits_2_before_any_work(files, tmp_path):
+    os.chdir(tmp_path)
+    (tmp_path / "batch_out").mkdir()
+
+    def base(command: str) -> list[str]:
+        u = uuid.uuid4().hex[:8]
+        return {"run": [str(files["session"]), f"o{u}.nwb"],
+                "batch": [str(files["session"]), "--output", "batch_out"],
+                "simulate": [f"sim{u}.nwb"], "sort": [str(BIOCAM), f"sort{u}.nwb"],
+                "segments": [str(files["session"]), f"seg{u}.nwb"],
+                "connectivity": [str(files["session"]), f"c{u}.nwb"], "fit": [str(files["graphs"]), f"f{u}.nwb"],
+                "evaluate": [str(files["fitted"]), "--labels", "epochs:state"]}[command]
+
+    checked, failures = 0, []
+    for command, sub in _subparsers().items():
+        for action in _options(sub):
+            if action.type not in (int, float):
+                continue
+            opt = action.option_strings[0]
+            assert opt in INVALID, f"{command} {opt}: add a value it must refuse to INVALID"
+            if command == "sort" and not BIOCAM.exists():
+                continue
+            mode = ["--hdmea"] if command == "sort" and action.dest in ("threshold", "dead_time_ms") else []
+            started = time.perf_counter()
+            rc, err = _run([command, *base(command), *mode, opt, *INVALID[opt]])
+            checked += 1
+            if rc != 2 or time.perf_counter() - started > 20:
+                failures.append(f"{command} {opt} {INVALID[opt]}: rc {rc}: {err.strip()[-200:]}")
+    assert not failures, "\n".join(failures)
+    assert checked >= 60
+    assert not list(tmp_path.glob("*.nwb")), "a refused command left a file"
+
+
+@pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
+def test_no_writing_command_overwrites_its_input(files, tmp_path, link):
+    commands = {"connectivity": files["session"], "segments": files["session"], "run": files["session"],
+                "fit": files["graphs"], "evaluate": files["fitted"], "sort": files["session"]}
+    for command, source in commands.items():
+        src = tmp_path / f"{command}.nwb"
+        src.write_bytes(Path(source).read_bytes())
+        target = {"same": src, "symlink": tmp_path / f"{command}_link.nwb",
+                  "hardlink": tmp_path / f"{command}_hard.nwb"}[link]
+        if link == "symlink":
+            target.symlink_to(src)
+        elif link == "hardlink":
+            os.link(src, target)
+        before = hashlib.sha256(src.read_bytes()).hexdigest()
+        extra = ["--labels", "epochs:state"] if command == "evaluate" else []
+        rc, err = _run([command, str(src), str(target), "--overwrite", *extra])
+        assert rc == 2, (command, err)
+        assert "is the input file" in err, (command, err)
+        assert hashlib.sha256(src.read_bytes()).hexdigest() == before, command
+
+
+def test_labels_that_cannot_fit_fail_before_any_work(files, tmp_path):
+    out = tmp_path / "out.nwb"
+    started = time.perf_counter()
+    rc, err = _run(["run", str(files["session"]), str(out), "--labels", "epochs:state"])  # 60 s epochs, 120 s windows
+    assert rc == 2 and time.perf_counter() - started < 30
+    assert "shorter than the 120 s windows" in err and "--windows-from epochs:state" in err
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+    for spec, words in (("nope:state", "no intervals table 'nope'"), ("epochs:nope", "no column 'nope'")):
+        rc, err = _run(["run", str(files["session"]), str(out), "--labels", spec])
+        assert rc == 2 and words in err, err
+
+
+def test_a_time_range_past_the_recording_is_refused(files, tmp_path):
+    rc, err = _run(["run", str(files["session"]), str(tmp_path / "o.nwb"), "--time-range", "5000", "6000"])
+    assert rc == 2 and "holds no spikes" in err
+
+
+@pytest.mark.skipif(not BIOCAM.exists(), reason="the shared BioCam recording is absent")
+def test_sorting_a_recording_where_no_unit_passes_curation(tmp_path):
+    out = tmp_path / "b.nwb"
+    rc, err = _run(["sort", str(BIOCAM), str(out)])
+    assert rc == 2 and "none kept by curation" in err and "--hdmea" in err and "--label-only" in err
+    assert not out.exists()
+
+
+def test_options_of_the_other_sorting_mode_are_refused(tmp_path):
+    for argv, words in ((["--detect-threshold", "6"], "--hdmea only"), (["--hdmea", "--sorter", "lupin"], "not --hdmea")):
+        rc, err = _run(["sort", str(BIOCAM), str(tmp_path / "x.nwb"), *argv])
+        assert rc == 2 and words in err, err
+
+
+def test_a_closed_pipe_ends_quietly(files):
+    code = ("import sys; from nwb_tavrnn.cli.main import main; "
+            f"sys.exit(main(['inspect', {str(files['fitted'])!r}]))")
+    proc = subprocess.run(f"{sys.executable} -c \"{code}\" | head -1", shell=True, capture_output=True, text=True)
+    assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
