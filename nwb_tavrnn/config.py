@@ -419,11 +419,52 @@ def demo_config() -> PipelineConfig:
     )
 
 
-def dump_config(config: PipelineConfig) -> str:
-    """The configuration as YAML text (what ``--show-config`` prints)."""
+def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
+    """Every setting in effect, defaults included: what each step would run with (a valid config
+    file: feeding it back gives the same run).
+
+    Raises
+    ------
+    ConfigError
+        As :meth:`PipelineConfig.resolve`.
+    """
+    import dataclasses
+
+    resolved = config.resolve()
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value.item() if hasattr(value, "item") else value
+
+    sorting = {"method": resolved.sorting_method, **resolved.sorting_params.to_dict(),
+               **{k: v for k, v in dataclasses.asdict(resolved.job).items() if k in ("n_jobs", "chunk_duration")},
+               **resolved.sorting_options}
+    params = resolved.connectivity_params.to_dict()
+    connectivity = {"preset": params.pop("preset_name") or "default", **params, **resolved.connectivity_options}
+    estimator = resolved.make_model()
+    model = {"name": estimator.model_name,
+             **{k: v for k, v in estimator.get_params().items() if k != "warm_start"}, **resolved.model_options}
+    evaluation: dict[str, Any] = {"labels": resolved.labels, "report_dir": resolved.report_dir}
+    try:
+        from .evaluation.report import EvaluationConfig
+
+        evaluation.update(dataclasses.asdict(resolved.evaluation or EvaluationConfig(**{
+            k: v for k, v in config.evaluation.items() if k not in ("labels", "report_dir")})))
+    except ImportError:  # without the evaluation extra: what the file gave
+        evaluation.update(config.evaluation)
+    return plain({"sorting": sorting, "connectivity": connectivity, "model": model, "evaluation": evaluation})
+
+
+def dump_config(config: PipelineConfig, full: bool = True) -> str:
+    """The configuration as YAML text (what ``--show-config`` prints): every setting in effect
+    (:func:`effective_config`), or with ``full=False`` only what was set."""
     import yaml
 
-    return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=False)
+    values = effective_config(config) if full else config.to_dict()
+    return yaml.safe_dump(values, sort_keys=False, default_flow_style=False)
 
 
 __all__ = [

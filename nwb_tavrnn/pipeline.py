@@ -27,7 +27,8 @@ from typing import Any
 
 from .config import PipelineConfig, ResolvedConfig, demo_config
 from .errors import InputFileError, OutputFileError
-from .io.files import PathLike, check_readable_nwb, check_writable, is_url
+from .io.files import (PathLike, check_readable_nwb, check_report_folder, check_writable, is_url,
+                       refuse_source_as_destination)
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +179,10 @@ def _check_outputs(source: PathLike, output: Path, report_dir: Path | None, in_p
         check_readable_nwb(source)  # in place needs an NWB file to add to
         check_writable(source, overwrite=True)  # also checks its folder, where the temporary copy goes
     else:
+        refuse_source_as_destination(source, output)
         check_writable(output, overwrite)
-        if not is_url(source) and Path(source).exists() and output.resolve() == Path(source).resolve():
-            raise OutputFileError(f"{output}: is the input file; choose another output, or write in place")
-    if report_dir is not None and report_dir.exists():
-        if not report_dir.is_dir():
-            raise OutputFileError(f"{report_dir}: exists and is not a folder; choose another report folder")
-        if not overwrite and any(report_dir.iterdir()):
-            raise OutputFileError(f"{report_dir}: report folder already exists; choose another or pass --overwrite")
+    if report_dir is not None:
+        check_report_folder(report_dir, overwrite)
 
 
 def run_pipeline(

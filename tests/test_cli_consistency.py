@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -70,7 +71,8 @@ def files(tmp_path_factory):
     from nwb_tavrnn.simulate import SimulationConfig, write_simulation
 
     folder = tmp_path_factory.mktemp("cli")
-    session = write_simulation(folder / "session.nwb", SimulationConfig.small(), seed=0)
+    config = dataclasses.replace(SimulationConfig.small(), gameplay_minutes=8.0, rest_minutes=4.0)
+    session = write_simulation(folder / "session.nwb", config, seed=0)
     graphs = run_connectivity(session, folder / "graphs.nwb", ConnectivityParams.preset("default", window=60, step=60))
     fitted = fit_file(graphs, folder / "fitted.nwb", TAVRNN(epochs=2, device="cpu")).path
     return {"session": Path(session), "graphs": Path(graphs), "fitted": Path(fitted), "folder": folder}
@@ -189,3 +191,35 @@ def test_a_closed_pipe_ends_quietly(files):
             f"sys.exit(main(['inspect', {str(files['fitted'])!r}]))")
     proc = subprocess.run(f"{sys.executable} -c \"{code}\" | head -1", shell=True, capture_output=True, text=True)
     assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_sigterm_cleans_up_like_ctrl_c(files, tmp_path):
+    """A terminated run leaves neither its output nor its hidden work folder behind."""
+    import signal
+
+    out = tmp_path / "out.nwb"
+    proc = subprocess.Popen([sys.executable, "-m", "nwb_tavrnn.cli.main", "run", str(files["session"]), str(out),
+                             "--window", "60", "--step", "60", "--epochs", "100000", "--patience", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".out.*.partial")):
+        time.sleep(0.2)
+    assert list(tmp_path.glob(".out.*.partial")), "the run never started its work folder"
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not out.exists() and not list(tmp_path.glob(".*partial*")), list(tmp_path.iterdir())
+
+
+def test_report_folder_checked_before_work_and_scores_listed(files, tmp_path):
+    rc, err = _run(["evaluate", str(files["fitted"]), "--labels", "epochs:state", "--report",
+                    str(tmp_path / "missing" / "report")])
+    assert rc == 3 and "does not exist; create it first" in err and not (tmp_path / "missing").exists()
+    out = tmp_path / "scored.nwb"
+    rc, err = _run(["evaluate", str(files["fitted"]), str(out), "--labels", "epochs:state", "--baselines",
+                    "--no-time-shuffle", "--no-figures", "--permutations", "20"])
+    assert rc == 0, err
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        assert main(["inspect", str(out)]) == 0
+    assert "EvaluationScores" in text.getvalue() and "methods tavrnn" in text.getvalue()

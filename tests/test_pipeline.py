@@ -93,7 +93,15 @@ def test_toml_config_and_show_config(tmp_path, capsys):
     assert load_config(tmp_path / "c.toml").connectivity == {"preset": "dishbrain", "window": 60.0}
     assert cli(["run", "--config", str(tmp_path / "c.toml"), "--epochs", "6", "--show-config"]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)
-    assert shown == {"connectivity": {"preset": "dishbrain", "window": 60.0}, "model": {"epochs": 6}}
+    # every setting in effect: the preset's own values, the file's, the option's, and the defaults
+    assert shown["connectivity"]["preset"] == "dishbrain" and shown["connectivity"]["window"] == 60.0
+    assert shown["connectivity"]["bin_size"] == 0.05 and shown["connectivity"]["threshold_mode"] == "fixed"
+    assert shown["model"]["epochs"] == 6 and shown["model"]["h_dim"] == 32 and shown["model"]["name"] == "tavrnn"
+    assert shown["evaluation"]["n_permutations"] == 200 and shown["sorting"]["sorter"] == "lupin"
+    # and it is a valid configuration that gives the same run
+    (tmp_path / "shown.yaml").write_text(yaml.safe_dump(shown))
+    assert cli(["run", "--config", str(tmp_path / "shown.yaml"), "--show-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == shown
 
 
 @pytest.mark.parametrize("document, message", [

@@ -15,7 +15,9 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import warnings
 
 from ..errors import NwbTavrnnError
 
@@ -47,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings as one line; third-party ones (SpikeInterface, numpy...) only at DEBUG."""
+    if category.__module__.split(".")[0] == "nwb_tavrnn":
+        print(f"nwb-tavrnn: warning: {message}", file=sys.stderr)
+    else:
+        log.debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C: every ``finally`` runs, so temporary files and folders go."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Idle OpenMP threads otherwise spin for a while after each torch operation; on a 2-core
     # machine sharing a core with anything else that made model epochs up to 40x slower. Set
@@ -56,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = "ERROR" if args.quiet else args.log_level
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        warnings.showwarning = _show_warning
+        # multiprocessing's resource tracker is a separate interpreter started with these -W options
+        sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (main() called from a thread): keep the default
+        pass
     if not args.quiet and level == "WARNING" and not sys.stderr.isatty():
         # No progress bar when stderr is piped to a log: the steps' progress goes there as plain lines.
         for name in PROGRESS_LOGGERS:

@@ -162,7 +162,7 @@ def config_unless_shown(args: argparse.Namespace):
 
     config = config_from_args(args)
     if args.show_config:
-        print(dump_config(config) or "{}  # every step's defaults", end="")
+        print(dump_config(config), end="")
         return None
     return config
 

@@ -301,12 +301,12 @@ class _SparsityMonitor:
         else:
             med = float(np.median(p99))
             msg = (f"the 99th percentile of off-diagonal |r| per window is {med:.3g} (median over "
-                   f"windows; range {p99.min():.3g}-{p99.max():.3g}). Try threshold_mode='density', "
-                   f"density=0.1, or threshold_mode='fixed', threshold={max(med, 1e-3):.2g}, "
-                   f"or ConnectivityParams.preset('default')")
+                   f"windows; range {p99.min():.3g}-{p99.max():.3g}). Try --threshold-mode density --density 0.1 "
+                   f"(in Python or a config: threshold_mode='density', density=0.1), --threshold-mode fixed "
+                   f"--threshold {max(med, 1e-3):.2g}, or --preset default")
+        # One warning (the command line prints it once, as one line; Python callers can catch it).
         warnings.warn(f"connectivity graphs are (almost) empty: mean off-diagonal edge density {dens:.2g} "
                       f"with threshold_mode={params.threshold_mode!r}; {msg}", SparseGraphWarning, stacklevel=3)
-        logger.warning("empty connectivity graphs: %s", msg)
 
 
 def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,

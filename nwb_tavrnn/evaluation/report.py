@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..connectivity.compute import edge_density
 from ..errors import InputFileError, ParameterError
-from ..io.files import PathLike, check_writable, open_nwb
+from ..io.files import PathLike, check_report_folder, check_writable, open_nwb
 from . import features as feats
 from .labels import (
     classes_from_values,
@@ -774,6 +774,8 @@ def evaluate_file(source: PathLike, labels: str | list, output: PathLike | None 
     cfg = config or EvaluationConfig()
     if output is not None and not in_place:
         check_writable(output, overwrite)
+    if report_dir is not None:
+        check_report_folder(report_dir, overwrite)  # before the work, not after it
     with open_nwb(source) as nwbfile:
         report = evaluate(nwbfile, labels, embeddings=embeddings, config=cfg, progress=progress)
     if report_dir is not None:

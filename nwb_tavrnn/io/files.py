@@ -158,6 +158,30 @@ def check_writable(destination: PathLike, overwrite: bool = False) -> Path:
     return destination
 
 
+def check_report_folder(folder: PathLike, overwrite: bool = False) -> Path:
+    """Check, before any work, that a report folder can be written: its parent exists (it is not
+    created silently) and is writable; an existing folder is replaced only with ``overwrite``.
+
+    Raises
+    ------
+    OutputFileError
+    """
+    folder = Path(folder)
+    parent = folder.parent
+    if not parent.is_dir():
+        raise OutputFileError(f"{parent}: folder does not exist; create it first (for the report folder {folder})")
+    if not _writable(parent):
+        raise OutputFileError(f"{parent}: folder is not writable; choose another report location")
+    if folder.exists():
+        if not folder.is_dir():
+            raise OutputFileError(f"{folder}: exists and is not a folder; choose another report folder")
+        if not overwrite and any(folder.iterdir()):
+            raise OutputFileError(f"{folder}: report folder already exists; choose another or pass --overwrite")
+        if not _writable(folder):
+            raise OutputFileError(f"{folder}: report folder is not writable; choose another")
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_destination(destination: PathLike, overwrite: bool = False, copy_from: PathLike | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; move it into place only if the block succeeds.

@@ -7,11 +7,11 @@ from collections import Counter
 import numpy as np
 from pynwb import NWBFile
 
-from ..schema import DynamicConnectivity, ModelProvenance, NodeEmbeddings, TemporalAttention
+from ..schema import DynamicConnectivity, EvaluationScores, ModelProvenance, NodeEmbeddings, TemporalAttention
 from .read import _path, find_objects, ragged_rows, read_behavior
 
-_OUR_TYPES = (DynamicConnectivity, NodeEmbeddings, TemporalAttention, ModelProvenance)
-_SHAPED_FIELDS = ("data", "edge_index", "correlation", "inactive_mask", "mean", "log_variance",
+_OUR_TYPES = (DynamicConnectivity, NodeEmbeddings, TemporalAttention, ModelProvenance, EvaluationScores)
+_SHAPED_FIELDS = ("data", "edge_index", "correlation", "inactive_mask", "mean", "log_variance", "sample",
                   "training_loss", "weights", "node_ids")
 
 
@@ -47,6 +47,10 @@ def summarize(nwbfile: NWBFile) -> dict:
     ours = {}
     for kind in _OUR_TYPES:
         for obj in find_objects(nwbfile, kind):
+            if isinstance(obj, EvaluationScores):  # a table: its rows and what they score
+                methods = sorted({str(m) for m in obj["method"][:]}) if len(obj) else []
+                ours[_path(obj)] = {"type": kind.__name__, "shapes": {"rows": [len(obj)]}, "methods": methods}
+                continue
             shapes = {f: list(np.shape(getattr(obj, f))) for f in _SHAPED_FIELDS if getattr(obj, f, None) is not None}
             ours[_path(obj)] = {"type": kind.__name__, "shapes": shapes}
     out["nwb_tavrnn"] = ours
@@ -86,5 +90,6 @@ def format_summary(summary: dict) -> str:
     lines.append(f"nwb_tavrnn objects: {len(summary['nwb_tavrnn']) or 'none'}")
     for path, info in summary["nwb_tavrnn"].items():
         shapes = ", ".join(f"{k} {tuple(v)}" for k, v in info["shapes"].items())
-        lines.append(f"  {path} ({info['type']}): {shapes}")
+        methods = f"; methods {', '.join(info['methods'])}" if info.get("methods") else ""
+        lines.append(f"  {path} ({info['type']}): {shapes}{methods}")
     return "\n".join(lines)
