@@ -128,7 +128,7 @@ def rat(args, out: Path) -> list[dict]:
     from nwb_tavrnn.connectivity import ConnectivityParams
     from nwb_tavrnn.connectivity.step import run_connectivity
     from nwb_tavrnn.io import write_nwbfile
-    from nwb_tavrnn.io.linear_track import linear_track_nwbfile
+    from nwb_tavrnn.importers.linear_track import linear_track_nwbfile
 
     results = []
     source = write_nwbfile(linear_track_nwbfile(RAT_FOLDER), out / "rat.nwb", overwrite=True)

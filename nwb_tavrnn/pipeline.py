@@ -27,8 +27,14 @@ from typing import Any
 
 from .config import PipelineConfig, ResolvedConfig, demo_config
 from .errors import InputFileError, OutputFileError
-from .io.files import (PathLike, check_readable_nwb, check_report_folder, check_writable, is_url,
-                       refuse_source_as_destination)
+from .io.files import (
+    PathLike,
+    check_readable_nwb,
+    check_report_folder,
+    check_writable,
+    is_url,
+    refuse_source_as_destination,
+)
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +269,7 @@ def run_pipeline(
         fit = timed("model", lambda: _model(work, resolved, display))
         report = None
         if resolved.labels:
-            report = timed("evaluation", lambda: _evaluate(work, resolved, workdir / "report"))
+            report = timed("evaluation", lambda: _evaluate(work, resolved, workdir / "report", display))
         display.close()
         n_windows, n_nodes = fit.embeddings.mean.shape[:2]
         result = PipelineResult(str(source), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
@@ -341,18 +347,20 @@ def _model(work: Path, resolved: ResolvedConfig, display: _Progress):
                     name_prefix=str(opts.get("name_prefix", "")), callback=callback)
 
 
-def evaluate_step(source: Path, labels: str, report_dir: Path, config: Any, embeddings: str, name: str):
+def evaluate_step(source: Path, labels: str, report_dir: Path, config: Any, embeddings: str, name: str,
+                  on_step: Callable[[int, int, str], None] | None = None):
     """The evaluation step, in place (the one seam to :mod:`nwb_tavrnn.evaluation.report`)."""
     from .evaluation.report import evaluate_file
 
     return evaluate_file(source, labels, in_place=True, report_dir=report_dir, embeddings=embeddings,
-                         config=config, progress=False, name=name)
+                         config=config, progress=False, name=name, on_step=on_step)
 
 
-def _evaluate(work: Path, resolved: ResolvedConfig, report_dir: Path):
+def _evaluate(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _Progress):
     prefix = str(resolved.model_options.get("name_prefix", ""))
     return evaluate_step(work, resolved.labels, report_dir, resolved.evaluation, f"{prefix}NodeEmbeddings",
-                         f"{prefix}EvaluationScores")
+                         f"{prefix}EvaluationScores",
+                         on_step=lambda done, total, what: display.fraction("evaluation", done / total, what))
 
 
 def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path | None, result: PipelineResult,

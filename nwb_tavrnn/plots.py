@@ -36,9 +36,17 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
 
 
 def _label_colours(classes) -> dict:
+    """A distinct colour per class: tab10 up to 10 classes, tab20 up to 20, then a continuous map."""
     plt = _pyplot()
-    cmap = plt.get_cmap("tab10")
-    return {c: cmap(i % 10) for i, c in enumerate(sorted(set(classes)))}
+    names = sorted(set(classes))
+    if len(names) <= 10:
+        cmap = plt.get_cmap("tab10")
+        return {c: cmap(i) for i, c in enumerate(names)}
+    if len(names) <= 20:
+        cmap = plt.get_cmap("tab20")
+        return {c: cmap(i) for i, c in enumerate(names)}
+    cmap = plt.get_cmap("turbo")
+    return {c: cmap(i / (len(names) - 1)) for i, c in enumerate(names)}
 
 
 def scores_figure(report, folder: Path) -> list[Path]:
@@ -85,28 +93,35 @@ def scores_figure(report, folder: Path) -> list[Path]:
 
 
 def embeddings_figure(report, folder: Path) -> list[Path]:
+    """One window per class (the first of each, panels in time order): every node's embedding on
+    that window's first two principal components, coloured by node group."""
     plt = _pyplot()
     mean, groups = report.extras["mean"], report.extras["groups"]
     idx, y = report.extras["window_index"], report.extras["window_classes"]
-    picks = []
-    for c in sorted(set(y)):
-        picks.append((int(idx[np.flatnonzero(y == c)[0]]), c))
-    picks = picks[:4]
-    fig, axes = plt.subplots(1, len(picks), figsize=(3.2 * len(picks), 3.2), squeeze=False)
+    picks = sorted((int(idx[np.flatnonzero(y == c)[0]]), c) for c in sorted(set(y)))[:4]
+    fig, axes = plt.subplots(1, len(picks), figsize=(3.0 * len(picks) + 1.6, 3.3), squeeze=False)
     group_names = sorted(set(groups)) if groups is not None else ["nodes"]
     colours = _label_colours(group_names)
+    sizes = {g: int(np.sum(groups == g)) if groups is not None else len(mean[0]) for g in group_names}
     for ax, (w, c) in zip(axes[0], picks):
         z = mean[w] - mean[w].mean(axis=0)
-        u, sv, vt = np.linalg.svd(z, full_matrices=False)
+        _, sv, vt = np.linalg.svd(z, full_matrices=False)
         xy = z @ vt[:2].T
-        for g in group_names:
+        share = sv[:2] ** 2 / max(float((sv ** 2).sum()), 1e-12)
+        for g in sorted(group_names, key=lambda g: -sizes[g]):  # large groups first: small ones stay visible
             m = (groups == g) if groups is not None else slice(None)
-            ax.scatter(xy[m, 0], xy[m, 1], s=6, color=colours[g], label=g)
-        ax.set_title(f"window {w} ({c})", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[0][-1].legend(fontsize=6, markerscale=2, loc="best")
-    fig.suptitle("Node embeddings (PC1-PC2), coloured by group", fontsize=10)
+            ax.scatter(xy[m, 0], xy[m, 1], s=7, color=colours[g], label=f"{g} ({sizes[g]})", alpha=0.75, lw=0)
+        ax.set_title(f"window {w}: {c}", fontsize=9)
+        ax.set_xlabel(f"PC1 ({100 * share[0]:.0f} %)", fontsize=8)
+        ax.set_ylabel(f"PC2 ({100 * share[1]:.0f} %)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    order = np.argsort(labels)
+    fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="center right", fontsize=6,
+               markerscale=2, ncol=1 if len(labels) <= 12 else 2, title="node group (nodes)", title_fontsize=7,
+               frameon=False)
+    fig.suptitle("Node embeddings on each window's first two principal components", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth() * (1 if len(labels) <= 12 else 1.8), 0.95))
     return _save(fig, folder, "embeddings")
 
 
@@ -123,15 +138,28 @@ def _shade_labels(ax, report) -> None:
 
 
 def connectivity_figure(report, folder: Path) -> list[Path]:
+    """How the graphs change: the mean |r| of the kept edges (and the density, which a density
+    threshold holds constant), and how many edges each window shares with the previous one."""
     plt = _pyplot()
     starts, stops = report.extras["starts"], report.extras["stops"]
-    fig, ax = plt.subplots(figsize=(7, 2.8))
-    _shade_labels(ax, report)
-    ax.plot((starts + stops) / 2, report.extras["adjacency_density"], "o-", color="k", ms=3)
-    ax.set_xlabel("window centre (s)")
-    ax.set_ylabel("edge density")
-    ax.legend(fontsize=7, loc="best")
-    ax.set_title("Dynamic connectivity over time", fontsize=10)
+    centre = (starts + stops) / 2
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.4), sharex=True)
+    _shade_labels(top, report)
+    top.plot(centre, report.extras["edge_strength"], "o-", color="k", ms=3, label="mean |r| of kept edges")
+    top.set_ylabel("mean |r|\nof kept edges")
+    density = np.asarray(report.extras["adjacency_density"], dtype=float)
+    twin = top.twinx()
+    twin.plot(centre, density, "--", color="tab:grey", lw=1)
+    twin.set_ylabel("edge density", color="tab:grey", fontsize=8)
+    if np.ptp(density) == 0:
+        twin.set_ylim(0, max(2 * float(density[0]), 1e-3))  # constant by construction: say so, no noise
+    top.legend(fontsize=7, loc="upper left")
+    top.set_title("Dynamic connectivity over time", fontsize=10)
+    bottom.plot(centre, report.extras["edge_similarity"], "o-", color="tab:blue", ms=3)
+    bottom.set_ylim(0, 1)
+    bottom.set_ylabel("edges shared with\nprevious window\n(Jaccard)")
+    bottom.set_xlabel("window centre (s)")
+    fig.tight_layout()
     return _save(fig, folder, "connectivity")
 
 
@@ -156,6 +184,7 @@ def alignment_figure(report, folder: Path) -> list[Path]:
     starts, stops = report.extras["starts"], report.extras["stops"]
     fig, ax = plt.subplots(figsize=(7, 2.8))
     _shade_labels(ax, report)
+    ax.axhline(0, color="k", lw=0.8, ls=":")  # silhouette 0: groups no more separated than by chance
     ax.plot((starts + stops) / 2, report.alignment, "o-", color="tab:purple", ms=3, label="alignment")
     ax.set_xlabel("window centre (s)")
     ax.set_ylabel("subregion alignment\n(silhouette by group)")

@@ -112,7 +112,8 @@ def test_every_invalid_value_exits_2_before_any_work(files, tmp_path):
                 "simulate": [f"sim{u}.nwb"], "sort": [str(BIOCAM), f"sort{u}.nwb"],
                 "segments": [str(files["session"]), f"seg{u}.nwb"],
                 "connectivity": [str(files["session"]), f"c{u}.nwb"], "fit": [str(files["graphs"]), f"f{u}.nwb"],
-                "evaluate": [str(files["fitted"]), "--labels", "epochs:state"]}[command]
+                "evaluate": [str(files["fitted"]), "--labels", "epochs:state"],
+                "import": ["linear-track", str(SHARED / "hippocampus_linear_track"), f"imp{u}.nwb"]}[command]
 
     checked, failures = 0, []
     for command, sub in _subparsers().items():
@@ -223,3 +224,66 @@ def test_report_folder_checked_before_work_and_scores_listed(files, tmp_path):
     with contextlib.redirect_stdout(text):
         assert main(["inspect", str(out)]) == 0
     assert "EvaluationScores" in text.getvalue() and "methods tavrnn" in text.getvalue()
+
+
+def test_long_steps_report_progress_when_piped(files, tmp_path):
+    """Not a terminal: every step and every evaluation sub-step is a plain log line on stderr."""
+    out = tmp_path / "out.nwb"
+    proc = subprocess.run([sys.executable, "-m", "nwb_tavrnn.cli.main", "run", str(files["session"]), str(out),
+                           "--window", "60", "--step", "60", "--epochs", "3", "--labels", "epochs:state",
+                           "--baselines", "raw_correlation", "--no-time-shuffle", "--no-figures",
+                           "--permutations", "20"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for line in ("step 1/3: connectivity", "step 2/3: model", "step 3/3: evaluation",
+                 "evaluation: tavrnn scored (1 of 2 steps)", "evaluation: raw_correlation scored (2 of 2 steps)"):
+        assert line in proc.stderr, (line, proc.stderr[-2000:])
+
+
+def test_progress_bar_moves_within_the_evaluation(files, tmp_path, monkeypatch):
+    """On a terminal the one bar advances inside the evaluation step, not only at its end."""
+    from nwb_tavrnn import pipeline
+    from nwb_tavrnn.config import load_config
+
+    seen: list[tuple[str, float]] = []
+    original = pipeline._Progress.fraction
+
+    def spy(self, step, done, note=""):
+        seen.append((step, done))
+        return original(self, step, done, note)
+
+    monkeypatch.setattr(pipeline._Progress, "fraction", spy)
+    config = load_config(None, {"connectivity": {"window": 60, "step": 60}, "model": {"epochs": 2},
+                                "evaluation": {"labels": "epochs:state", "baselines": ["raw_correlation"],
+                                               "time_shuffle": False, "figures": False, "n_permutations": 20}})
+    pipeline.run_pipeline(files["session"], tmp_path / "o.nwb", config)
+    within = [d for s, d in seen if s == "evaluation"]
+    assert within == [0.5, 1.0]
+
+
+def test_run_takes_the_raw_reading_options_of_sort(tmp_path, capsys):
+    import yaml
+
+    assert main(["run", "--show-config", "--format", "binary", "--sampling-frequency", "30000", "--num-channels", "4",
+                 "--dtype", "int16", "--gain-to-uv", "0.195", "--reader-option", "time_axis=0"]) == 0
+    sorting = yaml.safe_load(capsys.readouterr().out)["sorting"]
+    assert sorting["format"] == "binary"
+    assert sorting["reader_options"] == {"sampling_frequency": 30000.0, "num_channels": 4, "dtype": "int16",
+                                         "gain_to_uV": 0.195, "time_axis": 0}
+    sort_parser, run_parser = _subparsers()["sort"], _subparsers()["run"]
+    reading = {o for a in _options(sort_parser) for o in a.option_strings if a.container.title == "reading"}
+    assert reading - {"--segment"} <= {o for a in _options(run_parser) for o in a.option_strings}
+
+
+def test_import_route_for_the_linear_track(tmp_path):
+    folder = SHARED / "hippocampus_linear_track"
+    if not folder.exists():
+        pytest.skip("the shared linear-track data are absent")
+    out = tmp_path / "rat.nwb"
+    rc, err = _run(["import", "linear-track", str(folder), str(out)])
+    assert rc == 0, err
+    from nwb_tavrnn.io import open_nwb
+
+    with open_nwb(out) as nwbfile:
+        assert len(nwbfile.units) > 10 and "position_segments" in nwbfile.intervals
+    rc, err = _run(["import", "linear-track", str(tmp_path), str(tmp_path / "x.nwb")])
+    assert rc == 2 and "spikes.mat" in err

@@ -71,12 +71,12 @@ def params_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from ..connectivity.step import run_connectivity
-    from ..errors import NwbTavrnnError
+    from ..errors import UsageError
 
     if args.in_place and args.output:
-        raise NwbTavrnnError("--in-place writes into INPUT; give no OUTPUT")
+        raise UsageError("--in-place writes into INPUT; give no OUTPUT")
     if not args.in_place and not args.output:
-        raise NwbTavrnnError("give an OUTPUT file, or --in-place to add the result to INPUT")
+        raise UsageError("give an OUTPUT file, or --in-place to add the result to INPUT")
     mode = "in_place" if args.in_place else "append" if args.append else "derived"
     path = run_connectivity(
         args.input, args.output, params_from_args(args), windows_from=args.windows_from,

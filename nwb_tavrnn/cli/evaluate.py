@@ -65,11 +65,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import NwbTavrnnError
+    from ..errors import UsageError
     from ..evaluation.report import BASELINES, EvaluationConfig, evaluate_file
 
     if args.in_place and args.output:
-        raise NwbTavrnnError("--in-place writes into INPUT; give no OUTPUT")
+        raise UsageError("--in-place writes into INPUT; give no OUTPUT")
     config = EvaluationConfig(
         split=args.split, n_splits=args.n_splits, purge_gap=args.purge_gap, classifier=args.classifier,
         null=args.null, seeds=args.seeds, n_permutations=args.permutations,

@@ -27,7 +27,7 @@ log = logging.getLogger("nwb_tavrnn")
 PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_tavrnn.models.training")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "sort", "segments", "connectivity", "fit",
+SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "importer", "sort", "segments", "connectivity", "fit",
                "evaluate")
 
 

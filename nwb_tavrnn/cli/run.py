@@ -44,6 +44,8 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "baselines": ("evaluation", "baselines"),
     "report_dir": ("evaluation", "report_dir"),
     "sorter": ("sorting", "sorter"),
+    "format": ("sorting", "format"),
+    "electrical_series": ("sorting", "electrical_series"),
     "n_jobs": ("sorting", "n_jobs"),
 }
 
@@ -89,6 +91,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                    help="folder of scores and figures (default OUTPUT stem + _report)")
     e.add_argument("--report-dir", dest="report_dir", help=argparse.SUPPRESS)  # older spelling
     s = parser.add_argument_group("sorting (raw voltage input only)")
+    from .sort import add_reader_options
+
+    add_reader_options(s)
     s.add_argument("--sorter", help="SpikeInterface sorter (default lupin)")
     s.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings instead of sorting")
     s.add_argument("--n-jobs", type=int, help="parallel jobs of the sorting step")
@@ -117,6 +122,13 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         overrides.setdefault("evaluation", {})["figures"] = False
     if getattr(args, "hdmea", False):
         overrides.setdefault("sorting", {})["method"] = "hdmea"
+    if hasattr(args, "reader_option"):
+        from .sort import reader_options
+
+        options = reader_options(args)
+        if options:
+            section = overrides.setdefault("sorting", {})
+            section["reader_options"] = {**(section.get("reader_options") or {}), **options}
     return overrides
 
 

@@ -30,15 +30,15 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import NwbTavrnnError
-    from ..io.read import read_intervals
+    from ..errors import UsageError
     from ..io.files import open_nwb
+    from ..io.read import read_intervals
     from ..io.segments import add_segments_to_file
 
     if args.in_place and args.output:
-        raise NwbTavrnnError("--in-place writes into INPUT; give no OUTPUT")
+        raise UsageError("--in-place writes into INPUT; give no OUTPUT")
     if not args.in_place and not args.output:
-        raise NwbTavrnnError("give an OUTPUT file, or --in-place to add the table to INPUT")
+        raise UsageError("give an OUTPUT file, or --in-place to add the table to INPUT")
     path = add_segments_to_file(args.input, args.output, series=args.series, n_segments=args.segments,
                                 min_duration=args.min_duration, restrict_to=args.restrict_to, name=args.name,
                                 in_place=args.in_place, overwrite=args.overwrite)

@@ -22,17 +22,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("input", help="recording: NWB file with an ElectricalSeries, or a file/folder of --format")
     p.add_argument("output", help="NWB file to create")
     r = p.add_argument_group("reading")
-    r.add_argument("--format", help="reader: nwb, biocam, maxwell, spikeglx, openephys, intan, binary, ... "
-                                    "(default: from the file name)")
-    r.add_argument("--electrical-series", help="NWB input: path of the ElectricalSeries (default: the first)")
+    add_reader_options(r)
     r.add_argument("--segment", type=int, help="multi-segment recordings: the segment to use")
-    r.add_argument("--sampling-frequency", type=float, help="binary: sampling rate in Hz")
-    r.add_argument("--num-channels", type=int, help="binary: number of interleaved channels")
-    r.add_argument("--dtype", help="binary: sample type, e.g. int16")
-    r.add_argument("--gain-to-uv", type=float, help="binary: microvolts per raw unit")
-    r.add_argument("--offset-to-uv", type=float, help="binary: offset in microvolts")
-    r.add_argument("--reader-option", action="append", default=[], metavar="KEY=JSON",
-                   help="any other reader argument (repeatable), e.g. --reader-option mea_pitch=42")
     pre = p.add_argument_group("preprocessing")
     pre.add_argument("--bandpass", type=float, nargs=2, metavar=("MIN_HZ", "MAX_HZ"),
                      help="bandpass (default 300 6000; 300 3000 with --hdmea)")
@@ -73,19 +64,34 @@ def register(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def add_reader_options(group) -> None:
+    """How a raw recording is read: the options ``sort``, ``run`` and ``batch`` share."""
+    group.add_argument("--format", help="reader: nwb, biocam, maxwell, spikeglx, openephys, intan, binary, ... "
+                                        "(default: from the file name)")
+    group.add_argument("--electrical-series", help="NWB input: path of the ElectricalSeries (default: the first)")
+    group.add_argument("--sampling-frequency", type=float, help="binary: sampling rate in Hz")
+    group.add_argument("--num-channels", type=int, help="binary: number of interleaved channels")
+    group.add_argument("--dtype", help="binary: sample type, e.g. int16")
+    group.add_argument("--gain-to-uv", type=float, help="binary: microvolts per raw unit")
+    group.add_argument("--offset-to-uv", type=float, help="binary: offset in microvolts")
+    group.add_argument("--reader-option", action="append", default=[], metavar="KEY=JSON",
+                       help="any other reader argument (repeatable), e.g. --reader-option mea_pitch=42")
+
+
 def _json(text: str | None, what: str):
-    from ..errors import NwbTavrnnError
+    from ..errors import UsageError
 
     if text is None:
         return None
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise NwbTavrnnError(f"{what} is not valid JSON ({err.msg} at character {err.pos})") from None
+        raise UsageError(f"{what} is not valid JSON ({err.msg} at character {err.pos})") from None
 
 
 def reader_options(args: argparse.Namespace) -> dict:
-    from ..errors import NwbTavrnnError
+    """The reader arguments of :func:`add_reader_options` (checked where the recording is loaded)."""
+    from ..errors import UsageError
 
     options = {k: v for k, v in {"sampling_frequency": args.sampling_frequency, "num_channels": args.num_channels,
                                  "dtype": args.dtype, "gain_to_uV": args.gain_to_uv,
@@ -93,7 +99,7 @@ def reader_options(args: argparse.Namespace) -> dict:
     for item in args.reader_option:
         key, sep, value = item.partition("=")
         if not sep:
-            raise NwbTavrnnError(f"--reader-option {item!r}: expected KEY=VALUE")
+            raise UsageError(f"--reader-option {item!r}: expected KEY=VALUE")
         try:
             options[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -229,6 +229,34 @@ class ConnectivityResult:
         return edge_density(self.adjacency)
 
 
+def edge_strength(adj: np.ndarray) -> np.ndarray:
+    """Mean |weight| of the off-diagonal edges kept in each window (NaN for a window without any).
+
+    Shapes: (W, N, N) -> (W,)."""
+    a = np.abs(np.asarray(adj, dtype=np.float64)).copy()
+    idx = np.arange(a.shape[-1])
+    a[:, idx, idx] = 0
+    count = np.count_nonzero(a, axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, a.sum(axis=(1, 2)) / np.maximum(count, 1), np.nan)
+
+
+def edge_turnover(adj: np.ndarray) -> np.ndarray:
+    """Jaccard similarity of each window's off-diagonal edge set with the previous window's (NaN for
+    the first, or when neither has edges): 1 = the same graph, 0 = no edge in common.
+
+    Shapes: (W, N, N) -> (W,)."""
+    e = np.asarray(adj) != 0
+    idx = np.arange(e.shape[-1])
+    e[:, idx, idx] = False
+    out = np.full(e.shape[0], np.nan)
+    for t in range(1, e.shape[0]):
+        union = np.count_nonzero(e[t] | e[t - 1])
+        if union:
+            out[t] = np.count_nonzero(e[t] & e[t - 1]) / union
+    return out
+
+
 def edge_density(adj: np.ndarray) -> np.ndarray:
     """Fraction of off-diagonal node pairs that are edges, per window. Shapes: (W, N, N) -> (W,)."""
     n = adj.shape[-1]

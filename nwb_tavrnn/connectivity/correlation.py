@@ -18,7 +18,6 @@ the node count, never on the recording length.
 from __future__ import annotations
 
 import contextlib
-
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass

@@ -10,9 +10,9 @@ and windows were chosen) are stored beside the results, in the object's ``parame
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np

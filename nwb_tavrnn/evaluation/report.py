@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..connectivity.compute import edge_density
+from ..connectivity.compute import edge_density, edge_strength, edge_turnover
 from ..errors import InputFileError, ParameterError
 from ..io.files import PathLike, check_report_folder, check_writable, open_nwb
 from . import features as feats
@@ -598,7 +599,7 @@ def _run_jobs(jobs: list[tuple[str, Any, dict]], n_jobs: int | None, done=lambda
 
 
 def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, config: EvaluationConfig | None = None,
-             progress: bool = False) -> EvaluationReport:
+             progress: bool = False, on_step: Callable[[int, int, str], None] | None = None) -> EvaluationReport:
     """Evaluate the NodeEmbeddings of an open file (see the module docstring).
 
     Parameters
@@ -609,6 +610,8 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         Name of the NodeEmbeddings when the file holds several.
     progress
         A progress bar on a terminal; log lines (INFO) report every step either way.
+    on_step
+        ``on_step(done, total, what)`` after each step (an outer progress display's sub-progress).
     """
     from ..io.read import read_one, read_spike_trains
     from ..schema import NodeEmbeddings
@@ -675,6 +678,8 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         log.info("evaluation: %s (%d of %d steps)", what, done[0], total)
         if bar is not None:
             bar.update(1)
+        if on_step is not None:
+            on_step(done[0], total, what)
 
     x_model = feats.embedding_features(mean, cfg.feature_mode)[idx]
     frames += _score(x_model, model_name, proto, cfg, _pca_for(cfg, "embedding"))
@@ -718,7 +723,8 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     scores = pd.concat(frames, ignore_index=True)
     summary = summarize(scores)
     extras.update(window_index=idx, window_classes=y, starts=starts, stops=stops, mean=mean,
-                  groups=groups, attention=_attention_of(nwbfile, emb), adjacency_density=edge_density(adjacency))
+                  groups=groups, attention=_attention_of(nwbfile, emb), adjacency_density=edge_density(adjacency),
+                  edge_strength=edge_strength(adjacency), edge_similarity=edge_turnover(adjacency))
     return EvaluationReport(scores, summary, wl, alignment, cfg, extras=extras, protocol=_describe(proto, cfg))
 
 
@@ -764,7 +770,8 @@ def _json(obj):
 def evaluate_file(source: PathLike, labels: str | list, output: PathLike | None = None, *, in_place: bool = False,
                   overwrite: bool = False, report_dir: PathLike | None = None, embeddings: str | None = None,
                   config: EvaluationConfig | None = None, progress: bool = False,
-                  name: str = "EvaluationScores") -> EvaluationReport:
+                  name: str = "EvaluationScores",
+                  on_step: Callable[[int, int, str], None] | None = None) -> EvaluationReport:
     """Evaluate the embeddings of ``source``; write the scores into ``output`` (a copy of the
     source with an EvaluationScores table added), or into the source with ``in_place``, and the
     report (CSV, JSON, figures) into ``report_dir``. With neither, nothing is written."""
@@ -777,7 +784,7 @@ def evaluate_file(source: PathLike, labels: str | list, output: PathLike | None 
     if report_dir is not None:
         check_report_folder(report_dir, overwrite)  # before the work, not after it
     with open_nwb(source) as nwbfile:
-        report = evaluate(nwbfile, labels, embeddings=embeddings, config=cfg, progress=progress)
+        report = evaluate(nwbfile, labels, embeddings=embeddings, config=cfg, progress=progress, on_step=on_step)
     if report_dir is not None:
         write_report(report, report_dir)
     if output is not None or in_place:

@@ -23,9 +23,9 @@ from pynwb.epoch import TimeIntervals
 from pynwb.file import Subject
 
 from ..errors import InputFileError, OutputFileError
+from .files import PathLike, atomic_destination, check_readable_nwb, check_writable, refuse_source_as_destination
 from .read import is_inside, ragged_rows
 from .units import build_units_table
-from .files import PathLike, atomic_destination, check_readable_nwb, check_writable, refuse_source_as_destination
 
 log = logging.getLogger(__name__)
 

@@ -143,7 +143,6 @@ from pathlib import Path
 
 import numpy as np
 from hdmf.backends.hdf5 import H5DataIO
-
 from pynwb import NWBFile
 from pynwb.file import Subject
 

@@ -152,3 +152,21 @@ def test_real_dandi_windows_from_trial_table(dandi_file, tmp_path):
         table = nwbfile.intervals["recognition_table"].to_dataframe()
         assert conn.num_windows == 180
         np.testing.assert_allclose(conn.window_start_times[()], table.start_time.to_numpy(), atol=0.05)
+
+
+def test_edge_strength_and_turnover_summaries():
+    """What the connectivity figure plots, against hand-counted values: under a density threshold
+    the density is constant, these are not."""
+    from nwb_tavrnn.connectivity.compute import edge_strength, edge_turnover
+
+    a = np.zeros((3, 4, 4))
+    a[:, np.arange(4), np.arange(4)] = 1.0  # the diagonal never counts
+    a[0, 0, 1] = a[0, 1, 0] = 0.8
+    a[0, 2, 3] = a[0, 3, 2] = -0.6
+    a[1, 0, 1] = a[1, 1, 0] = 0.9
+    a[1, 0, 2] = a[1, 2, 0] = 0.7
+    strength = edge_strength(a)
+    assert strength[0] == pytest.approx(0.7) and strength[1] == pytest.approx(0.8) and np.isnan(strength[2])
+    turnover = edge_turnover(a)
+    # window 1 shares the pair (0,1) with window 0; the union holds (0,1), (2,3), (0,2): 2 of 6 directed edges
+    assert np.isnan(turnover[0]) and turnover[1] == pytest.approx(2 / 6) and turnover[2] == pytest.approx(0.0)

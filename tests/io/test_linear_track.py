@@ -7,7 +7,7 @@ import pytest
 
 from nwb_tavrnn.errors import InputFileError
 from nwb_tavrnn.io import open_nwb, write_nwbfile
-from nwb_tavrnn.io.linear_track import linear_track_nwbfile, read_trodes_position
+from nwb_tavrnn.importers.linear_track import linear_track_nwbfile, read_trodes_position
 from nwb_tavrnn.io.read import read_behavior, read_intervals, read_spike_trains
 from nwb_tavrnn.validation import validate_file
 

@@ -41,12 +41,11 @@ import numpy as np
 import torch
 
 from ...errors import ParameterError, require
+from .._torch import cpu_threads_for, deterministic, resolve_device, seed_everything
 from ..base import LatentGraphModel
-from ..graphs import GraphSequence, prepare_sequence
+from ..graphs import GCN_NORMS, GraphSequence, prepare_sequence
 from ..registry import register_model
 from ..training import EpochCallback, TrainingConfig, train
-from .._torch import cpu_threads_for, deterministic, resolve_device, seed_everything
-from ..graphs import GCN_NORMS
 from .modules import ATTENTION_MEMORIES, KL_SCALES, LOSS_REDUCTIONS, VGRNNNet
 
 log = logging.getLogger(__name__)

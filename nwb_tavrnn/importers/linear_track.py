@@ -15,8 +15,8 @@ from pynwb import NWBFile, TimeSeries
 from pynwb.file import Subject
 
 from ..errors import InputFileError
-from .segments import add_position_segments
-from .units import build_units_table
+from ..io.segments import add_position_segments
+from ..io.units import build_units_table
 
 #: Trodes position records: <time uint32><xloc uint16><yloc uint16><xloc2 uint16><yloc2 uint16>.
 TRODES_RECORD = np.dtype([("time", "<u4"), ("x", "<u2"), ("y", "<u2"), ("x2", "<u2"), ("y2", "<u2")])
