@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PipelineConfig
-from .errors import InputFileError, NwbTavrnnError, OutputFileError
+from .errors import InputFileError, NwbTavrnnError, OutputFileError, UsageError
 from .io.files import PathLike, is_url
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,9 @@ def run_one(item: BatchItem, config: PipelineConfig, overwrite: bool = False) ->
     started = time.perf_counter()
     row: dict[str, Any] = {"file": item.file, "status": "ok", "seconds": 0.0, "output": str(item.output),
                            "error": "", "exit_code": 0}
+    report_dir = config.evaluation.get("report_dir")
+    if report_dir:  # one folder per file, not every file's report into the same one
+        config = config.with_overrides({"evaluation": {"report_dir": str(Path(report_dir) / item.output.stem)}})
     try:
         result = run_pipeline(item.source, item.output, config, overwrite=overwrite, progress=False)
         row["output"] = str(result.output)
@@ -148,6 +151,8 @@ def _client(scheduler: str | None, n_workers: int | None):
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise NwbTavrnnError("batch runs need Dask: pip install 'nwb-tavrnn[batch]' (dask[distributed])") from None
+    if not log.isEnabledFor(logging.DEBUG):  # Dask's own start-up and shutdown lines are noise to a user
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler:
         try:
             return Client(scheduler, timeout="30s"), None
@@ -199,6 +204,20 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
     items = plan_batch(inputs, output_dir, lister)
     if not items:
         raise InputFileError("no input files")
+    from .io.files import same_file
+
+    local = [item.source for item in items if not is_url(item.source)]
+    for item in items:  # an earlier run's outputs beside the inputs must not be overwritten by this one
+        clash = next((s for s in local if Path(str(s)).exists() and same_file(s, item.output)), None)
+        if clash is not None:
+            raise UsageError(f"{item.output}: would overwrite the input {clash} with the results of {item.file}; "
+                             "choose an output folder apart from the inputs")
+    report_dir = config.evaluation.get("report_dir")
+    if report_dir:  # the folder that holds one report folder per file
+        from .io.files import check_report_folder
+
+        check_report_folder(report_dir, overwrite=True, protect=tuple(local))
+        Path(report_dir).mkdir(exist_ok=True)
     log.info("%d files on %s", len(items), scheduler or "a local Dask cluster")
     client, cluster = _client(scheduler, n_workers)
     rows: dict[int, dict[str, Any]] = {}

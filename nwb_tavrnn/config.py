@@ -244,6 +244,12 @@ class PipelineConfig:
             raise ConfigError(f"sorting.{wrong[0]} applies only with sorting.method: {other}")
         options = {k: s.pop(k) for k in ("format", "reader_options", "electrical_series", "segment_index",
                                           "work_folder") if k in s}
+        from .sorting.params import check_reader_options
+
+        try:
+            check_reader_options(dict(options.get("reader_options") or {}))
+        except ValueError as err:
+            raise ConfigError(f"sorting: {err}") from None
         job_values = {k: s.pop(k) for k in ("n_jobs", "chunk_duration") if k in s}
         try:
             job = JobParams.from_dict(job_values)
@@ -319,11 +325,9 @@ class PipelineConfig:
             evaluation = EvaluationConfig(**e)  # checked even when unused: nonsense is refused either way
         except (ValueError, TypeError, NwbTavrnnError) as err:  # EvaluationConfig raises NwbTavrnnError
             raise ConfigError(f"evaluation: {err}") from None
-        if not labels:
-            if e:
-                log.info("no evaluation.labels: evaluation settings %s are unused", sorted(e))
-            return None, report_dir, None
-        return labels, report_dir, evaluation
+        if not labels and e:
+            log.info("no evaluation.labels: evaluation settings %s are unused", sorted(e))
+        return labels or None, report_dir, evaluation
 
 
 def _suggest(key: str, allowed) -> str:
@@ -451,8 +455,7 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
     try:
         from .evaluation.report import EvaluationConfig
 
-        evaluation.update(dataclasses.asdict(resolved.evaluation or EvaluationConfig(**{
-            k: v for k, v in config.evaluation.items() if k not in ("labels", "report_dir")})))
+        evaluation.update(dataclasses.asdict(resolved.evaluation or EvaluationConfig()))
     except ImportError:  # without the evaluation extra: what the file gave
         evaluation.update(config.evaluation)
     return plain({"sorting": sorting, "connectivity": connectivity, "model": model, "evaluation": evaluation})

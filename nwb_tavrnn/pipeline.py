@@ -188,7 +188,7 @@ def _check_outputs(source: PathLike, output: Path, report_dir: Path | None, in_p
         refuse_source_as_destination(source, output)
         check_writable(output, overwrite)
     if report_dir is not None:
-        check_report_folder(report_dir, overwrite)
+        check_report_folder(report_dir, overwrite, protect=(source, output))
 
 
 def run_pipeline(
@@ -230,7 +230,7 @@ def run_pipeline(
     resolved = config.resolve()  # every bad setting fails here, before any work
     if in_place == (output is not None):
         raise OutputFileError("give an OUTPUT file, or write in place (not both)")
-    final = Path(source) if in_place else Path(output)
+    final = Path(os.path.realpath(source)) if in_place else Path(output)  # in place: the file a link names
     report_dir = None
     if resolved.labels:
         report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
@@ -372,23 +372,23 @@ def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path
         check_writable(final, overwrite)  # it may have appeared while we worked
     with open(work, "rb+") as fh:  # data on disk before the rename makes it visible
         os.fsync(fh.fileno())
-    placed_report = False
+    placed: list[Path] = []
     if report_dir is not None and tmp_report.is_dir():
-        if report_dir.exists():
-            shutil.rmtree(report_dir)  # checked at the start: empty, or overwrite was asked for
-        report_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(tmp_report), str(report_dir))
-        placed_report = True
+        # Only the report's own files are replaced: never a folder's other contents.
+        report_dir.mkdir(exist_ok=True)
+        for item in sorted(tmp_report.iterdir()):
+            os.replace(item, report_dir / item.name)
+            placed.append(report_dir / item.name)
     try:
         os.replace(work, final)
     except OSError as err:
-        if placed_report:
-            shutil.rmtree(report_dir, ignore_errors=True)
+        for path in placed:
+            path.unlink(missing_ok=True)
         raise OutputFileError(f"{final}: could not be written ({err}); nothing was left there") from None
     log.info("wrote %s", final)
     if result.report is not None:
         result.report.path = final
-        if placed_report:
+        if placed:
             result.report_dir = report_dir
             result.report.report_dir = report_dir
             result.report.figures = [report_dir / Path(p).relative_to(tmp_report) for p in result.report.figures]

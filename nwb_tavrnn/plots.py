@@ -153,8 +153,9 @@ def connectivity_figure(report, folder: Path) -> list[Path]:
     twin.set_ylabel("edge density", color="tab:grey", fontsize=8)
     if np.ptp(density) == 0:
         twin.set_ylim(0, max(2 * float(density[0]), 1e-3))  # constant by construction: say so, no noise
-    top.legend(fontsize=7, loc="upper left")
-    top.set_title("Dynamic connectivity over time", fontsize=10)
+    top.plot([], [], "--", color="tab:grey", lw=1, label="edge density (right axis)")
+    top.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=3, frameon=False)
+    fig.suptitle("Dynamic connectivity over time", fontsize=10)
     bottom.plot(centre, report.extras["edge_similarity"], "o-", color="tab:blue", ms=3)
     bottom.set_ylim(0, 1)
     bottom.set_ylabel("edges shared with\nprevious window\n(Jaccard)")

@@ -26,7 +26,7 @@ BIOCAM = SHARED / "hdmea_biocam" / "biocam_hw3.0_fw1.6.brw"
 INVALID = {
     "--bin-size": ["0"], "--window": ["-5"], "--step": ["0"], "--threshold": ["5"], "--density": ["1.5"],
     "--time-range": ["100", "50"], "--epochs": ["0"], "--patience": ["-1"], "--seed": ["-1"], "--seeds": ["0"],
-    "--permutations": ["-1"], "--n-jobs": ["0"], "--workers": ["0"], "--n-sensory": ["0"], "--n-motor": ["0"],
+    "--permutations": ["-1"], "--n-jobs": ["0"], "--sort-jobs": ["0"], "--workers": ["0"], "--n-sensory": ["0"], "--n-motor": ["0"],
     "--gameplay-minutes": ["-1"], "--rest-minutes": ["-1"], "--block-minutes": ["0"], "--rate": ["-1"],
     "--segment": ["-1"], "--sampling-frequency": ["0"], "--num-channels": ["0"], "--gain-to-uv": ["0"],
     "--offset-to-uv": ["nan"], "--bandpass": ["3000", "300"], "--waveform-channels": ["0"],
@@ -287,3 +287,64 @@ def test_import_route_for_the_linear_track(tmp_path):
         assert len(nwbfile.units) > 10 and "position_segments" in nwbfile.intervals
     rc, err = _run(["import", "linear-track", str(tmp_path), str(tmp_path / "x.nwb")])
     assert rc == 2 and "spikes.mat" in err
+
+
+def test_a_report_folder_never_holds_or_clears_the_data(files, tmp_path):
+    os.chdir(tmp_path)
+    src = tmp_path / "in.nwb"
+    src.write_bytes(files["session"].read_bytes())
+    keep = tmp_path / "unrelated.txt"
+    keep.write_text("mine")
+    for report in (".", str(tmp_path), "o.nwb"):
+        rc, err = _run(["run", "in.nwb", "o.nwb", "--labels", "epochs:state", "--window", "60", "--step", "60",
+                        "--report", report, "--overwrite"])
+        assert rc == 2 and "report folder would hold" in err, (report, err)
+    assert src.exists() and keep.read_text() == "mine" and not (tmp_path / "o.nwb").exists()
+
+
+def test_batch_never_overwrites_an_input(files, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "s.nwb").write_bytes(files["session"].read_bytes())
+    (folder / "s_tavrnn.nwb").write_bytes(files["session"].read_bytes())
+    before = hashlib.sha256((folder / "s_tavrnn.nwb").read_bytes()).hexdigest()
+    rc, err = _run(["batch", str(folder), "--output", str(folder), "--overwrite", "--epochs", "2"])
+    assert rc == 2 and "would overwrite the input" in err, err
+    assert hashlib.sha256((folder / "s_tavrnn.nwb").read_bytes()).hexdigest() == before
+
+
+def test_in_place_through_a_symlink_writes_the_file_and_keeps_the_link(files, tmp_path):
+    target = tmp_path / "real.nwb"
+    target.write_bytes(files["session"].read_bytes())
+    link = tmp_path / "link.nwb"
+    link.symlink_to(target)
+    rc, err = _run(["connectivity", str(link), "--in-place", "--window", "60", "--step", "60"])
+    assert rc == 0, err
+    assert link.is_symlink() and os.path.samefile(link, target)
+    from nwb_tavrnn.io import open_nwb
+
+    with open_nwb(target) as nwbfile:
+        assert "DynamicConnectivity" in nwbfile.processing["ecephys"].data_interfaces
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["connectivity", "{session}", "{out}", "--threshold", "0.5"], "applies to threshold mode fixed only"),
+    (["fit", "{graphs}", "{out}", "--device", "tpu"], "not a device"),
+    (["sort", str(BIOCAM), "{out}", "--curation", "[1]"], "curation must be a mapping"),
+    (["sort", str(BIOCAM), "{out}", "--chunk-duration", "abc"], "chunk duration"),
+    (["evaluate", "{fitted}", "--labels", "trials:hit:top_bottom=0"], "needs K >= 1"),
+    (["run", "{session}", "{out}", "--set", "evaluation.min_purity=3"], "min_purity"),
+    (["run", "{session}", "{out}", "--set", "connectivity.binary=maybe"], "binary must be true or false"),
+])
+def test_values_that_cannot_work_exit_2(files, tmp_path, argv, words):
+    values = {"session": files["session"], "graphs": files["graphs"], "fitted": files["fitted"], "out": tmp_path / "o.nwb"}
+    rc, err = _run([a.format(**values) for a in argv])
+    assert rc == 2 and words in err, err
+    assert not (tmp_path / "o.nwb").exists()
+
+
+def test_show_config_normalises_like_a_run(capsys):
+    import yaml
+
+    assert main(["run", "--show-config", "--set", "evaluation.baselines=vgae"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["evaluation"]["baselines"] == ["vgae"]

@@ -57,9 +57,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         log.debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
 
 
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler: not an ``Exception``, so nothing swallows it on the way out."""
+
+
 def _terminate(signum, frame) -> None:
     """SIGTERM unwinds like Ctrl-C: every ``finally`` runs, so temporary files and folders go."""
-    raise SystemExit(128 + signum)
+    raise _Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         from ..io.files import refuse_source_as_destination
 
         # Every writing command: results never replace the file they come from (before any work).
-        refuse_source_as_destination(getattr(args, "input", None), getattr(args, "output", None),
-                                     in_place_hint=hasattr(args, "in_place"))
+        if not getattr(args, "in_place", False):  # with --in-place the command says OUTPUT is not wanted
+            refuse_source_as_destination(getattr(args, "input", None), getattr(args, "output", None),
+                                         in_place_hint=hasattr(args, "in_place"))
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `nwb-tavrnn validate f.nwb | head -1`: the reader left; not an error of ours
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes stdout at exit
@@ -103,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"nwb-tavrnn {args.command}: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print(f"nwb-tavrnn {args.command}: terminated; nothing was left at the output", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except Exception as err:  # a bug: still one line, with a pointer to the details
         log.debug("details", exc_info=True)
         print(

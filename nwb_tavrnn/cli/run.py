@@ -96,7 +96,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     add_reader_options(s)
     s.add_argument("--sorter", help="SpikeInterface sorter (default lupin)")
     s.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings instead of sorting")
-    s.add_argument("--n-jobs", type=int, help="parallel jobs of the sorting step")
+    s.add_argument("--sort-jobs", dest="n_jobs", type=int, help="parallel jobs of the sorting step")
+    s.add_argument("--n-jobs", dest="n_jobs", type=int, help=argparse.SUPPRESS)  # older spelling
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

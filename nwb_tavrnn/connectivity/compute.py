@@ -45,6 +45,13 @@ logger = logging.getLogger(__name__)
 EMPTY_DENSITY = 1e-3
 
 
+#: The parameters each threshold mode reads; given for another mode they would change nothing.
+MODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "threshold": ("fixed",), "top_k": ("top_k",), "density": ("density",),
+    "mp_null": ("mp",), "n_surrogates": ("mp",), "mp_band": ("mp",), "mp_sides": ("mp",), "mp_edge_tol": ("mp",),
+}
+
+
 class SparseGraphWarning(UserWarning):
     """The thresholded graphs have (almost) no edges off the diagonal."""
 
@@ -106,6 +113,9 @@ class ConnectivityParams:
     preset_name: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("binary", "absolute"):
+            require(isinstance(getattr(self, name), (bool, np.bool_)), f"{name} must be true or false, got "
+                                                                       f"{getattr(self, name)!r}")
         require(self.bin_size > 0, f"bin_size must be positive seconds, got {self.bin_size}")
         require(self.window > 0 and self.step > 0, f"window ({self.window}) and step ({self.step}) must be positive seconds")
         require(self.window >= self.bin_size and self.step >= self.bin_size,
@@ -128,7 +138,14 @@ class ConnectivityParams:
         """Parameters of a named preset (see :data:`PRESETS`), with some fields overridden."""
         if name not in PRESETS:
             raise ParameterError(f"unknown connectivity preset {name!r}; known: {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], "preset_name": name, **overrides})
+        params = cls(**{**PRESETS[name], "preset_name": name, **overrides})
+        for key in overrides:  # a setting of another threshold mode would be silently ignored
+            modes = MODE_FIELDS.get(key)
+            if modes and params.threshold_mode not in modes:
+                raise ParameterError(
+                    f"{key} (--{key.replace('_', '-')}) applies to threshold mode {' or '.join(modes)} only, and these "
+                    f"settings use {params.threshold_mode!r}; set threshold_mode (--threshold-mode) too")
+        return params
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of all fields."""

@@ -153,6 +153,11 @@ class EvaluationConfig:
             raise ParameterError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.n_boot < 1:
             raise ParameterError(f"n_boot must be >= 1, got {self.n_boot}")
+        if not 0.5 < self.min_purity <= 1:
+            raise ParameterError(f"min_purity (the share of a window one label must cover) must be in (0.5, 1], "
+                                 f"got {self.min_purity}")
+        if self.baseline_epochs is not None and self.baseline_epochs < 1:
+            raise ParameterError(f"baseline_epochs must be >= 1, got {self.baseline_epochs}")
         if self.split == "label_blocks" and self.null != "block_permutation":
             raise ParameterError("split='label_blocks' holds out the observed label blocks; only null='block_permutation' "
                                  "keeps them, so pair it with that null")
@@ -326,6 +331,8 @@ def window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarray, min
     if match is None:
         match = _RULE.match("quantile=2")
     kind, number = match.group(1), int(match.group(2) or (3 if match.group(1) == "top_bottom" else 2))
+    if number < (1 if kind == "top_bottom" else 2):
+        raise InputFileError(f"labels {spec!r}: {kind}=K needs K >= {1 if kind == 'top_bottom' else 2}")
     labels = (classes_from_values(values, "top_bottom", k=number) if kind == "top_bottom"
               else classes_from_values(values, "quantile", n_classes=number))
     return WindowLabels(labels, values, spec)
@@ -367,9 +374,10 @@ def check_window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarra
             table = _interval_tables(spec)[0]
             column = spec.split(":")[1] if not spec.startswith("spans:") and spec.count(":") >= 1 else None
             hint = (f"; the intervals of {table!r} last {np.median(np.concatenate(durations)):.3g} s (median), shorter "
-                    f"than the {window:.3g} s windows, so no window is mostly one label: take one window per interval "
-                    f"or per run of labels (--windows-from {table}{':' + column if column else ''}), use shorter "
-                    "windows, or label whole task periods (spans:TABLE1,TABLE2)")
+                    f"than the {window:.3g} s windows, so no window is mostly one label: compute the graphs with one "
+                    f"window per interval or per run of labels (connectivity or run --windows-from "
+                    f"{table}{':' + column if column else ''}), or with shorter windows (--window), or label whole "
+                    "task periods (spans:TABLE1,TABLE2)")
         raise InputFileError(f"labels {spec!r}: {err}{hint}") from None
     return wl
 
@@ -630,7 +638,8 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         wl = WindowLabels(labels_from_array(labels, len(starts)), None, "given by the caller")
     proto = _protocol(wl, starts, stops, cfg)
     idx, y = proto.idx, proto.y
-    log.info("%d of %d windows labelled: %s", len(idx), len(starts), dict(zip(*np.unique(y, return_counts=True))))
+    log.info("%d of %d windows labelled: %s", len(idx), len(starts),
+             {str(c): int(n) for c, n in zip(*np.unique(y, return_counts=True))})
     log.info("evaluation: %s", proto.folds.describe())
     mean = np.asarray(emb.mean[()])
     model_name = emb.model_name
@@ -782,7 +791,7 @@ def evaluate_file(source: PathLike, labels: str | list, output: PathLike | None 
     if output is not None and not in_place:
         check_writable(output, overwrite)
     if report_dir is not None:
-        check_report_folder(report_dir, overwrite)  # before the work, not after it
+        check_report_folder(report_dir, overwrite, protect=(source, output))  # before the work
     with open_nwb(source) as nwbfile:
         report = evaluate(nwbfile, labels, embeddings=embeddings, config=cfg, progress=progress, on_step=on_step)
     if report_dir is not None:

@@ -19,6 +19,7 @@ class Importer:
     description: str
     expects: str
     build: Callable[..., Any]
+    files: tuple[str, ...] = ()
 
 
 def _linear_track(folder, segments: int = 3):
@@ -31,7 +32,20 @@ IMPORTERS: dict[str, Importer] = {
     "linear-track": Importer(
         "linear-track", "Kemere-lab rat CA1 tetrodes on a linear track (nelpy example data): units, position, "
         "speed, run/rest epochs and track-segment stays",
-        "spikes.mat (MatClust) and trajectory.videoPositionTracking (Trodes)", _linear_track),
+        "spikes.mat (MatClust) and trajectory.videoPositionTracking (Trodes)", _linear_track,
+        ("spikes.mat", "trajectory.videoPositionTracking")),
 }
 
-__all__ = ["IMPORTERS", "Importer"]
+
+def recognise(folder) -> str | None:
+    """The name of the importer whose files ``folder`` holds, or None."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    return next((name for name, imp in IMPORTERS.items()
+                 if imp.files and all((folder / f).exists() for f in imp.files)), None)
+
+
+__all__ = ["IMPORTERS", "Importer", "recognise"]

@@ -158,15 +158,32 @@ def check_writable(destination: PathLike, overwrite: bool = False) -> Path:
     return destination
 
 
-def check_report_folder(folder: PathLike, overwrite: bool = False) -> Path:
+def check_report_folder(folder: PathLike, overwrite: bool = False, protect: tuple = ()) -> Path:
     """Check, before any work, that a report folder can be written: its parent exists (it is not
-    created silently) and is writable; an existing folder is replaced only with ``overwrite``.
+    created silently) and is writable; an existing folder is written into only with ``overwrite``
+    (and then only the report's own files are replaced).
+
+    Parameters
+    ----------
+    protect
+        Paths that must not be the folder or lie inside it (the input, the output): a report
+        folder of ``.`` next to them would otherwise mix with, or clear, the data.
 
     Raises
     ------
+    UsageError
+        The folder is, or holds, a protected path.
     OutputFileError
+        It cannot be written.
     """
     folder = Path(folder)
+    for path in protect:
+        if path is None or is_url(path):
+            continue
+        target, root = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
+        if target == root or root in target.parents:
+            raise UsageError(f"{folder}: the report folder would hold {path}; choose a folder of its own "
+                             "(the default is OUTPUT's name + _report)")
     parent = folder.parent
     if not parent.is_dir():
         raise OutputFileError(f"{parent}: folder does not exist; create it first (for the report folder {folder})")

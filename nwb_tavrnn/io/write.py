@@ -337,7 +337,8 @@ def append_results(
     if in_place:
         if destination is not None and Path(destination).resolve() != source_path.resolve():
             raise OutputFileError("in-place writing takes no separate destination")
-        destination, overwrite = source_path, True
+        # the file itself, not a symbolic link to it (replacing the link would leave the file as it was)
+        destination, overwrite = Path(os.path.realpath(source_path)), True
     elif destination is None:
         raise OutputFileError("give a destination path, or ask for in-place writing explicitly")
     else:

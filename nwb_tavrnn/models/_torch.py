@@ -19,11 +19,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU; anything else is passed to ``torch.device``."""
     if isinstance(device, torch.device):
         return device
+    from ..errors import ParameterError
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ParameterError(f"device {device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
+        raise ParameterError(f"device {device!r} was asked for but CUDA is not available on this machine; "
+                             "use cpu or auto (--device, model.device)")
+    if dev.type not in ("cpu", "cuda"):
+        raise ParameterError(f"device {device!r}: only cpu and cuda are supported; use auto, cpu, cuda or cuda:N")
     return dev
 
 

@@ -8,7 +8,6 @@ one-line :class:`~nwb_tavrnn.errors.NwbTavrnnError` subclasses here.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError, NwbTavrnnError
-from .params import DetectionParams, ParamsError, PreprocessingParams, SortingParams
+from .params import DetectionParams, ParamsError, PreprocessingParams, SortingParams, check_reader_options
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +153,7 @@ def load_recording(source: Any, format: str | None = None, *, electrical_series:
     """
     from spikeinterface.core import BaseRecording
 
-    _check_reader_options(options)
+    check_reader_options(options)
     if isinstance(source, BaseRecording):
         loaded = LoadedRecording(source, "object", f"{type(source).__name__} object")
     else:
@@ -163,6 +162,12 @@ def load_recording(source: Any, format: str | None = None, *, electrical_series:
             raise InputFileError(f"{path}: no such file or folder")
         fmt = (format or guess_format(path) or "").lower().replace("-", "").replace("_", "")
         if not fmt:
+            from ..importers import IMPORTERS, recognise
+
+            known = recognise(path)
+            if known:
+                raise InputFileError(f"{path}: holds the {known} layout, not a raw recording; convert it first: "
+                                     f"nwb-tavrnn import {known} {path} OUT.nwb ({IMPORTERS[known].description})")
             raise InputFileError(f"{path}: cannot tell the recording format from the name; pass --format "
                                  f"(one of {', '.join(sorted(FORMATS))})")
         if fmt == "nwb":
@@ -170,22 +175,6 @@ def load_recording(source: Any, format: str | None = None, *, electrical_series:
         else:
             loaded = _load_other(path, fmt, options)
     return _checked(loaded, segment_index)
-
-
-def _check_reader_options(options: dict) -> None:
-    """Reader arguments with a range, checked in one place for the CLI, configs and Python."""
-    checks = {"sampling_frequency": (lambda v: v > 0, "a positive rate in Hz"),
-              "num_channels": (lambda v: int(v) == v and v >= 1, "a whole number >= 1"),
-              "gain_to_uV": (lambda v: math.isfinite(v) and v != 0, "finite and non-zero"),
-              "offset_to_uV": (lambda v: math.isfinite(v), "finite")}
-    for key, (ok, what) in checks.items():
-        if key in options and options[key] is not None:
-            try:
-                good = ok(float(options[key]))
-            except (TypeError, ValueError):
-                good = False
-            if not good:
-                raise ParamsError(f"reader option {key} must be {what}, got {options[key]!r}")
 
 
 def _load_nwb(path: Path, series: str | None, options: dict) -> LoadedRecording:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +193,12 @@ class SortingParams(_Serialisable):
         if self.seed is not None and self.seed < 0:
             raise ParamsError(f"seed must be >= 0, got {self.seed}")
         self.metrics = tuple(self.metrics)
+        if not isinstance(self.sorter_params, dict):
+            raise ParamsError(f"sorter parameters must be a mapping such as {{\"detect_threshold\": 5}}, "
+                              f"got {self.sorter_params!r}")
+        if self.curation is not None and not isinstance(self.curation, dict):
+            raise ParamsError(f"curation must be a mapping such as {{\"snr\": {{\"greater\": 5}}}} ({{}} keeps every "
+                              f"unit), got {self.curation!r}")
         for metric, rule in (self.curation or {}).items():
             if not isinstance(rule, dict) or not set(rule) <= {"greater", "less", "abs"} or not (
                     {"greater", "less"} & set(rule)):
@@ -228,7 +235,7 @@ class DetectionParams(_Serialisable):
         if self.peak_sign not in ("neg", "pos", "both"):
             raise ParamsError(f"peak_sign must be 'neg', 'pos' or 'both', got {self.peak_sign!r}")
         if self.exclude_sweep_ms < 0:
-            raise ParamsError("exclude_sweep_ms must be >= 0")
+            raise ParamsError(f"exclude_sweep_ms (--dead-time-ms) must be >= 0, got {self.exclude_sweep_ms}")
 
 
 @dataclass
@@ -244,8 +251,13 @@ class JobParams(_Serialisable):
     mp_context: str | None = None
 
     def __post_init__(self) -> None:
+        import re
+
         if not (int(self.n_jobs) >= 1 or int(self.n_jobs) == -1):
             raise ParamsError(f"n_jobs must be >= 1 (or -1: every core), got {self.n_jobs}")
+        if not re.fullmatch(r"\d+(\.\d+)?(s|ms)", str(self.chunk_duration)) or float(
+                re.sub(r"[a-z]+$", "", str(self.chunk_duration))) <= 0:
+            raise ParamsError(f"chunk duration must be like 1s or 500ms, got {self.chunk_duration!r}")
 
     def to_job_kwargs(self) -> dict[str, Any]:
         kwargs = {"n_jobs": int(self.n_jobs), "chunk_duration": self.chunk_duration,
@@ -257,3 +269,19 @@ class JobParams(_Serialisable):
 
 _NESTED = {"SortingParams": {"preprocessing": lambda: PreprocessingParams},
            "DetectionParams": {"preprocessing": lambda: PreprocessingParams}}
+
+
+def check_reader_options(options: dict) -> None:
+    """Reader arguments with a range, checked in one place for the CLI, configs and Python."""
+    checks = {"sampling_frequency": (lambda v: v > 0, "a positive rate in Hz"),
+              "num_channels": (lambda v: int(v) == v and v >= 1, "a whole number >= 1"),
+              "gain_to_uV": (lambda v: math.isfinite(v) and v != 0, "finite and non-zero"),
+              "offset_to_uV": (lambda v: math.isfinite(v), "finite")}
+    for key, (ok, what) in checks.items():
+        if key in options and options[key] is not None:
+            try:
+                good = ok(float(options[key]))
+            except (TypeError, ValueError):
+                good = False
+            if not good:
+                raise ParamsError(f"reader option {key} must be {what}, got {options[key]!r}")

@@ -181,8 +181,9 @@ def sort(source: Any, output: PathLike | None = None, params: SortingParams | No
         # An empty Units table helps nobody downstream (no graph has fewer than 2 nodes): stop, say why.
         raise InputFileError(
             f"{source}: {len(passes)} unit(s) sorted, none kept by curation {params.curation}; nothing was written. "
-            "Keep failing units marked (--label-only), relax --curation, or detect per-electrode events "
-            "instead of sorting (--hdmea, as for HD-MEA chips)")
+            "Keep failing units marked (sort --label-only; sorting.curation_action: label), relax the curation "
+            "(--curation; sorting.curation), or detect per-electrode events instead of sorting (--hdmea; "
+            "sorting.method: hdmea, as for HD-MEA chips)")
     if len(passes) and not keep.any():
         log.warning("no unit passed curation (%s)", params.curation)
     # channel indices of the analysis are in the preprocessed recording; the file has every input channel

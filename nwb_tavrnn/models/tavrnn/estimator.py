@@ -253,8 +253,10 @@ class TAVRNN(LatentGraphModel):
         for name in ("epochs", "h_dim", "z_dim"):
             require(int(getattr(self, name)) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         require(self.patience is None or int(self.patience) >= 1,
-                f"patience must be a positive number of epochs, or None (never stop early), got {self.patience}")
-        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0 or None, got {self.seed}")
+                f"patience must be a positive number of epochs (0 on the command line, None in Python: never "
+                f"stop early), got {self.patience}")
+        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
+        resolve_device(self.device)  # an unknown or absent device fails here, before any work
         require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
         require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0,
                 f"clip_grad_norm must be positive or None, got {self.clip_grad_norm}")
