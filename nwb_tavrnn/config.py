@@ -446,7 +446,11 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
     sorting = {"method": resolved.sorting_method, **resolved.sorting_params.to_dict(),
                **{k: v for k, v in dataclasses.asdict(resolved.job).items() if k in ("n_jobs", "chunk_duration")},
                **resolved.sorting_options}
+    from .connectivity.compute import MODE_FIELDS
+
     params = resolved.connectivity_params.to_dict()
+    params = {k: v for k, v in params.items()  # another threshold mode's settings do not apply (and are refused)
+              if k not in MODE_FIELDS or params["threshold_mode"] in MODE_FIELDS[k]}
     connectivity = {"preset": params.pop("preset_name") or "default", **params, **resolved.connectivity_options}
     estimator = resolved.make_model()
     model = {"name": estimator.model_name,

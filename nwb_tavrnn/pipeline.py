@@ -237,6 +237,9 @@ def run_pipeline(
     _check_outputs(source, final, report_dir, in_place, overwrite)
     sort_first = needs_sorting(source)
     if not sort_first:
+        if config.sorting:
+            log.warning("the sorting settings (%s) are unused: %s already holds spike trains",
+                        ", ".join(sorted(config.sorting)), source)
         _check_inputs(source, resolved)  # tables, columns, labels against the windows: before any work
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")

@@ -235,13 +235,13 @@ def _checked(loaded: LoadedRecording, segment_index: int | None) -> LoadedRecord
     rec = loaded.recording
     if rec.get_num_channels() == 0:
         raise InputFileError(f"{loaded.source}: the recording has no channels")
+    if segment_index is not None and not 0 <= int(segment_index) < rec.get_num_segments():
+        raise InputFileError(f"{loaded.source}: segment {segment_index} does not exist; the recording has "
+                             f"{rec.get_num_segments()} (0 to {rec.get_num_segments() - 1})")
     if rec.get_num_segments() > 1:
         if segment_index is None:
             raise InputFileError(f"{loaded.source}: the recording has {rec.get_num_segments()} segments; "
                                  "choose one (segment_index / --segment)")
-        if not 0 <= int(segment_index) < rec.get_num_segments():
-            raise InputFileError(f"{loaded.source}: segment {segment_index} does not exist; the recording has "
-                                 f"{rec.get_num_segments()} (0 to {rec.get_num_segments() - 1})")
         rec = rec.select_segments([int(segment_index)])
     if rec.get_num_samples(0) == 0:
         raise InputFileError(f"{loaded.source}: the recording has zero duration")
