@@ -410,3 +410,65 @@ def test_raw_voltage_for_sorting(sims):
     truth = truth[(truth >= 0.002) & (truth < 2.996)]  # templates must fit inside the recording
     got = sorting.get_unit_spike_train(unit_id=node) / sim.config.sampling_rate
     assert got.size == truth.size and np.allclose(got, truth, atol=1 / sim.config.sampling_rate)
+
+
+# -- the decision task ---------------------------------------------------------------------------
+def test_decision_task_choices_follow_the_exact_race():
+    """Simulated choice frequencies against the race probabilities computed from the intensities
+    alone (an independent route: no simulation), within 4 binomial standard errors."""
+    from nwb_tavrnn.simulate import DecisionConfig, simulate_decision
+
+    session = simulate_decision(DecisionConfig(n_trials=2400, stimuli=(-0.1, 0.05, 0.3), threshold=40), seed=3)
+    for c in (-0.1, 0.05, 0.3):
+        trials = session.stimulus == c
+        exact = session.choice_probability(c)
+        assert sum(exact.values()) == pytest.approx(1.0, abs=1e-3)
+        for side in ("left", "right"):
+            observed = np.mean(session.choice[trials] == side)
+            se = np.sqrt(max(exact[side] * (1 - exact[side]), 1e-4) / trials.sum())
+            assert abs(observed - exact[side]) < 4 * se + 1e-3, (c, side, observed, exact[side])
+
+
+def test_decision_task_spike_counts_and_rts_match_the_intensities():
+    from scipy import stats
+
+    from nwb_tavrnn.simulate import DecisionConfig, simulate_decision
+
+    cfg = DecisionConfig(n_trials=1500, stimuli=(0.25,), window=0.6, threshold=12)
+    session = simulate_decision(cfg, seed=4)
+    w = cfg.window
+    for k, region in enumerate(("sensory", "left", "right")):
+        units = np.flatnonzero(session.unit_region == region)
+        counts = [sum(np.count_nonzero((session.spikes.times[u] >= o) & (session.spikes.times[u] < o + w))
+                      for u in units) for o in session.onsets]
+        expected = cfg.neurons[k] * float(session.cumulative(region, np.array([w]), 0.25)[0])
+        assert np.mean(counts) == pytest.approx(expected, rel=4 / np.sqrt(expected * len(counts)) + 0.005)
+    # RT of any response: P(RT <= t) = 1 - S_left(t) S_right(t), S the survival of a race side's count
+    from nwb_tavrnn.simulate.decision import _poisson_cdf
+
+    def cdf(t):
+        t = np.asarray(t, dtype=float)
+        survive = [_poisson_cdf(cfg.threshold - 1, cfg.neurons[k] * session.cumulative(side, t, 0.25))
+                   for k, side in ((1, "left"), (2, "right"))]
+        return 1.0 - survive[0] * survive[1]
+
+    responded = np.isfinite(session.rt)
+    none_share = np.mean(~responded)
+    assert none_share == pytest.approx(session.choice_probability(0.25)["none"], abs=0.03)
+    # conditional on a response within the window
+    assert stats.kstest(session.rt[responded], lambda t: cdf(t) / cdf(w)).pvalue > 0.01
+
+
+def test_decision_task_written_to_nwb(tmp_path):
+    from nwb_tavrnn.io import open_nwb
+    from nwb_tavrnn.simulate import DecisionConfig, write_decision_session
+
+    path = write_decision_session(tmp_path / "decision.nwb", DecisionConfig(n_trials=20), seed=1)
+    with open_nwb(path) as nwbfile:
+        trials = nwbfile.trials.to_dataframe()
+        assert list(trials.columns[-4:]) == ["stimulus", "choice", "rt", "response_time"]
+        assert set(trials.choice) <= {"left", "right", "none"} and len(trials) == 20
+        responded = trials.choice != "none"
+        assert np.allclose(trials.response_time[responded], trials.start_time[responded] + trials.rt[responded])
+        assert sorted(set(nwbfile.electrodes["location"][:])) == ["left", "right", "sensory"]
+        assert len(nwbfile.units) == 24 and set(nwbfile.units["region"][:]) == {"left", "right", "sensory"}
