@@ -25,11 +25,8 @@ none, ``response_time`` in session time) and the configuration in the session no
 
 from __future__ import annotations
 
-import json
 import math
-import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -220,26 +217,16 @@ def simulate_decision(config: DecisionConfig | None = None, seed: int = 0) -> De
 def decision_nwbfile(session: DecisionSession):
     """The session as an in-memory NWBFile: Units (an electrode group per region, location = region)
     and the ``trials`` table."""
-    from pynwb import NWBFile
     from pynwb.file import Subject
 
     from ..io.units import build_units_table
+    from ._nwb import simulated_nwbfile
 
     cfg = session.config
-    nwbfile = NWBFile(
-        session_description=(f"Simulated decision task: {cfg.n_trials} trials of signed stimulus strength "
-                             f"{sorted(set(cfg.stimuli))}; sensory, left and right integrator regions with known "
-                             f"intensities; choice and RT from a race of the integrators to {cfg.threshold} spikes "
-                             f"within {cfg.window:g} s."),
-        identifier=str(uuid.uuid4()),
-        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        session_id=f"decision-seed-{session.seed}",
-        lab="nwb_tavrnn",
-        institution="nwb_tavrnn (simulated data)",
-        source_script=f"nwb_tavrnn.simulate.simulate_decision(seed={session.seed})",
-        source_script_file_name="nwb_tavrnn/simulate/decision.py",
-        notes=json.dumps({"seed": session.seed, "config": asdict(cfg)}, sort_keys=True),
-    )
+    nwbfile = simulated_nwbfile(
+        "decision", f"Simulated decision task: {cfg.n_trials} trials of signed stimulus strength "
+        f"{sorted(set(cfg.stimuli))}; sensory, left and right integrator regions with known intensities; choice "
+        f"and RT from a race of the integrators to {cfg.threshold} spikes within {cfg.window:g} s.", session.seed, cfg)
     nwbfile.subject = Subject(subject_id=f"simulated-decision-{session.seed}", species="Macaca mulatta", sex="U",
                               age="P5Y", description="A simulated population (no animal).")
     device = nwbfile.create_device(name="simulated_probe", description="One simulated electrode per neuron.")

@@ -21,10 +21,7 @@ Written to NWB: Units (one electrode group per group), a ``blocks`` intervals ta
 
 from __future__ import annotations
 
-import json
-import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -154,28 +151,19 @@ def simulate_drift(config: DriftConfig | None = None, seed: int = 0) -> DriftSes
 
 def drift_nwbfile(session: DriftSession):
     """The session as an in-memory NWBFile (Units, electrode groups, the ``blocks`` table)."""
-    from pynwb import NWBFile
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
 
     from ..io.units import build_units_table
+    from ._nwb import simulated_nwbfile
 
     cfg = session.config
-    nwbfile = NWBFile(
-        session_description=(f"Simulated drifting network: {cfg.n_units} units in {cfg.n_groups} groups, "
-                             f"{cfg.minutes:g} min in {cfg.n_blocks} label blocks ({cfg.design} order); the label "
-                             + ("changes nothing." if cfg.effect == 0 else
-                                f"strengthens group 0's shared input by {cfg.effect:g} in B blocks, group 1's "
-                                "in A blocks.")),
-        identifier=str(uuid.uuid4()),
-        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        session_id=f"drift-seed-{session.seed}",
-        lab="nwb_tavrnn",
-        institution="nwb_tavrnn (simulated data)",
-        source_script=f"nwb_tavrnn.simulate.simulate_drift(seed={session.seed})",
-        source_script_file_name="nwb_tavrnn/simulate/drift.py",
-        notes=json.dumps({"seed": session.seed, "config": asdict(cfg)}, sort_keys=True),
-    )
+    nwbfile = simulated_nwbfile(
+        "drift", f"Simulated drifting network: {cfg.n_units} units in {cfg.n_groups} groups, {cfg.minutes:g} min in "
+        f"{cfg.n_blocks} label blocks ({cfg.design} order); the label "
+        + ("changes nothing." if cfg.effect == 0 else
+           f"strengthens group 0's shared input by {cfg.effect:g} in B blocks, group 1's in A blocks."),
+        session.seed, cfg)
     nwbfile.subject = Subject(subject_id=f"simulated-drift-{session.seed}", species="Rattus norvegicus",
                               sex="U", age="P90D", description="A simulated network (no animal).")
     device = nwbfile.create_device(name="simulated_probe", description="One simulated electrode per unit.")
