@@ -1,0 +1,389 @@
+"""Spikes cut into trials: each region's spikes in a window after each trial's onset, beside the
+trial's stimulus and behaviour (choice and reaction time). What the point-process models
+(NNPoisson) and their baselines fit and score.
+
+Light (numpy and pynwb only): no torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError, require
+from .read import interval_column, read_intervals, read_spike_trains
+
+log = logging.getLogger(__name__)
+
+#: Where a unit's region can come from (see :func:`read_trial_spikes`).
+REGION_SOURCES = ("auto", "location", "group")
+
+#: Values of a choice column that mean "no response" unless told otherwise.
+DEFAULT_NO_RESPONSE = ("", "none", "nan", "no response", "timeout", "-1")
+
+
+@dataclass
+class TrialSpikes:
+    """Spikes of each region in ``[0, window)`` after each trial's onset, with stimulus and behaviour.
+
+    Every neuron of a region is modelled with the region's per-neuron intensity, so spikes are
+    kept with their unit (for per-neuron goodness of fit) and region.
+
+    Parameters
+    ----------
+    stimulus
+        Encoded stimulus features of each trial (numeric columns as given, text columns one-hot).
+    stimulus_names
+        Name of each feature column.
+    regions
+        Region names, in the order of the region index.
+    unit_region
+        Region index of each unit.
+    spike_time, spike_trial, spike_unit
+        Each spike's time after its trial's onset (s), trial index and unit index.
+    choice
+        Action index of each trial's response (into ``actions``), -1 when there was none within
+        the window (censored at ``window``).
+    rt
+        Reaction time from onset (s); NaN when ``choice`` is -1.
+    window
+        The response window W (s): spikes and responses after it are not modelled.
+    trial_ids, onsets
+        Ids (rows of the source trials table) and session times of the onsets.
+
+    Shapes
+    ------
+    stimulus : (trials, features) float64
+    unit_region : (units,) int64
+    spike_time, spike_trial, spike_unit : (spikes,)
+    choice, rt, trial_ids, onsets : (trials,)
+    """
+
+    stimulus: np.ndarray
+    stimulus_names: list[str]
+    regions: list[str]
+    unit_region: np.ndarray
+    spike_time: np.ndarray
+    spike_trial: np.ndarray
+    spike_unit: np.ndarray
+    choice: np.ndarray
+    actions: list[str]
+    rt: np.ndarray
+    window: float
+    trial_ids: np.ndarray
+    onsets: np.ndarray
+    unit_ids: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.stimulus = np.asarray(self.stimulus, dtype=np.float64).reshape(len(self.choice), -1)
+        self.unit_region = np.asarray(self.unit_region, dtype=np.int64)
+        self.spike_time = np.asarray(self.spike_time, dtype=np.float64)
+        self.spike_trial = np.asarray(self.spike_trial, dtype=np.int64)
+        self.spike_unit = np.asarray(self.spike_unit, dtype=np.int64)
+        self.choice = np.asarray(self.choice, dtype=np.int64)
+        self.rt = np.asarray(self.rt, dtype=np.float64)
+        self.trial_ids = np.asarray(self.trial_ids, dtype=np.int64)
+        self.onsets = np.asarray(self.onsets, dtype=np.float64)
+        if self.unit_ids is None:
+            self.unit_ids = np.arange(len(self.unit_region), dtype=np.int64)
+        n = len(self.choice)
+        for name in ("rt", "trial_ids", "onsets"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"TrialSpikes: {n} trials but {len(getattr(self, name))} {name}")
+        if not (len(self.spike_time) == len(self.spike_trial) == len(self.spike_unit)):
+            raise ValueError("TrialSpikes: spike_time, spike_trial and spike_unit differ in length")
+
+    # -- sizes --------------------------------------------------------------------------------
+    @property
+    def n_trials(self) -> int:
+        return len(self.choice)
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.regions)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.actions)
+
+    @property
+    def spike_region(self) -> np.ndarray:
+        """Region index of each spike. Shape (spikes,)."""
+        return self.unit_region[self.spike_unit]
+
+    @property
+    def neurons(self) -> np.ndarray:
+        """Units per region (every unit is observed in every trial). Shape (regions,)."""
+        return np.bincount(self.unit_region, minlength=self.n_regions).astype(np.int64)
+
+    def spike_counts(self) -> np.ndarray:
+        """Spikes per trial and region, pooled over the region's units. Shape (trials, regions)."""
+        flat = self.spike_trial * self.n_regions + self.spike_region
+        return np.bincount(flat, minlength=self.n_trials * self.n_regions).reshape(self.n_trials, self.n_regions)
+
+    def conditions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct stimuli and each trial's condition index.
+
+        Shapes
+        ------
+        returns : (conditions, features) float64, (trials,) int64
+        """
+        unique, index = np.unique(self.stimulus, axis=0, return_inverse=True)
+        return unique, index.ravel().astype(np.int64)
+
+    def condition_labels(self) -> list[str]:
+        """A readable name per condition, e.g. ``stimulus=0.25``."""
+        unique, _ = self.conditions()
+        return [", ".join(f"{n}={v:g}" for n, v in zip(self.stimulus_names, row)) for row in unique]
+
+    def subset(self, trials: Sequence[int] | np.ndarray) -> TrialSpikes:
+        """The given trials (indices into this object), renumbered from 0, in the order given."""
+        trials = np.asarray(trials, dtype=np.int64)
+        new_index = np.full(self.n_trials, -1, dtype=np.int64)
+        new_index[trials] = np.arange(len(trials))
+        keep = new_index[self.spike_trial] >= 0
+        return replace(
+            self, stimulus=self.stimulus[trials], spike_time=self.spike_time[keep],
+            spike_trial=new_index[self.spike_trial[keep]], spike_unit=self.spike_unit[keep],
+            choice=self.choice[trials], rt=self.rt[trials], trial_ids=self.trial_ids[trials],
+            onsets=self.onsets[trials],
+        )
+
+    def summary(self) -> str:
+        responded = int((self.choice >= 0).sum())
+        return (f"{self.n_trials} trials, {len(self.spike_time)} spikes in {self.window:g} s windows, regions "
+                f"{', '.join(f'{r} ({n} units)' for r, n in zip(self.regions, self.neurons))}; {responded} "
+                f"responses ({', '.join(f'{a}: {int((self.choice == i).sum())}' for i, a in enumerate(self.actions))})")
+
+
+# -- reading from NWB -------------------------------------------------------------------------
+def _encode_stimulus(df: pd.DataFrame, columns: Sequence[str], table: str) -> tuple[np.ndarray, list[str]]:
+    blocks, names = [], []
+    for col in columns:
+        values = interval_column(df, col, table)
+        missing = values.map(_is_missing).to_numpy(dtype=bool)
+        if missing.any():
+            raise InputFileError(f"stimulus column {col!r} of {table!r} has missing values (trial ids "
+                                 f"{df.index[missing].tolist()[:5]}); fill them or leave those trials out")
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().all():
+            blocks.append(numeric.to_numpy(dtype=np.float64)[:, None])
+            names.append(col)
+            continue
+        text = values.map(_text)
+        levels = sorted(set(text))
+        blocks.append(np.stack([(text == lev).to_numpy(dtype=np.float64) for lev in levels], axis=1))
+        names.extend(f"{col}={lev}" for lev in levels)
+    return np.concatenate(blocks, axis=1), names
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, float) and np.isnan(value):
+        return "nan"
+    return str(value).strip()
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or _text(value) == ""
+
+
+def _numeric_text(value) -> str:
+    """``2``, ``2.0`` and ``b'2'`` all as ``"2"``: choice codes compared as text."""
+    text = _text(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text.lower()
+    return "nan" if np.isnan(number) else f"{number:g}"
+
+
+def _unit_regions(nwbfile, spikes, regions: str) -> np.ndarray:
+    units = nwbfile.units
+    if regions in REGION_SOURCES:
+        if regions == "auto" and "region" in units.colnames:
+            regions = "region"
+        elif regions == "group":
+            return np.asarray([_text(g) for g in spikes.groups], dtype=object)
+        else:
+            return np.asarray([_text(g) for g in spikes.locations], dtype=object)
+    if regions not in units.colnames:
+        raise InputFileError(f"the Units table has no column {regions!r} for the regions; use location, group or "
+                             f"one of its columns: {', '.join(c for c in units.colnames if c != 'spike_times')}")
+    return np.asarray([_text(v) for v in units[regions].data[:]], dtype=object)
+
+
+def read_trial_spikes(
+    nwbfile,
+    stimulus: Sequence[str],
+    choice: str,
+    rt: str | None = None,
+    *,
+    response_time: str | None = None,
+    trials: str = "trials",
+    onset: str = "start_time",
+    rt_reference: str | None = None,
+    regions: str = "auto",
+    keep_regions: Sequence[str] | None = None,
+    window: float = 1.0,
+    no_response: Sequence[str] | None = None,
+    late: str = "error",
+    invalid: str = "error",
+) -> TrialSpikes:
+    """Cut an NWB file's units into trials.
+
+    Parameters
+    ----------
+    nwbfile
+        An open :class:`pynwb.NWBFile` with a Units table and the trials table.
+    stimulus
+        Trials-table columns of stimulus features (numeric used as given, text one-hot encoded).
+    choice
+        Column of the response; its distinct values (other than ``no_response``) are the actions.
+    rt, response_time
+        Either the reaction time in s (from ``rt_reference``, default the onset) or the session time
+        of the response.
+    trials
+        Name of the intervals table.
+    onset
+        Column of the stimulus onset (time zero of each trial's window).
+    rt_reference
+        Column that ``rt`` is measured from when it is not the onset (e.g. the end of the image,
+        for a question asked after it); RT from onset = ``rt + rt_reference − onset``.
+    regions
+        ``auto`` (a Units ``region`` column when present, else the electrodes' location),
+        ``location``, ``group``, or the name of a Units column.
+    keep_regions
+        Only these regions (in this order); default all, sorted.
+    window
+        The response window W (s) after onset.
+    no_response
+        Choice values meaning "no response" (compared as text; default none, nan, timeout, -1 and
+        empty). Their trials are censored at W.
+    late
+        ``error`` or ``censor``: what to do with responses after W (censor: treat as no response
+        within the window, as the reference did).
+    invalid
+        ``error`` or ``drop``: what to do with trials whose RT is negative or missing for a
+        response, or that have no spike of any unit in the window.
+
+    Raises
+    ------
+    InputFileError
+        Missing tables or columns, or invalid trials (with ``invalid="error"``), naming them.
+    ParameterError
+        Settings out of range.
+    """
+    require(window > 0 and np.isfinite(window), f"window must be a positive number of seconds, got {window}")
+    require(late in ("error", "censor"), f"late must be error or censor, got {late!r}")
+    require(invalid in ("error", "drop"), f"invalid must be error or drop, got {invalid!r}")
+    require((rt is None) != (response_time is None), "give exactly one of rt (--rt) and response_time (--response-time)")
+    require(len(stimulus) >= 1, "give at least one stimulus column (--stimulus)")
+    tables = read_intervals(nwbfile)
+    if trials not in tables:
+        raise InputFileError(f"the file has no intervals table {trials!r}; it has: {', '.join(tables) or 'none'} "
+                             "(--trials)")
+    df = tables[trials]
+    if len(df) == 0:
+        raise InputFileError(f"the intervals table {trials!r} is empty")
+    onsets = pd.to_numeric(interval_column(df, onset, trials), errors="coerce").to_numpy(dtype=np.float64)
+    stim, names = _encode_stimulus(df, stimulus, trials)
+    labels = interval_column(df, choice, trials).map(_numeric_text)
+    missing = {_numeric_text(v) for v in (no_response if no_response is not None else DEFAULT_NO_RESPONSE)}
+    actions = sorted(set(labels) - missing)
+    if not actions:
+        raise InputFileError(f"choice column {choice!r} holds no response values (all are {sorted(set(labels))})")
+    action_index = {a: i for i, a in enumerate(actions)}
+    choice_idx = np.array([action_index.get(v, -1) for v in labels], dtype=np.int64)
+    if rt is not None:
+        rts = pd.to_numeric(interval_column(df, rt, trials), errors="coerce").to_numpy(dtype=np.float64)
+        if rt_reference is not None:
+            ref = pd.to_numeric(interval_column(df, rt_reference, trials), errors="coerce").to_numpy(np.float64)
+            rts = rts + ref - onsets
+    else:
+        rts = pd.to_numeric(interval_column(df, response_time, trials), errors="coerce").to_numpy(np.float64) - onsets
+    rts = np.where(choice_idx >= 0, rts, np.nan)
+
+    ids = np.asarray(df.index, dtype=np.int64)
+    problems: dict[str, np.ndarray] = {
+        "onset is missing": ~np.isfinite(onsets),
+        "a response without a valid reaction time": (choice_idx >= 0) & ~np.isfinite(rts),
+        "a negative reaction time": (choice_idx >= 0) & (rts < 0),
+    }
+    late_mask = (choice_idx >= 0) & (rts >= window)
+    if late_mask.any():
+        if late == "error":
+            raise InputFileError(
+                f"{int(late_mask.sum())} responses come after the {window:g} s window (trial ids "
+                f"{ids[late_mask][:5].tolist()}{'...' if late_mask.sum() > 5 else ''}, RT up to "
+                f"{np.nanmax(rts[late_mask]):.3g} s); widen it (--window) or treat them as no response "
+                "within the window (--late censor)")
+        log.info("%d responses after the %g s window treated as no response within it", late_mask.sum(), window)
+        choice_idx = np.where(late_mask, -1, choice_idx)
+        rts = np.where(late_mask, np.nan, rts)
+
+    spikes = read_spike_trains(nwbfile)
+    unit_names = _unit_regions(nwbfile, spikes, regions)
+    present = sorted(set(unit_names))
+    wanted = list(keep_regions) if keep_regions else present
+    unknown = [r for r in wanted if r not in present]
+    if unknown:
+        raise InputFileError(f"no units in region(s) {', '.join(map(repr, unknown))}; the units' regions are: "
+                             f"{', '.join(map(repr, present))} (--regions)")
+    if any(r == "" for r in wanted):
+        raise InputFileError("some units have no region (empty location); choose where regions come from "
+                             "(--regions location|group|COLUMN) or keep only named ones (--keep-regions)")
+    region_of = {r: i for i, r in enumerate(wanted)}
+    units = [u for u in range(len(spikes)) if unit_names[u] in region_of]
+    unit_region = np.array([region_of[unit_names[u]] for u in units], dtype=np.int64)
+
+    t_list, trial_list, unit_list = [], [], []
+    ok_onsets = np.where(np.isfinite(onsets), onsets, -np.inf)
+    for new_u, u in enumerate(units):
+        times = spikes.times[u]
+        # every (spike, trial) pair with onset <= t < onset + W, windows may overlap
+        lo = np.searchsorted(times, ok_onsets, side="left")
+        hi = np.searchsorted(times, ok_onsets + window, side="left")
+        counts = np.maximum(hi - lo, 0)
+        if counts.sum() == 0:
+            continue
+        trial_of = np.repeat(np.arange(len(onsets)), counts)
+        idx = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi) if b > a])
+        t_list.append(times[idx] - onsets[trial_of])
+        trial_list.append(trial_of)
+        unit_list.append(np.full(len(idx), new_u, dtype=np.int64))
+    spike_time = np.concatenate(t_list) if t_list else np.zeros(0)
+    spike_trial = np.concatenate(trial_list) if trial_list else np.zeros(0, dtype=np.int64)
+    spike_unit = np.concatenate(unit_list) if unit_list else np.zeros(0, dtype=np.int64)
+    per_trial = np.bincount(spike_trial, minlength=len(onsets))
+    problems["no spike of any unit in the window (are the trial times on the units' clock?)"] = (
+        (per_trial == 0) & np.isfinite(onsets))
+
+    bad = np.zeros(len(onsets), dtype=bool)
+    for what, mask in problems.items():
+        if not mask.any():
+            continue
+        if invalid == "error":
+            raise InputFileError(
+                f"{int(mask.sum())} trials of {trials!r} have {what}: trial ids {ids[mask][:5].tolist()}"
+                f"{'...' if mask.sum() > 5 else ''}; fix them or leave them out (--invalid drop)")
+        log.warning("leaving out %d trials with %s (trial ids %s)", mask.sum(), what, ids[mask][:5].tolist())
+        bad |= mask
+    data = TrialSpikes(stimulus=stim, stimulus_names=names, regions=[str(r) for r in wanted], unit_region=unit_region,
+                       spike_time=spike_time, spike_trial=spike_trial, spike_unit=spike_unit, choice=choice_idx,
+                       actions=actions, rt=rts, window=float(window), trial_ids=ids, onsets=onsets,
+                       unit_ids=spikes.ids[units])
+    if bad.any():
+        data = data.subset(np.flatnonzero(~bad))
+    if data.n_trials < 2:
+        raise InputFileError(f"only {data.n_trials} usable trials in {trials!r}; a model needs more")
+    log.info("trials: %s", data.summary())
+    return data
+
+
+__all__ = ["DEFAULT_NO_RESPONSE", "REGION_SOURCES", "TrialSpikes", "read_trial_spikes"]
