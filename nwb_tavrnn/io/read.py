@@ -52,7 +52,7 @@ def read_spike_trains(nwbfile: NWBFile) -> SpikeTrains:
         raise InputFileError(f"{_label(nwbfile)}: the Units table has no spike_times column")
     # One read of the flat spike-times vector and its index, not one HDF5 read per unit.
     times = ragged_rows(units, "spike_times")
-    ids = np.asarray(units.id.data[()], dtype=np.int64)
+    ids = np.asarray(units.id.data[:], dtype=np.int64)
     groups, locations = _unit_groups_and_locations(units, n)
     t_start, t_stop = _observed_span(units, times)
     return SpikeTrains(times=times, ids=ids, groups=groups, locations=locations, t_start=t_start,
@@ -87,11 +87,11 @@ def ragged_rows(table, name: str) -> list[np.ndarray]:
     """
     column = table[name]
     if hasattr(column, "target"):  # a VectorIndex over a ragged column
-        flat = np.asarray(column.target.data[()])
-        ends = np.asarray(column.data[()], dtype=np.int64)
+        flat = np.asarray(column.target.data[:])
+        ends = np.asarray(column.data[:], dtype=np.int64)
         starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
         return [flat[s:e] for s, e in zip(starts, ends)]
-    return [np.asarray([v]) for v in column.data[()]]
+    return [np.asarray([v]) for v in column.data[:]]
 
 
 def _text(value) -> str:

@@ -23,6 +23,8 @@ _LAZY = {
     "VGRNN": "nwb_tavrnn.models.tavrnn",
     "Embeddings": "nwb_tavrnn.models.tavrnn",
     "LatentGraphModel": "nwb_tavrnn.models.base",
+    "Estimator": "nwb_tavrnn.models.base",
+    "NNPoisson": "nwb_tavrnn.models.nnpoisson",
 }
 
 
@@ -34,4 +36,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["TAVRNN", "VGRNN", "Embeddings", "LatentGraphModel", "available_models", "get_model", "register_model"]
+__all__ = ["TAVRNN", "VGRNN", "Embeddings", "Estimator", "LatentGraphModel", "NNPoisson", "available_models", "get_model", "register_model"]

@@ -30,10 +30,11 @@ class NotFittedError(RuntimeError):
     """The estimator was used before :meth:`fit` (or :meth:`load`)."""
 
 
-class LatentGraphModel(ABC):
-    """Base class of the registered models (see :mod:`nwb_tavrnn.models.registry`).
+class Estimator(ABC):
+    """Base class of every registered model (see :mod:`nwb_tavrnn.models.registry`): graph models
+    (TAVRNN, VGRNN) and point-process models (NNPoisson).
 
-    Subclasses implement :meth:`fit`, :meth:`transform`, :meth:`to_nwb`, :meth:`_fitted_meta` and
+    Subclasses implement :meth:`fit`, :meth:`to_nwb`, :meth:`_fitted_meta` and
     :meth:`_build_module`; this class gives them parameters, ``save``/``load`` and
     ``from_provenance``.
     """
@@ -50,7 +51,7 @@ class LatentGraphModel(ABC):
         """Constructor arguments, as given."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> LatentGraphModel:
+    def set_params(self, **params: Any) -> Estimator:
         valid = set(self._param_names())
         for key, value in params.items():
             if key not in valid:
@@ -73,13 +74,10 @@ class LatentGraphModel(ABC):
 
     # -- what subclasses provide --------------------------------------------------------------
     @abstractmethod
-    def fit(self, connectivity: Any, *args: Any, **kwargs: Any) -> LatentGraphModel: ...
+    def fit(self, data: Any, *args: Any, **kwargs: Any) -> Estimator: ...
 
     @abstractmethod
-    def transform(self, connectivity: Any, *args: Any, **kwargs: Any) -> Any: ...
-
-    @abstractmethod
-    def to_nwb(self, connectivity: Any, *args: Any, **kwargs: Any) -> tuple: ...
+    def to_nwb(self, data: Any, *args: Any, **kwargs: Any) -> tuple: ...
 
     @abstractmethod
     def _fitted_meta(self) -> dict[str, Any]:
@@ -119,7 +117,7 @@ class LatentGraphModel(ABC):
         log.info("saved %s to %s", self.model_name, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | None = None) -> LatentGraphModel:
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> Estimator:
         """Rebuild a fitted estimator written by :meth:`save` (any registered model).
 
         Parameters
@@ -136,6 +134,8 @@ class LatentGraphModel(ABC):
             params["device"] = device
         est = model_cls(**params)
         est._restore(json.loads(payload["meta"]), payload["state_dict"], payload["loss_curve"])
+        if not isinstance(est, cls):
+            raise TypeError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}")
         saved, now = payload.get("versions", {}), versions()
         if saved.get("torch") != now.get("torch"):
             log.info("model saved with torch %s, loaded with %s", saved.get("torch"), now.get("torch"))
@@ -161,7 +161,7 @@ class LatentGraphModel(ABC):
         )
 
     @classmethod
-    def from_provenance(cls, provenance: Any, device: str | None = None) -> LatentGraphModel:
+    def from_provenance(cls, provenance: Any, device: str | None = None) -> Estimator:
         """Rebuild a fitted estimator from a :class:`~nwb_tavrnn.schema.ModelProvenance` (e.g. read
         from a collaborator's NWB file), ready to :meth:`transform` new data.
 
@@ -187,3 +187,10 @@ class LatentGraphModel(ABC):
         state = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in provenance.weight_arrays().items()}
         est._restore(meta, state, list(np.asarray(provenance.training_loss[()], dtype=np.float64)))
         return est
+
+
+class LatentGraphModel(Estimator):
+    """A model of a sequence of graphs: fit on a DynamicConnectivity, transform it to embeddings."""
+
+    @abstractmethod
+    def transform(self, connectivity: Any, *args: Any, **kwargs: Any) -> Any: ...

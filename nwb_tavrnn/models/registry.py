@@ -18,6 +18,7 @@ _REGISTRY: dict[str, type] = {}
 _BUILTIN: dict[str, str] = {
     "tavrnn": "nwb_tavrnn.models.tavrnn",
     "vgrnn": "nwb_tavrnn.models.tavrnn",
+    "nnpoisson": "nwb_tavrnn.models.nnpoisson",
 }
 
 

@@ -48,6 +48,7 @@ class TrainingState:
     best: float = math.inf
     bad_epochs: int = 0
     stopped_early: bool = False
+    validation: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -77,27 +78,41 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 def train(
     module: nn.Module,
-    loss_fn: Callable[[], torch.Tensor],
+    loss_fn: Callable[..., torch.Tensor],
     generator: torch.Generator,
     config: TrainingConfig,
     identity: dict[str, Any],
     callback: EpochCallback | None = None,
+    *,
+    batches: Callable[[], list[Any]] | None = None,
+    validation_fn: Callable[[], float] | None = None,
 ) -> TrainingState:
-    """Minimise ``loss_fn()`` with Adam, one step per epoch.
+    """Minimise ``loss_fn()`` with Adam, one step per epoch (or one per mini-batch).
 
     Parameters
     ----------
     loss_fn
-        Runs the model over the whole sequence and returns the scalar loss.
+        Runs the model over the whole sequence and returns the scalar loss; with ``batches``,
+        ``loss_fn(batch)`` returns one mini-batch's loss.
     generator
-        The model's random source (ε, sampled non-edges); its state is checkpointed.
+        The model's random source (ε, sampled non-edges, batch order); its state is checkpointed.
     identity
         What the run is (estimator parameters, data fingerprint); a checkpoint with another
         identity is refused on resume instead of silently mixing runs.
+    batches
+        Called once per epoch: the epoch's mini-batches, one Adam step each; the epoch's loss is
+        their mean.
+    validation_fn
+        Called after each epoch (in eval mode, without gradients): the held-out loss that early
+        stopping watches instead of the training loss.
+
+    A module with an ``after_step()`` method has it called after every optimiser step (projections
+    such as non-negative weights).
     """
     optimizer = torch.optim.Adam(module.parameters(), lr=config.lr)
     state = TrainingState()
     ckpt = checkpoint_path(config.checkpoint_dir) if config.checkpoint_dir is not None else None
+    resumed_best = None
     if config.resume and ckpt is not None and ckpt.exists():
         payload = torch.load(ckpt, map_location="cpu", weights_only=True)
         if payload["identity"] != identity:
@@ -111,6 +126,7 @@ def train(
         optimizer.load_state_dict(payload["optimizer"])
         state = TrainingState(**payload["state"])
         set_rng_state(generator, payload["rng"])
+        resumed_best = payload.get("best_model")
         log.info("resumed from %s at epoch %d", ckpt, state.epoch)
     elif config.resume:
         log.info("no checkpoint to resume from%s; starting at epoch 0", f" in {ckpt.parent}" if ckpt else "")
@@ -121,15 +137,17 @@ def train(
             "model": module.state_dict(),
             "optimizer": optimizer.state_dict(),
             "state": {"epoch": state.epoch, "losses": list(state.losses), "best": state.best,
-                      "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early},
+                      "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early,
+                      "validation": list(state.validation)},
             "rng": rng_state(generator),
+            **({"best_model": best_validation[1]} if best_validation[1] is not None else {}),
         })
 
-    module.train()
-    last_report = time.monotonic()
-    while state.epoch < config.epochs and not state.stopped_early:
+    after_step = getattr(module, "after_step", None)
+
+    def step(*batch: Any) -> float:
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn()
+        loss = loss_fn(*batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"the loss became {loss.item()} at epoch {state.epoch + 1}; lower lr or set clip_grad_norm"
@@ -139,12 +157,36 @@ def train(
             # Before the step, where it has an effect (VGRNN's code clipped after it; TAVRNN's never).
             nn.utils.clip_grad_norm_(module.parameters(), config.clip_grad_norm)
         optimizer.step()
-        value = float(loss.detach())
+        if after_step is not None:
+            after_step()
+        return float(loss.detach())
+
+    # [best held-out loss, the weights that gave it]; checkpointed so a resumed run restores the same
+    best_validation: list[Any] = [math.inf, None]
+    if resumed_best is not None:
+        best_validation[:] = [min(state.validation), resumed_best]
+    module.train()
+    last_report = time.monotonic()
+    while state.epoch < config.epochs and not state.stopped_early:
+        if batches is None:
+            value = step()
+        else:
+            values = [step(batch) for batch in batches()]
+            value = float(sum(values) / max(len(values), 1))
         state.epoch += 1
         state.losses.append(value)
+        watched = value
+        if validation_fn is not None:
+            module.eval()
+            with torch.no_grad():
+                watched = float(validation_fn())
+            module.train()
+            state.validation.append(watched)
+            if watched < best_validation[0]:
+                best_validation[:] = [watched, {k: v.detach().clone() for k, v in module.state_dict().items()}]
         if config.patience is not None:
-            if state.best - value > config.min_delta * abs(state.best) or not math.isfinite(state.best):
-                state.best, state.bad_epochs = value, 0
+            if state.best - watched > config.min_delta * abs(state.best) or not math.isfinite(state.best):
+                state.best, state.bad_epochs = watched, 0
             else:
                 state.bad_epochs += 1
                 if state.bad_epochs >= config.patience:
@@ -158,5 +200,8 @@ def train(
         if time.monotonic() - last_report >= PROGRESS_SECONDS:  # a heartbeat for logs (no bar when piped)
             last_report = time.monotonic()
             log.info("epoch %d of at most %d, loss %.6g", state.epoch, config.epochs, value)
+    if best_validation[1] is not None:
+        # the weights of the best held-out epoch, not the last one (the usual early-stopping contract)
+        module.load_state_dict(best_validation[1])
     module.eval()
     return state
