@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputFileError, NwbTavrnnError
+from .errors import InputFileError, NwbTavrnnError, require
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +134,47 @@ EVALUATION_KEYS: dict[str, str] = {
     "report_dir": "folder of the scores (CSV/JSON) and figures (default: <OUTPUT stem>_report)",
 }
 
+#: TrialOptions fields (how trials are read) of the ``nnpoisson`` section.
+NNPOISSON_TRIAL_FIELDS = ("stimulus", "choice", "rt", "response_time", "trials", "onset", "rt_reference", "regions",
+                          "keep_regions", "window", "no_response", "late", "invalid")
+#: NNPoisson.__init__ arguments.
+NNPOISSON_MODEL_FIELDS = ("stimulus_sizes", "time_size", "neural_size", "behaviour_size", "rt_layer", "warp",
+                          "compensator", "behaviour_likelihood", "neural_weight", "behaviour_weight", "objective",
+                          "standardize", "count_scale", "epochs", "lr", "n_batches", "validation_fraction", "patience",
+                          "min_delta", "clip_grad_norm", "seed", "device", "threads")
+NNPOISSON_KEYS: dict[str, str] = {
+    "preset": "corrected (default) | faithful (other keys override it)",
+    "test_fraction": "share of trials held out (0.2)",
+    "baselines": "also fit the PSTH and GLM baselines (true)",
+    "compare_objectives": "also fit neural-only and behaviour-only models (false)",
+    "name_prefix": "prefix of the names of the objects written",
+}
+
 SECTIONS: dict[str, tuple[str, ...]] = {
     "sorting": (*SORTING_KEYS, *SORT_FIELDS, *DETECT_FIELDS),
     "connectivity": (*CONNECTIVITY_KEYS, *CONNECTIVITY_FIELDS),
     "model": (*MODEL_KEYS, *MODEL_FIELDS),
     "evaluation": (*EVALUATION_KEYS, *EVALUATION_FIELDS),
+    "nnpoisson": (*NNPOISSON_KEYS, *NNPOISSON_TRIAL_FIELDS, *NNPOISSON_MODEL_FIELDS),
 }
+
+
+@dataclass
+class NNPoissonStep:
+    """The ``nnpoisson`` section resolved: how to read trials, the estimator and the evaluation."""
+
+    options: Any
+    preset: str
+    model: dict[str, Any]
+    test_fraction: float = 0.2
+    baselines: bool = True
+    compare_objectives: bool = False
+    name_prefix: str = ""
+
+    def make_model(self) -> Any:
+        from .cli.nnpoisson import make_estimator
+
+        return make_estimator(self.preset, **self.model)
 
 
 @dataclass
@@ -157,6 +192,7 @@ class ResolvedConfig:
     labels: str | None
     report_dir: str | None
     evaluation: Any | None
+    nnpoisson: Any | None = None
 
     def make_model(self) -> Any:
         """A fresh, unfitted estimator (one per run: a fitted model is not reusable across files)."""
@@ -176,6 +212,7 @@ class PipelineConfig:
     connectivity: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    nnpoisson: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, where: str = "configuration") -> PipelineConfig:
@@ -229,7 +266,7 @@ class PipelineConfig:
         factory, model_options = self._model()
         labels, report_dir, evaluation = self._evaluation()
         return ResolvedConfig(sort_method, sort_params, sort_options, job, conn_params, conn_options, factory,
-                              model_options, labels, report_dir, evaluation)
+                              model_options, labels, report_dir, evaluation, self._nnpoisson())
 
     def _sorting(self):
         from .sorting import DetectionParams, JobParams, SortingParams
@@ -304,6 +341,31 @@ class PipelineConfig:
         except (ValueError, TypeError) as err:
             raise ConfigError(f"model: {err}") from None
         return factory, options
+
+    def _nnpoisson(self):
+        """The NNPoisson step (:class:`NNPoissonStep`), or None when the section is empty."""
+        if not self.nnpoisson:
+            return None
+        n = dict(self.nnpoisson)
+        try:
+            from .cli.nnpoisson import make_estimator
+            from .models.nnpoisson.step import TrialOptions
+        except ImportError as err:
+            raise ConfigError(f"nnpoisson needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
+        trial = {k: n.pop(k) for k in NNPOISSON_TRIAL_FIELDS if k in n}
+        options = {k: n.pop(k) for k in NNPOISSON_KEYS if k in n}
+        preset = options.pop("preset", "corrected")
+        try:
+            trial_options = TrialOptions(**trial).validate()
+            model = dict(n)
+            make_estimator(preset, **model)  # fail now, not after the other steps
+            step = NNPoissonStep(trial_options, preset, model, float(options.get("test_fraction", 0.2)),
+                                 bool(options.get("baselines", True)), bool(options.get("compare_objectives", False)),
+                                 str(options.get("name_prefix", "")))
+            require(0 < step.test_fraction < 1, f"test_fraction must be in (0, 1), got {step.test_fraction}")
+        except (ValueError, TypeError, NwbTavrnnError) as err:
+            raise ConfigError(f"nnpoisson: {err}") from None
+        return step
 
     def _evaluation(self):
         e = dict(self.evaluation)
@@ -462,7 +524,14 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
         evaluation.update(dataclasses.asdict(resolved.evaluation or EvaluationConfig()))
     except ImportError:  # without the evaluation extra: what the file gave
         evaluation.update(config.evaluation)
-    return plain({"sorting": sorting, "connectivity": connectivity, "model": model, "evaluation": evaluation})
+    out = {"sorting": sorting, "connectivity": connectivity, "model": model, "evaluation": evaluation}
+    if resolved.nnpoisson is not None:
+        step = resolved.nnpoisson
+        out["nnpoisson"] = {**dataclasses.asdict(step.options), "preset": step.preset,
+                            "test_fraction": step.test_fraction, "baselines": step.baselines,
+                            "compare_objectives": step.compare_objectives, "name_prefix": step.name_prefix,
+                            **step.make_model().get_params()}
+    return plain(out)
 
 
 def dump_config(config: PipelineConfig, full: bool = True) -> str:

@@ -39,7 +39,7 @@ from .io.files import (
 log = logging.getLogger(__name__)
 
 #: Relative cost of each step, for the one progress bar (the model usually dominates).
-_WEIGHTS = {"sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0}
+_WEIGHTS = {"sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0, "nnpoisson": 4.0}
 
 
 @dataclass
@@ -70,6 +70,7 @@ class PipelineResult:
     report: Any | None = None
     report_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    nnpoisson: Any | None = None  # the NNPoissonResult when the configuration asks for the step
 
     @property
     def seconds(self) -> float:
@@ -232,7 +233,7 @@ def run_pipeline(
         raise OutputFileError("give an OUTPUT file, or write in place (not both)")
     final = Path(os.path.realpath(source)) if in_place else Path(output)  # in place: the file a link names
     report_dir = None
-    if resolved.labels:
+    if resolved.labels or resolved.nnpoisson is not None:
         report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
     _check_outputs(source, final, report_dir, in_place, overwrite)
     sort_first = needs_sorting(source)
@@ -243,7 +244,8 @@ def run_pipeline(
         _check_inputs(source, resolved)  # tables, columns, labels against the windows: before any work
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
-    steps = ["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
+    steps = (["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
+             + ["nnpoisson"] * (resolved.nnpoisson is not None))
     display = _Progress(steps, progress)
     timings: dict[str, float] = {}
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
@@ -273,11 +275,22 @@ def run_pipeline(
         report = None
         if resolved.labels:
             report = timed("evaluation", lambda: _evaluate(work, resolved, workdir / "report", display))
+        nnpoisson = None
+        if resolved.nnpoisson is not None:
+            nnpoisson = timed("nnpoisson", lambda: _nnpoisson(work, resolved, workdir / "report" / "nnpoisson",
+                                                              display))
         display.close()
         n_windows, n_nodes = fit.embeddings.mean.shape[:2]
         result = PipelineResult(str(source), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
                                 fit.model, report, None, timings)
+        result.nnpoisson = nnpoisson
         _move_into_place(work, final, workdir / "report", report_dir, result, in_place, overwrite)
+        if nnpoisson is not None:
+            nnpoisson.path = final
+            if nnpoisson.report_dir is not None and report_dir is not None:
+                moved = report_dir / "nnpoisson"
+                nnpoisson.figures = [moved / Path(p).name for p in nnpoisson.figures]
+                nnpoisson.report_dir = moved
         return result
     finally:
         display.close()
@@ -303,6 +316,8 @@ def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
         if resolved.labels:
             check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
                                 (resolved.evaluation or EvaluationConfig()).min_purity)
+        if resolved.nnpoisson is not None:
+            resolved.nnpoisson.options.read(nwbfile)  # trials table, columns, RTs, regions
 
 
 # -- the steps --------------------------------------------------------------------------------------
@@ -366,6 +381,22 @@ def _evaluate(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _
                          on_step=lambda done, total, what: display.fraction("evaluation", done / total, what))
 
 
+def _nnpoisson(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _Progress):
+    from .models.nnpoisson.step import nnpoisson_file
+
+    step = resolved.nnpoisson
+    model = step.make_model()
+    epochs = int(model.epochs)
+
+    def callback(epoch: int, loss: float) -> None:
+        display.fraction("nnpoisson", epoch / epochs, f"epoch {epoch}/{epochs}, loss {loss:.4f}")
+
+    report_dir.parent.mkdir(exist_ok=True)
+    return nnpoisson_file(work, None, model, step.options, test_fraction=step.test_fraction,
+                          baselines=step.baselines, objectives=step.compare_objectives, report_dir=report_dir,
+                          in_place=True, name_prefix=step.name_prefix, callback=callback)
+
+
 def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path | None, result: PipelineResult,
                      in_place: bool, overwrite: bool) -> None:
     """Move the report folder, then the file, into place; the file's rename is atomic."""
@@ -380,6 +411,8 @@ def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path
         # Only the report's own files are replaced: never a folder's other contents.
         report_dir.mkdir(exist_ok=True)
         for item in sorted(tmp_report.iterdir()):
+            if item.is_dir() and (report_dir / item.name).is_dir():  # our own sub-report, e.g. nnpoisson/
+                shutil.rmtree(report_dir / item.name)
             os.replace(item, report_dir / item.name)
             placed.append(report_dir / item.name)
     try:

@@ -24,11 +24,12 @@ from ..errors import NwbTavrnnError
 log = logging.getLogger("nwb_tavrnn")
 
 #: Loggers whose INFO lines report progress (shown when stderr is not a terminal).
-PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_tavrnn.models.training")
+PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_tavrnn.models.training",
+                    "nwb_tavrnn.cli.nnpoisson")
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "importer", "sort", "segments", "connectivity", "fit",
-               "evaluate")
+               "evaluate", "nnpoisson")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("output", metavar="OUTPUT.nwb", help="NWB file to create")
+    parser.add_argument("--task", choices=["network", "decision"], default="network",
+                        help="network (default): the planted-regime network above; decision: a perceptual decision "
+                             "task with known regional intensities (sensory, left and right integrators), choice and "
+                             "RT by a race to threshold, for nnpoisson")
+    parser.add_argument("--trials", type=int, help="decision task: number of trials (default 400)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same data")
     parser.add_argument("--small", action="store_true",
                         help="start from the tiny test preset (60 nodes, 5 min) instead of the default (900, 30 min)")
@@ -48,10 +53,31 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..simulate import SimulationConfig, write_simulation
 
+    if args.task == "decision":
+        return _decision(args)
+    if args.trials is not None:
+        from ..errors import UsageError
+
+        raise UsageError("--trials: an option of --task decision only")
+
     config = SimulationConfig.small() if args.small else SimulationConfig()
     overrides = {field: getattr(args, opt) for opt, field in _OPTIONS.items() if getattr(args, opt, None) is not None}
     config = dataclasses.replace(config, **overrides).validate()
     log.info("simulating %d nodes for %.1f min (seed %d)", config.n_nodes, config.duration / 60, args.seed)
     path = write_simulation(args.output, config=config, seed=args.seed, overwrite=args.overwrite)
     print(f"wrote {path}: {config.n_nodes} nodes, {config.duration / 60:g} min, seed {args.seed}")
+    return 0
+
+
+def _decision(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ..simulate.decision import DecisionConfig, write_decision_session
+
+    unused = [f"--{opt.replace('_', '-')}" for opt in _OPTIONS if getattr(args, opt, None) is not None]
+    if unused or args.small:
+        raise UsageError(f"{', '.join(unused + ['--small'] * args.small)}: options of --task network only")
+    config = DecisionConfig() if args.trials is None else DecisionConfig(n_trials=args.trials)
+    path = write_decision_session(args.output, config.validate(), seed=args.seed, overwrite=args.overwrite)
+    print(f"wrote {path}: decision task, {config.n_trials} trials, regions sensory/left/right "
+          f"({', '.join(map(str, config.neurons))} neurons), window {config.window:g} s, seed {args.seed}")
     return 0

@@ -229,8 +229,9 @@ def attach_node_region(obj: NWBDataInterface, nwbfile: NWBFile, node_table: str 
     )
 
 
-def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_table: str = "units") -> None:
-    """Add our objects to the ``ecephys`` module of an open file (not yet written).
+def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_table: str = "units",
+                module_name: str = MODULE_NAME, module_description: str = MODULE_DESCRIPTION) -> None:
+    """Add our objects to the ``ecephys`` module (or ``module_name``) of an open file (not yet written).
 
     Raises
     ------
@@ -239,14 +240,14 @@ def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_tabl
     """
     if not objects:  # nothing for the module (e.g. a builder that added an intervals table)
         return
-    if MODULE_NAME in nwbfile.processing:
-        module = nwbfile.processing[MODULE_NAME]
+    if module_name in nwbfile.processing:
+        module = nwbfile.processing[module_name]
     else:
-        module = nwbfile.create_processing_module(MODULE_NAME, MODULE_DESCRIPTION)
+        module = nwbfile.create_processing_module(module_name, module_description)
     for obj in objects:
         if obj.name in module.data_interfaces:
             raise OutputFileError(
-                f"the file already holds an object named {obj.name!r} in processing/{MODULE_NAME}; "
+                f"the file already holds an object named {obj.name!r} in processing/{module_name}; "
                 "give the result another name"
             )
         attach_node_region(obj, nwbfile, node_table)
@@ -321,7 +322,8 @@ def append_results(
     objects: Iterable[NWBDataInterface] | Callable[[NWBFile], Iterable[NWBDataInterface]],
     destination: PathLike | None = None, *,
     in_place: bool = False, node_table: str = "units", overwrite: bool = False,
-    fill: Callable[[Path], None] | None = None,
+    fill: Callable[[Path], None] | None = None, module_name: str = MODULE_NAME,
+    module_description: str = MODULE_DESCRIPTION,
 ) -> Path:
     """Add ``objects`` to a copy of ``source_path`` at ``destination``, or to the source itself.
 
@@ -351,7 +353,7 @@ def append_results(
             # A builder makes objects that link to objects of the file being written (a link into
             # the source would be an external link, which DANDI refuses).
             built = objects(nwbfile) if callable(objects) else objects
-            add_results(nwbfile, [o for o in built if o is not None], node_table)
+            add_results(nwbfile, [o for o in built if o is not None], node_table, module_name, module_description)
             io.write(nwbfile, cache_spec=True)
         if fill is not None:
             fill(tmp)

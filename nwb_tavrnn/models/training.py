@@ -45,7 +45,7 @@ class TrainingState:
 
     epoch: int = 0
     losses: list[float] = field(default_factory=list)
-    best: float = math.inf
+    best: float | list[float] = math.inf
     bad_epochs: int = 0
     stopped_early: bool = False
     validation: list[float] = field(default_factory=list)
@@ -104,7 +104,10 @@ def train(
         their mean.
     validation_fn
         Called after each epoch (in eval mode, without gradients): the held-out loss that early
-        stopping watches instead of the training loss.
+        stopping watches instead of the training loss. It may return several terms (e.g. a
+        likelihood's neural and behavioural parts): training goes on while any of them improves
+        by ``min_delta`` relative to its own best, so a small term is not drowned by a large one;
+        the weights kept are those of the best sum.
 
     A module with an ``after_step()`` method has it called after every optimiser step (projections
     such as non-negative weights).
@@ -175,18 +178,25 @@ def train(
             value = float(sum(values) / max(len(values), 1))
         state.epoch += 1
         state.losses.append(value)
-        watched = value
+        watched: float | list[float] = value
         if validation_fn is not None:
             module.eval()
             with torch.no_grad():
-                watched = float(validation_fn())
+                out = validation_fn()
             module.train()
-            state.validation.append(watched)
-            if watched < best_validation[0]:
-                best_validation[:] = [watched, {k: v.detach().clone() for k, v in module.state_dict().items()}]
+            watched = [float(v) for v in out] if isinstance(out, (list, tuple)) else float(out)
+            total = float(sum(watched)) if isinstance(watched, list) else watched
+            state.validation.append(total)
+            if total < best_validation[0]:
+                best_validation[:] = [total, {k: v.detach().clone() for k, v in module.state_dict().items()}]
         if config.patience is not None:
-            if state.best - watched > config.min_delta * abs(state.best) or not math.isfinite(state.best):
-                state.best, state.bad_epochs = watched, 0
+            terms = watched if isinstance(watched, list) else [watched]
+            best = state.best if isinstance(state.best, list) else [state.best] * len(terms)
+            better = [b - w > config.min_delta * abs(b) or not math.isfinite(b) for b, w in zip(best, terms)]
+            if any(better):
+                best = [min(b, w) if math.isfinite(b) else w for b, w in zip(best, terms)]
+                state.best = best if isinstance(watched, list) else best[0]
+                state.bad_epochs = 0
             else:
                 state.bad_epochs += 1
                 if state.bad_epochs >= config.patience:

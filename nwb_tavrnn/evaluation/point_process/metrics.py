@@ -102,7 +102,7 @@ class RescalingKS:
     ----------
     region
         The region's name.
-    statistic, pvalue
+    statistic, p_value
         Kolmogorov–Smirnov distance of the rescaled values from Uniform(0, 1), and its p-value.
     n
         Rescaled values tested (intervals).
@@ -116,7 +116,7 @@ class RescalingKS:
 
     region: str
     statistic: float
-    pvalue: float
+    p_value: float
     n: int
     u: np.ndarray = field(repr=False)
 
@@ -134,7 +134,7 @@ class ChoiceScore:
     ----------
     accuracy
         Share of trials whose most probable outcome (an action, or no response) was observed.
-    log_probability
+    mean_log_probability
         Mean natural log of the probability given to the observed outcome (−inf if some observed
         outcome had probability 0).
     n_trials
@@ -142,7 +142,7 @@ class ChoiceScore:
     """
 
     accuracy: float
-    log_probability: float
+    mean_log_probability: float
     n_trials: int
 
 
@@ -151,7 +151,7 @@ class KSResult:
     """A one-sample Kolmogorov–Smirnov test: statistic, p-value and sample size."""
 
     statistic: float
-    pvalue: float
+    p_value: float
     n: int
 
 

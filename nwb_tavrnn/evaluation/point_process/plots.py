@@ -153,6 +153,9 @@ def plot_ks(ks_results: Mapping[str, Sequence[RescalingKS]], regions: Sequence[s
     """The time-rescaling KS plot of each region: empirical quantiles of the rescaled values u
     against the uniform's, one line per model, with the 95 % band ±1.36/√n around the diagonal.
 
+    With tens of thousands of intervals the band is too narrow to see on the unit square, so a
+    second row shows the same curves as their difference from the diagonal, band included.
+
     Parameters
     ----------
     ks_results
@@ -170,28 +173,37 @@ def plot_ks(ks_results: Mapping[str, Sequence[RescalingKS]], regions: Sequence[s
     plt = _pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(regions), figsize=(3.0 * len(regions) + 0.4, 3.3), squeeze=False)
-    for k, (ax, region) in enumerate(zip(axes[0], regions)):
+    fig, axes = plt.subplots(2, len(regions), figsize=(3.0 * len(regions) + 0.4, 5.6), squeeze=False,
+                             gridspec_kw={"height_ratios": (3, 2)})
+    for k, region in enumerate(regions):
+        square, diff = axes[0][k], axes[1][k]
         ns = [res[k].n for res in ks_results.values() if res[k].n > 0]
-        ax.plot([0, 1], [0, 1], color="k", lw=0.8)
+        square.plot([0, 1], [0, 1], color="k", lw=0.8)
+        diff.axhline(0.0, color="k", lw=0.8)
         if ns:  # the band of the smallest sample: the widest, so no model is shown inside it unfairly
             band = KS_95 / np.sqrt(min(ns))
-            ax.fill_between([0, 1], [-band, 1 - band], [band, 1 + band], color="0.85", lw=0, label="95 % band")
+            square.fill_between([0, 1], [-band, 1 - band], [band, 1 + band], color="0.85", lw=0, label="95 % band")
+            diff.axhspan(-band, band, color="0.85", lw=0)
         for colour, (name, res) in zip(plt.get_cmap("tab10").colors, ks_results.items()):
             r = res[k]
             if r.n == 0:
                 continue
             pick = np.unique(np.linspace(0, r.n - 1, min(r.n, _KS_POINTS)).astype(np.int64))
-            ax.plot((pick + 0.5) / r.n, r.u[pick], color=colour, lw=1.2,
-                    label=f"{name} (KS {r.statistic:.3f}, p {r.pvalue:.2g})")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal")
-        ax.set_title(str(region), fontsize=9)
-        ax.set_xlabel("uniform quantile", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="upper left", frameon=False)
+            uniform = (pick + 0.5) / r.n
+            square.plot(uniform, r.u[pick], color=colour, lw=1.2,
+                        label=f"{name} (KS {r.statistic:.3f}, p {r.p_value:.2g})")
+            diff.plot(uniform, r.u[pick] - uniform, color=colour, lw=1.0)
+        square.set_xlim(0, 1)
+        square.set_ylim(0, 1)
+        square.set_aspect("equal")
+        square.set_title(str(region), fontsize=9)
+        square.legend(fontsize=6, loc="upper left", frameon=False)
+        diff.set_xlim(0, 1)
+        diff.set_xlabel("uniform quantile", fontsize=8)
+        for ax in (square, diff):
+            ax.tick_params(labelsize=7)
     axes[0][0].set_ylabel("empirical quantile of u", fontsize=8)
+    axes[1][0].set_ylabel("empirical − uniform", fontsize=8)
     fig.suptitle("Time-rescaling KS plot", fontsize=10)
     fig.tight_layout()
     return _save(fig, folder, stem)

@@ -316,9 +316,15 @@ class NNPoisson(Estimator):
 
             validation_fn = None
             if len(val_idx):
-                def validation_fn() -> float:
-                    return float(corrected_nll(module, tensors, val_t, settings)["loss"]) if not settings.faithful \
-                        else float(reference_step_loss(module, tensors, val_t))
+                def validation_fn() -> list[float]:
+                    # the two terms watched apart: a behaviour still improving is not lost in the
+                    # much larger neural term
+                    if settings.faithful:
+                        return [float(reference_step_loss(module, tensors, val_t))]
+                    out = corrected_nll(module, tensors, val_t, settings)
+                    n = len(val_idx)
+                    return [settings.neural_weight * float(out["neural"].sum()) / n,
+                            settings.behaviour_weight * float(out["behaviour"]) / n]
             state = train(module, loss_fn, generator, config, identity, callback, batches=batches,
                           validation_fn=validation_fn)
         self.module_ = module.eval()

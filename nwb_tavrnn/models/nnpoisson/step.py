@@ -1,0 +1,222 @@
+"""The NNPoisson step NWB to NWB: read trials from a file, fit on the training trials, score on
+held-out ones against baselines, write the results to ``processing/nnpoisson`` of a copy.
+
+Written: the ModelProvenance (weights, settings, training and validation loss), the fitted
+intensities per stimulus condition and region, per-trial predictions of every trial aligned to the
+trials table (with its split), and the EvaluationScores of every method; optionally a report folder
+with the scores as CSV and the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import InputFileError, OutputFileError, require
+from ...io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
+
+log = logging.getLogger(__name__)
+
+MODULE_NAME = "nnpoisson"
+MODULE_DESCRIPTION = ("NNPoisson: neural-network Poisson model of stimulus, regional spiking, choice and reaction "
+                      "time (nwb_tavrnn)")
+
+
+@dataclass
+class TrialOptions:
+    """How trials are read (:func:`~nwb_tavrnn.io.trials.read_trial_spikes`): the CLI's and the
+    configuration's ``nnpoisson`` options."""
+
+    stimulus: tuple[str, ...] = ()
+    choice: str = ""
+    rt: str | None = None
+    response_time: str | None = None
+    trials: str = "trials"
+    onset: str = "start_time"
+    rt_reference: str | None = None
+    regions: str = "auto"
+    keep_regions: tuple[str, ...] | None = None
+    window: float = 1.0
+    no_response: tuple[str, ...] | None = None
+    late: str = "error"
+    invalid: str = "error"
+
+    def validate(self) -> TrialOptions:
+        self.stimulus = tuple(self.stimulus) if not isinstance(self.stimulus, str) else tuple(
+            s.strip() for s in self.stimulus.split(",") if s.strip())
+        require(len(self.stimulus) >= 1, "give the stimulus column(s) of the trials table (--stimulus COL[,COL])")
+        require(bool(self.choice), "give the choice column of the trials table (--choice COL)")
+        require((self.rt is None) != (self.response_time is None),
+                "give exactly one of --rt COL (reaction time) and --response-time COL (session time of the response)")
+        require(float(self.window) > 0, f"window must be positive seconds, got {self.window}")
+        require(self.late in ("error", "censor"), f"late must be error or censor, got {self.late!r}")
+        require(self.invalid in ("error", "drop"), f"invalid must be error or drop, got {self.invalid!r}")
+        for name in ("keep_regions", "no_response"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, tuple(v.strip() for v in value.split(",")))
+        return self
+
+    def read(self, nwbfile: Any):
+        from ...io.trials import read_trial_spikes
+
+        return read_trial_spikes(nwbfile, list(self.stimulus), self.choice, self.rt,
+                                 response_time=self.response_time, trials=self.trials, onset=self.onset,
+                                 rt_reference=self.rt_reference, regions=self.regions,
+                                 keep_regions=self.keep_regions, window=float(self.window),
+                                 no_response=self.no_response, late=self.late, invalid=self.invalid)
+
+
+@dataclass
+class NNPoissonResult:
+    """What the step produced."""
+
+    path: Path
+    model: Any
+    scores: Any
+    split: Any
+    data: Any
+    seconds: float
+    report_dir: Path | None = None
+    figures: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        s = self.scores
+        lines = []
+        for method in s["method"].unique():
+            rows = s[s["method"] == method].set_index("metric")["value"]
+            parts = [f"{rows.get('bits_per_spike', np.nan):.3f} bits/spike"]
+            if "choice_accuracy" in rows:
+                parts.append(f"choice accuracy {rows['choice_accuracy']:.3f}")
+                parts.append(f"RT KS {rows['rt_ks_statistic']:.3f}")
+            lines.append(f"  {method}: " + ", ".join(parts))
+        return "\n".join(lines)
+
+
+def nnpoisson_file(
+    source: PathLike, destination: PathLike | None, model: Any, options: TrialOptions, *,
+    test_fraction: float = 0.2, baselines: bool = True, objectives: bool = False,
+    report_dir: PathLike | None = None, in_place: bool = False, overwrite: bool = False,
+    checkpoint_dir: PathLike | None = None, resume: bool = False, name_prefix: str = "",
+    callback: Callable[[int, float], None] | None = None, on_step: Callable[[str], None] | None = None,
+) -> NNPoissonResult:
+    """Fit NNPoisson on a file's trials and write the results (see the module docstring).
+
+    Parameters
+    ----------
+    model
+        An unfitted :class:`~nwb_tavrnn.models.nnpoisson.NNPoisson`.
+    test_fraction
+        Share of trials held out (contiguous blocks spread over the session,
+        :func:`~nwb_tavrnn.models.nnpoisson.evaluate.split_trials`).
+    baselines, objectives
+        Also fit the PSTH and GLM baselines; also fit the neural-only and behaviour-only models.
+    report_dir
+        Write ``scores.csv`` and the figures there.
+    """
+    from ...io.write import append_results
+    from ...schema import EvaluationScores
+    from .evaluate import fit_methods, score_methods, split_trials
+
+    options.validate()
+    if resume and not checkpoint_dir:
+        raise InputFileError("resuming needs the checkpoint folder of the interrupted run (--checkpoint-dir)")
+    if not in_place:
+        if destination is None:
+            raise OutputFileError("give an output path, or ask for in-place writing")
+        refuse_source_as_destination(source, destination)
+        check_writable(destination, overwrite=overwrite)
+    if report_dir is not None:
+        protect = (source,) if in_place else (source, destination)
+        check_report_folder(report_dir, overwrite=overwrite, protect=protect)
+    model._validate()
+    started = time.perf_counter()
+    with open_nwb(source) as nwbfile:
+        data = options.read(nwbfile)
+    split = split_trials(data, test_fraction=test_fraction)
+    require(len(split.train) >= 4, f"only {len(split.train)} training trials; lower --test-fraction or use more "
+            "trials")
+    train, test = data.subset(split.train), data.subset(split.test)
+    log.info("%d training and %d test trials (%d left out between them)", len(split.train), len(split.test),
+             len(split.gap))
+    try:
+        methods = fit_methods(model, train, baselines=baselines, objectives=objectives, callback=callback,
+                              on_step=on_step, checkpoint_dir=checkpoint_dir, resume=resume)
+    except FloatingPointError as err:
+        from ..step import TrainingError
+
+        raise TrainingError(str(err)) from None
+    evaluation = score_methods(methods, train, test, on_step=on_step)
+    seconds = time.perf_counter() - started
+    validation_ids = set(model.meta_.get("validation_trial_ids", []))
+    validation = np.array([i for i in split.train if data.trial_ids[i] in validation_ids], dtype=np.int64)
+    labels = split.labels(data.n_trials, validation)
+    predictions = model.predict(data)
+    parameters = {"trials": asdict(options), "test_fraction": test_fraction, "n_train": int(len(split.train)),
+                  "n_test": int(len(split.test)), "n_gap": int(len(split.gap)),
+                  "regions": list(data.regions), "actions": list(data.actions)}
+
+    def build(copy):
+        table = None
+        if options.trials in copy.intervals:
+            table = copy.intervals[options.trials]
+        elif options.trials == "trials":
+            table = copy.trials
+        provenance, intensities, trial_table = model.to_nwb(data, predictions, split=labels, trials_table=table,
+                                                            name_prefix=name_prefix)
+        scores = EvaluationScores.from_frame(
+            evaluation.scores, name=f"{name_prefix}EvaluationScores",
+            description="held-out scores of NNPoisson and its baselines on the test trials",
+            labels=f"{options.trials}: choice={options.choice}, stimulus={','.join(options.stimulus)}",
+            parameters=json.loads(json.dumps(parameters, default=str)))
+        return [provenance, intensities, trial_table, scores]
+
+    try:
+        path = append_results(source, build, None if in_place else destination, in_place=in_place,
+                              overwrite=overwrite, module_name=MODULE_NAME, module_description=MODULE_DESCRIPTION)
+    except OutputFileError as err:
+        if "already holds" in str(err):
+            raise OutputFileError(f"{err} (a name prefix keeps both: --name-prefix)") from None
+        raise
+    figures: list[Path] = []
+    if report_dir is not None:
+        figures = write_report(Path(report_dir), evaluation, data)
+    return NNPoissonResult(Path(path), model, evaluation.scores, split, data, seconds,
+                           Path(report_dir) if report_dir is not None else None, figures)
+
+
+def write_report(folder: Path, evaluation: Any, data: Any) -> list[Path]:
+    """``scores.csv`` and the figures: intensities per condition against the PSTH, RT distributions
+    predicted and observed, the time-rescaling KS plot."""
+    from ...evaluation import point_process as pp
+
+    folder.mkdir(parents=True, exist_ok=True)
+    evaluation.scores.to_csv(folder / "scores.csv", index=False)
+    paths = [folder / "scores.csv"]
+    test = evaluation.test
+    stimuli, _ = data.conditions()
+    grid = np.linspace(0.0, data.window, 200)
+    curves = {name: m.intensity_curves(stimuli, grid) for name, m in evaluation.models.items()
+              if not name.startswith("psth")}
+    psth = evaluation.models.get("psth")
+    paths += pp.plot_intensities(curves, grid, list(data.regions), data.condition_labels(), folder,
+                                 psth=psth.intensity_curves(stimuli, grid) if psth is not None else None)
+    observed = test.rt[test.choice >= 0]
+    cdfs = {}
+    for name, m in evaluation.models.items():
+        if hasattr(m, "rt_cdf"):
+            cdf = m.rt_cdf(test, grid)
+            cdfs[name] = (cdf / np.maximum(cdf[:, -1:], 1e-12))[test.choice >= 0].mean(0)
+    paths += pp.plot_rt_distributions(observed, cdfs, grid, folder)
+    paths += pp.plot_ks(evaluation.ks, list(data.regions), folder)
+    return paths
+
+
+__all__ = ["MODULE_NAME", "NNPoissonResult", "TrialOptions", "nnpoisson_file", "write_report"]
