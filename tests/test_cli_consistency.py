@@ -33,8 +33,10 @@ INVALID = {
     "--detect-threshold": ["0"], "--dead-time-ms": ["-1"], "--segments": ["1"], "--min-duration": ["-1"],
     "--top-k": ["0"], "--n-surrogates": ["0"], "--lr": ["0"], "--h-dim": ["0"], "--z-dim": ["0"],
     "--clip-grad-norm": ["0"], "--checkpoint-every": ["0"], "--n-splits": ["1"], "--purge-gap": ["-1"],
-    "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"],
+    "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"], "--trials": ["0"], "--test-fraction": ["1.5"],
 }
+
+NNPOISSON_COLUMNS = ["--stimulus", "stimulus", "--choice", "choice", "--rt", "rt"]
 
 #: Spellings of one setting: only the first may be a visible option of any command.
 SYNONYMS = [("--permutations", "--n-permutations"), ("--report", "--report-dir"), ("--model-preset", "--preset"),
@@ -75,7 +77,11 @@ def files(tmp_path_factory):
     session = write_simulation(folder / "session.nwb", config, seed=0)
     graphs = run_connectivity(session, folder / "graphs.nwb", ConnectivityParams.preset("default", window=60, step=60))
     fitted = fit_file(graphs, folder / "fitted.nwb", TAVRNN(epochs=2, device="cpu")).path
-    return {"session": Path(session), "graphs": Path(graphs), "fitted": Path(fitted), "folder": folder}
+    from nwb_tavrnn.simulate.decision import DecisionConfig, write_decision_session
+
+    decision = write_decision_session(folder / "decision.nwb", DecisionConfig(n_trials=40, neurons=(2, 2, 2)))
+    return {"session": Path(session), "graphs": Path(graphs), "fitted": Path(fitted), "folder": folder,
+            "decision": Path(decision)}
 
 
 def test_every_option_has_help_and_one_spelling():
@@ -98,6 +104,8 @@ def test_every_option_has_help_and_one_spelling():
                 continue
             assert other not in seen, f"{other} is spelled {preferred} elsewhere; used by {sorted(seen[other])}"
     for opt, per_command in choices.items():  # one option, one set of values wherever it appears
+        if opt == "--model-preset":  # each model has its own presets (TAVRNN improved, NNPoisson corrected)
+            continue
         assert len(set(per_command.values())) == 1, (opt, per_command)
 
 
@@ -113,7 +121,8 @@ def test_every_invalid_value_exits_2_before_any_work(files, tmp_path):
                 "segments": [str(files["session"]), f"seg{u}.nwb"],
                 "connectivity": [str(files["session"]), f"c{u}.nwb"], "fit": [str(files["graphs"]), f"f{u}.nwb"],
                 "evaluate": [str(files["fitted"]), "--labels", "epochs:state"],
-                "import": ["linear-track", str(SHARED / "hippocampus_linear_track"), f"imp{u}.nwb"]}[command]
+                "import": ["linear-track", str(SHARED / "hippocampus_linear_track"), f"imp{u}.nwb"],
+                "nnpoisson": [str(files["decision"]), f"n{u}.nwb", *NNPOISSON_COLUMNS]}[command]
 
     checked, failures = 0, []
     for command, sub in _subparsers().items():
@@ -138,7 +147,8 @@ def test_every_invalid_value_exits_2_before_any_work(files, tmp_path):
 @pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
 def test_no_writing_command_overwrites_its_input(files, tmp_path, link):
     commands = {"connectivity": files["session"], "segments": files["session"], "run": files["session"],
-                "fit": files["graphs"], "evaluate": files["fitted"], "sort": files["session"]}
+                "fit": files["graphs"], "evaluate": files["fitted"], "sort": files["session"],
+                "nnpoisson": files["decision"]}
     for command, source in commands.items():
         src = tmp_path / f"{command}.nwb"
         src.write_bytes(Path(source).read_bytes())
@@ -149,7 +159,7 @@ def test_no_writing_command_overwrites_its_input(files, tmp_path, link):
         elif link == "hardlink":
             os.link(src, target)
         before = hashlib.sha256(src.read_bytes()).hexdigest()
-        extra = ["--labels", "epochs:state"] if command == "evaluate" else []
+        extra = {"evaluate": ["--labels", "epochs:state"], "nnpoisson": NNPOISSON_COLUMNS}.get(command, [])
         rc, err = _run([command, str(src), str(target), "--overwrite", *extra])
         assert rc == 2, (command, err)
         assert "is the input file" in err, (command, err)

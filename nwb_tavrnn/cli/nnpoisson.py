@@ -63,9 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     data.add_argument("--invalid", choices=["error", "drop"], default="error",
                       help="trials with a negative or missing RT, or no spike at all: an error (default), or left out")
     model = parser.add_argument_group("model")
-    model.add_argument("--preset", choices=["corrected", "faithful"], default="corrected",
+    model.add_argument("--model-preset", dest="preset", choices=["corrected", "faithful"], default="corrected",
                        help="'faithful': the reference's network, time warp and loss; 'corrected' (default): no warp, "
                             "exact likelihood, competing risks for choice and RT")
+    model.add_argument("--preset", dest="preset", choices=["corrected", "faithful"], help=argparse.SUPPRESS)  # as fit
     model.add_argument("--objective", choices=["joint", "neural", "behaviour"],
                        help="fit both terms (joint, default), the neural term only, or behaviour only")
     model.add_argument("--epochs", type=int, help="maximum epochs (corrected 400, faithful 2000)")

@@ -1,0 +1,118 @@
+"""NNPoisson: time to the reference's loss (value and gradient) on the synthetic decision task, our
+vectorised pass against a loop in the reference's style.
+
+The reference (``expr/losses.py``) takes one step per (region, mini-batch): it evaluates the model
+on that region's spikes in the batch, gets the intensity by differentiating the cumulative
+intensity with respect to time (a GradientTape), adds the behaviour term on all trials, and
+differentiates the result. The loop below does exactly that in torch (autograd for λ, one region
+and one batch at a time); ours evaluates every region, batch and the behaviour term in one pass
+with forward-mode intensities. Same weights, same data: the script checks both give the same total
+loss and gradients before printing the times and their ratio.
+
+    python benchmarks/nnpoisson.py [--trials 400] [--batches 10] [--threads 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from nwb_tavrnn.io.trials import read_trial_spikes
+from nwb_tavrnn.models.nnpoisson import NNPoissonNet
+from nwb_tavrnn.models.nnpoisson.likelihood import TrialTensors, end_times, reference_losses
+from nwb_tavrnn.simulate.decision import DecisionConfig, decision_nwbfile, simulate_decision
+
+
+def loop_loss(net: NNPoissonNet, data: TrialTensors, batches: list[torch.Tensor]) -> torch.Tensor:
+    """Σ over regions and batches of the reference's step losses, one (region, batch) at a time,
+    intensities by autograd as the reference's GradientTape does."""
+    W, R = data.window, net.n_regions
+    total = torch.zeros(())
+    all_trials = torch.arange(data.n_trials)
+    for k in range(R):
+        for batch in batches:
+            # neural term of region k on the batch
+            rt, choice = data.rt[batch], data.choice[batch]
+            t_end = end_times(rt, choice, W)
+            c = W / t_end
+            sel = torch.isin(data.spike_trial, batch) & (data.spike_region == k)
+            trial_of = data.spike_trial[sel]
+            pos = torch.searchsorted(batch, trial_of)
+            t = data.spike_time[sel].clone().requires_grad_(True)
+            keep = t.detach() < t_end[pos]
+            a, r = net.stimulus_terms(data.stimulus[trial_of])
+            big, _ = net.latent(a, r, c[pos] * t, rate=False)
+            lam_big = big[:, k] / c[pos]
+            (lam,) = torch.autograd.grad(lam_big.sum(), t, create_graph=True)
+            a2, r2 = net.stimulus_terms(data.stimulus[batch])
+            end_big, _ = net.latent(a2, r2, c * t_end, rate=False)
+            comp = (end_big[:, k] / c * data.neurons[k]).sum()
+            neural = -(torch.log(1e-5 + lam[keep]).sum() - comp) / (200.0 * R)
+            # behaviour term on all trials (every step, as the reference)
+            brt, bch = data.rt[all_trials], data.choice[all_trials]
+            bt_end = end_times(brt, bch, W)
+            bc = W / bt_end
+            responded = (bch >= 0) & torch.isfinite(brt) & (brt < W)
+            tau = torch.where(responded, brt, torch.full_like(brt, W)).clone().requires_grad_(True)
+            a3, r3 = net.stimulus_terms(data.stimulus)
+            lat, _ = net.latent(a3, r3, bc * tau, rate=False)
+            heads, _ = net.actions(lat)
+            behaviour = torch.zeros(())
+            lat_w, _ = net.latent(a3, r3, bc * W, rate=False)
+            heads_w, _ = net.actions(lat_w)
+            for act in range(net.n_actions):
+                (rate,) = torch.autograd.grad((heads[:, act] / bc).sum(), tau, create_graph=True)
+                chose = responded & (bch == act)
+                behaviour = behaviour - (torch.log(1e-5 + rate[chose]).sum() - (heads_w[:, act] / bc).sum()) / 200.0
+            total = total + neural + 0.01 * behaviour
+    return total
+
+
+def vectorised_loss(net: NNPoissonNet, data: TrialTensors, n_batches: int) -> torch.Tensor:
+    """The same sum in one pass: Σ_k L_k(all trials) + 0.01 · R · batches · Σ_a L_a."""
+    parts = reference_losses(net, data, torch.arange(data.n_trials))
+    return parts["neural"].sum() + 0.01 * net.n_regions * n_batches * parts["behaviour"]
+
+
+def timed(fn, repeats: int) -> tuple[float, torch.Tensor, list[torch.Tensor]]:
+    best, value, grads = np.inf, None, None
+    for _ in range(repeats):
+        net.zero_grad(set_to_none=True)
+        start = time.perf_counter()
+        loss = fn()
+        loss.backward()
+        best = min(best, time.perf_counter() - start)
+        value, grads = loss.detach(), [p.grad.clone() for p in net.parameters()]
+    return best, value, grads
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=400)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    session = simulate_decision(DecisionConfig(n_trials=args.trials), seed=0)
+    trials = read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt", window=session.config.window)
+    data = TrialTensors.from_trials(trials, trials.stimulus, "cpu")
+    torch.manual_seed(0)
+    net = NNPoissonNet(trials.stimulus.shape[1], trials.n_regions, trials.n_actions, rt_layer=True)  # reference sizes
+    perm = torch.randperm(trials.n_trials, generator=torch.Generator().manual_seed(0))
+    batches = [b.sort().values for b in torch.tensor_split(perm, args.batches)]
+    print(f"synthetic decision task: {trials.n_trials} trials, {len(trials.spike_time)} spikes, "
+          f"{trials.n_regions} regions, {args.batches} batches, {args.threads} threads")
+    t_loop, v_loop, g_loop = timed(lambda: loop_loss(net, data, batches), args.repeats)
+    t_vec, v_vec, g_vec = timed(lambda: vectorised_loss(net, data, args.batches), args.repeats)
+    rel = abs(float(v_loop - v_vec)) / abs(float(v_loop))
+    grad_rel = max(float((a - b).norm() / max(a.norm(), 1e-12)) for a, b in zip(g_loop, g_vec))
+    print(f"loss: loop {float(v_loop):.6f}, vectorised {float(v_vec):.6f} (relative difference {rel:.1e}); "
+          f"largest relative gradient difference {grad_rel:.1e}")
+    if rel > 1e-4 or grad_rel > 1e-3:
+        raise SystemExit("the two computations disagree")
+    print(f"time to loss and gradient: reference-style loop {t_loop:.3f} s, vectorised {t_vec:.3f} s, "
+          f"ratio {t_loop / t_vec:.1f}x")

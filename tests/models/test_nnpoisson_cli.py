@@ -1,0 +1,109 @@
+"""``nwb-tavrnn nnpoisson`` and the ``nnpoisson`` section of ``run``: real files written and read back,
+one-line errors with exit code 2 before any work, the input never modified."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from nwb_tavrnn.cli.main import main  # noqa: E402
+from nwb_tavrnn.io.files import open_nwb  # noqa: E402
+from nwb_tavrnn.simulate.decision import DecisionConfig, write_decision_session  # noqa: E402
+
+COLUMNS = ["--stimulus", "stimulus", "--choice", "choice", "--rt", "rt"]
+
+
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["--quiet", *argv])
+    return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def decision(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nnpoisson")
+    return write_decision_session(folder / "decision.nwb", DecisionConfig(n_trials=60, neurons=(3, 3, 3)), seed=2)
+
+
+def test_nnpoisson_command_writes_results_beside_the_data(decision, tmp_path):
+    before = hashlib.sha256(Path(decision).read_bytes()).hexdigest()
+    out, report = tmp_path / "out.nwb", tmp_path / "report"
+    rc, stdout, err = _run(["nnpoisson", str(decision), str(out), *COLUMNS, "--epochs", "3", "--report", str(report)])
+    assert rc == 0, err
+    assert "Held-out scores" in stdout and "psth" in stdout and "glm" in stdout
+    assert hashlib.sha256(Path(decision).read_bytes()).hexdigest() == before
+    with open_nwb(out) as f:
+        proc = f.processing["nnpoisson"]
+        assert set(proc.data_interfaces) == {"ModelProvenance", "intensities", "trial_predictions",
+                                              "EvaluationScores"}
+        preds = proc["trial_predictions"].to_dataframe()
+        assert len(preds) == len(f.trials)
+        assert set(preds["split"]) <= {"train", "validation", "test", "excluded"} and (preds["split"] == "test").any()
+        # each prediction row points at its trial
+        rows = proc["trial_predictions"]["trial"].data[:]
+        np.testing.assert_array_equal(np.asarray(f.trials.id.data[:])[rows], preds["trial_id"])
+        scores = proc["EvaluationScores"].to_dataframe()
+        assert {"nnpoisson", "psth", "glm"} <= set(scores["method"])
+        assert "bits_per_spike[sensory]" in set(scores["metric"])
+        assert "choice_accuracy" in set(scores[scores["method"] == "nnpoisson"]["metric"])
+        assert len(proc["ModelProvenance"].training_loss[:]) == 3
+    assert {p.name for p in report.iterdir()} >= {"scores.csv", "intensities.png", "rt_distributions.png",
+                                                  "time_rescaling_ks.png"}
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--stimulus", "contrast"], "no column 'contrast'"),
+    (["--window", "0.3"], "--late censor"),
+    (["--regions", "depth"], "no column 'depth'"),
+    (["--keep-regions", "striatum"], "no units in region"),
+    (["--trials", "epochs"], "no intervals table 'epochs'"),
+    (["--epochs", "0"], "epochs must be >= 1"),
+])
+def test_bad_trial_settings_exit_2_with_one_line(decision, tmp_path, extra, words):
+    out = tmp_path / "out.nwb"
+    argv = ["nnpoisson", str(decision), str(out), *COLUMNS, *extra]
+    rc, _, err = _run(argv)
+    assert rc == 2 and words in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_run_config_reaches_the_nnpoisson_step(decision, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("connectivity:\n  window: 20\n  step: 20\nmodel:\n  epochs: 2\n  device: cpu\n"
+                      "nnpoisson:\n  stimulus: stimulus\n  choice: choice\n  rt: rt\n  epochs: 2\n  baselines: false\n")
+    out = tmp_path / "run.nwb"
+    rc, _, err = _run(["run", str(decision), str(out), "--config", str(config)])
+    assert rc == 0, err
+    with open_nwb(out) as f:
+        assert "NodeEmbeddings" in f.processing["ecephys"].data_interfaces
+        assert "trial_predictions" in f.processing["nnpoisson"].data_interfaces
+    assert (tmp_path / "run_report" / "nnpoisson" / "scores.csv").is_file()
+    # a bad column fails before any work, naming the section's setting
+    config.write_text("nnpoisson:\n  stimulus: contrast\n  choice: choice\n  rt: rt\n")
+    rc, _, err = _run(["run", str(decision), str(tmp_path / "run2.nwb"), "--config", str(config)])
+    assert rc == 2 and "contrast" in err, err
+
+
+def test_dandi_recognition_trials_by_electrode_location(dandi_file):
+    from nwb_tavrnn.io.trials import read_trial_spikes
+
+    with open_nwb(dandi_file) as f:
+        kwargs = dict(trials="recognition_table", rt_reference="stop_time", no_response=["0"], window=4.0)
+        with pytest.raises(Exception, match="negative|after the 4 s window"):
+            read_trial_spikes(f, ["stimuli_type"], "old_new", "RT", **kwargs)
+        data = read_trial_spikes(f, ["stimuli_type"], "old_new", "RT", late="censor", invalid="drop", **kwargs)
+    assert data.regions == ["amygdala_right", "hippocampus_right"]
+    assert data.neurons.tolist() == [10, 25]  # units by their electrode's location
+    assert data.actions == ["1", "2"]  # new, old
+    # RT from the image onset = RT from the image's offset + the image's duration (~1.53 s)
+    assert np.nanmin(data.rt) > 0 and np.nanmax(data.rt) < 4.0
+    assert 150 < data.n_trials <= 180
