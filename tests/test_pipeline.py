@@ -387,3 +387,12 @@ def test_tutorial_notebook_executes(tmp_path):
 def test_dandi_notebook_makes_no_network_call_by_default(tmp_path):
     """The DANDI notebook runs top to bottom in CI without the network: its calls are guarded."""
     _execute_notebook("02_your_dandi_dataset.ipynb", tmp_path, timeout=120)  # raises on any cell error
+
+
+@pytest.mark.slow
+def test_nnpoisson_notebook_executes(tmp_path):
+    notebook = _execute_notebook("03_nnpoisson.ipynb", tmp_path, timeout=600)
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert (tmp_path / "decision_nnpoisson.nwb").is_file()
