@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     data = result.data
     print(f"wrote {result.path}: NNPoisson ({args.preset}) on {data.n_trials} trials, regions "
           f"{', '.join(data.regions)}; {len(result.split.train)} train / {len(result.split.test)} test trials; "
-          f"{model.n_epochs_} epochs in {result.seconds:.1f} s. Held-out scores:\n{result.summary()}")
+          f"{model.n_epochs_} epochs; {result.seconds:.1f} s for the fits and scores. Held-out scores:\n{result.summary()}")
     if result.report_dir is not None:
         print(f"report: {result.report_dir}")
     return 0

@@ -312,7 +312,13 @@ class RaisedCosineGLM:
         return (s - self.mean_) / self.scale_
 
     def fit(self, data: TrialSpikes) -> RaisedCosineGLM:
-        import nemos as nmo  # brings jax: only when a GLM is fitted
+        try:
+            import nemos as nmo  # brings jax: only when a GLM is fitted
+        except ImportError:
+            from ...errors import UsageError
+
+            raise UsageError("the Poisson GLM baseline needs nemos: pip install 'nwb-tavrnn[nnpoisson]' "
+                             "(or leave the baselines out: --no-baselines)") from None
 
         start = time.perf_counter()
         w = data.window
