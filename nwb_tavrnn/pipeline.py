@@ -410,11 +410,12 @@ def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path
     if report_dir is not None and tmp_report.is_dir():
         # Only the report's own files are replaced: never a folder's other contents.
         report_dir.mkdir(exist_ok=True)
-        for item in sorted(tmp_report.iterdir()):
-            if item.is_dir() and (report_dir / item.name).is_dir():  # our own sub-report, e.g. nnpoisson/
-                shutil.rmtree(report_dir / item.name)
-            os.replace(item, report_dir / item.name)
-            placed.append(report_dir / item.name)
+        for item in sorted(tmp_report.rglob("*")):
+            if item.is_dir():  # e.g. nnpoisson/: its files are moved one by one, a user's other files stay
+                (report_dir / item.relative_to(tmp_report)).mkdir(parents=True, exist_ok=True)
+                continue
+            os.replace(item, report_dir / item.relative_to(tmp_report))
+            placed.append(report_dir / item.relative_to(tmp_report))
     try:
         os.replace(work, final)
     except OSError as err:

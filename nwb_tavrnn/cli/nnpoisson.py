@@ -119,6 +119,14 @@ def run(args: argparse.Namespace) -> int:
     if args.patience is not None:
         overrides["patience"] = args.patience or None  # 0: never stop early
     model = make_estimator(args.preset, **overrides)
+    if args.save_model:  # checked before any work: never the input or the output, a folder that exists
+        from ..errors import UsageError
+        from ..io.files import check_writable, refuse_source_as_destination, same_file
+
+        refuse_source_as_destination(args.input, args.save_model, in_place_hint=False)
+        if same_file(args.output, args.save_model) or str(args.output) == str(args.save_model):
+            raise UsageError(f"--save-model {args.save_model}: is the output file; choose another path")
+        check_writable(args.save_model, overwrite=args.overwrite)
     show = not getattr(args, "quiet", False) and sys.stderr.isatty()
     bar = tqdm(total=model.epochs, desc="nnpoisson", unit="epoch", disable=not show, leave=False)
 

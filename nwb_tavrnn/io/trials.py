@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 #: Where a unit's region can come from (see :func:`read_trial_spikes`).
 REGION_SOURCES = ("auto", "location", "group")
 
-#: Values of a choice column that mean "no response" unless told otherwise.
-DEFAULT_NO_RESPONSE = ("", "none", "nan", "no response", "timeout", "-1")
+#: Values of a choice column that mean "no response" unless told otherwise. Not "-1" or "0": in
+#: Steinmetz / IBL coding -1 is a right choice and 0 NoGo; give such codes explicitly.
+DEFAULT_NO_RESPONSE = ("", "none", "nan", "no response", "timeout")
+
+#: Always "no response", whatever else is listed: a missing value is not an action.
+MISSING_CHOICE = ("", "nan", "none")
 
 
 @dataclass
@@ -141,8 +145,11 @@ class TrialSpikes:
         return [", ".join(f"{n}={v:g}" for n, v in zip(self.stimulus_names, row)) for row in unique]
 
     def subset(self, trials: Sequence[int] | np.ndarray) -> TrialSpikes:
-        """The given trials (indices into this object), renumbered from 0, in the order given."""
+        """The given trials (indices into this object, each at most once), renumbered from 0, in the
+        order given."""
         trials = np.asarray(trials, dtype=np.int64)
+        if len(np.unique(trials)) != len(trials):
+            raise ValueError("TrialSpikes.subset: a trial may be taken once (resample indices, not trials)")
         new_index = np.full(self.n_trials, -1, dtype=np.int64)
         new_index[trials] = np.arange(len(trials))
         keep = new_index[self.spike_trial] >= 0
@@ -171,7 +178,11 @@ def _encode_stimulus(df: pd.DataFrame, columns: Sequence[str], table: str) -> tu
                                  f"{df.index[missing].tolist()[:5]}); fill them or leave those trials out")
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().all():
-            blocks.append(numeric.to_numpy(dtype=np.float64)[:, None])
+            values = numeric.to_numpy(dtype=np.float64)
+            if not np.isfinite(values).all():
+                raise InputFileError(f"stimulus column {col!r} of {table!r} has infinite values (trial ids "
+                                     f"{df.index[~np.isfinite(values)].tolist()[:5]})")
+            blocks.append(values[:, None])
             names.append(col)
             continue
         text = values.map(_text)
@@ -263,14 +274,15 @@ def read_trial_spikes(
     window
         The response window W (s) after onset.
     no_response
-        Choice values meaning "no response" (compared as text; default none, nan, timeout, -1 and
-        empty). Their trials are censored at W.
+        Choice values meaning "no response" (compared as text; default none, nan, timeout and
+        empty; missing values always count). Their trials are censored at W.
     late
         ``error`` or ``censor``: what to do with responses after W (censor: treat as no response
         within the window, as the reference did).
     invalid
-        ``error`` or ``drop``: what to do with trials whose RT is negative or missing for a
-        response, or that have no spike of any unit in the window.
+        ``error`` or ``drop``: what to do with trials whose onset is missing or whose RT is
+        negative or missing for a response. (Trials without spikes are kept: under a Poisson model
+        an empty window is data; most trials empty is an error, a clock mismatch.)
 
     Raises
     ------
@@ -295,6 +307,7 @@ def read_trial_spikes(
     stim, names = _encode_stimulus(df, stimulus, trials)
     labels = interval_column(df, choice, trials).map(_numeric_text)
     missing = {_numeric_text(v) for v in (no_response if no_response is not None else DEFAULT_NO_RESPONSE)}
+    missing |= set(MISSING_CHOICE)
     actions = sorted(set(labels) - missing)
     if not actions:
         raise InputFileError(f"choice column {choice!r} holds no response values (all are {sorted(set(labels))})")
@@ -361,8 +374,14 @@ def read_trial_spikes(
     spike_trial = np.concatenate(trial_list) if trial_list else np.zeros(0, dtype=np.int64)
     spike_unit = np.concatenate(unit_list) if unit_list else np.zeros(0, dtype=np.int64)
     per_trial = np.bincount(spike_trial, minlength=len(onsets))
-    problems["no spike of any unit in the window (are the trial times on the units' clock?)"] = (
-        (per_trial == 0) & np.isfinite(onsets))
+    empty = (per_trial == 0) & np.isfinite(onsets)
+    # An empty trial is data under a Poisson model (kept); all or most of them empty is a clock mismatch.
+    if empty.sum() > 0.5 * np.isfinite(onsets).sum():
+        raise InputFileError(
+            f"{int(empty.sum())} of {len(onsets)} trials of {trials!r} have no spike of any unit in their "
+            f"{window:g} s window: are the trial times ({onset}) on the units' clock?")
+    if empty.any():
+        log.info("%d trials have no spike in the window (kept: an empty window is data)", empty.sum())
 
     bad = np.zeros(len(onsets), dtype=bool)
     for what, mask in problems.items():
@@ -382,6 +401,9 @@ def read_trial_spikes(
         data = data.subset(np.flatnonzero(~bad))
     if data.n_trials < 2:
         raise InputFileError(f"only {data.n_trials} usable trials in {trials!r}; a model needs more")
+    if not (data.choice >= 0).any():
+        raise InputFileError(f"no trial of {trials!r} has a response within the {window:g} s window; widen it "
+                             "(--window)")
     log.info("trials: %s", data.summary())
     return data
 

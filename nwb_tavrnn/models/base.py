@@ -154,7 +154,8 @@ class Estimator(ABC):
             model_name=self.model_name,
             hyperparameters=hyper,
             versions=versions(),
-            seed=int(self.seed) if getattr(self, "seed", None) is not None else -1,
+            seed=int(getattr(self, "seed_", self.seed)) if getattr(self, "seed_", getattr(self, "seed", None)) is not None
+            else -1,
             training_loss=np.asarray(self.loss_curve_, dtype=np.float64),
             weights=flat,
             weights_layout=layout,

@@ -209,3 +209,30 @@ def test_parameters_are_checked():
             NNPoisson(device="cpu", **bad).fit(data)
     with pytest.raises(ParameterError):
         NNPoisson.preset("approximate")
+
+
+def test_faithful_scores_do_not_use_the_trials_own_rt():
+    """The reference's warp needs each trial's RT; held-out scores and predictions must not."""
+    from dataclasses import replace
+
+    _, data = _trials(30, seed=11)
+    model = NNPoisson.preset("faithful", epochs=2, device="cpu", threads=1).fit(data)
+    halved = replace(data, rt=data.rt / 2)
+    np.testing.assert_array_equal(model.region_log_intensity(halved), model.region_log_intensity(data))
+    times = np.tile(np.linspace(0.1, data.window, 5), (data.n_trials, 1))
+    np.testing.assert_array_equal(model.region_cumulative(halved, times), model.region_cumulative(data, times))
+    np.testing.assert_array_equal(model.predict(halved).log_likelihood_neural, model.predict(data).log_likelihood_neural)
+
+
+def test_faithful_validation_trials_stay_out_of_training():
+    """The reference's behaviour term covers all trials; with a validation split, only the training ones."""
+    from dataclasses import replace
+
+    _, data = _trials(40, seed=12)
+    kw = {"epochs": 3, "device": "cpu", "threads": 1, "validation_fraction": 0.25, "lr": 1e-2}
+    first = NNPoisson.preset("faithful", **kw).fit(data)
+    val = np.isin(data.trial_ids, first.meta_["validation_trial_ids"])
+    flipped = replace(data, choice=np.where(val & (data.choice >= 0), 1 - data.choice, data.choice))
+    second = NNPoisson.preset("faithful", **kw).fit(flipped)
+    assert first.loss_curve_ == second.loss_curve_
+    assert first.validation_curve_ != second.validation_curve_

@@ -107,3 +107,38 @@ def test_dandi_recognition_trials_by_electrode_location(dandi_file):
     # RT from the image onset = RT from the image's offset + the image's duration (~1.53 s)
     assert np.nanmin(data.rt) > 0 and np.nanmax(data.rt) < 4.0
     assert 150 < data.n_trials <= 180
+
+
+def test_save_model_never_replaces_the_input(decision, tmp_path):
+    before = hashlib.sha256(Path(decision).read_bytes()).hexdigest()
+    rc, _, err = _run(["nnpoisson", str(decision), str(tmp_path / "o.nwb"), *COLUMNS, "--save-model", str(decision),
+                       "--overwrite"])
+    assert rc == 2 and "is the input file" in err, err
+    assert hashlib.sha256(Path(decision).read_bytes()).hexdigest() == before
+    assert not (tmp_path / "o.nwb").exists()
+
+
+def test_choice_codes_and_censoring(tmp_path):
+    """-1 is a choice unless listed (Steinmetz codes right choices -1); missing values never are; a
+    window that censors every response is refused."""
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    from nwb_tavrnn.errors import InputFileError
+    from nwb_tavrnn.io.trials import read_trial_spikes
+
+    f = mock_NWBFile()
+    f.add_unit_column("region", "brain region")
+    f.add_unit(spike_times=np.sort(np.random.default_rng(0).uniform(0, 40, 400)), region="CA1")
+    f.add_trial_column("contrast", "stimulus")
+    f.add_trial_column("response", "choice: +1 left, -1 right, 0 nogo, nan missing")
+    f.add_trial_column("rt", "reaction time")
+    codes = [1, -1, 0, np.nan] * 5
+    for j, code in enumerate(codes):
+        f.add_trial(start_time=2.0 * j, stop_time=2.0 * j + 1, contrast=float(j % 3), response=code,
+                    rt=0.3 if code in (1, -1) else np.nan)
+    data = read_trial_spikes(f, ["contrast"], "response", "rt", no_response=["0"], window=1.0)
+    assert data.actions == ["-1", "1"]
+    assert (data.choice == -1).sum() == 10  # the 0s and the NaNs
+    with pytest.raises(InputFileError, match="no trial .* has a response within"):
+        read_trial_spikes(f, ["contrast"], "response", "rt", no_response=["0"], window=0.2,
+                          late="censor")

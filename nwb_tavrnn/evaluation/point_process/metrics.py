@@ -409,8 +409,9 @@ def rt_ks(model: BehaviourModel, data: TrialSpikes, grid: np.ndarray, *,
     grid = np.asarray(grid, dtype=np.float64)
     grid = np.unique(np.concatenate([[0.0], grid[(grid >= 0) & (grid <= w)], [w]]))
     responded = np.flatnonzero((data.choice >= 0) & np.isfinite(data.rt))
-    if len(responded) == 0:
-        raise ValueError("no trial has a response: no RT distribution to compare")
+    if len(responded) == 0:  # nothing to compare (e.g. a test block without responses): no score, not an error
+        log.warning("no test trial has a response within the window: no RT distribution to compare")
+        return KSResult(statistic=float("nan"), p_value=float("nan"), n=0)
     sub = data.subset(responded)
     values = np.asarray(model.rt_cdf(sub, grid), dtype=np.float64)
     if values.shape != (sub.n_trials, len(grid)):

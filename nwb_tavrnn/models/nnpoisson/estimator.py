@@ -263,6 +263,8 @@ class NNPoisson(Estimator):
         self._validate()
         require(int(checkpoint_every) >= 1, f"checkpoint_every must be >= 1 epoch, got {checkpoint_every}")
         require(data.n_trials >= 2, f"NNPoisson needs at least 2 trials, got {data.n_trials}")
+        if not np.isfinite(data.stimulus).all():
+            raise ValueError("the stimulus features hold NaN or infinite values; fill them or leave those trials out")
         device = resolve_device(self.device)
         self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
         rng = np.random.default_rng(self.seed_)
@@ -270,6 +272,10 @@ class NNPoisson(Estimator):
         order = rng.permutation(data.n_trials)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         train_data = data.subset(train_idx)
+        silent = [r for r, n in zip(data.regions, train_data.spike_counts().sum(0)) if n == 0]
+        if silent:
+            raise ValueError(f"region(s) {', '.join(silent)} have no spike in the training trials: their intensity "
+                             "cannot be fitted; leave them out (--keep-regions)")
         mean = train_data.stimulus.mean(0) if self.standardize else np.zeros(data.stimulus.shape[1])
         std = train_data.stimulus.std(0) if self.standardize else np.ones(data.stimulus.shape[1])
         std = np.where(std > 0, std, 1.0)
@@ -285,8 +291,11 @@ class NNPoisson(Estimator):
         settings = self.settings
         params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "device", "threads")}
         params["seed"] = self.seed_
-        fingerprint = hashlib.sha1(np.ascontiguousarray(data.spike_time).tobytes()
-                                   + np.ascontiguousarray(data.rt).tobytes()).hexdigest()
+        digest = hashlib.sha1(json.dumps([data.regions, data.actions, data.stimulus_names, data.window]).encode())
+        for array in (data.spike_time, data.spike_trial, data.spike_unit, data.unit_region, data.rt, data.choice,
+                      data.stimulus):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        fingerprint = digest.hexdigest()
         identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True, default=list),
                     "data": fingerprint}
         config = TrainingConfig(epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
@@ -310,8 +319,8 @@ class NNPoisson(Estimator):
                 return list(torch.tensor_split(train_t[perm], n_batches))
 
             def loss_fn(batch: torch.Tensor) -> torch.Tensor:
-                if settings.faithful:
-                    return reference_step_loss(module, tensors, batch)
+                if settings.faithful:  # the behaviour term on all *training* trials, never the validation ones
+                    return reference_step_loss(module, tensors, batch, behaviour_trials=train_t)
                 return corrected_nll(module, tensors, batch, settings)["loss"]
 
             validation_fn = None
@@ -320,7 +329,7 @@ class NNPoisson(Estimator):
                     # the two terms watched apart: a behaviour still improving is not lost in the
                     # much larger neural term
                     if settings.faithful:
-                        return [float(reference_step_loss(module, tensors, val_t))]
+                        return [float(reference_step_loss(module, tensors, val_t, behaviour_trials=val_t))]
                     out = corrected_nll(module, tensors, val_t, settings)
                     n = len(val_idx)
                     return [settings.neural_weight * float(out["neural"].sum()) / n,
@@ -358,10 +367,16 @@ class NNPoisson(Estimator):
 
     def _points(self, tensors: TrialTensors, trial: torch.Tensor, t: torch.Tensor, *, rate: bool,
                 actions: bool) -> dict[str, torch.Tensor]:
-        """Intensities at points of these trials, with the model's warp (which, for the faithful
-        preset, uses each trial's own RT: its conditioning on the future)."""
+        """Intensities at points of these trials, as the model predicts them from the stimulus alone.
+
+        The faithful preset's warp needs each trial's own RT (its future); scoring with it would let
+        the held-out RT into the neural likelihood. Predictions and scores therefore use the warp of
+        a trial without a response within W (``T_end = W``), for every trial.
+        """
         terms = self.module_.stimulus_terms(tensors.stimulus)
-        kappa, mult = warp_factors(self.settings, tensors.rt, tensors.choice, tensors.window)
+        n = tensors.n_trials
+        nan = torch.full((n,), float("nan"), device=tensors.rt.device)
+        kappa, mult = warp_factors(self.settings, nan, torch.full((n,), -1, device=nan.device), tensors.window)
         return evaluate(self.module_, terms, trial, t, kappa, mult, rate=rate, actions=actions)
 
     def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
@@ -485,10 +500,11 @@ class NNPoisson(Estimator):
         tensors, device = self._eval(data)
         with torch.no_grad(), deterministic(), torch_threads(self.threads):
             settings = self.settings
-            if settings.faithful:  # score the trials with the exact likelihood of the fitted functions
+            if settings.faithful:  # the exact likelihood of the fitted functions
                 settings = LossSettings(warp="reference", compensator="difference", behaviour="competing_risks")
+            # predictive: no trial's own RT in its warp (see _points)
             out = corrected_nll(self.module_, tensors, torch.arange(data.n_trials, device=device), settings,
-                                per_trial=True)
+                                per_trial=True, predictive=True)
         predicted = np.argmax(probs, axis=1)
         predicted = np.where(predicted == probs.shape[1] - 1, -1, predicted)
         return TrialPredictions(trial_ids=data.trial_ids.copy(), actions=list(data.actions), choice_probability=probs,

@@ -173,9 +173,12 @@ def _gather(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def corrected_nll(net: NNPoissonNet, data: TrialTensors, trials: torch.Tensor, settings: LossSettings,
-                  per_trial: bool = False) -> dict[str, torch.Tensor]:
+                  per_trial: bool = False, predictive: bool = False) -> dict[str, torch.Tensor]:
     """The corrected negative log-likelihood of these trials (nats): ``"neural"`` (per region),
     ``"behaviour"`` and ``"loss"`` (weighted, averaged over the trials).
+
+    ``predictive``: with the reference's warp, warp every trial as one without a response (its
+    ``T_end = W``), so the likelihood does not use the trial's own RT.
 
     Shapes
     ------
@@ -187,7 +190,10 @@ def corrected_nll(net: NNPoissonNet, data: TrialTensors, trials: torch.Tensor, s
     nb = trials.shape[0]
     local = torch.arange(nb, device=trials.device)
     rt, choice = data.rt[trials], data.choice[trials]
-    kappa, mult = warp_factors(settings, rt, choice, W)
+    if predictive:
+        kappa, mult = warp_factors(settings, torch.full_like(rt, float("nan")), torch.full_like(choice, -1), W)
+    else:
+        kappa, mult = warp_factors(settings, rt, choice, W)
     sp = data.spikes_of(trials)
     counts = data.trial_start[trials + 1] - data.trial_start[trials]
     sp_local = torch.repeat_interleave(local, counts)
@@ -271,9 +277,11 @@ def reference_losses(net: NNPoissonNet, data: TrialTensors, trials: torch.Tensor
     return {"neural": neural, "behaviour": behaviour}
 
 
-def reference_step_loss(net: NNPoissonNet, data: TrialTensors, trials: torch.Tensor) -> torch.Tensor:
-    """The sum over regions of the reference's step losses on one batch (see :func:`reference_losses`)."""
-    parts = reference_losses(net, data, trials)
+def reference_step_loss(net: NNPoissonNet, data: TrialTensors, trials: torch.Tensor,
+                        behaviour_trials: torch.Tensor | None = None) -> torch.Tensor:
+    """The sum over regions of the reference's step losses on one batch (see :func:`reference_losses`);
+    the behaviour term on ``behaviour_trials`` (default all trials of ``data``)."""
+    parts = reference_losses(net, data, trials, behaviour_trials)
     return parts["neural"].sum() + REFERENCE_BEHAVIOUR_WEIGHT * net.n_regions * parts["behaviour"]
 
 

@@ -137,6 +137,17 @@ def nnpoisson_file(
         protect = (source,) if in_place else (source, destination)
         check_report_folder(report_dir, overwrite=overwrite, protect=protect)
     model._validate()
+    if objectives:  # the comparison fits must be possible too: refused now, not after the main fit
+        for objective in ("neural", "behaviour"):
+            type(model)(**{**model.get_params(), "objective": objective})._validate()
+    if baselines:
+        try:
+            import nemos  # noqa: F401 - the GLM baseline's; checked before any work
+        except ImportError:
+            from ...errors import UsageError
+
+            raise UsageError("the Poisson GLM baseline needs nemos: pip install 'nwb-tavrnn[nnpoisson]' "
+                             "(or leave the baselines out: --no-baselines)") from None
     started = time.perf_counter()
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
@@ -144,6 +155,10 @@ def nnpoisson_file(
     require(len(split.train) >= 4, f"only {len(split.train)} training trials; lower --test-fraction or use more "
             "trials")
     train, test = data.subset(split.train), data.subset(split.test)
+    silent = [r for r, n in zip(data.regions, train.spike_counts().sum(0)) if n == 0]
+    if silent:
+        raise InputFileError(f"region(s) {', '.join(silent)} have no spike in the training trials; leave them out "
+                             "(--keep-regions)")
     log.info("%d training and %d test trials (%d left out between them)", len(split.train), len(split.test),
              len(split.gap))
     try:
@@ -153,6 +168,8 @@ def nnpoisson_file(
         from ..step import TrainingError
 
         raise TrainingError(str(err)) from None
+    except ValueError as err:  # data the model cannot use, or a checkpoint of another run
+        raise InputFileError(str(err)) from None
     evaluation = score_methods(methods, train, test, on_step=on_step)
     seconds = time.perf_counter() - started
     validation_ids = set(model.meta_.get("validation_trial_ids", []))
