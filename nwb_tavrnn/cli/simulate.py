@@ -31,11 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("output", metavar="OUTPUT.nwb", help="NWB file to create")
-    parser.add_argument("--task", choices=["network", "decision"], default="network",
+    parser.add_argument("--task", choices=["network", "decision", "two-region"], default="network",
                         help="network (default): the planted-regime network above; decision: a perceptual decision "
                              "task with known regional intensities (sensory, left and right integrators), choice and "
-                             "RT by a race to threshold, for nnpoisson")
-    parser.add_argument("--trials", type=int, help="decision task: number of trials (default 400)")
+                             "RT by a race to threshold, for nnpoisson; two-region: hippocampus and prefrontal units "
+                             "driven by a planted low-dimensional oscillating latent (prefrontal reads it 0.1 s later "
+                             "through a nonlinear map) and a per-trial choice set by the latent, for seq2seq")
+    parser.add_argument("--trials", type=int,
+                        help="decision / two-region task: number of trials (default 400 / 200)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same data")
     parser.add_argument("--small", action="store_true",
                         help="start from the tiny test preset (60 nodes, 5 min) instead of the default (900, 30 min)")
@@ -55,10 +58,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.task == "decision":
         return _decision(args)
+    if args.task == "two-region":
+        return _two_region(args)
     if args.trials is not None:
         from ..errors import UsageError
 
-        raise UsageError("--trials: an option of --task decision only")
+        raise UsageError("--trials: an option of --task decision and --task two-region only")
 
     config = SimulationConfig.small() if args.small else SimulationConfig()
     overrides = {field: getattr(args, opt) for opt, field in _OPTIONS.items() if getattr(args, opt, None) is not None}
@@ -69,15 +74,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _decision(args: argparse.Namespace) -> int:
+def _refuse_network_options(args: argparse.Namespace) -> None:
+    """Options of --task network given with another task: refused, not silently ignored."""
     from ..errors import UsageError
-    from ..simulate.decision import DecisionConfig, write_decision_session
 
     unused = [f"--{opt.replace('_', '-')}" for opt in _OPTIONS if getattr(args, opt, None) is not None]
     if unused or args.small:
         raise UsageError(f"{', '.join(unused + ['--small'] * args.small)}: options of --task network only")
+
+
+def _decision(args: argparse.Namespace) -> int:
+    from ..simulate.decision import DecisionConfig, write_decision_session
+
+    _refuse_network_options(args)
     config = DecisionConfig() if args.trials is None else DecisionConfig(n_trials=args.trials)
     path = write_decision_session(args.output, config.validate(), seed=args.seed, overwrite=args.overwrite)
     print(f"wrote {path}: decision task, {config.n_trials} trials, regions sensory/left/right "
           f"({', '.join(map(str, config.neurons))} neurons), window {config.window:g} s, seed {args.seed}")
+    return 0
+
+
+def _two_region(args: argparse.Namespace) -> int:
+    from ..simulate.two_region import TwoRegionConfig, write_two_region_session
+
+    _refuse_network_options(args)
+    config = TwoRegionConfig() if args.trials is None else TwoRegionConfig(n_trials=args.trials)
+    config.validate()
+    log.info("simulating %d two-region trials (seed %d)", config.n_trials, args.seed)
+    path = write_two_region_session(args.output, config, seed=args.seed, overwrite=args.overwrite)
+    print(f"wrote {path}: two-region task, {config.n_trials} trials, {config.n_source} {config.source_name} and "
+          f"{config.n_target} {config.target_name} units, {config.latent_dim}-d latent, lag {config.lag:g} s, "
+          f"seed {args.seed}")
     return 0

@@ -161,3 +161,34 @@ def make_folds(starts: Sequence[float], stops: Sequence[float], y: Sequence, kin
                                  "its test windows; use fewer folds, shorter windows or a smaller purge gap")
         trains.append(train)
     return Folds(kind, trains, [np.sort(t) for t in tests], float(purge_gap), purged)
+
+
+def holdout_blocks(starts: Sequence[float], stops: Sequence[float], test_fraction: float = 0.2,
+                   blocks: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A held-out test set of contiguous blocks spread over the session.
+
+    The items (trials, segments), in time order, are cut into ``blocks`` contiguous blocks;
+    ``round(test_fraction · blocks)`` of them, evenly spaced, are the test set, so slow drifts are in
+    both sets and a test item's neighbours are mostly test items too. A training item that overlaps a
+    test item in time is dropped (``gap``): no spike is in both sets.
+
+    Shapes
+    ------
+    starts, stops : (n,) -> train, test, gap : indices into the items
+    """
+    from ..errors import require
+
+    require(0 < test_fraction < 1, f"test_fraction must be in (0, 1), got {test_fraction}")
+    require(blocks >= 2, f"blocks must be >= 2, got {blocks}")
+    starts, stops = np.asarray(starts, dtype=float), np.asarray(stops, dtype=float)
+    n = len(starts)
+    require(n >= 2, f"a held-out split needs at least 2 items, got {n}")
+    order = np.argsort(starts, kind="stable")
+    chunks = np.array_split(order, min(blocks, n))
+    n_test = min(max(1, round(test_fraction * len(chunks))), len(chunks) - 1)
+    picks = np.unique(np.round(np.linspace(0, len(chunks) - 1, n_test + 2)[1:-1]).astype(int))
+    test = np.sort(np.concatenate([chunks[i] for i in picks]))
+    rest = np.setdiff1d(np.arange(n), test)
+    t_start, t_stop = starts[test], stops[test]
+    overlap = np.array([bool(np.any((starts[j] < t_stop) & (t_start < stops[j]))) for j in rest], dtype=bool)
+    return rest[~overlap], test, rest[overlap]

@@ -25,6 +25,7 @@ _LAZY = {
     "LatentGraphModel": "nwb_tavrnn.models.base",
     "Estimator": "nwb_tavrnn.models.base",
     "NNPoisson": "nwb_tavrnn.models.nnpoisson",
+    "Seq2seq": "nwb_tavrnn.models.seq2seq",
 }
 
 
@@ -36,4 +37,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["TAVRNN", "VGRNN", "Embeddings", "Estimator", "LatentGraphModel", "NNPoisson", "available_models", "get_model", "register_model"]
+__all__ = ["TAVRNN", "VGRNN", "Embeddings", "Estimator", "LatentGraphModel", "NNPoisson", "Seq2seq", "available_models", "get_model", "register_model"]

@@ -19,6 +19,7 @@ _BUILTIN: dict[str, str] = {
     "tavrnn": "nwb_tavrnn.models.tavrnn",
     "vgrnn": "nwb_tavrnn.models.tavrnn",
     "nnpoisson": "nwb_tavrnn.models.nnpoisson",
+    "seq2seq": "nwb_tavrnn.models.seq2seq",
 }
 
 

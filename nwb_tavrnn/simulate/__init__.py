@@ -3,7 +3,9 @@
 ``network``: the planted-regime spiking network (the demo and the connectivity/model yardstick);
 ``drift``: sessions whose network drifts slowly under block-wise labels (the evaluation's
 calibration yardstick); ``decision``: a perceptual decision task with known regional intensities,
-choice and RT from a race of integrators (the behavioural models' yardstick).
+choice and RT from a race of integrators (the behavioural models' yardstick); ``two_region``: a
+source and a target region driven by a planted low-dimensional oscillating latent, the target
+through a lag and a nonlinear map, with a per-trial choice set by the latent (the Seq2seq yardstick).
 """
 
 from .decision import DecisionConfig, DecisionSession, simulate_decision, write_decision_session
@@ -19,6 +21,13 @@ from .network import (
     simulate_recording,
     write_simulation,
 )
+from .two_region import (
+    TwoRegionConfig,
+    TwoRegionSession,
+    simulate_two_region,
+    two_region_nwbfile,
+    write_two_region_session,
+)
 
 __all__ = [
     "GROUND_TRUTH_NAME",
@@ -31,12 +40,17 @@ __all__ = [
     "SimulatedSession",
     "SimulationConfig",
     "SimulationConfigError",
+    "TwoRegionConfig",
+    "TwoRegionSession",
     "drift_nwbfile",
     "simulate_decision",
     "simulate_drift",
     "simulate_network",
     "simulate_recording",
+    "simulate_two_region",
+    "two_region_nwbfile",
     "write_decision_session",
     "write_drift_session",
     "write_simulation",
+    "write_two_region_session",
 ]

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import require
 from ...io.trials import TrialSpikes
 
 log = logging.getLogger(__name__)
@@ -52,21 +51,12 @@ def split_trials(data: TrialSpikes, test_fraction: float = 0.2, blocks: int = 10
     trial's neighbours are mostly test trials too). Training trials whose window overlaps a test
     trial's window are left out of training (``gap``): no spike is in both sets.
     """
-    require(0 < test_fraction < 1, f"test_fraction must be in (0, 1), got {test_fraction}")
-    require(blocks >= 2, f"blocks must be >= 2, got {blocks}")
-    n = data.n_trials
-    order = np.argsort(data.onsets, kind="stable")
-    chunks = np.array_split(order, min(blocks, n))
-    n_test = min(max(1, round(test_fraction * len(chunks))), len(chunks) - 1)
-    picks = np.unique(np.round(np.linspace(0, len(chunks) - 1, n_test + 2)[1:-1]).astype(int))
-    test = np.sort(np.concatenate([chunks[i] for i in picks]))
-    rest = np.setdiff1d(np.arange(n), test)
-    start, stop = data.onsets, data.onsets + data.window
-    t_start, t_stop = start[test], stop[test]
-    overlap = np.array([bool(np.any((start[j] < t_stop) & (t_start < stop[j]))) for j in rest], dtype=bool)
-    if overlap.any():
-        log.info("left %d training trials out: their windows overlap test trials' windows", overlap.sum())
-    return TrialSplit(train=rest[~overlap], test=test, gap=rest[overlap])
+    from ...evaluation.splits import holdout_blocks
+
+    train, test, gap = holdout_blocks(data.onsets, data.onsets + data.window, test_fraction, blocks)
+    if len(gap):
+        log.info("left %d training trials out: their windows overlap test trials' windows", len(gap))
+    return TrialSplit(train=train, test=test, gap=gap)
 
 
 @dataclass

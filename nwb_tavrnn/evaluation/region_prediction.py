@@ -1,0 +1,188 @@
+"""Baselines for predicting a target region's binned spiking, and the bits/spike that compares them.
+
+Every model here has ``log_likelihood(data) -> (n_target,)``: the Poisson log-likelihood (nats,
+with the log y! term) of every target unit over the segments' bins from ``lag`` on, the bins a
+lagged model can predict. Baselines:
+
+* :class:`MeanRate`: each unit's mean count per bin on the training segments (the reference of
+  bits/spike);
+* :class:`ConditionPSTH`: each unit's mean count per bin *of the segment* per condition (the
+  segments' labels), pooled over conditions where one is unseen; trial-aligned segments only;
+* :class:`HistoryGLM`: a Poisson GLM per target unit on the source region's recent history (the last
+  ``history`` bins up to ``t − lag``), reduced to ``rank`` principal components first (reduced-rank
+  regression); scikit-learn's PCA and PoissonRegressor.
+
+Binning is streamed through :meth:`~nwb_tavrnn.io.region_pairs.RegionPairSegments.batch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from scipy.special import gammaln
+
+from ..io.region_pairs import RegionPairSegments
+
+log = logging.getLogger(__name__)
+
+#: Floor under a predicted count per bin (keeps log finite for units silent in training).
+FLOOR = 1e-6
+
+
+def _chunks(n: int, size: int = 128) -> list[np.ndarray]:
+    return np.array_split(np.arange(n), max(1, math.ceil(n / size)))
+
+
+def poisson_log_likelihood(rate: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Σ over segments and bins of ``y log r − r − log y!`` per unit.
+
+    Shapes
+    ------
+    rate, counts : (segments, bins, units) -> (units,)
+    """
+    rate = np.maximum(rate, FLOOR)
+    return (counts * np.log(rate) - rate - gammaln(counts + 1.0)).sum((0, 1))
+
+
+def bits_per_spike(ll_model: np.ndarray, ll_reference: np.ndarray, data: RegionPairSegments, lag: int) -> float:
+    """(LL_model − LL_reference) / (target spikes in the predicted bins · ln 2), pooled over units."""
+    spikes = 0.0
+    for part in _chunks(data.n_segments):
+        spikes += float(data.batch(part)[1][:, lag:].sum())
+    return float((np.sum(ll_model) - np.sum(ll_reference)) / (max(spikes, 1.0) * np.log(2.0)))
+
+
+class _Baseline:
+    lag: int = 0
+
+    def expected(self, data: RegionPairSegments, part: np.ndarray, source: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def log_likelihood(self, data: RegionPairSegments) -> np.ndarray:
+        total = np.zeros(data.n_target)
+        for part in _chunks(data.n_segments):
+            src, tgt = data.batch(part)
+            rate = self.expected(data, part, src)
+            total += poisson_log_likelihood(rate[:, self.lag:], tgt[:, self.lag:].astype(np.float64))
+        return total
+
+    def predict(self, data: RegionPairSegments) -> np.ndarray:
+        """Expected count per bin of every target unit. Shape (segments, bins, n_target)."""
+        out = np.empty((data.n_segments, data.n_bins, data.n_target))
+        for part in _chunks(data.n_segments):
+            src, _ = data.batch(part)
+            out[part] = self.expected(data, part, src)
+        return out
+
+
+class MeanRate(_Baseline):
+    """Each target unit's mean count per bin on the training segments."""
+
+    def __init__(self, lag: int = 0) -> None:
+        self.lag = int(lag)
+
+    @classmethod
+    def from_means(cls, means: np.ndarray, lag: int = 0) -> MeanRate:
+        out = cls(lag)
+        out.mean_ = np.asarray(means, dtype=np.float64)
+        return out
+
+    def fit(self, data: RegionPairSegments) -> MeanRate:
+        total, bins = np.zeros(data.n_target), 0
+        for part in _chunks(data.n_segments):
+            tgt = data.batch(part)[1][:, self.lag:]
+            total += tgt.sum((0, 1))
+            bins += tgt.shape[0] * tgt.shape[1]
+        self.mean_ = total / max(bins, 1)
+        return self
+
+    def expected(self, data, part, source):
+        return np.broadcast_to(self.mean_, (len(part), data.n_bins, data.n_target))
+
+
+class ConditionPSTH(_Baseline):
+    """Mean count per bin of the segment, per unit and condition (the segment labels)."""
+
+    def __init__(self, lag: int = 0) -> None:
+        self.lag = int(lag)
+
+    def fit(self, data: RegionPairSegments) -> ConditionPSTH:
+        if data.labels is None:
+            raise ValueError("a per-condition PSTH needs labelled (trial-aligned) segments")
+        sums: dict[str, np.ndarray] = {}
+        counts: dict[str, int] = {}
+        for part in _chunks(data.n_segments):
+            tgt = data.batch(part)[1].astype(np.float64)
+            for i, seg in enumerate(part):
+                key = str(data.labels[seg])
+                sums[key] = sums.get(key, 0.0) + tgt[i]
+                counts[key] = counts.get(key, 0) + 1
+        self.psth_ = {k: sums[k] / counts[k] for k in sums}
+        self.pooled_ = sum(sums.values()) / sum(counts.values())
+        return self
+
+    def expected(self, data, part, source):
+        if data.labels is None:
+            raise ValueError("a per-condition PSTH needs labelled segments")
+        return np.stack([self.psth_.get(str(data.labels[s]), self.pooled_) for s in part])
+
+
+class HistoryGLM(_Baseline):
+    """Poisson GLM of every target unit on the source's last ``history`` bins up to ``t − lag``,
+    through ``rank`` principal components of that history (reduced-rank regression).
+
+    Parameters
+    ----------
+    max_rows
+        Training bins used (a random subset beyond it): the fit stays seconds long on long recordings.
+    """
+
+    def __init__(self, lag: int = 0, history: int = 5, rank: int = 10, alpha: float = 1e-3,
+                 max_rows: int = 20000, seed: int = 0) -> None:
+        self.lag, self.history, self.rank, self.alpha = int(lag), int(history), int(rank), float(alpha)
+        self.max_rows, self.seed = int(max_rows), int(seed)
+
+    def _design(self, source: np.ndarray) -> np.ndarray:
+        """(segments, bins, n_source) -> (segments, bins, history · n_source): for the target's bin t,
+        the source's bins t − lag − h + 1 … t − lag (zeros before the segment starts)."""
+        s, b, n = source.shape
+        x = np.log1p(source)
+        out = np.zeros((s, b, self.history * n), dtype=np.float32)
+        for h in range(self.history):
+            shift = self.lag + h
+            if shift < b:
+                out[:, shift:, h * n:(h + 1) * n] = x[:, :b - shift]
+        return out
+
+    def fit(self, data: RegionPairSegments) -> HistoryGLM:
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import PoissonRegressor
+
+        rng = np.random.default_rng(self.seed)
+        total = data.n_segments * (data.n_bins - self.lag)
+        keep = min(1.0, self.max_rows / max(total, 1))
+        xs, ys = [], []
+        for part in _chunks(data.n_segments):
+            src, tgt = data.batch(part)
+            x = self._design(src)[:, self.lag:].reshape(-1, self.history * data.n_source)
+            y = tgt[:, self.lag:].reshape(-1, data.n_target)
+            pick = rng.random(len(x)) < keep
+            xs.append(x[pick])
+            ys.append(y[pick])
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        self.pca_ = PCA(n_components=min(self.rank, x.shape[1], len(x) - 1), random_state=self.seed).fit(x)
+        z = self.pca_.transform(x)
+        self.models_ = [PoissonRegressor(alpha=self.alpha, max_iter=300).fit(z, y[:, j]) for j in range(y.shape[1])]
+        log.info("history GLM fitted on %d bins, %d components", len(x), z.shape[1])
+        return self
+
+    def expected(self, data, part, source):
+        x = self._design(source).reshape(-1, self.history * data.n_source)
+        z = self.pca_.transform(x)
+        rate = np.stack([m.predict(z) for m in self.models_], axis=1)
+        return rate.reshape(len(part), data.n_bins, data.n_target)
+
+
+__all__ = ["FLOOR", "ConditionPSTH", "HistoryGLM", "MeanRate", "bits_per_spike", "poisson_log_likelihood"]

@@ -1,0 +1,306 @@
+"""The Seq2seq estimator: translate a source region's spiking into a target region's through
+low-dimensional latents (:class:`~nwb_tavrnn.models.seq2seq.network.Seq2seqNet`).
+
+The seed project ("Seq2seq Neural Spike Pattern Analysis": hippocampus → prefrontal spiking, the
+latents then decoding foraging behaviour) is not public; this is built from its description and
+from public knowledge of sequence-to-sequence latent models (docs/seq2seq.md).
+
+Fitting streams segments: each mini-batch is binned from the spike times when it is used
+(:meth:`~nwb_tavrnn.io.region_pairs.RegionPairSegments.batch`), so memory is bounded by the batch.
+Early stopping watches the Poisson NLL of a validation block: the last ``validation_fraction`` of
+the training segments in time (a contiguous block, never shuffled bins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import secrets
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...errors import require
+from ...io.region_pairs import RegionPairSegments
+from .._torch import deterministic, resolve_device, seed_everything, torch_threads
+from ..base import Estimator
+from ..registry import register_model
+from ..training import EpochCallback, TrainingConfig, train
+from .network import Seq2seqNet, poisson_nll
+
+log = logging.getLogger(__name__)
+
+
+@register_model("seq2seq")
+class Seq2seq(Estimator):
+    """Source-region spiking → latent trajectory → target-region Poisson rates.
+
+    Parameters
+    ----------
+    latent_dim
+        Dimension of the latents (2-16).
+    hidden
+        GRU state size of the encoder and decoder.
+    lag
+        Seconds by which the target lags the source: the target's bin ``t`` is predicted from the
+        source up to ``t − lag`` (rounded to whole bins).
+    bidirectional
+        Encoder reads each segment both ways (latents then use the segment's future).
+    epochs, lr, batch_size, validation_fraction, patience, min_delta, clip_grad_norm
+        Adam on mini-batches of segments; early stopping on the validation block's NLL.
+    seed, device, threads
+        As for the other models.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 4,
+        hidden: int = 64,
+        lag: float = 0.0,
+        bidirectional: bool = False,
+        epochs: int = 300,
+        lr: float = 5e-3,
+        batch_size: int = 32,
+        validation_fraction: float = 0.15,
+        patience: int | None = 25,
+        min_delta: float = 1e-4,
+        clip_grad_norm: float | None = 5.0,
+        seed: int | None = 0,
+        device: str = "auto",
+        threads: int | None = None,
+    ) -> None:
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.lag = lag
+        self.bidirectional = bidirectional
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.min_delta = min_delta
+        self.clip_grad_norm = clip_grad_norm
+        self.seed = seed
+        self.device = device
+        self.threads = threads
+
+    def _validate(self) -> None:
+        require(1 <= int(self.latent_dim) <= 64, f"latent_dim must be in 1..64, got {self.latent_dim}")
+        for name in ("hidden", "epochs", "batch_size"):
+            require(int(getattr(self, name)) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require(float(self.lag) >= 0, f"lag must be >= 0 seconds, got {self.lag}")
+        require(0.0 <= float(self.validation_fraction) < 0.5,
+                f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
+        require(self.patience is None or int(self.patience) >= 1, f"patience must be >= 1 or None, got {self.patience}")
+        require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
+        require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0, "clip_grad_norm must be positive")
+        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
+        require(self.threads is None or int(self.threads) >= 1, f"threads must be >= 1, got {self.threads}")
+        resolve_device(self.device)
+
+    # -- the module -----------------------------------------------------------------------------
+    def _fitted_meta(self) -> dict[str, Any]:
+        return dict(self.meta_)
+
+    def _build_module(self, meta: dict[str, Any]) -> Seq2seqNet:
+        return Seq2seqNet(int(meta["n_source"]), int(meta["n_target"]), int(self.latent_dim), int(self.hidden),
+                          bool(self.bidirectional), torch.as_tensor(meta["target_mean"], dtype=torch.float32))
+
+    def lag_bins(self, bin_size: float) -> int:
+        return int(round(float(self.lag) / float(bin_size)))
+
+    def _check_compatible(self, data: RegionPairSegments) -> None:
+        meta = self.meta_
+        if data.n_source != meta["n_source"] or data.n_target != meta["n_target"]:
+            raise ValueError(f"the segments have {data.n_source} source and {data.n_target} target units; the model "
+                             f"was fitted on {meta['n_source']} and {meta['n_target']}")
+        if abs(data.bin_size - meta["bin_size"]) > 1e-12:
+            raise ValueError(f"bin size {data.bin_size} s differs from the fitted {meta['bin_size']} s")
+
+    # -- fit ----------------------------------------------------------------------------------
+    def fit(self, data: RegionPairSegments, *, checkpoint_dir: str | os.PathLike | None = None,
+            checkpoint_every: int = 25, resume: bool = False, callback: EpochCallback | None = None) -> Seq2seq:
+        """Train on the segments (all of them: hold test segments out before, e.g. with
+        :func:`~nwb_tavrnn.evaluation.splits.holdout_blocks`)."""
+        self._validate()
+        lag = self.lag_bins(data.bin_size)
+        require(lag < data.n_bins, f"lag {self.lag} s is {lag} bins, not shorter than the {data.n_bins}-bin segments")
+        require(data.n_segments >= 2, f"Seq2seq needs at least 2 segments, got {data.n_segments}")
+        device = resolve_device(self.device)
+        self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
+        order = np.argsort(data.starts, kind="stable")
+        n_val = int(math.floor(float(self.validation_fraction) * data.n_segments))
+        train_idx, val_idx = np.sort(order[:data.n_segments - n_val]), np.sort(order[data.n_segments - n_val:])
+        if n_val:  # a training segment overlapping the validation block would share its spikes
+            first = data.starts[val_idx].min()
+            train_idx = train_idx[data.stops[train_idx] <= first]
+        require(len(train_idx) >= 1, "no training segment left before the validation block")
+        _, target_mean = data.subset(train_idx).mean_rates()
+        self.meta_ = {"n_source": data.n_source, "n_target": data.n_target, "bin_size": float(data.bin_size),
+                      "n_bins": int(data.n_bins), "lag_bins": lag, "target_mean": target_mean.tolist(),
+                      "source_ids": data.source.ids.tolist(), "target_ids": data.target.ids.tolist(),
+                      "source_name": data.source_name, "target_name": data.target_name,
+                      "n_segments_fit": int(len(train_idx))}
+        params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "device", "threads")}
+        params["seed"] = self.seed_
+        digest = hashlib.sha1(np.ascontiguousarray(data.starts).tobytes())
+        for trains in (data.source, data.target):
+            for t in trains.times:
+                digest.update(np.ascontiguousarray(t).tobytes())
+        identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True), "data": digest.hexdigest()}
+        config = TrainingConfig(epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
+                                patience=None if self.patience is None else int(self.patience),
+                                min_delta=float(self.min_delta), checkpoint_dir=checkpoint_dir,
+                                checkpoint_every=int(checkpoint_every), resume=resume)
+        log.info("fitting seq2seq (latent %d, lag %d bins) on %d segments (%d for validation) on %s",
+                 int(self.latent_dim), lag, len(train_idx), n_val, device)
+        seed_everything(self.seed_)
+        with deterministic(), torch_threads(self.threads):
+            module = self._build_module(self.meta_).to(device)
+            generator = torch.Generator(device="cpu").manual_seed(self.seed_)
+            n_batches = max(1, math.ceil(len(train_idx) / int(self.batch_size)))
+
+            def batches() -> list[np.ndarray]:
+                perm = torch.randperm(len(train_idx), generator=generator).numpy()
+                return [train_idx[part] for part in np.array_split(perm, n_batches)]
+
+            def loss_fn(batch: np.ndarray) -> torch.Tensor:
+                src, tgt = (torch.from_numpy(a).to(device) for a in data.batch(batch))
+                _, log_rate = module(src)
+                return poisson_nll(log_rate, tgt, lag).sum(1).mean()
+
+            validation_fn = None
+            if n_val:
+                def validation_fn() -> float:
+                    return self._nll(module, data, val_idx, lag, device) / len(val_idx)
+
+            state = train(module, loss_fn, generator, config, identity, callback, batches=batches,
+                          validation_fn=validation_fn)
+        self.module_ = module.eval()
+        self.loss_curve_ = list(state.losses)
+        self.validation_curve_ = list(state.validation)
+        self.n_epochs_ = state.epoch
+        self.stopped_early_ = state.stopped_early
+        return self
+
+    # -- outputs --------------------------------------------------------------------------------
+    def _chunks(self, n: int) -> list[np.ndarray]:
+        return np.array_split(np.arange(n), max(1, math.ceil(n / max(int(self.batch_size), 64))))
+
+    @staticmethod
+    def _nll(module, data, segments, lag, device) -> float:
+        total = 0.0
+        for part in np.array_split(segments, max(1, math.ceil(len(segments) / 64))):
+            src, tgt = (torch.from_numpy(a).to(device) for a in data.batch(part))
+            _, log_rate = module(src)
+            total += float(poisson_nll(log_rate, tgt, lag).sum())
+        return total
+
+    def _run(self, data: RegionPairSegments):
+        self._check_fitted()
+        self._check_compatible(data)
+        device = next(self.module_.parameters()).device
+        with torch.no_grad(), deterministic(), torch_threads(self.threads):
+            for part in self._chunks(data.n_segments):
+                src, tgt = data.batch(part)
+                latent, log_rate = self.module_(torch.from_numpy(src).to(device))
+                yield part, latent.double().cpu().numpy(), log_rate.double().cpu().numpy(), tgt
+
+    def transform(self, data: RegionPairSegments) -> np.ndarray:
+        """The latent trajectory of every segment, bin by bin.
+
+        Shapes
+        ------
+        returns : (segments, bins, latent_dim)
+        """
+        out = np.empty((data.n_segments, data.n_bins, int(self.latent_dim)))
+        for part, latent, _, _ in self._run(data):
+            out[part] = latent
+        return out
+
+    def predict(self, data: RegionPairSegments) -> np.ndarray:
+        """Predicted target rates (spikes/s) aligned to the target's bins: bin ``t`` from the
+        network's output at ``t − lag`` (the first ``lag`` bins are NaN: nothing predicts them).
+
+        Shapes
+        ------
+        returns : (segments, bins, n_target)
+        """
+        lag = int(self.meta_["lag_bins"])
+        out = np.full((data.n_segments, data.n_bins, data.n_target), np.nan)
+        for part, _, log_rate, _ in self._run(data):
+            out[part, lag:] = np.exp(log_rate[:, :data.n_bins - lag]) / data.bin_size
+        return out
+
+    def log_likelihood(self, data: RegionPairSegments) -> np.ndarray:
+        """Poisson log-likelihood (nats, with the log y! term) of every target unit over the
+        segments' predicted bins.
+
+        Shapes
+        ------
+        returns : (n_target,)
+        """
+        from scipy.special import gammaln
+
+        lag = int(self.meta_["lag_bins"])
+        total = np.zeros(data.n_target)
+        for _, _, log_rate, tgt in self._run(data):
+            lr, y = log_rate[:, :data.n_bins - lag], tgt[:, lag:].astype(np.float64)
+            total += (y * lr - np.exp(lr) - gammaln(y + 1)).sum((0, 1))
+        return total
+
+    def score(self, data: RegionPairSegments) -> float:
+        """Held-out bits/spike of the target against each unit's training mean rate (higher is better)."""
+        from ...evaluation.region_prediction import MeanRate, bits_per_spike
+
+        reference = MeanRate.from_means(np.asarray(self.meta_["target_mean"]), int(self.meta_["lag_bins"]))
+        return float(bits_per_spike(self.log_likelihood(data), reference.log_likelihood(data), data,
+                                    int(self.meta_["lag_bins"])))
+
+    # -- NWB --------------------------------------------------------------------------------------
+    def to_nwb(self, data: RegionPairSegments, latents: np.ndarray | None = None, name_prefix: str = "") -> tuple:
+        """(ModelProvenance, latent TimeSeries, predicted target rates TimeSeries): the series have one
+        sample per bin of every segment, in time order, with the bin centres as timestamps."""
+        from pynwb import TimeSeries
+
+        from ...schema import ModelProvenance
+
+        self._check_fitted()
+        latents = self.transform(data) if latents is None else latents
+        rates = self.predict(data)
+        order = np.argsort(data.starts, kind="stable")
+        stamps = np.concatenate([data.bin_times(i) for i in order])
+        overlap = bool(np.any(np.diff(stamps) <= 0))
+        if overlap:  # overlapping trial windows: keep each segment's samples together, say so
+            log.warning("segments overlap in time: the series hold each segment's bins in turn")
+            stamps = np.maximum.accumulate(stamps + np.arange(len(stamps)) * 1e-9)
+        fields = self._provenance_fields()
+        if getattr(self, "validation_curve_", None):
+            fields["validation_loss"] = np.asarray(self.validation_curve_, dtype=np.float64)
+        desc = (f"seq2seq {self.meta_['source_name']} -> {self.meta_['target_name']} (latent {self.latent_dim}, "
+                f"hidden {self.hidden}, lag {self.meta_['lag_bins']} bins of {self.meta_['bin_size']:g} s, "
+                f"seed {getattr(self, 'seed_', self.seed)})")
+        provenance = ModelProvenance(name=f"{name_prefix}ModelProvenance",
+                                     description=f"training run of {desc}; loss per epoch = mean Poisson NLL per "
+                                                 "segment; weights are the torch state_dict (rebuild with "
+                                                 "Seq2seq.from_provenance)", **fields)
+        segment_note = f"; {data.n_segments} segments of {data.n_bins} bins ({data.aligned_to})"
+        latent_series = TimeSeries(name=f"{name_prefix}latents", data=latents[order].reshape(-1, latents.shape[2]),
+                                   unit="a.u.", timestamps=stamps,
+                                   description=f"latent trajectory per bin, {desc}{segment_note}")
+        rate_series = TimeSeries(name=f"{name_prefix}predicted_target_rates",
+                                 data=rates[order].reshape(-1, rates.shape[2]), unit="spikes/s", timestamps=stamps,
+                                 description=f"predicted rate of every target unit (columns in the order of Units ids "
+                                             f"{self.meta_['target_ids'][:20]}...), {desc}{segment_note}; NaN where the "
+                                             "lag leaves nothing to predict from")
+        return provenance, latent_series, rate_series
+
+    def _restore(self, meta: dict[str, Any], state_dict: dict[str, torch.Tensor], loss_curve: list[float]) -> None:
+        super()._restore(meta, state_dict, loss_curve)
+
+
+__all__ = ["Seq2seq"]
