@@ -25,11 +25,11 @@ log = logging.getLogger("nwb_tavrnn")
 
 #: Loggers whose INFO lines report progress (shown when stderr is not a terminal).
 PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_tavrnn.models.training",
-                    "nwb_tavrnn.cli.nnpoisson")
+                    "nwb_tavrnn.cli.nnpoisson", "nwb_tavrnn.cli.seq2seq")
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "importer", "sort", "segments", "connectivity", "fit",
-               "evaluate", "nnpoisson")
+               "evaluate", "nnpoisson", "seq2seq")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,121 @@
+"""``nwb-tavrnn seq2seq INPUT OUTPUT --source SPEC --target SPEC``: translate one region's spiking into
+another's through low-dimensional latents, score the prediction on held-out segments against
+baselines, decode behaviour from the latents against a random forest, an MLP and the majority class,
+and write the results to a copy of INPUT.
+
+OUTPUT is INPUT plus ``processing/seq2seq``: the ModelProvenance (weights, settings, loss curves),
+the latent trajectory and the predicted target rates as TimeSeries (one sample per bin, with
+timestamps), and the EvaluationScores (bits/spike; accuracy, NIR, binomial and McNemar p-values).
+
+Region SPEC: ``location:NAME``, ``group:NAME``, ``ids:1,2,3``, ``column:COL=VALUE`` or a bare NAME
+(the Units ``region`` column, else the location); ``|`` joins names.
+
+Example (DANDI 000207, recognition trials, hippocampus -> amygdala, the old/new answer):
+
+  nwb-tavrnn seq2seq sub-4_ses-4.nwb out.nwb --source location:hippocampus_right \\
+      --target location:amygdala_right --trials recognition_table --window 0 1.5 --labels old_new
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "seq2seq",
+        help="translate one region's spiking into another's through latents; decode behaviour from them",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", metavar="INPUT.nwb", help="NWB file with Units of both regions")
+    parser.add_argument("output", metavar="OUTPUT.nwb", help="file to create: a copy of INPUT with the results")
+    data = parser.add_argument_group("segments")
+    data.add_argument("--source", required=True, metavar="SPEC", help="the region whose spiking is the input")
+    data.add_argument("--target", required=True, metavar="SPEC", help="the region whose spiking is predicted")
+    data.add_argument("--bin-size", type=float, default=0.02, help="bin width in seconds (0.02)")
+    data.add_argument("--trials", metavar="TABLE", help="one segment per row of this intervals table (else continuous)")
+    data.add_argument("--event", default="start_time", metavar="COL", help="the trials' alignment column (start_time)")
+    data.add_argument("--window", type=float, nargs=2, default=(0.0, 1.0), metavar=("START", "STOP"),
+                      help="trial-aligned segments: seconds around the event (0 1)")
+    data.add_argument("--segment-duration", type=float, default=2.0,
+                      help="continuous segments: their length in seconds (2)")
+    data.add_argument("--labels", metavar="SPEC",
+                      help="behaviour per segment: a column of --trials, or TABLE:COLUMN for continuous segments")
+    model = parser.add_argument_group("model")
+    model.add_argument("--latent-dim", type=int, help="latent dimension (4)")
+    model.add_argument("--hidden", type=int, help="GRU state size (64)")
+    model.add_argument("--lag", type=float, help="seconds the target lags the source (0)")
+    model.add_argument("--epochs", type=int, help="maximum epochs (300)")
+    model.add_argument("--lr", type=float, help="Adam learning rate (0.005)")
+    model.add_argument("--patience", type=int, help="epochs without validation improvement before stopping (25; 0 = never)")
+    model.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    model.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    ev = parser.add_argument_group("evaluation")
+    ev.add_argument("--test-fraction", type=float, default=0.2,
+                    help="share of segments held out for the target's prediction, as contiguous blocks (0.2)")
+    ev.add_argument("--n-splits", type=int, default=5, help="blocked folds of the behaviour decoding (5)")
+    ev.add_argument("--report", metavar="DIR", help="write scores.csv and the figures to DIR")
+    out = parser.add_argument_group("output")
+    out.add_argument("--name-prefix", default="", help="prefix for the names of the objects written")
+    out.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and the report) if they exist")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def make_estimator(**overrides):
+    """A Seq2seq with these settings (None ignored; patience None = never stop early), checked."""
+    from ..models.seq2seq import Seq2seq
+
+    model = Seq2seq(**{k: v for k, v in overrides.items() if v is not None and k != "patience"})
+    if "patience" in overrides:
+        model.patience = overrides["patience"]
+    model._validate()
+    return model
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..errors import require
+    from ..models.seq2seq.step import SegmentOptions, seq2seq_file
+
+    options = SegmentOptions(source=args.source, target=args.target, bin_size=args.bin_size, trials=args.trials,
+                             event=args.event, window=tuple(args.window), segment_duration=args.segment_duration,
+                             labels=args.labels).validate()
+    require(0 < args.test_fraction < 1, f"--test-fraction must be in (0, 1), got {args.test_fraction}")
+    require(args.n_splits >= 2, f"--n-splits must be >= 2, got {args.n_splits}")
+    overrides = {"latent_dim": args.latent_dim, "hidden": args.hidden, "lag": args.lag, "epochs": args.epochs,
+                 "lr": args.lr, "seed": args.seed, "device": args.device}
+    if args.patience is not None:
+        overrides["patience"] = args.patience or None
+    model = make_estimator(**overrides)
+    show = not getattr(args, "quiet", False) and sys.stderr.isatty()
+    bar = tqdm(total=model.epochs, desc="seq2seq", unit="epoch", disable=not show, leave=False)
+
+    def progress(epoch: int, loss: float) -> None:
+        bar.n = epoch
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        bar.update(0)
+
+    def step(name: str) -> None:
+        bar.set_description(name)
+        log.info("%s", name)
+
+    try:
+        result = seq2seq_file(args.input, args.output, model, options, test_fraction=args.test_fraction,
+                              n_splits=args.n_splits, report_dir=args.report, overwrite=args.overwrite,
+                              name_prefix=args.name_prefix, callback=progress, on_step=step)
+    finally:
+        bar.close()
+    data = result.data
+    print(f"wrote {result.path}: Seq2seq {data.source_name} ({data.n_source} units) -> {data.target_name} "
+          f"({data.n_target} units), {data.n_segments} segments; {len(result.split[0])} train / "
+          f"{len(result.split[1])} test; {result.seconds:.1f} s for the fits and scores. Held-out:\n{result.summary()}")
+    if result.report_dir is not None:
+        print(f"report: {result.report_dir}")
+    return 0
