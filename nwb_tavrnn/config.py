@@ -150,12 +150,25 @@ NNPOISSON_KEYS: dict[str, str] = {
     "name_prefix": "prefix of the names of the objects written",
 }
 
+#: SegmentOptions fields (which regions and segments) of the ``seq2seq`` section.
+SEQ2SEQ_SEGMENT_FIELDS = ("source", "target", "bin_size", "trials", "event", "window", "segment_duration", "labels")
+#: Seq2seq.__init__ arguments.
+SEQ2SEQ_MODEL_FIELDS = ("latent_dim", "hidden", "lag", "bidirectional", "epochs", "lr", "batch_size",
+                        "validation_fraction", "patience", "min_delta", "clip_grad_norm", "seed", "device", "threads")
+SEQ2SEQ_KEYS: dict[str, str] = {
+    "test_fraction": "share of segments held out for the target's prediction (0.2)",
+    "n_splits": "blocked folds of the behaviour decoding (5)",
+    "chunks": "stretches per segment whose mean latents / rates the decoders read (5)",
+    "name_prefix": "prefix of the names of the objects written",
+}
+
 SECTIONS: dict[str, tuple[str, ...]] = {
     "sorting": (*SORTING_KEYS, *SORT_FIELDS, *DETECT_FIELDS),
     "connectivity": (*CONNECTIVITY_KEYS, *CONNECTIVITY_FIELDS),
     "model": (*MODEL_KEYS, *MODEL_FIELDS),
     "evaluation": (*EVALUATION_KEYS, *EVALUATION_FIELDS),
     "nnpoisson": (*NNPOISSON_KEYS, *NNPOISSON_TRIAL_FIELDS, *NNPOISSON_MODEL_FIELDS),
+    "seq2seq": (*SEQ2SEQ_KEYS, *SEQ2SEQ_SEGMENT_FIELDS, *SEQ2SEQ_MODEL_FIELDS),
 }
 
 
@@ -178,6 +191,23 @@ class NNPoissonStep:
 
 
 @dataclass
+class Seq2seqStep:
+    """The ``seq2seq`` section resolved: regions and segments, the estimator, the evaluation."""
+
+    options: Any
+    model: dict[str, Any]
+    test_fraction: float = 0.2
+    n_splits: int = 5
+    chunks: int = 5
+    name_prefix: str = ""
+
+    def make_model(self) -> Any:
+        from .cli.seq2seq import make_estimator
+
+        return make_estimator(**self.model)
+
+
+@dataclass
 class ResolvedConfig:
     """The step objects a configuration stands for (built, hence checked, before any work)."""
 
@@ -193,6 +223,7 @@ class ResolvedConfig:
     report_dir: str | None
     evaluation: Any | None
     nnpoisson: Any | None = None
+    seq2seq: Any | None = None
 
     def make_model(self) -> Any:
         """A fresh, unfitted estimator (one per run: a fitted model is not reusable across files)."""
@@ -213,6 +244,7 @@ class PipelineConfig:
     model: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     nnpoisson: dict[str, Any] = field(default_factory=dict)
+    seq2seq: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, where: str = "configuration") -> PipelineConfig:
@@ -266,7 +298,7 @@ class PipelineConfig:
         factory, model_options = self._model()
         labels, report_dir, evaluation = self._evaluation()
         return ResolvedConfig(sort_method, sort_params, sort_options, job, conn_params, conn_options, factory,
-                              model_options, labels, report_dir, evaluation, self._nnpoisson())
+                              model_options, labels, report_dir, evaluation, self._nnpoisson(), self._seq2seq())
 
     def _sorting(self):
         from .sorting import DetectionParams, JobParams, SortingParams
@@ -365,6 +397,32 @@ class PipelineConfig:
             require(0 < step.test_fraction < 1, f"test_fraction must be in (0, 1), got {step.test_fraction}")
         except (ValueError, TypeError, NwbTavrnnError) as err:
             raise ConfigError(f"nnpoisson: {err}") from None
+        return step
+
+    def _seq2seq(self):
+        """The Seq2seq step (:class:`Seq2seqStep`), or None when the section is empty."""
+        if not self.seq2seq:
+            return None
+        n = dict(self.seq2seq)
+        try:
+            from .cli.seq2seq import make_estimator
+            from .models.seq2seq.step import SegmentOptions
+        except ImportError as err:
+            raise ConfigError(f"seq2seq needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
+        segment = {k: n.pop(k) for k in SEQ2SEQ_SEGMENT_FIELDS if k in n}
+        options = {k: n.pop(k) for k in SEQ2SEQ_KEYS if k in n}
+        try:
+            if "window" in segment:
+                segment["window"] = tuple(segment["window"])
+            segment_options = SegmentOptions(**segment).validate()
+            make_estimator(**n)
+            step = Seq2seqStep(segment_options, dict(n), float(options.get("test_fraction", 0.2)),
+                               int(options.get("n_splits", 5)), int(options.get("chunks", 5)),
+                               str(options.get("name_prefix", "")))
+            require(0 < step.test_fraction < 1, f"test_fraction must be in (0, 1), got {step.test_fraction}")
+            require(step.n_splits >= 2 and step.chunks >= 1, "n_splits must be >= 2 and chunks >= 1")
+        except (ValueError, TypeError, NwbTavrnnError) as err:
+            raise ConfigError(f"seq2seq: {err}") from None
         return step
 
     def _evaluation(self):
@@ -531,6 +589,11 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
                             "test_fraction": step.test_fraction, "baselines": step.baselines,
                             "compare_objectives": step.compare_objectives, "name_prefix": step.name_prefix,
                             **step.make_model().get_params()}
+    if resolved.seq2seq is not None:
+        step = resolved.seq2seq
+        out["seq2seq"] = {**dataclasses.asdict(step.options), "test_fraction": step.test_fraction,
+                          "n_splits": step.n_splits, "chunks": step.chunks, "name_prefix": step.name_prefix,
+                          **step.make_model().get_params()}
     return plain(out)
 
 

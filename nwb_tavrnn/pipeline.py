@@ -39,7 +39,7 @@ from .io.files import (
 log = logging.getLogger(__name__)
 
 #: Relative cost of each step, for the one progress bar (the model usually dominates).
-_WEIGHTS = {"sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0, "nnpoisson": 4.0}
+_WEIGHTS = {"sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0, "nnpoisson": 4.0, "seq2seq": 4.0}
 
 
 @dataclass
@@ -71,6 +71,7 @@ class PipelineResult:
     report_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     nnpoisson: Any | None = None  # the NNPoissonResult when the configuration asks for the step
+    seq2seq: Any | None = None  # the Seq2seqResult when the configuration asks for the step
 
     @property
     def seconds(self) -> float:
@@ -233,7 +234,7 @@ def run_pipeline(
         raise OutputFileError("give an OUTPUT file, or write in place (not both)")
     final = Path(os.path.realpath(source)) if in_place else Path(output)  # in place: the file a link names
     report_dir = None
-    if resolved.labels or resolved.nnpoisson is not None:
+    if resolved.labels or resolved.nnpoisson is not None or resolved.seq2seq is not None:
         report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
     _check_outputs(source, final, report_dir, in_place, overwrite)
     sort_first = needs_sorting(source)
@@ -245,7 +246,7 @@ def run_pipeline(
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
     steps = (["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
-             + ["nnpoisson"] * (resolved.nnpoisson is not None))
+             + ["nnpoisson"] * (resolved.nnpoisson is not None) + ["seq2seq"] * (resolved.seq2seq is not None))
     display = _Progress(steps, progress)
     timings: dict[str, float] = {}
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
@@ -283,14 +284,19 @@ def run_pipeline(
         n_windows, n_nodes = fit.embeddings.mean.shape[:2]
         result = PipelineResult(str(source), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
                                 fit.model, report, None, timings)
-        result.nnpoisson = nnpoisson
+        seq2seq = None
+        if resolved.seq2seq is not None:
+            seq2seq = timed("seq2seq", lambda: _seq2seq(work, resolved, workdir / "report" / "seq2seq", display))
+        result.nnpoisson, result.seq2seq = nnpoisson, seq2seq
         _move_into_place(work, final, workdir / "report", report_dir, result, in_place, overwrite)
-        if nnpoisson is not None:
-            nnpoisson.path = final
-            if nnpoisson.report_dir is not None and report_dir is not None:
-                moved = report_dir / "nnpoisson"
-                nnpoisson.figures = [moved / Path(p).name for p in nnpoisson.figures]
-                nnpoisson.report_dir = moved
+        for name, step_result in (("nnpoisson", nnpoisson), ("seq2seq", seq2seq)):
+            if step_result is None:
+                continue
+            step_result.path = final
+            if step_result.report_dir is not None and report_dir is not None:
+                moved = report_dir / name
+                step_result.figures = [moved / Path(p).name for p in step_result.figures]
+                step_result.report_dir = moved
         return result
     finally:
         display.close()
@@ -318,6 +324,8 @@ def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
                                 (resolved.evaluation or EvaluationConfig()).min_purity)
         if resolved.nnpoisson is not None:
             resolved.nnpoisson.options.read(nwbfile)  # trials table, columns, RTs, regions
+        if resolved.seq2seq is not None:
+            resolved.seq2seq.options.read(nwbfile)  # regions, tables, labels
 
 
 # -- the steps --------------------------------------------------------------------------------------
@@ -395,6 +403,22 @@ def _nnpoisson(work: Path, resolved: ResolvedConfig, report_dir: Path, display: 
     return nnpoisson_file(work, None, model, step.options, test_fraction=step.test_fraction,
                           baselines=step.baselines, objectives=step.compare_objectives, report_dir=report_dir,
                           in_place=True, name_prefix=step.name_prefix, callback=callback)
+
+
+def _seq2seq(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _Progress):
+    from .models.seq2seq.step import seq2seq_file
+
+    step = resolved.seq2seq
+    model = step.make_model()
+    epochs = int(model.epochs)
+
+    def callback(epoch: int, loss: float) -> None:
+        display.fraction("seq2seq", epoch / epochs, f"epoch {epoch}/{epochs}, loss {loss:.4f}")
+
+    report_dir.parent.mkdir(exist_ok=True)
+    return seq2seq_file(work, None, model, step.options, test_fraction=step.test_fraction, n_splits=step.n_splits,
+                        chunks=step.chunks, report_dir=report_dir, in_place=True, name_prefix=step.name_prefix,
+                        callback=callback)
 
 
 def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path | None, result: PipelineResult,

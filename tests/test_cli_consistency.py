@@ -34,6 +34,7 @@ INVALID = {
     "--top-k": ["0"], "--n-surrogates": ["0"], "--lr": ["0"], "--h-dim": ["0"], "--z-dim": ["0"],
     "--clip-grad-norm": ["0"], "--checkpoint-every": ["0"], "--n-splits": ["1"], "--purge-gap": ["-1"],
     "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"], "--trials": ["0"], "--test-fraction": ["1.5"],
+    "--segment-duration": ["0"], "--latent-dim": ["0"], "--hidden": ["0"], "--lag": ["-1"],
 }
 
 NNPOISSON_COLUMNS = ["--stimulus", "stimulus", "--choice", "choice", "--rt", "rt"]
@@ -122,7 +123,8 @@ def test_every_invalid_value_exits_2_before_any_work(files, tmp_path):
                 "connectivity": [str(files["session"]), f"c{u}.nwb"], "fit": [str(files["graphs"]), f"f{u}.nwb"],
                 "evaluate": [str(files["fitted"]), "--labels", "epochs:state"],
                 "import": ["linear-track", str(SHARED / "hippocampus_linear_track"), f"imp{u}.nwb"],
-                "nnpoisson": [str(files["decision"]), f"n{u}.nwb", *NNPOISSON_COLUMNS]}[command]
+                "nnpoisson": [str(files["decision"]), f"n{u}.nwb", *NNPOISSON_COLUMNS],
+                "seq2seq": [str(files["decision"]), f"q{u}.nwb", "--source", "sensory", "--target", "left"]}[command]
 
     checked, failures = 0, []
     for command, sub in _subparsers().items():
@@ -148,7 +150,7 @@ def test_every_invalid_value_exits_2_before_any_work(files, tmp_path):
 def test_no_writing_command_overwrites_its_input(files, tmp_path, link):
     commands = {"connectivity": files["session"], "segments": files["session"], "run": files["session"],
                 "fit": files["graphs"], "evaluate": files["fitted"], "sort": files["session"],
-                "nnpoisson": files["decision"]}
+                "nnpoisson": files["decision"], "seq2seq": files["decision"]}
     for command, source in commands.items():
         src = tmp_path / f"{command}.nwb"
         src.write_bytes(Path(source).read_bytes())
@@ -159,7 +161,8 @@ def test_no_writing_command_overwrites_its_input(files, tmp_path, link):
         elif link == "hardlink":
             os.link(src, target)
         before = hashlib.sha256(src.read_bytes()).hexdigest()
-        extra = {"evaluate": ["--labels", "epochs:state"], "nnpoisson": NNPOISSON_COLUMNS}.get(command, [])
+        extra = {"evaluate": ["--labels", "epochs:state"], "nnpoisson": NNPOISSON_COLUMNS,
+                 "seq2seq": ["--source", "sensory", "--target", "left"]}.get(command, [])
         rc, err = _run([command, str(src), str(target), "--overwrite", *extra])
         assert rc == 2, (command, err)
         assert "is the input file" in err, (command, err)

@@ -1,0 +1,70 @@
+"""Seq2seq against the truth of the two-region simulator (slow: full fits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from scipy.special import gammaln  # noqa: E402
+
+from nwb_tavrnn.evaluation.decoding import DECODERS, Decoder, compare_decoders  # noqa: E402
+from nwb_tavrnn.evaluation.region_prediction import HistoryGLM, MeanRate, bits_per_spike  # noqa: E402
+from nwb_tavrnn.evaluation.splits import holdout_blocks  # noqa: E402
+from nwb_tavrnn.io.region_pairs import read_region_pair  # noqa: E402
+from nwb_tavrnn.models.seq2seq import Seq2seq  # noqa: E402
+from nwb_tavrnn.models.seq2seq.step import LatentDecoder, Shared, rate_features  # noqa: E402
+from nwb_tavrnn.simulate.two_region import TwoRegionConfig, simulate_two_region, two_region_nwbfile  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def test_seq2seq_recovers_the_planted_latent_and_the_target():
+    session = simulate_two_region(TwoRegionConfig(n_trials=200), seed=0)
+    data = read_region_pair(two_region_nwbfile(session), "hippocampus", "prefrontal", trials="trials",
+                            window=(0.0, 2.0), labels="choice", bin_size=0.02)
+    train_idx, test_idx, _ = holdout_blocks(data.starts, data.stops, 0.2)
+    train, test = data.subset(train_idx), data.subset(test_idx)
+    model = Seq2seq(latent_dim=4, lag=session.config.lag, device="cpu", seed=0, threads=2).fit(train)
+    lag = model.meta_["lag_bins"]
+
+    # latent recovery: CCA between the fitted latents and the true latent on the test segments
+    from sklearn.cross_decomposition import CCA
+
+    z = model.transform(test).reshape(-1, 4)
+    times = np.concatenate([test.bin_times(i) for i in range(test.n_segments)])
+    truth = session.latent_at(times)
+    keep = np.tile(np.arange(test.n_bins) >= 5, test.n_segments)  # the encoder's first bins have little history
+    a, b = CCA(n_components=2).fit(z[keep], truth[keep]).transform(z[keep], truth[keep])
+    correlations = [float(np.corrcoef(a[:, k], b[:, k])[0, 1]) for k in range(2)]
+    print("canonical correlations with the true latent:", np.round(correlations, 3))
+    assert min(correlations) >= 0.9
+
+    # target log-likelihood: >= 90 % of the way from the mean-rate model to the true rates
+    reference = MeanRate(lag).fit(train)
+    ll_ref = reference.log_likelihood(test)
+    fine = np.linspace(0.0, test.bin_size, 11)[:-1] + test.bin_size / 20  # midpoint rule inside each bin
+    ll_true = np.zeros(test.n_target)
+    for i in range(test.n_segments):
+        t = test.bin_times(i)[:, None] - test.bin_size / 2 + fine[None, :]
+        rate = session.target_rates(t.ravel()).reshape(test.n_bins, len(fine), -1).mean(1) * test.bin_size
+        y = test.batch([i])[1][0].astype(float)
+        ll_true += (y[lag:] * np.log(rate[lag:]) - rate[lag:] - gammaln(y[lag:] + 1)).sum(0)
+    b_true = bits_per_spike(ll_true, ll_ref, test, lag)
+    b_model = bits_per_spike(model.log_likelihood(test), ll_ref, test, lag)
+    b_glm = bits_per_spike(HistoryGLM(lag).fit(train).log_likelihood(test), ll_ref, test, lag)
+    print(f"bits/spike: true {b_true:.4f}, seq2seq {b_model:.4f} ({b_model / b_true:.1%} of the way), "
+          f"history GLM {b_glm:.4f}")
+    assert b_model >= 0.9 * b_true
+
+    # behaviour: latents (a Seq2seq refitted per fold) vs random forest and MLP on the same folds
+    params = {**model.get_params(), "epochs": 150}
+    shared = Shared(data)
+    methods = {"latent_logistic": Decoder("segments", lambda seed: LatentDecoder(shared, params, 5, seed)),
+               **{k: DECODERS[k] for k in ("random_forest", "mlp", "majority")}}
+    features = {"segments": np.arange(data.n_segments, dtype=float)[:, None], "rates": rate_features(data, 5)}
+    result = compare_decoders(features, data.labels, data.starts, data.stops, n_splits=5, methods=methods)
+    acc = {m: result.metric(m, "accuracy") for m in result.methods}
+    print("decoding accuracy:", {k: round(v, 3) for k, v in acc.items()})
+    assert acc["latent_logistic"] >= acc["random_forest"] and acc["latent_logistic"] >= acc["mlp"]
