@@ -396,3 +396,12 @@ def test_nnpoisson_notebook_executes(tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert (tmp_path / "decision_nnpoisson.nwb").is_file()
+
+
+@pytest.mark.slow
+def test_seq2seq_notebook_executes(tmp_path):
+    notebook = _execute_notebook("04_seq2seq.ipynb", tmp_path, timeout=900)
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert (tmp_path / "two_region_seq2seq.nwb").is_file()

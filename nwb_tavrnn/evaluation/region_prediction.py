@@ -103,10 +103,13 @@ class MeanRate(_Baseline):
 
 
 class ConditionPSTH(_Baseline):
-    """Mean count per bin of the segment, per unit and condition (the segment labels)."""
+    """Mean count per bin of the segment, per unit and condition (the segment labels), smoothed in
+    time (a Gaussian of ``smooth_bins``) and shrunk towards the unit's mean rate by ``prior_segments``
+    pseudo-segments: a raw per-bin mean of sparse units predicts zero where a test spike then costs
+    everything."""
 
-    def __init__(self, lag: int = 0) -> None:
-        self.lag = int(lag)
+    def __init__(self, lag: int = 0, smooth_bins: float = 2.0, prior_segments: float = 2.0) -> None:
+        self.lag, self.smooth_bins, self.prior_segments = int(lag), float(smooth_bins), float(prior_segments)
 
     def fit(self, data: RegionPairSegments) -> ConditionPSTH:
         if data.labels is None:
@@ -119,8 +122,18 @@ class ConditionPSTH(_Baseline):
                 key = str(data.labels[seg])
                 sums[key] = sums.get(key, 0.0) + tgt[i]
                 counts[key] = counts.get(key, 0) + 1
-        self.psth_ = {k: sums[k] / counts[k] for k in sums}
-        self.pooled_ = sum(sums.values()) / sum(counts.values())
+        from scipy.ndimage import gaussian_filter1d
+
+        total = sum(counts.values())
+        mean = sum(s.sum(0) for s in sums.values()) / (total * data.n_bins)  # (units,)
+        prior = self.prior_segments * mean[None, :]
+
+        def estimate(s: np.ndarray, n: float) -> np.ndarray:
+            rate = (s + prior) / (n + self.prior_segments)
+            return gaussian_filter1d(rate, self.smooth_bins, axis=0, mode="nearest") if self.smooth_bins > 0 else rate
+
+        self.psth_ = {k: estimate(sums[k], counts[k]) for k in sums}
+        self.pooled_ = estimate(sum(sums.values()), total)
         return self
 
     def expected(self, data, part, source):
