@@ -151,7 +151,8 @@ NNPOISSON_KEYS: dict[str, str] = {
 }
 
 #: SegmentOptions fields (which regions and segments) of the ``seq2seq`` section.
-SEQ2SEQ_SEGMENT_FIELDS = ("source", "target", "bin_size", "trials", "event", "window", "segment_duration", "labels")
+SEQ2SEQ_SEGMENT_FIELDS = ("source", "target", "bin_size", "trials", "event", "window", "segment_duration", "labels",
+                          "exclude_labels")
 #: Seq2seq.__init__ arguments.
 SEQ2SEQ_MODEL_FIELDS = ("latent_dim", "hidden", "lag", "bidirectional", "epochs", "lr", "batch_size",
                         "validation_fraction", "patience", "min_delta", "clip_grad_norm", "seed", "device", "threads")
@@ -204,7 +205,7 @@ class Seq2seqStep:
     def make_model(self) -> Any:
         from .cli.seq2seq import make_estimator
 
-        return make_estimator(**self.model)
+        return make_estimator(drop_none=False, **self.model)
 
 
 @dataclass
@@ -415,7 +416,7 @@ class PipelineConfig:
             if "window" in segment:
                 segment["window"] = tuple(segment["window"])
             segment_options = SegmentOptions(**segment).validate()
-            make_estimator(**n)
+            make_estimator(drop_none=False, **n)
             step = Seq2seqStep(segment_options, dict(n), float(options.get("test_fraction", 0.2)),
                                int(options.get("n_splits", 5)), int(options.get("chunks", 5)),
                                str(options.get("name_prefix", "")))

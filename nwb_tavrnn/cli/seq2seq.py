@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="continuous segments: their length in seconds (2)")
     data.add_argument("--labels", metavar="SPEC",
                       help="behaviour per segment: a column of --trials, or TABLE:COLUMN for continuous segments")
+    data.add_argument("--exclude-labels", metavar="VALUES", default="",
+                      help="label values whose segments are left out, e.g. a no-response code (missing labels "
+                           "always are)")
     model = parser.add_argument_group("model")
     model.add_argument("--latent-dim", type=int, help="latent dimension (4)")
     model.add_argument("--hidden", type=int, help="GRU state size (64)")
@@ -67,13 +70,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def make_estimator(**overrides):
-    """A Seq2seq with these settings (None ignored; patience None = never stop early), checked."""
+def make_estimator(drop_none: bool = True, **overrides):
+    """A Seq2seq with these settings, checked. ``drop_none``: None means "not given" (command-line
+    flags), except patience, where None means never stop early; a configuration's values are taken
+    as written (``drop_none=False``)."""
     from ..models.seq2seq import Seq2seq
 
-    model = Seq2seq(**{k: v for k, v in overrides.items() if v is not None and k != "patience"})
-    if "patience" in overrides:
-        model.patience = overrides["patience"]
+    if drop_none:
+        overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
+    model = Seq2seq(**overrides)
     model._validate()
     return model
 
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = SegmentOptions(source=args.source, target=args.target, bin_size=args.bin_size, trials=args.trials,
                              event=args.event, window=tuple(args.window), segment_duration=args.segment_duration,
-                             labels=args.labels).validate()
+                             labels=args.labels, exclude_labels=args.exclude_labels).validate()
     require(0 < args.test_fraction < 1, f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     require(args.n_splits >= 2, f"--n-splits must be >= 2, got {args.n_splits}")
     overrides = {"latent_dim": args.latent_dim, "hidden": args.hidden, "lag": args.lag, "epochs": args.epochs,

@@ -9,8 +9,9 @@ lagged model can predict. Baselines:
 * :class:`ConditionPSTH`: each unit's mean count per bin *of the segment* per condition (the
   segments' labels), pooled over conditions where one is unseen; trial-aligned segments only;
 * :class:`HistoryGLM`: a Poisson GLM per target unit on the source region's recent history (the last
-  ``history`` bins up to ``t − lag``), reduced to ``rank`` principal components first (reduced-rank
-  regression); scikit-learn's PCA and PoissonRegressor.
+  ``history`` bins up to ``t − lag``), reduced to ``rank`` principal components first (principal-
+  component regression, not reduced-rank regression: the reduction ignores the targets);
+  scikit-learn's PCA and PoissonRegressor.
 
 Binning is streamed through :meth:`~nwb_tavrnn.io.region_pairs.RegionPairSegments.batch`.
 """
@@ -144,7 +145,7 @@ class ConditionPSTH(_Baseline):
 
 class HistoryGLM(_Baseline):
     """Poisson GLM of every target unit on the source's last ``history`` bins up to ``t − lag``,
-    through ``rank`` principal components of that history (reduced-rank regression).
+    through ``rank`` principal components of that history (principal-component regression).
 
     Parameters
     ----------

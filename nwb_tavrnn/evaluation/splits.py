@@ -187,6 +187,11 @@ def holdout_blocks(starts: Sequence[float], stops: Sequence[float], test_fractio
     chunks = np.array_split(order, min(blocks, n))
     n_test = min(max(1, round(test_fraction * len(chunks))), len(chunks) - 1)
     picks = np.unique(np.round(np.linspace(0, len(chunks) - 1, n_test + 2)[1:-1]).astype(int))
+    if len(picks) < n_test:  # rounding made two picks one block: take the nearest free blocks too
+        free = [i for i in range(len(chunks)) if i not in set(picks)]
+        centre = np.linspace(0, len(chunks) - 1, n_test)
+        extra = sorted(free, key=lambda i: np.min(np.abs(centre - i)))[:n_test - len(picks)]
+        picks = np.sort(np.concatenate([picks, extra]).astype(int))
     test = np.sort(np.concatenate([chunks[i] for i in picks]))
     rest = np.setdiff1d(np.arange(n), test)
     t_start, t_stop = starts[test], stops[test]

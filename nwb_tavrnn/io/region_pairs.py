@@ -78,7 +78,7 @@ def select_units(nwbfile, spikes: SpikeTrains, spec: str) -> np.ndarray:
         value = wanted_value
     else:
         labels = np.asarray([_text(v) for v in (spikes.locations if kind == "location" else spikes.groups)])
-    names = {v.strip() for v in value.split("|")}
+    names = {v.strip() for v in value.split("|") if v.strip()}
     index = np.flatnonzero(np.isin(labels.astype(str), list(names)))
     if len(index) == 0:
         present = sorted(set(labels.astype(str)))
@@ -146,6 +146,13 @@ class RegionPairSegments:
         """Centre time of every bin of a segment. Shape (n_bins,)."""
         return self.starts[segment] + (np.arange(self.n_bins) + 0.5) * self.bin_size
 
+    @staticmethod
+    def _index(segments: Sequence[int] | np.ndarray) -> np.ndarray:
+        segments = np.asarray(segments)
+        if segments.dtype == bool:  # a mask, not the indices 0 and 1
+            return np.flatnonzero(segments)
+        return segments.astype(np.int64)
+
     def batch(self, segments: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Spike counts of these segments, binned now (streamed: nothing else is held).
 
@@ -153,13 +160,13 @@ class RegionPairSegments:
         ------
         returns : (len(segments), n_bins, n_source) and (len(segments), n_bins, n_target) float32
         """
-        segments = np.asarray(segments, dtype=np.int64)
+        segments = self._index(segments)
         return (_bin(self._source_keys, self.n_source, self.starts[segments], self.n_bins, self.bin_size),
                 _bin(self._target_keys, self.n_target, self.starts[segments], self.n_bins, self.bin_size))
 
     def subset(self, segments: Sequence[int] | np.ndarray) -> RegionPairSegments:
-        """The given segments (same spikes, fewer segments)."""
-        segments = np.asarray(segments, dtype=np.int64)
+        """The given segments (indices or a mask; same spikes, fewer segments)."""
+        segments = self._index(segments)
         out = RegionPairSegments.__new__(RegionPairSegments)
         out.__dict__.update(self.__dict__)
         out.starts = self.starts[segments]
@@ -209,7 +216,9 @@ def _bin(keys: tuple[np.ndarray, np.ndarray], n_units: int, starts: np.ndarray, 
     for i, (a, b) in enumerate(zip(lo, hi)):
         if b <= a:
             continue
-        bins = np.minimum(((times[a:b] - starts[i]) / bin_size).astype(np.int64), n_bins - 1)
+        # against explicit edges, as np.histogram does: a spike on an edge opens the next bin
+        edges = starts[i] + np.arange(n_bins + 1) * bin_size
+        bins = np.clip(np.searchsorted(edges, times[a:b], side="right") - 1, 0, n_bins - 1)
         out[i] = np.bincount(bins * n_units + units[a:b], minlength=n_bins * n_units).reshape(n_bins, n_units)
     return out
 
@@ -225,6 +234,7 @@ def read_region_pair(
     window: tuple[float, float] = (0.0, 1.0),
     segment_duration: float = 2.0,
     labels: str | None = None,
+    exclude_labels: Sequence[str] = (),
     min_segments: int = 10,
 ) -> RegionPairSegments:
     """Read two regions of a file and plan their segments.
@@ -242,6 +252,9 @@ def read_region_pair(
         ``TABLE:COLUMN``, or a column of ``trials``: the behavioural label of each segment (for
         continuous segments, the label of the interval holding the segment's middle; segments
         outside every interval are dropped).
+    exclude_labels
+        Label values whose segments are left out (e.g. a no-response code); missing labels (NaN,
+        empty) always are.
     min_segments
         Fewer segments than this is an error.
 
@@ -266,7 +279,10 @@ def read_region_pair(
         df = tables[trials]
         start, stop = (float(v) for v in window)
         require(stop > start, f"the window must end after it starts, got {window}")
-        n_bins = max(1, int(round((stop - start) / bin_size)))
+        n_bins = int(round((stop - start) / bin_size))
+        if n_bins < 1 or abs(n_bins * bin_size - (stop - start)) > 1e-6 * max(1.0, stop - start):
+            raise InputFileError(f"the window {start:g}..{stop:g} s is not a whole number of {bin_size:g} s bins; "
+                                 "adjust --window or --bin-size")
         times = np.asarray(interval_column(df, event, trials), dtype=np.float64)
         starts = times + start
         keep = np.isfinite(starts)
@@ -300,6 +316,23 @@ def read_region_pair(
             inside = np.array([len(w) > 0 for w in which])
             starts = starts[inside]
             label_values = np.array([values[w[0]] for w in which[inside]], dtype=object)
+    if label_values is not None:
+        text = np.asarray([str(v).strip() for v in label_values], dtype=object)
+        missing = np.isin(np.char.lower(text.astype(str)), ["", "nan", "none"]) | np.isin(
+            text.astype(str), [str(v) for v in exclude_labels])
+        if missing.any():
+            log.info("left out %d segments with a missing or excluded label", missing.sum())
+            starts, label_values = starts[~missing], text[~missing]
+            trial_ids = None if trial_ids is None else trial_ids[~missing]
+    # segments outside the recording would read as silence
+    t_lo = min((t[0] for t in spikes.times if len(t)), default=0.0) if spikes.t_start is None else spikes.t_start
+    t_hi = max((t[-1] for t in spikes.times if len(t)), default=0.0) if spikes.t_stop is None else spikes.t_stop
+    inside = (starts >= t_lo) & (starts + n_bins * bin_size <= t_hi + 1e-9)
+    if not inside.all():
+        log.warning("left out %d segments outside the recorded span %.3f..%.3f s", (~inside).sum(), t_lo, t_hi)
+        starts = starts[inside]
+        label_values = None if label_values is None else label_values[inside]
+        trial_ids = None if trial_ids is None else trial_ids[inside]
     if len(starts) < min_segments:
         raise InputFileError(f"only {len(starts)} segments ({aligned}); the model needs at least {min_segments}")
     data = RegionPairSegments(spikes.subset(src_idx), spikes.subset(tgt_idx), starts, n_bins, float(bin_size),

@@ -76,6 +76,7 @@ def test_bad_trial_settings_exit_2_with_one_line(decision, tmp_path, extra, word
     assert not out.exists()
 
 
+@pytest.mark.slow  # the whole pipeline before the step
 def test_run_config_reaches_the_nnpoisson_step(decision, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("connectivity:\n  window: 20\n  step: 20\nmodel:\n  epochs: 2\n  device: cpu\n"

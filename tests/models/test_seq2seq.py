@@ -151,6 +151,7 @@ def test_seq2seq_command(tmp_path):
     assert not (tmp_path / "x.nwb").exists()
 
 
+@pytest.mark.slow  # the whole pipeline before the step
 def test_run_config_reaches_the_seq2seq_step(tmp_path):
     path = write_two_region_session(tmp_path / "two.nwb", TwoRegionConfig(n_trials=30, n_source=10, n_target=6))
     config = tmp_path / "config.yaml"
@@ -167,3 +168,32 @@ def test_run_config_reaches_the_seq2seq_step(tmp_path):
     config.write_text("connectivity:\n  window: 15\n  step: 15\nseq2seq:\n  source: hippocampus\n  target: striatum\n")
     rc, _, err = _run(["run", str(path), str(tmp_path / "run2.nwb"), "--config", str(config)])
     assert rc == 2 and "striatum" in err, err
+
+
+def test_edges_masks_silent_units_and_labels():
+    from nwb_tavrnn.errors import InputFileError
+    from nwb_tavrnn.io.region_pairs import RegionPairSegments
+    from nwb_tavrnn.io.spike_trains import SpikeTrains
+
+    # a spike exactly on a bin edge opens the next bin, as in np.histogram
+    src = SpikeTrains([np.array([0.6, 0.3, 0.95])], np.array([0]), t_start=0.0, t_stop=2.0)
+    tgt = SpikeTrains([np.array([0.5])], np.array([1]), t_start=0.0, t_stop=2.0)
+    data = RegionPairSegments(src, tgt, np.array([0.3, 1.0]), 7, 0.1, labels=np.array(["a", "b"]))
+    np.testing.assert_array_equal(data.batch([0])[0][0, :, 0], np.histogram([0.3, 0.6, 0.95], 0.3 + np.arange(8) * 0.1)[0])
+    assert data.subset(data.labels == "b").n_segments == 1  # a mask, not indices 0 and 1
+    # a target unit silent in training: bits/spike would reward any rate; refused
+    with pytest.raises(ValueError, match="no spike in the training"):
+        Seq2seq(epochs=1, device="cpu", validation_fraction=0.0).fit(
+            RegionPairSegments(src, SpikeTrains([np.array([1.9])], np.array([1])), np.array([0.0, 0.7]), 7, 0.1))
+    # missing labels are left out, not a class; windows must be whole bins
+    session = simulate_two_region(TwoRegionConfig(n_trials=12, n_source=3, n_target=2), seed=3)
+    f = two_region_nwbfile(session)
+    f.trials.choice.data[0] = "nan"
+    part = read_region_pair(f, "hippocampus", "prefrontal", trials="trials", window=(0, 2), labels="choice",
+                            min_segments=2, bin_size=0.05)
+    assert part.n_segments == 11 and "nan" not in set(part.labels)
+    dropped = read_region_pair(f, "hippocampus", "prefrontal", trials="trials", window=(0, 2), labels="choice",
+                               exclude_labels=["A"], min_segments=1, bin_size=0.05)
+    assert set(dropped.labels) == {"B"} and dropped.n_segments == int((session.labels[1:] == "B").sum())
+    with pytest.raises(InputFileError, match="whole number"):
+        read_region_pair(f, "hippocampus", "prefrontal", trials="trials", window=(0, 0.01), bin_size=0.05)

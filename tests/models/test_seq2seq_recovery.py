@@ -32,11 +32,15 @@ def test_seq2seq_recovers_the_planted_latent_and_the_target():
     # latent recovery: CCA between the fitted latents and the true latent on the test segments
     from sklearn.cross_decomposition import CCA
 
-    z = model.transform(test).reshape(-1, 4)
-    times = np.concatenate([test.bin_times(i) for i in range(test.n_segments)])
-    truth = session.latent_at(times)
-    keep = np.tile(np.arange(test.n_bins) >= 5, test.n_segments)  # the encoder's first bins have little history
-    a, b = CCA(n_components=2).fit(z[keep], truth[keep]).transform(z[keep], truth[keep])
+    def pairs(part):  # fitted and true latents bin by bin, without the encoder's first bins (little history)
+        z = model.transform(part).reshape(-1, 4)
+        truth = session.latent_at(np.concatenate([part.bin_times(i) for i in range(part.n_segments)]))
+        keep = np.tile(np.arange(part.n_bins) >= 5, part.n_segments)
+        return z[keep], truth[keep]
+
+    # the canonical directions from the training segments, the correlations on the test segments
+    cca = CCA(n_components=2).fit(*pairs(train))
+    a, b = cca.transform(*pairs(test))
     correlations = [float(np.corrcoef(a[:, k], b[:, k])[0, 1]) for k in range(2)]
     print("canonical correlations with the true latent:", np.round(correlations, 3))
     assert min(correlations) >= 0.9

@@ -120,6 +120,8 @@ class Seq2seq(Estimator):
                              f"was fitted on {meta['n_source']} and {meta['n_target']}")
         if abs(data.bin_size - meta["bin_size"]) > 1e-12:
             raise ValueError(f"bin size {data.bin_size} s differs from the fitted {meta['bin_size']} s")
+        if int(meta["lag_bins"]) >= data.n_bins:
+            raise ValueError(f"the lag ({meta['lag_bins']} bins) is not shorter than these {data.n_bins}-bin segments")
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: RegionPairSegments, *, checkpoint_dir: str | os.PathLike | None = None,
@@ -140,17 +142,26 @@ class Seq2seq(Estimator):
             train_idx = train_idx[data.stops[train_idx] <= first]
         require(len(train_idx) >= 1, "no training segment left before the validation block")
         _, target_mean = data.subset(train_idx).mean_rates()
+        from ...evaluation.region_prediction import MeanRate
+
+        reference = MeanRate(lag).fit(data)
+        silent = np.flatnonzero(reference.mean_ == 0)
+        if len(silent):  # any rate beats the reference's floor there: bits/spike would be meaningless
+            raise ValueError(f"target unit(s) {data.target.ids[silent][:10].tolist()} have no spike in the training "
+                             "segments; leave them out of the target region (e.g. ids:...)")
         self.meta_ = {"n_source": data.n_source, "n_target": data.n_target, "bin_size": float(data.bin_size),
                       "n_bins": int(data.n_bins), "lag_bins": lag, "target_mean": target_mean.tolist(),
                       "source_ids": data.source.ids.tolist(), "target_ids": data.target.ids.tolist(),
                       "source_name": data.source_name, "target_name": data.target_name,
-                      "n_segments_fit": int(len(train_idx))}
+                      "n_segments_fit": int(len(train_idx)), "reference_mean": reference.mean_.tolist()}
         params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "device", "threads")}
         params["seed"] = self.seed_
         digest = hashlib.sha1(np.ascontiguousarray(data.starts).tobytes())
         for trains in (data.source, data.target):
             for t in trains.times:
                 digest.update(np.ascontiguousarray(t).tobytes())
+        digest.update(json.dumps([data.bin_size, data.n_bins, lag, data.source.ids.tolist(),
+                                  data.target.ids.tolist()]).encode())
         identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True), "data": digest.hexdigest()}
         config = TrainingConfig(epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
                                 patience=None if self.patience is None else int(self.patience),
@@ -254,10 +265,11 @@ class Seq2seq(Estimator):
         return total
 
     def score(self, data: RegionPairSegments) -> float:
-        """Held-out bits/spike of the target against each unit's training mean rate (higher is better)."""
+        """Held-out bits/spike of the target against each unit's mean count per bin on all the
+        segments given to :meth:`fit` (from the lag on; the step's reference too). Higher is better."""
         from ...evaluation.region_prediction import MeanRate, bits_per_spike
 
-        reference = MeanRate.from_means(np.asarray(self.meta_["target_mean"]), int(self.meta_["lag_bins"]))
+        reference = MeanRate.from_means(np.asarray(self.meta_["reference_mean"]), int(self.meta_["lag_bins"]))
         return float(bits_per_spike(self.log_likelihood(data), reference.log_likelihood(data), data,
                                     int(self.meta_["lag_bins"])))
 
@@ -273,11 +285,18 @@ class Seq2seq(Estimator):
         latents = self.transform(data) if latents is None else latents
         rates = self.predict(data)
         order = np.argsort(data.starts, kind="stable")
-        stamps = np.concatenate([data.bin_times(i) for i in order])
-        overlap = bool(np.any(np.diff(stamps) <= 0))
-        if overlap:  # overlapping trial windows: keep each segment's samples together, say so
-            log.warning("segments overlap in time: the series hold each segment's bins in turn")
-            stamps = np.maximum.accumulate(stamps + np.arange(len(stamps)) * 1e-9)
+        starts = data.starts[order]
+        overlap = bool(np.any(starts[1:] < starts[:-1] + data.n_bins * data.bin_size - 1e-9))
+        if overlap or np.any(np.diff(starts) <= 0):
+            # overlapping segments (trial windows closer than their length): one sample per segment,
+            # (segments, bins, k), stamped with the segment's start; a flat series would repeat times
+            stamps, shape = starts, (len(order), data.n_bins)
+            layout = (f"one sample per segment, each of shape ({data.n_bins} bins, k): bin j covers "
+                      f"start + [j, j + 1) x {data.bin_size:g} s (segments overlap in time)")
+        else:
+            stamps = np.concatenate([data.bin_times(i) for i in order])
+            shape = (len(order) * data.n_bins,)
+            layout = "one sample per bin, stamped with the bin centre"
         fields = self._provenance_fields()
         if getattr(self, "validation_curve_", None):
             fields["validation_loss"] = np.asarray(self.validation_curve_, dtype=np.float64)
@@ -288,12 +307,12 @@ class Seq2seq(Estimator):
                                      description=f"training run of {desc}; loss per epoch = mean Poisson NLL per "
                                                  "segment; weights are the torch state_dict (rebuild with "
                                                  "Seq2seq.from_provenance)", **fields)
-        segment_note = f"; {data.n_segments} segments of {data.n_bins} bins ({data.aligned_to})"
-        latent_series = TimeSeries(name=f"{name_prefix}latents", data=latents[order].reshape(-1, latents.shape[2]),
+        segment_note = f"; {data.n_segments} segments of {data.n_bins} bins ({data.aligned_to}); {layout}"
+        latent_series = TimeSeries(name=f"{name_prefix}latents", data=latents[order].reshape(*shape, latents.shape[2]),
                                    unit="a.u.", timestamps=stamps,
                                    description=f"latent trajectory per bin, {desc}{segment_note}")
         rate_series = TimeSeries(name=f"{name_prefix}predicted_target_rates",
-                                 data=rates[order].reshape(-1, rates.shape[2]), unit="spikes/s", timestamps=stamps,
+                                 data=rates[order].reshape(*shape, rates.shape[2]), unit="spikes/s", timestamps=stamps,
                                  description=f"predicted rate of every target unit (columns in the order of Units ids "
                                              f"{self.meta_['target_ids'][:20]}...), {desc}{segment_note}; NaN where the "
                                              "lag leaves nothing to predict from")

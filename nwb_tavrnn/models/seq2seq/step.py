@@ -42,6 +42,7 @@ class SegmentOptions:
     window: tuple[float, float] = (0.0, 1.0)
     segment_duration: float = 2.0
     labels: str | None = None
+    exclude_labels: tuple[str, ...] = ()
 
     def validate(self) -> SegmentOptions:
         require(bool(self.source) and bool(self.target), "give the source and target regions (--source, --target)")
@@ -50,6 +51,9 @@ class SegmentOptions:
         require(len(window) == 2 and window[1] > window[0], f"window must be START STOP with STOP > START, got "
                 f"{self.window}")
         self.window = window
+        if isinstance(self.exclude_labels, str):
+            self.exclude_labels = tuple(v.strip() for v in self.exclude_labels.split(","))
+        self.exclude_labels = tuple(str(v) for v in (self.exclude_labels or ()))
         require(float(self.segment_duration) > float(self.bin_size), "segment_duration must exceed one bin")
         return self
 
@@ -58,7 +62,7 @@ class SegmentOptions:
 
         return read_region_pair(nwbfile, self.source, self.target, bin_size=float(self.bin_size), trials=self.trials,
                                 event=self.event, window=self.window, segment_duration=float(self.segment_duration),
-                                labels=self.labels)
+                                labels=self.labels, exclude_labels=self.exclude_labels)
 
 
 def chunk_means(values: np.ndarray, chunks: int) -> np.ndarray:
@@ -217,7 +221,9 @@ def seq2seq_file(
         on_step("scoring the target's prediction")
     scores, baselines = neural_scores(model, train, test, data.labels is not None and options.trials is not None)
     decoding = None
-    if data.labels is not None:
+    if data.labels is not None and len(set(data.labels)) < 2:
+        log.warning("every segment has the label %r: nothing to decode", data.labels[0])
+    elif data.labels is not None:
         if on_step:
             on_step(f"decoding behaviour ({n_splits} folds, a Seq2seq fitted in each)")
         params = {**model.get_params()}
@@ -226,8 +232,13 @@ def seq2seq_file(
                    **{k: DECODERS[k] for k in ("random_forest", "mlp", "majority")}}
         features = {"segments": np.arange(data.n_segments, dtype=float)[:, None],
                     "rates": rate_features(data, chunks)}
-        decoding = compare_decoders(features, data.labels, data.starts, data.stops, n_splits=n_splits,
-                                    seed=int(model.seed or 0), methods=methods)
+        try:
+            decoding = compare_decoders(features, data.labels, data.starts, data.stops, n_splits=n_splits,
+                                        seed=int(model.seed or 0), methods=methods)
+        except FloatingPointError as err:  # a fold's Seq2seq diverged
+            from ..step import TrainingError
+
+            raise TrainingError(f"behaviour decoding: {err}") from None
         scores = pd.concat([scores, decoding.to_scores()], ignore_index=True)
     seconds = time.perf_counter() - started
     latents = model.transform(data)
