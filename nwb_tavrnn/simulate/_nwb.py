@@ -25,3 +25,8 @@ def simulated_nwbfile(name: str, description: str, seed: int, config: Any):
         source_script_file_name=f"nwb_tavrnn/simulate/{name}.py",
         notes=json.dumps({"seed": seed, "config": asdict(config)}, sort_keys=True),
     )
+
+
+#: Resolution declared for continuous-time simulated spike times (s): they are drawn by thinning and
+#: stored as float64, on no acquisition grid; 1 µs is a safe bound (nwbinspector asks for one).
+SPIKE_RESOLUTION = 1e-6

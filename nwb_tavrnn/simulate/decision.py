@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import require
 from ..io.spike_trains import SpikeTrains
+from ._nwb import SPIKE_RESOLUTION
 
 REGIONS = ("sensory", "left", "right")
 
@@ -237,6 +238,8 @@ def decision_nwbfile(session: DecisionSession):
     n = len(session.spikes)
     nwbfile.units = build_units_table(
         session.spikes.times, session.spikes.ids, description="Simulated spike trains (inhomogeneous Poisson).",
+        # continuous-time spikes (thinning), stored as float64: no acquisition grid; 1 µs is a safe bound
+        resolution=SPIKE_RESOLUTION,
         obs_intervals=[np.array([[0.0, session.spikes.t_stop]])] * n, electrodes=[[i] for i in range(n)],
         electrode_table=nwbfile.electrodes, electrode_groups=[groups[r] for r in session.unit_region],
         extra_columns={"region": ("Brain region of the neuron.", [str(r) for r in session.unit_region])},

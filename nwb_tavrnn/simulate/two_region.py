@@ -67,6 +67,7 @@ import numpy as np
 
 from ..errors import require
 from ..io.spike_trains import SpikeTrains
+from ._nwb import SPIKE_RESOLUTION
 
 log = logging.getLogger(__name__)
 
@@ -536,6 +537,8 @@ def two_region_nwbfile(session: TwoRegionSession):
     n = len(session.spikes)
     nwbfile.units = build_units_table(
         session.spikes.times, session.spikes.ids, description="Simulated spike trains (inhomogeneous Poisson).",
+        # continuous-time spikes (thinning), stored as float64: no acquisition grid; 1 µs is a safe bound
+        resolution=SPIKE_RESOLUTION,
         obs_intervals=[np.array([[0.0, session.spikes.t_stop]])] * n, electrodes=[[i] for i in range(n)],
         electrode_table=nwbfile.electrodes, electrode_groups=[groups[r] for r in session.unit_region],
         extra_columns={"region": ("Brain region of the unit.", [str(r) for r in session.unit_region])},
