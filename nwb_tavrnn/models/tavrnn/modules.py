@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -36,6 +37,16 @@ from ..graphs import GraphSequence, SparseGraph
 
 #: The reference's stabiliser inside the Gaussian KL.
 KL_EPS = 1e-10
+
+
+@dataclass
+class RecurrentState:
+    """What the recurrence carries from one window to the next: the hidden state and the attention
+    memory (states and their keys; bounded by ``attention`` = w, growing with the windows for "full")."""
+
+    h: Tensor
+    memory: list[Tensor]
+    keys: list[Tensor]
 
 
 class GraphGRU(nn.Module):
@@ -380,6 +391,89 @@ class VGRNNNet(nn.Module):
             return F.relu(self.phi_x.weight.t() + self.phi_x.bias).unsqueeze(0)
         return F.relu(self.phi_x(seq.features))
 
+    # -- the recurrence, one window at a time (shared by forward and the online embedder) ------------
+    def _fused(self) -> dict[str, Tensor | None]:
+        """The layers' weights arranged for the recurrence: the φx halves of the encoder's first GCN and
+        of the three GRU input GCNs side by side, the encoder's heads together, the GRU's gates together."""
+        enc, rnn, hd = self.encoder, self.rnn, self.h_dim
+        x_weight = torch.cat([rnn.x_z.weight, rnn.x_r.weight, rnn.x_h.weight])  # (3h, 2h)
+        return {
+            "input": torch.cat([enc.hidden.weight[:, :hd], x_weight[:, :hd]]).t(),  # (h, 4h)
+            "input_bias": torch.cat([rnn.x_z.bias, rnn.x_r.bias, rnn.x_h.bias]),
+            "enc_h": enc.hidden.weight[:, hd:].t(),
+            "head": torch.cat([enc.mean.weight, enc.std.weight]).t(),  # (h, 2z)
+            "head_bias": None if enc.mean.bias is None else torch.cat([enc.mean.bias, enc.std.bias]),
+            "x_phi_z": x_weight[:, hd:].t(),  # (h, 3h)
+            "gate": torch.cat([rnn.h_z.weight, rnn.h_r.weight]).t(),  # (h, 2h)
+            "gate_bias": torch.cat([rnn.h_z.bias, rnn.h_r.bias]),
+        }
+
+    def _input_terms(self, a_phi_x: Tensor, fused: dict) -> tuple[Tensor, Tensor]:
+        """The encoder's and the GRU's shares of ``Â φx`` (any leading window axes)."""
+        hd = self.h_dim
+        pre = a_phi_x @ fused["input"]
+        pre_enc = pre[..., :hd]
+        if self.encoder.hidden.bias is not None:
+            pre_enc = pre_enc + self.encoder.hidden.bias
+        return pre_enc, pre[..., hd:] + fused["input_bias"]
+
+    def initial_state(self, n_nodes: int, device: torch.device | str = "cpu") -> RecurrentState:
+        """The state before the first window: zeros, empty attention memory."""
+        return RecurrentState(torch.zeros(n_nodes + 1, self.h_dim, device=device), [], [])
+
+    def _advance(self, graph, pre_enc: Tensor, pre_x: Tensor, state: RecurrentState, fused: dict, sample: bool,
+                 generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One window of the recurrence: encoder, Z, graph GRU, attention. Updates ``state`` in place
+        and returns (mean, std, z, attention weights over the memory)."""
+        enc_h, hd, zd = fused["enc_h"], self.h_dim, self.z_dim
+        h = state.h
+        a_h = graph.propagate(h)
+        e = F.relu(pre_enc + a_h @ enc_h)
+        a_e = graph.propagate(e)
+        heads = a_e @ fused["head"] if fused["head_bias"] is None else torch.addmm(fused["head_bias"], a_e,
+                                                                                  fused["head"])
+        mean, std = heads[:, :zd], F.softplus(heads[:, zd:])
+        z = mean + std * torch.randn(mean.shape, generator=generator, device=mean.device) if sample else mean
+        a_phi_z = graph.propagate(F.relu(self.phi_z(z)))
+        gx = torch.addmm(pre_x, a_phi_z, fused["x_phi_z"])  # (N+1, 3h)
+        gates = torch.sigmoid(gx[:, :2 * hd] + torch.addmm(fused["gate_bias"], a_h, fused["gate"]))
+        update, reset = gates[:, :hd], gates[:, hd:]
+        candidate = torch.tanh(gx[:, 2 * hd:] + self.rnn.h_h(graph.propagate(reset * h)))
+        h_tilde = update * h + (1 - update) * candidate
+        if self.attention is None:
+            state.h = h_tilde
+            return mean, std, z, torch.ones(1, device=mean.device)
+        memory, keys = state.memory, state.keys
+        memory.append(h_tilde)
+        keys.append(self.attention.keys(h_tilde[-1]))
+        if self.attention_window is not None:
+            del memory[:-self.attention_window]  # older states can never be attended again
+            del keys[:-self.attention_window]
+        h, alpha = self.attention(memory, torch.stack(keys))
+        if self.attention_memory == "attended":  # the reference overwrites the newest state
+            memory[-1] = h
+            keys[-1] = self.attention.keys(h[-1])
+        state.h = h
+        return mean, std, z, alpha
+
+    def step(self, graph, features: Tensor | None, state: RecurrentState) -> dict[str, Tensor]:
+        """Embed one more window (Z = μ), carrying ``state`` from the previous one: what
+        :meth:`forward` computes for that window, for an online caller.
+
+        Shapes
+        ------
+        features : (N + 1, x_dim), or None for identity features
+        return["mean"], ["std"] : (N + 1, z_dim); ["hidden"] : (N + 1, h_dim); ["attention"] : (memory,)
+        """
+        fused = self._fused()
+        if features is None:
+            phi_x = F.relu(self.phi_x.weight.t() + self.phi_x.bias)
+        else:
+            phi_x = F.relu(self.phi_x(features))
+        pre_enc, pre_x = self._input_terms(graph.propagate(phi_x), fused)
+        mean, std, _, alpha = self._advance(graph, pre_enc, pre_x, state, fused, False, None)
+        return {"mean": mean, "std": std, "hidden": state.h, "attention": alpha}
+
     def forward(
         self,
         seq: GraphSequence,
@@ -415,67 +509,26 @@ class VGRNNNet(nn.Module):
         return["hidden"] : (W, N + 1, h_dim), the state after attention
         return["attention"] : (W, W), row t sums to 1 over windows ≤ t
         """
-        n, w_count, hd, zd = seq.n_nodes, seq.num_windows, self.h_dim, self.z_dim
+        n, w_count = seq.n_nodes, seq.num_windows
         device = self.phi_x.weight.device
-        enc, rnn = self.encoder, self.rnn
+        fused = self._fused()
         # unbind, not indexing: the backward of W separate index ops would zero-fill W full-size tensors.
         phi_x_all = self.embed_features(seq).unbind(0)
         a_phi_x = torch.stack([g.propagate(phi_x_all[t if len(phi_x_all) > 1 else 0])
                                for t, g in enumerate(seq.graphs)])
-        # The φx halves of the encoder's first GCN and of the three GRU input GCNs, all windows at once.
-        x_weight = torch.cat([rnn.x_z.weight, rnn.x_r.weight, rnn.x_h.weight])  # (3h, 2h)
-        x_bias = torch.cat([rnn.x_z.bias, rnn.x_r.bias, rnn.x_h.bias])
-        pre = a_phi_x @ torch.cat([enc.hidden.weight[:, :hd], x_weight[:, :hd]]).t()  # (W, N+1, 4h)
-        pre_enc = pre[..., :hd]
-        pre_enc = (pre_enc if enc.hidden.bias is None else pre_enc + enc.hidden.bias).unbind(0)
-        pre_x = (pre[..., hd:] + x_bias).unbind(0)
-        enc_h_weight = enc.hidden.weight[:, hd:].t()
-        head_weight = torch.cat([enc.mean.weight, enc.std.weight]).t()  # (h, 2z)
-        head_bias = None if enc.mean.bias is None else torch.cat([enc.mean.bias, enc.std.bias])
-        x_phi_z_weight = x_weight[:, hd:].t()  # (h, 3h)
-        gate_weight = torch.cat([rnn.h_z.weight, rnn.h_r.weight]).t()  # (h, 2h)
-        gate_bias = torch.cat([rnn.h_z.bias, rnn.h_r.bias])
-
-        h = torch.zeros(n + 1, hd, device=device)
-        memory: list[Tensor] = []
-        keys: list[Tensor] = []  # k(s_j) of the memory's states: fixed once a state is final
+        pre_enc, pre_x = self._input_terms(a_phi_x, fused)
+        pre_enc, pre_x = pre_enc.unbind(0), pre_x.unbind(0)
+        state = self.initial_state(n, device)
         previous, means, stds, zs, hiddens = [], [], [], [], []
         attention = torch.zeros(w_count, w_count, device=device)
         for t, graph in enumerate(seq.graphs):
-            previous.append(h)
-            a_h = graph.propagate(h)
-            e = F.relu(pre_enc[t] + a_h @ enc_h_weight)
-            a_e = graph.propagate(e)
-            heads = a_e @ head_weight if head_bias is None else torch.addmm(head_bias, a_e, head_weight)
-            mean, std = heads[:, :zd], F.softplus(heads[:, zd:])
-            if sample:
-                z = mean + std * torch.randn(mean.shape, generator=generator, device=device)
-            else:
-                z = mean
-            a_phi_z = graph.propagate(F.relu(self.phi_z(z)))
-            gx = torch.addmm(pre_x[t], a_phi_z, x_phi_z_weight)  # (N+1, 3h)
-            gates = torch.sigmoid(gx[:, :2 * hd] + torch.addmm(gate_bias, a_h, gate_weight))
-            update, reset = gates[:, :hd], gates[:, hd:]
-            candidate = torch.tanh(gx[:, 2 * hd:] + rnn.h_h(graph.propagate(reset * h)))
-            h_tilde = update * h + (1 - update) * candidate
-            if self.attention is not None:
-                memory.append(h_tilde)
-                keys.append(self.attention.keys(h_tilde[-1]))
-                if self.attention_window is not None:
-                    del memory[:-self.attention_window]  # older states can never be attended again
-                    del keys[:-self.attention_window]
-                h, alpha = self.attention(memory, torch.stack(keys))
-                if self.attention_memory == "attended":  # the reference overwrites the newest state
-                    memory[-1] = h
-                    keys[-1] = self.attention.keys(h[-1])
-                attention[t, t - alpha.shape[0] + 1: t + 1] = alpha
-            else:
-                h = h_tilde
-                attention[t, t] = 1.0
+            previous.append(state.h)
+            mean, std, z, alpha = self._advance(graph, pre_enc[t], pre_x[t], state, fused, sample, generator)
+            attention[t, t - alpha.shape[0] + 1: t + 1] = alpha
             means.append(mean)
             stds.append(std)
             zs.append(z)
-            hiddens.append(h)
+            hiddens.append(state.h)
         mean_all, std_all = torch.stack(means), torch.stack(stds)
         out = {"mean": mean_all, "std": std_all, "z": torch.stack(zs), "hidden": torch.stack(hiddens),
                "attention": attention}
