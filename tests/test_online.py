@@ -51,3 +51,65 @@ def test_online_windows_equal_the_offline_steps(attention):
                                atol=1e-4)
     # what is kept stays bounded by one window's bins
     assert len(online._bins) <= online.window_bins + online.step_bins
+
+
+@pytest.fixture(scope="module")
+def fitted_run(tmp_path_factory):
+    from nwb_tavrnn.cli.main import main
+    from nwb_tavrnn.simulate import write_simulation
+
+    folder = tmp_path_factory.mktemp("monitor")
+    config = dataclasses.replace(SimulationConfig.small(), gameplay_minutes=6.0, rest_minutes=2.0)
+    session = write_simulation(folder / "s.nwb", config, seed=0)
+    assert main(["--quiet", "run", str(session), str(folder / "fitted.nwb"), "--window", "40", "--step", "20",
+                 "--set", "model.epochs=3"]) == 0
+    return folder, session, folder / "fitted.nwb"
+
+
+def test_monitor_writes_the_offline_embeddings_progressively(fitted_run, capsys):
+    from nwb_tavrnn.cli.main import main
+    from nwb_tavrnn.io.files import open_nwb
+    from nwb_tavrnn.validation import validate_file
+
+    folder, session, fitted = fitted_run
+    out = folder / "mon.nwb"
+    assert main(["monitor", str(session), "--model", str(fitted), "--output", str(out)]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("window ")]
+    with open_nwb(out) as a, open_nwb(fitted) as b:
+        online = a.processing["ecephys"]["OnlineNodeEmbeddings"].mean[()]
+        offline = b.processing["ecephys"]["NodeEmbeddings"].mean[()]
+        np.testing.assert_allclose(online, offline, atol=1e-5)
+        np.testing.assert_allclose(a.processing["ecephys"]["OnlineConnectivity"].data[()],
+                                   b.processing["ecephys"]["DynamicConnectivity"].data[()], atol=1e-6)
+    assert len(lines) == offline.shape[0]
+    assert validate_file(out).ok
+
+
+def test_killing_monitor_keeps_every_completed_window(fitted_run):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nwb_tavrnn.io.files import open_nwb
+    from nwb_tavrnn.validation import validate_file
+
+    folder, session, fitted = fitted_run
+    out = folder / "killed.nwb"
+    proc = subprocess.Popen([sys.executable, "-m", "nwb_tavrnn.cli.main", "monitor", str(session), "--model",
+                             str(fitted), "--output", str(out), "--speed", "40"], stdout=subprocess.PIPE, text=True)
+    seen = 0
+    deadline = time.monotonic() + 120
+    while seen < 3 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        seen += line.startswith("window ")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert seen >= 3
+    with open_nwb(out) as f:
+        conn = f.processing["ecephys"]["OnlineConnectivity"]
+        n = conn.data.shape[0]
+        assert n >= seen and len(conn.window_start_times[()]) == n
+        assert f.processing["ecephys"]["OnlineNodeEmbeddings"].mean.shape[0] == n
+    assert n < 23  # it was killed before the end
+    assert validate_file(out).ok

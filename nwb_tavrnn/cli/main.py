@@ -29,7 +29,7 @@ PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "importer", "sort", "segments", "connectivity", "fit",
-               "evaluate", "nnpoisson", "seq2seq")
+               "evaluate", "nnpoisson", "seq2seq", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,78 @@
+"""``nwb-tavrnn monitor INPUT --model FITTED.nwb``: embed each window the moment its spikes are in.
+
+INPUT is replayed (its Units, in time order) at real time, a multiple of it, or as fast as possible;
+every completed window gets one status line (time, edges, subregion alignment, and a flag when its
+embedding moved far from the recent ones). With --output the windows go to an NWB file written
+progressively (flushed after each window: a crash loses at most the window in progress), which
+`inspect`, `validate` and `evaluate` read like any derived file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    if value == "realtime":
+        return 1.0
+    try:
+        speed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected realtime, max or a multiple of real time, got {value!r}") from None
+    if not speed > 0:
+        raise argparse.ArgumentTypeError("the speed must be positive")
+    return speed
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "monitor",
+        help="replay a recording through a fitted model, one embedded window as soon as it is complete",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", metavar="INPUT.nwb", help="NWB file whose Units are replayed")
+    parser.add_argument("--model", required=True, metavar="FITTED.nwb",
+                        help="file holding the fitted model and the graphs it was trained on (from fit or run)")
+    parser.add_argument("--speed", type=_speed, default=None, metavar="realtime|max|X",
+                        help="replay at real time, X times real time, or as fast as possible (max, the default)")
+    parser.add_argument("--output", metavar="OUT.nwb", help="write the windows to this NWB file as they complete")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, auto")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT.nwb if it exists")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io.files import check_writable, refuse_source_as_destination
+    from ..online.monitor import ProgressiveWriter, load_fitted, monitor, replay_nwb
+
+    if args.output:
+        refuse_source_as_destination(args.input, args.output)
+        refuse_source_as_destination(args.model, args.output)
+        check_writable(args.output, args.overwrite)
+    fitted = load_fitted(args.model, device=args.device)
+    writer = ProgressiveWriter(args.output, args.input, fitted, overwrite=args.overwrite) if args.output else None
+    count = 0
+    try:
+        from ..io.files import open_nwb
+        from ..io.read import read_spike_trains
+
+        with open_nwb(args.input) as nwbfile:
+            t_stop = read_spike_trains(nwbfile).t_stop
+        for result, moved in monitor(replay_nwb(args.input, speed=args.speed), fitted, writer=writer, until=t_stop):
+            count += 1
+            alignment = "" if result.alignment is None else f", alignment {result.alignment:+.3f}"
+            print(f"window {result.index}: {result.start:.1f}-{result.stop:.1f} s, {result.n_edges} edges"
+                  f"{alignment}{'  <- embedding moved' if moved else ''}", flush=True)
+    finally:
+        if writer is not None:
+            writer.close()
+    print(f"{count} windows" + (f"; written to {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
