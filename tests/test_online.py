@@ -113,3 +113,19 @@ def test_killing_monitor_keeps_every_completed_window(fitted_run):
         assert f.processing["ecephys"]["OnlineNodeEmbeddings"].mean.shape[0] == n
     assert n < 23  # it was killed before the end
     assert validate_file(out).ok
+
+
+def test_a_recording_streamed_chunk_by_chunk_gives_the_one_shot_crossings():
+    pytest.importorskip("spikeinterface")
+    from nwb_tavrnn.online.monitor import recording_source
+    from nwb_tavrnn.sorting._spikeinterface import channel_noise, detect_events, generate_ground_truth
+    from nwb_tavrnn.sorting.params import DetectionParams
+
+    rec, _ = generate_ground_truth(duration=6.0, num_channels=8, num_units=5)
+    one_shot = detect_events(rec, DetectionParams(), {"progress_bar": False}, noise=channel_noise(rec, {"progress_bar": False}))
+    batches = list(recording_source(rec, chunk_seconds=1.0))
+    times = np.concatenate([b[0] for b in batches])
+    channels = np.concatenate([b[1] for b in batches])
+    assert np.all(np.diff(times) >= 0)  # batches in time order, as the embedder needs
+    for c, expected in enumerate(one_shot.event_times):
+        np.testing.assert_allclose(np.sort(times[channels == c]), expected)

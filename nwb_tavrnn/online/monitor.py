@@ -65,6 +65,36 @@ def replay_nwb(path: PathLike, speed: float | None = None, batch_seconds: float 
         edge = hi
 
 
+def recording_source(recording, params: Any = None, chunk_seconds: float = 1.0,
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Threshold crossings per electrode (the HD-MEA mode) of a SpikeInterface recording, read chunk
+    by chunk as a rig's stream would arrive: ``(times, channel index)`` batches.
+
+    The channels' noise levels are estimated once, from the recording's start, so thresholds stay
+    put from chunk to chunk. A crossing within ``exclude_sweep_ms`` of a chunk border can be missed
+    or counted on both sides.
+    """
+    from ..sorting._spikeinterface import channel_noise, detect_events
+    from ..sorting.params import DetectionParams
+
+    params = params or DetectionParams()
+    fs = float(recording.get_sampling_frequency())
+    n = int(recording.get_num_frames(0))
+    head = recording.frame_slice(0, min(n, int(10 * fs)))  # the first 10 s set the noise
+    quiet = {"progress_bar": False}
+    noise = channel_noise(head, quiet)
+    step = max(1, int(round(chunk_seconds * fs)))
+    t0 = float(recording.get_start_time(0))
+    for start in range(0, n, step):
+        chunk = recording.frame_slice(start, min(n, start + step))
+        events = detect_events(chunk, params, quiet, noise=noise)
+        # the chunk's own clock may or may not carry the slice's offset: put it on the recording's
+        times = np.concatenate(events.event_times) - float(chunk.get_start_time(0)) + start / fs + t0
+        channels = np.concatenate([np.full(len(t), c, dtype=np.int64) for c, t in enumerate(events.event_times)])
+        order = np.argsort(times, kind="stable")
+        yield times[order], channels[order]
+
+
 @dataclass
 class Fitted:
     """What monitoring needs from a fitted file."""
@@ -252,4 +282,4 @@ def monitor(source: Iterable[tuple[np.ndarray, np.ndarray]], fitted: Fitted, *, 
         yield from emit(embedder.flush(until))
 
 
-__all__ = ["Fitted", "ProgressiveWriter", "load_fitted", "monitor", "replay_nwb"]
+__all__ = ["Fitted", "ProgressiveWriter", "load_fitted", "monitor", "recording_source", "replay_nwb"]

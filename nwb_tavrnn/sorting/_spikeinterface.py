@@ -476,17 +476,28 @@ class ChannelEvents:
     gains: np.ndarray | None
 
 
-def detect_events(recording, params: DetectionParams, job_kwargs: dict | None = None) -> ChannelEvents:
-    """Per-channel threshold crossings (``detect_peaks`` "by_channel"), chunked and parallel."""
+def channel_noise(recording, job_kwargs: dict | None = None) -> np.ndarray:
+    """Each channel's noise level (MAD of 20 random 50 ms slices), in the recording's raw units."""
     from spikeinterface.core import get_noise_levels
+
+    fs = float(recording.get_sampling_frequency())
+    return np.asarray(get_noise_levels(recording, return_in_uV=False, method="mad",
+                                       random_slices_kwargs=dict(num_chunks_per_segment=20, chunk_size=int(0.05 * fs),
+                                                                 seed=0),
+                                       **(job_kwargs or {})), dtype=np.float64)
+
+
+def detect_events(recording, params: DetectionParams, job_kwargs: dict | None = None,
+                  noise: np.ndarray | None = None) -> ChannelEvents:
+    """Per-channel threshold crossings (``detect_peaks`` "by_channel"), chunked and parallel.
+
+    ``noise``: the channels' noise levels when already known (a stream detected chunk by chunk keeps
+    the ones of its start, so thresholds do not move between chunks)."""
     from spikeinterface.sortingcomponents.peak_detection import detect_peaks
 
     fs = float(recording.get_sampling_frequency())
     t0 = float(recording.get_start_time(0))
-    noise = np.asarray(get_noise_levels(recording, return_in_uV=False, method="mad",
-                                        random_slices_kwargs=dict(num_chunks_per_segment=20, chunk_size=int(0.05 * fs),
-                                                                  seed=0),
-                                        **(job_kwargs or {})), dtype=np.float64)
+    noise = channel_noise(recording, job_kwargs) if noise is None else np.asarray(noise, dtype=np.float64)
     safe = np.where(noise > 0, noise, np.inf)  # a flat channel never crosses
     peaks = detect_peaks(recording, method="by_channel",
                          method_kwargs=dict(peak_sign=params.peak_sign, detect_threshold=params.detect_threshold,
