@@ -405,3 +405,13 @@ def test_seq2seq_notebook_executes(tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert (tmp_path / "two_region_seq2seq.nwb").is_file()
+
+
+@pytest.mark.slow
+def test_online_monitoring_notebook_executes(tmp_path):
+    notebook = _execute_notebook("05_online_monitoring.ipynb", tmp_path, timeout=600)
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "largest difference from the offline embeddings: 0.0" in text or "e-0" in text
