@@ -73,7 +73,9 @@ def test_monitor_writes_the_offline_embeddings_progressively(fitted_run, capsys)
 
     folder, session, fitted = fitted_run
     out = folder / "mon.nwb"
-    assert main(["monitor", str(session), "--model", str(fitted), "--output", str(out)]) == 0
+    assert main(["monitor", str(session), "--model", str(fitted), "--output", str(out), "--figure",
+                 str(folder / "live.png")]) == 0
+    assert (folder / "live.png").stat().st_size > 1000
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("window ")]
     with open_nwb(out) as a, open_nwb(fitted) as b:
         online = a.processing["ecephys"]["OnlineNodeEmbeddings"].mean[()]

@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--speed", type=_speed, default=None, metavar="realtime|max|X",
                         help="replay at real time, X times real time, or as fast as possible (max, the default)")
     parser.add_argument("--output", metavar="OUT.nwb", help="write the windows to this NWB file as they complete")
+    parser.add_argument("--figure", metavar="PNG", help="redraw this figure after every window (edges, alignment, "
+                        "attention)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, auto")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT.nwb if it exists")
     parser.set_defaults(func=run)
@@ -51,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..io.files import check_writable, refuse_source_as_destination
-    from ..online.monitor import ProgressiveWriter, load_fitted, monitor, replay_nwb
+    from ..online.monitor import LiveFigure, ProgressiveWriter, load_fitted, monitor, replay_nwb
 
     if args.output:
         refuse_source_as_destination(args.input, args.output)
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.output, args.overwrite)
     fitted = load_fitted(args.model, device=args.device)
     writer = ProgressiveWriter(args.output, args.input, fitted, overwrite=args.overwrite) if args.output else None
+    figure = LiveFigure(args.figure) if args.figure else None
     count = 0
     try:
         from ..io.files import open_nwb
@@ -68,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
             t_stop = read_spike_trains(nwbfile).t_stop
         for result, moved in monitor(replay_nwb(args.input, speed=args.speed), fitted, writer=writer, until=t_stop):
             count += 1
+            if figure is not None:
+                figure.update(result, moved)
             alignment = "" if result.alignment is None else f", alignment {result.alignment:+.3f}"
             print(f"window {result.index}: {result.start:.1f}-{result.stop:.1f} s, {result.n_edges} edges"
                   f"{alignment}{'  <- embedding moved' if moved else ''}", flush=True)

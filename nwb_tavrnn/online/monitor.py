@@ -243,6 +243,46 @@ class ProgressiveWriter:
             self._file = None
 
 
+class LiveFigure:
+    """A PNG redrawn after every window (atomically: a viewer never reads a half-written file): edges
+    and subregion alignment per window, and the latest window's attention row."""
+
+    def __init__(self, path: PathLike) -> None:
+        from pathlib import Path
+
+        self.path = Path(path)
+        self.times: list[float] = []
+        self.edges: list[int] = []
+        self.alignment: list[float] = []
+        self.moved: list[bool] = []
+
+    def update(self, result: WindowResult, moved: bool) -> None:
+        import os
+
+        from ..plots import _pyplot
+
+        plt = _pyplot()
+        self.times.append(result.stop)
+        self.edges.append(result.n_edges)
+        self.alignment.append(np.nan if result.alignment is None else result.alignment)
+        self.moved.append(moved)
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+        axes[0].plot(self.times, self.edges, marker=".")
+        axes[0].set(xlabel="window end (s)", ylabel="edges", title="graph size")
+        axes[1].plot(self.times, self.alignment, marker=".")
+        flagged = [t for t, m in zip(self.times, self.moved) if m]
+        for t in flagged:
+            axes[1].axvline(t, color="C3", alpha=0.4)
+        axes[1].set(xlabel="window end (s)", ylabel="alignment", title="subregion alignment (red: embedding moved)")
+        axes[2].bar(np.arange(len(result.attention)) - len(result.attention) + 1, result.attention)
+        axes[2].set(xlabel="window (relative)", ylabel="weight", title=f"attention of window {result.index}")
+        fig.tight_layout()
+        tmp = self.path.with_name(self.path.name + ".tmp.png")
+        fig.savefig(tmp, dpi=100)
+        plt.close(fig)
+        os.replace(tmp, self.path)
+
+
 def _provenance(model: Any):
     from ..schema import ModelProvenance
 
@@ -282,4 +322,4 @@ def monitor(source: Iterable[tuple[np.ndarray, np.ndarray]], fitted: Fitted, *, 
         yield from emit(embedder.flush(until))
 
 
-__all__ = ["Fitted", "ProgressiveWriter", "load_fitted", "monitor", "recording_source", "replay_nwb"]
+__all__ = ["Fitted", "LiveFigure", "ProgressiveWriter", "load_fitted", "monitor", "recording_source", "replay_nwb"]
