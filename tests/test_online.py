@@ -87,6 +87,7 @@ def test_monitor_writes_the_offline_embeddings_progressively(fitted_run, capsys)
     assert validate_file(out).ok
 
 
+@pytest.mark.slow  # a real process, killed
 def test_killing_monitor_keeps_every_completed_window(fitted_run):
     import signal
     import subprocess
@@ -100,10 +101,18 @@ def test_killing_monitor_keeps_every_completed_window(fitted_run):
     out = folder / "killed.nwb"
     proc = subprocess.Popen([sys.executable, "-m", "nwb_tavrnn.cli.main", "monitor", str(session), "--model",
                              str(fitted), "--output", str(out), "--speed", "40"], stdout=subprocess.PIPE, text=True)
+    import selectors
+
     seen = 0
     deadline = time.monotonic() + 120
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
     while seen < 3 and time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            break  # a hung child must not hang the test
         line = proc.stdout.readline()
+        if not line:
+            break
         seen += line.startswith("window ")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -131,3 +140,43 @@ def test_a_recording_streamed_chunk_by_chunk_gives_the_one_shot_crossings():
     assert np.all(np.diff(times) >= 0)  # batches in time order, as the embedder needs
     for c, expected in enumerate(one_shot.event_times):
         np.testing.assert_allclose(np.sort(times[channels == c]), expected)
+
+
+def test_a_crash_inside_a_window_write_is_repaired_to_the_complete_windows(fitted_run, tmp_path):
+    """Some datasets one window longer than others (a kill between two appends) make the file
+    unreadable; `monitor --repair` trims it to the windows the counter says were completed."""
+    import h5py
+
+    from nwb_tavrnn.cli.main import main
+    from nwb_tavrnn.io.files import open_nwb
+    from nwb_tavrnn.validation import validate_file
+
+    folder, session, fitted = fitted_run
+    out = tmp_path / "partial.nwb"
+    assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--output", str(out)]) == 0
+    with h5py.File(out, "r+") as f:  # window 23 half written: times and graph in, the rest not, counter not moved
+        conn = f["processing/ecephys/OnlineConnectivity"]
+        for name in ("window_start_times", "window_stop_times", "data"):
+            conn[name].resize(conn[name].shape[0] + 1, axis=0)
+    with pytest.raises(Exception):
+        with open_nwb(out) as nwbfile:
+            nwbfile.processing["ecephys"]["OnlineConnectivity"]
+    assert main(["--quiet", "monitor", str(out), "--repair"]) == 0
+    with open_nwb(out) as f:
+        assert f.processing["ecephys"]["OnlineConnectivity"].data.shape[0] == 23
+        assert f.processing["ecephys"]["OnlineNodeEmbeddings"].mean.shape[0] == 23
+    assert validate_file(out).ok
+
+
+def test_monitor_refuses_before_touching_the_output(fitted_run, tmp_path):
+    from nwb_tavrnn.cli.main import main
+
+    folder, session, fitted = fitted_run
+    keep = tmp_path / "keep.nwb"
+    keep.write_bytes(b"precious")
+    assert main(["--quiet", "monitor", str(session), "--model", str(session), "--output", str(keep),
+                 "--overwrite"]) == 2  # no model in it
+    assert keep.read_bytes() == b"precious"
+    assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--figure",
+                 str(tmp_path / "nofolder" / "f.png")]) == 2
+    assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--output", str(fitted)]) == 2

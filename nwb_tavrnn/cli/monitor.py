@@ -38,13 +38,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", metavar="INPUT.nwb", help="NWB file whose Units are replayed")
-    parser.add_argument("--model", required=True, metavar="FITTED.nwb",
+    parser.add_argument("--model", metavar="FITTED.nwb",
                         help="file holding the fitted model and the graphs it was trained on (from fit or run)")
     parser.add_argument("--speed", type=_speed, default=None, metavar="realtime|max|X",
                         help="replay at real time, X times real time, or as fast as possible (max, the default)")
     parser.add_argument("--output", metavar="OUT.nwb", help="write the windows to this NWB file as they complete")
     parser.add_argument("--figure", metavar="PNG", help="redraw this figure after every window (edges, alignment, "
                         "attention)")
+    parser.add_argument("--provenance", metavar="NAME", help="the ModelProvenance to use when the model file holds "
+                        "several graph models")
+    parser.add_argument("--repair", action="store_true", help="only trim INPUT (a file monitor was writing when it "
+                        "crashed) to its completely written windows")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, auto")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT.nwb if it exists")
     parser.set_defaults(func=run)
@@ -52,24 +56,40 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.files import check_writable, refuse_source_as_destination
-    from ..online.monitor import LiveFigure, ProgressiveWriter, load_fitted, monitor, replay_nwb
+    from pathlib import Path
 
-    if args.output:
-        refuse_source_as_destination(args.input, args.output)
-        refuse_source_as_destination(args.model, args.output)
+    from ..errors import InputFileError, UsageError
+    from ..io.files import check_writable, open_nwb, refuse_source_as_destination
+    from ..io.read import read_spike_trains
+    from ..online.monitor import LiveFigure, ProgressiveWriter, load_fitted, monitor, repair, replay_nwb
+
+    if args.repair:
+        print(f"{args.input}: {repair(args.input)} complete windows kept")
+        return 0
+    if not args.model:
+        raise UsageError("give the fitted model's file (--model FITTED.nwb)")
+    if args.output:  # everything checked before the output is touched
+        refuse_source_as_destination(args.input, args.output, in_place_hint=False)
+        refuse_source_as_destination(args.model, args.output, in_place_hint=False)
         check_writable(args.output, args.overwrite)
-    fitted = load_fitted(args.model, device=args.device)
+    if args.figure and not Path(args.figure).resolve().parent.is_dir():
+        raise UsageError(f"--figure {args.figure}: its folder does not exist")
+    fitted = load_fitted(args.model, device=args.device, provenance=args.provenance)
+    with open_nwb(args.input) as nwbfile:
+        trains = read_spike_trains(nwbfile)
+    missing = sorted(set(fitted.node_ids.tolist()) - set(trains.ids.tolist()))
+    if missing:
+        raise InputFileError(f"{args.input} has no units with ids {missing[:10]} of the model's nodes; monitor a "
+                             "recording of the same units")
+    fitted.embedder(trains.t_start)  # the model's own checks (posterior means, threshold mode), before any output
+    if fitted.model.attention == "full":
+        log.info("attention over the whole history: memory and time per window grow with the windows monitored")
     writer = ProgressiveWriter(args.output, args.input, fitted, overwrite=args.overwrite) if args.output else None
     figure = LiveFigure(args.figure) if args.figure else None
     count = 0
     try:
-        from ..io.files import open_nwb
-        from ..io.read import read_spike_trains
-
-        with open_nwb(args.input) as nwbfile:
-            t_stop = read_spike_trains(nwbfile).t_stop
-        for result, moved in monitor(replay_nwb(args.input, speed=args.speed), fitted, writer=writer, until=t_stop):
+        for result, moved in monitor(replay_nwb(args.input, speed=args.speed), fitted, writer=writer,
+                                     until=trains.t_stop, t_start=trains.t_start):
             count += 1
             if figure is not None:
                 figure.update(result, moved)

@@ -9,9 +9,10 @@ functions as the offline steps (:func:`~nwb_tavrnn.connectivity.correlation.corr
 :meth:`~nwb_tavrnn.models.tavrnn.modules.VGRNNNet.step`), so the online output equals the offline
 ``connectivity`` + ``transform`` of the same windows.
 
-Memory: the bins of one window plus those of the batch being pushed, and the recurrent state (with
-``attention="full"`` the attention memory grows by one state per window; a fitted ``attention=w``
-bounds it).
+Memory: the bins of one window plus those of the batch being pushed, and the recurrent state. With
+``attention="full"`` the attention memory grows by one (nodes x h) state per window, and each
+window's step by one more state to attend over (about 166 MB a day at 900 nodes and a 60 s step); a
+model fitted with ``attention=w`` bounds both.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ class WindowResult:
 class _Graphs:
     """One window's graph in the form the model's input preparation reads."""
 
-    def __init__(self, adjacency: np.ndarray, correlation: np.ndarray) -> None:
-        self.adjacency, self.correlation = adjacency[None], correlation[None]
+    def __init__(self, adjacency: np.ndarray, correlation: np.ndarray | None) -> None:
+        self.adjacency = adjacency[None]
+        self.correlation = None if correlation is None else correlation[None]
 
 
 class OnlineEmbedder:
@@ -84,10 +86,14 @@ class OnlineEmbedder:
         Time of the first bin edge (the offline windows' origin: the recording's start).
     groups
         Node groups for the subregion-alignment score (optional).
+    correlation_features
+        Whether the model's graphs stored their unthresholded correlation (False for graphs made
+        with ``--no-correlation``: the model's |r| features then came from the thresholded
+        adjacency, and so do these).
     """
 
     def __init__(self, model: Any, params: ConnectivityParams, node_ids: Sequence[int], t_start: float = 0.0,
-                 groups: Sequence[str] | None = None) -> None:
+                 groups: Sequence[str] | None = None, correlation_features: bool = True) -> None:
         model._check_fitted()
         require(params.threshold_mode != "mp", "the mp threshold's surrogate null is not computed online; use fixed, "
                 "top_k, density or none")
@@ -97,12 +103,16 @@ class OnlineEmbedder:
         self.node_ids = np.asarray(node_ids, dtype=np.int64)
         require(len(self.node_ids) == int(model.meta_["n_nodes"]),
                 f"{len(self.node_ids)} node ids for a model fitted on {model.meta_['n_nodes']} nodes")
-        self._row = {int(u): i for i, u in enumerate(self.node_ids)}
+        self._order = np.argsort(self.node_ids, kind="stable")
+        self._sorted_ids = self.node_ids[self._order]
+        self.unknown_spikes = 0
+        self._warned = False
         self.origin = float(t_start)
         self.bin_size = float(params.bin_size)
         self.window_bins = int(round(params.window / params.bin_size))
         self.step_bins = int(round(params.step / params.bin_size))
         self.groups = None if groups is None else np.asarray(groups).astype(str)
+        self.correlation_features = bool(correlation_features)
         self._bins: dict[int, np.ndarray] = {}  # bin index -> counts of every node (only bins still needed)
         self._next = 0  # index of the next window to emit
         self._latest = -1  # the largest bin a pushed spike fell in
@@ -124,22 +134,32 @@ class OnlineEmbedder:
         require(times.shape == unit_ids.shape, "one unit id per spike time")
         if times.size:
             bins = bin_index(times, self.origin, self.bin_size)
-            first_needed = self._next * self.step_bins
-            if bins.min() < max(first_needed, self._latest):
-                log.debug("%d spikes fall before the windows still open: ignored", int((bins < first_needed).sum()))
-            rows = np.array([self._row.get(int(u), -1) for u in unit_ids], dtype=np.int64)
-            keep = (rows >= 0) & (bins >= first_needed)
-            n = len(self.node_ids)
-            for b in np.unique(bins[keep]):
-                sel = keep & (bins == b)
-                counts = self._bins.setdefault(int(b), np.zeros(n, dtype=np.float64))
-                np.add.at(counts, rows[sel], 1.0)
+            pos = np.clip(np.searchsorted(self._sorted_ids, unit_ids), 0, len(self._sorted_ids) - 1)
+            known = self._sorted_ids[pos] == unit_ids
+            if not known.all():
+                self.unknown_spikes += int((~known).sum())
+                if not self._warned:
+                    log.warning("spikes of unit ids the model does not know are ignored (e.g. %s)",
+                                unit_ids[~known][:5].tolist())
+                    self._warned = True
+            keep = known & (bins >= self._next * self.step_bins)
+            rows, kept_bins = self._order[pos[keep]], bins[keep]
+            if kept_bins.size:
+                lo = int(kept_bins.min())
+                block = np.zeros((int(kept_bins.max()) - lo + 1, len(self.node_ids)), dtype=np.float64)
+                np.add.at(block, (kept_bins - lo, rows), 1.0)  # one pass, whatever the batch length
+                for offset in np.flatnonzero(block.any(axis=1)):
+                    b = lo + int(offset)
+                    if b in self._bins:
+                        self._bins[b] += block[offset]
+                    else:
+                        self._bins[b] = block[offset].copy()
             self._latest = max(self._latest, int(bins.max()))
         return list(self._emit(self._latest))
 
     def flush(self, until: float) -> list[WindowResult]:
         """Declare every spike before ``until`` (s) pushed: emit the windows that end by then."""
-        return list(self._emit(int(np.floor((until - self.origin) / self.bin_size + 1e-9))))
+        return list(self._emit(int(bin_index(np.array([until]), self.origin, self.bin_size)[0])))
 
     # -- windows ------------------------------------------------------------------------------
     def _emit(self, latest_bin: int) -> Iterator[WindowResult]:
@@ -168,7 +188,10 @@ class OnlineEmbedder:
         adjacency = weighted_adjacency(r, edges)[0]
         correlation = r[0].astype(np.float32)
         model = self.model
-        seq = model._fitted_sequence(_Graphs(adjacency.astype(np.float32), correlation), None).to(self._device)
+        graphs = _Graphs(adjacency.astype(np.float32), correlation)
+        if not self.correlation_features:  # as prepare_sequence does for graphs stored without correlation
+            graphs.correlation = None
+        seq = model._fitted_sequence(graphs, None).to(self._device)
         from ..models._torch import cpu_threads_for, deterministic
 
         with torch.no_grad(), deterministic(), cpu_threads_for(n, self._device):

@@ -70,9 +70,11 @@ def recording_source(recording, params: Any = None, chunk_seconds: float = 1.0,
     """Threshold crossings per electrode (the HD-MEA mode) of a SpikeInterface recording, read chunk
     by chunk as a rig's stream would arrive: ``(times, channel index)`` batches.
 
-    The channels' noise levels are estimated once, from the recording's start, so thresholds stay
-    put from chunk to chunk. A crossing within ``exclude_sweep_ms`` of a chunk border can be missed
-    or counted on both sides.
+    The channels' noise levels are estimated once, from the recording's first 10 s, so thresholds
+    stay put from chunk to chunk. A crossing within ``exclude_sweep_ms`` of a chunk border can be
+    missed or counted on both sides. The recording is used as given: preprocess it as the offline
+    HD-MEA mode does (bandpass, common reference, bad channels) before streaming it, and map the
+    yielded channel indices to the electrode ids the model's nodes carry.
     """
     from ..sorting._spikeinterface import channel_noise, detect_events
     from ..sorting.params import DetectionParams
@@ -106,16 +108,30 @@ class Fitted:
     node_locations: np.ndarray
     t_start: float
     provenance_name: str
+    correlation_features: bool = True
+
+    def embedder(self, t_start: float | None = None) -> OnlineEmbedder:
+        """An embedder for this model; ``t_start``: the monitored recording's start (the window
+        grid's origin, as offline), default the fitted graphs' first window."""
+        return OnlineEmbedder(self.model, self.params, self.node_ids,
+                              t_start=self.t_start if t_start is None else float(t_start), groups=self.node_groups,
+                              correlation_features=self.correlation_features)
 
 
-def load_fitted(path: PathLike, device: str | None = "cpu") -> Fitted:
+def load_fitted(path: PathLike, device: str | None = "cpu", provenance: str | None = None) -> Fitted:
     """The model (from its ModelProvenance), the connectivity parameters and nodes (from the
     DynamicConnectivity it was trained on) of a file written by ``fit`` or ``run``.
+
+    Parameters
+    ----------
+    provenance
+        Name of the ModelProvenance when the file holds several graph models.
 
     Raises
     ------
     InputFileError
-        When the file holds no ModelProvenance with weights or no DynamicConnectivity.
+        When the file holds no graph model (TAVRNN / VGRNN ModelProvenance with weights), several
+        without ``provenance``, or its graphs were not sliding windows over the whole recording.
     """
     from ..connectivity.compute import ConnectivityParams
     from ..io.read import find_objects
@@ -124,31 +140,40 @@ def load_fitted(path: PathLike, device: str | None = "cpu") -> Fitted:
 
     load_namespace()
     with open_nwb(path) as nwbfile:
-        provenances = [p for p in find_objects(nwbfile, ModelProvenance) if p.weights is not None]
+        provenances = [p for p in find_objects(nwbfile, ModelProvenance)
+                       if p.weights is not None and p.model_name in ("tavrnn", "vgrnn")]
+        if provenance is not None:
+            provenances = [p for p in provenances if p.name == provenance]
         graphs = find_objects(nwbfile, DynamicConnectivity)
         if not provenances or not graphs:
-            raise InputFileError(f"{path} holds no fitted model (a ModelProvenance with weights and the "
-                                 "DynamicConnectivity it was trained on): fit one with `nwb-tavrnn fit` or `run`")
+            raise InputFileError(f"{path} holds no fitted graph model{f' named {provenance!r}' if provenance else ''} "
+                                 "(a TAVRNN/VGRNN ModelProvenance with weights and the DynamicConnectivity it was "
+                                 "trained on): fit one with `nwb-tavrnn fit` or `run`")
+        if len(provenances) > 1:
+            raise InputFileError(f"{path} holds several graph models ({', '.join(p.name for p in provenances)}); "
+                                 "choose one (--provenance NAME)")
         provenance = provenances[0]
         conn = provenance.connectivity if getattr(provenance, "connectivity", None) is not None else graphs[0]
         model = get_model(provenance.model_name).from_provenance(provenance, device=device)
         stored = dict(conn.parameters_dict)
         fields = set(ConnectivityParams.__dataclass_fields__)
         params = ConnectivityParams.from_dict({k: v for k, v in stored.items() if k in fields})
-        require(conn.window_duration is not None, "the model's graphs were not sliding windows; online monitoring "
-                "needs --window/--step graphs")
+        if conn.window_duration is None or stored.get("windows_from") or stored.get("restrict_to"):
+            raise InputFileError("the model's graphs were not sliding windows over the whole recording (windows_from "
+                                 "or restrict_to): online monitoring needs --window/--step graphs")
         text = (lambda a: np.array([v.decode() if isinstance(v, bytes) else str(v) for v in a[()]])
                 if a is not None else None)
         starts = np.asarray(conn.window_start_times[()], dtype=np.float64)
         return Fitted(model, params, np.asarray(conn.node_ids[()], dtype=np.int64), text(conn.node_groups),
-                      text(conn.node_locations), float(starts[0]) if len(starts) else 0.0, provenance.name)
+                      text(conn.node_locations), float(starts[0]) if len(starts) else 0.0, provenance.name,
+                      correlation_features=conn.correlation is not None)
 
 
 def _growable(shape: tuple[int, ...], dtype) -> Any:
     from hdmf.backends.hdf5 import H5DataIO
 
     return H5DataIO(data=np.zeros((0, *shape[1:]), dtype=dtype), maxshape=(None, *shape[1:]),
-                    chunks=(1, *shape[1:]) if len(shape) > 1 else (256,))
+                    chunks=(1, *shape[1:]) if len(shape) > 1 else (256,), compression="gzip", compression_opts=4)
 
 
 class ProgressiveWriter:
@@ -210,6 +235,8 @@ class ProgressiveWriter:
         self._emb = self._file[f"{base}/OnlineNodeEmbeddings"]
         self._att = self._file[f"{base}/OnlineTemporalAttention"] if model.attention is not None else None
         self.windows = 0
+        self._conn.attrs[COMPLETE] = 0
+        self._file.flush()
 
     @staticmethod
     def _append(dataset, value) -> None:
@@ -235,6 +262,7 @@ class ProgressiveWriter:
             row[w - len(result.attention):] = result.attention
             data[w - 1] = row
         self.windows += 1
+        self._conn.attrs[COMPLETE] = self.windows  # last: a window counts once all of it is written
         self._file.flush()
 
     def close(self) -> None:
@@ -283,6 +311,37 @@ class LiveFigure:
         os.replace(tmp, self.path)
 
 
+#: The datasets that grow by one row per window.
+WINDOW_DATASETS = ("window_start_times", "window_stop_times", "data", "correlation", "inactive_mask", "mean",
+                   "log_variance")
+
+#: Attribute of the output's connectivity group: windows completely written (see :func:`repair`).
+COMPLETE = "nwb_tavrnn_complete_windows"
+
+
+def repair(path: PathLike) -> int:
+    """Trim a progressively written file to its completely written windows (after a crash in the
+    middle of a window's write, some datasets hold one window more than others); returns their
+    number. Files without the counter are left alone."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        base = f"processing/{MODULE}"
+        conn = f.get(f"{base}/OnlineConnectivity")
+        if conn is None or COMPLETE not in conn.attrs:
+            raise InputFileError(f"{path} was not written by nwb-tavrnn monitor (no window counter to repair by)")
+        n = int(conn.attrs[COMPLETE])
+        for group in (conn, f[f"{base}/OnlineNodeEmbeddings"]):
+            for name in WINDOW_DATASETS:  # the per-window datasets only (node_region grows too, by nodes)
+                dataset = group.get(name)
+                if dataset is not None and dataset.shape[0] > n:
+                    dataset.resize(n, axis=0)
+        att = f.get(f"{base}/OnlineTemporalAttention/data")
+        if att is not None and att.shape[0] > n:
+            att.resize((n, n))
+    return n
+
+
 def _provenance(model: Any):
     from ..schema import ModelProvenance
 
@@ -291,12 +350,12 @@ def _provenance(model: Any):
 
 
 def monitor(source: Iterable[tuple[np.ndarray, np.ndarray]], fitted: Fitted, *, writer: ProgressiveWriter | None = None,
-            until: float | None = None, drift_sigma: float = 3.0) -> Iterator[tuple[WindowResult, bool]]:
+            until: float | None = None, t_start: float | None = None,
+            drift_sigma: float = 3.0) -> Iterator[tuple[WindowResult, bool]]:
     """Run the embedder over a source; yield each window and whether its embedding moved far from the
     recent ones (its distance to the previous window's embedding above ``drift_sigma`` standard
     deviations of the recent distances)."""
-    embedder = OnlineEmbedder(fitted.model, fitted.params, fitted.node_ids, t_start=fitted.t_start,
-                              groups=fitted.node_groups)
+    embedder = fitted.embedder(t_start)
     previous, distances = None, []
 
     def flagged(result: WindowResult) -> bool:
@@ -322,4 +381,5 @@ def monitor(source: Iterable[tuple[np.ndarray, np.ndarray]], fitted: Fitted, *, 
         yield from emit(embedder.flush(until))
 
 
-__all__ = ["Fitted", "LiveFigure", "ProgressiveWriter", "load_fitted", "monitor", "recording_source", "replay_nwb"]
+__all__ = ["COMPLETE", "Fitted", "LiveFigure", "ProgressiveWriter", "load_fitted", "monitor", "recording_source",
+           "repair", "replay_nwb"]
