@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 from ..errors import InputFileError
 
@@ -99,25 +98,14 @@ def _estimator(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from ..models.step import fit_file
+    from ._progress import EpochBar
 
     model = _estimator(args)
-    show = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    bar = tqdm(total=model.epochs, desc="fit", unit="epoch", disable=not show, leave=False)
-
-    def progress(epoch: int, loss: float) -> None:
-        bar.n = epoch
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        bar.update(0)
-
-    try:
+    with EpochBar("fit", model.epochs, args, log) as bar:
         result = fit_file(args.input, args.output, model, connectivity=args.connectivity, overwrite=args.overwrite,
                           checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                          resume=args.resume, name_prefix=args.name_prefix, callback=progress)
-    finally:
-        bar.close()
+                          resume=args.resume, name_prefix=args.name_prefix, callback=bar.progress)
     if args.save_model:
         model.save(args.save_model)
     stop = " (stopped early: loss plateau)" if model.stopped_early_ else ""

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
+
+from ._progress import EpochBar
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,6 @@ def make_estimator(preset: str = "corrected", **overrides):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from ..models.nnpoisson.step import TrialOptions, nnpoisson_file
 
     options = TrialOptions(stimulus=args.stimulus, choice=args.choice, rt=args.rt, response_time=args.response_time,
@@ -127,25 +126,11 @@ def run(args: argparse.Namespace) -> int:
         if same_file(args.output, args.save_model) or str(args.output) == str(args.save_model):
             raise UsageError(f"--save-model {args.save_model}: is the output file; choose another path")
         check_writable(args.save_model, overwrite=args.overwrite)
-    show = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    bar = tqdm(total=model.epochs, desc="nnpoisson", unit="epoch", disable=not show, leave=False)
-
-    def progress(epoch: int, loss: float) -> None:
-        bar.n = epoch
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        bar.update(0)
-
-    def step(name: str) -> None:
-        bar.set_description(name)
-        log.info("%s", name)
-
-    try:
+    with EpochBar("nnpoisson", model.epochs, args, log) as bar:
         result = nnpoisson_file(args.input, args.output, model, options, test_fraction=args.test_fraction,
                                 baselines=args.baselines, objectives=args.compare_objectives, report_dir=args.report,
                                 overwrite=args.overwrite, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
-                                name_prefix=args.name_prefix, callback=progress, on_step=step)
-    finally:
-        bar.close()
+                                name_prefix=args.name_prefix, callback=bar.progress, on_step=bar.step)
     if args.save_model:
         model.save(args.save_model)
     data = result.data

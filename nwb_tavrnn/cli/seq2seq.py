@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
+
+from ._progress import EpochBar
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,6 @@ def make_estimator(drop_none: bool = True, **overrides):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from ..errors import require
     from ..models.seq2seq.step import SegmentOptions, seq2seq_file
 
@@ -99,24 +98,10 @@ def run(args: argparse.Namespace) -> int:
     if args.patience is not None:
         overrides["patience"] = args.patience or None
     model = make_estimator(**overrides)
-    show = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    bar = tqdm(total=model.epochs, desc="seq2seq", unit="epoch", disable=not show, leave=False)
-
-    def progress(epoch: int, loss: float) -> None:
-        bar.n = epoch
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        bar.update(0)
-
-    def step(name: str) -> None:
-        bar.set_description(name)
-        log.info("%s", name)
-
-    try:
+    with EpochBar("seq2seq", model.epochs, args, log) as bar:
         result = seq2seq_file(args.input, args.output, model, options, test_fraction=args.test_fraction,
                               n_splits=args.n_splits, report_dir=args.report, overwrite=args.overwrite,
-                              name_prefix=args.name_prefix, callback=progress, on_step=step)
-    finally:
-        bar.close()
+                              name_prefix=args.name_prefix, callback=bar.progress, on_step=bar.step)
     data = result.data
     print(f"wrote {result.path}: Seq2seq {data.source_name} ({data.n_source} units) -> {data.target_name} "
           f"({data.n_target} units), {data.n_segments} segments; {len(result.split[0])} train / "
