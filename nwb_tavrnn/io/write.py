@@ -229,6 +229,10 @@ def attach_node_region(obj: NWBDataInterface, nwbfile: NWBFile, node_table: str 
     )
 
 
+#: How a name clash is resolved, said by every step whose objects take a name prefix.
+RENAME_HINT = "give the result another name (a name prefix keeps both: --name-prefix)"
+
+
 def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_table: str = "units",
                 module_name: str = MODULE_NAME, module_description: str = MODULE_DESCRIPTION) -> None:
     """Add our objects to the ``ecephys`` module (or ``module_name``) of an open file (not yet written).
@@ -247,8 +251,7 @@ def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_tabl
     for obj in objects:
         if obj.name in module.data_interfaces:
             raise OutputFileError(
-                f"the file already holds an object named {obj.name!r} in processing/{module_name}; "
-                "give the result another name"
+                f"the file already holds an object named {obj.name!r} in processing/{module_name}; {RENAME_HINT}"
             )
         attach_node_region(obj, nwbfile, node_table)
         module.add(obj)

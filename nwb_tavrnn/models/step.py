@@ -86,11 +86,5 @@ def fit_file(
     def build(copy):
         return model.to_nwb(read_one(copy, DynamicConnectivity, name), embeddings=embeddings, name_prefix=name_prefix)
 
-    try:
-        path = append_results(source, build, None if in_place else destination, in_place=in_place,
-                              overwrite=overwrite)
-    except OutputFileError as err:
-        if "already holds" in str(err):
-            raise OutputFileError(f"{err} (a name prefix keeps both)") from None
-        raise
+    path = append_results(source, build, None if in_place else destination, in_place=in_place, overwrite=overwrite)
     return FitResult(Path(path), model, embeddings, name, seconds)

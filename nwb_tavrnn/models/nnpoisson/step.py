@@ -195,13 +195,8 @@ def nnpoisson_file(
             parameters=json.loads(json.dumps(parameters, default=str)))
         return [provenance, intensities, trial_table, scores]
 
-    try:
-        path = append_results(source, build, None if in_place else destination, in_place=in_place,
-                              overwrite=overwrite, module_name=MODULE_NAME, module_description=MODULE_DESCRIPTION)
-    except OutputFileError as err:
-        if "already holds" in str(err):
-            raise OutputFileError(f"{err} (a name prefix keeps both: --name-prefix)") from None
-        raise
+    path = append_results(source, build, None if in_place else destination, in_place=in_place,
+                          overwrite=overwrite, module_name=MODULE_NAME, module_description=MODULE_DESCRIPTION)
     figures: list[Path] = []
     if report_dir is not None:
         figures = write_report(Path(report_dir), evaluation, data)
