@@ -33,7 +33,6 @@ import numpy as np
 
 from ..errors import require
 from ..io.spike_trains import SpikeTrains
-from ._nwb import SPIKE_RESOLUTION
 
 REGIONS = ("sensory", "left", "right")
 
@@ -220,8 +219,7 @@ def decision_nwbfile(session: DecisionSession):
     and the ``trials`` table."""
     from pynwb.file import Subject
 
-    from ..io.units import build_units_table
-    from ._nwb import simulated_nwbfile
+    from ._nwb import add_regional_units, simulated_nwbfile
 
     cfg = session.config
     nwbfile = simulated_nwbfile(
@@ -230,20 +228,7 @@ def decision_nwbfile(session: DecisionSession):
         f"and RT from a race of the integrators to {cfg.threshold} spikes within {cfg.window:g} s.", session.seed, cfg)
     nwbfile.subject = Subject(subject_id=f"simulated-decision-{session.seed}", species="Macaca mulatta", sex="U",
                               age="P5Y", description="A simulated population (no animal).")
-    device = nwbfile.create_device(name="simulated_probe", description="One simulated electrode per neuron.")
-    groups = {r: nwbfile.create_electrode_group(name=r, description=f"Neurons of the {r} region.", location=r,
-                                                device=device) for r in REGIONS}
-    for r in session.unit_region:
-        nwbfile.add_electrode(group=groups[r], location=str(r))
-    n = len(session.spikes)
-    nwbfile.units = build_units_table(
-        session.spikes.times, session.spikes.ids, description="Simulated spike trains (inhomogeneous Poisson).",
-        # continuous-time spikes (thinning), stored as float64: no acquisition grid; 1 µs is a safe bound
-        resolution=SPIKE_RESOLUTION,
-        obs_intervals=[np.array([[0.0, session.spikes.t_stop]])] * n, electrodes=[[i] for i in range(n)],
-        electrode_table=nwbfile.electrodes, electrode_groups=[groups[r] for r in session.unit_region],
-        extra_columns={"region": ("Brain region of the neuron.", [str(r) for r in session.unit_region])},
-    )
+    add_regional_units(nwbfile, session.spikes, session.unit_region, REGIONS, noun="neuron")
     nwbfile.add_trial_column("stimulus", "Signed stimulus strength (positive favours right).")
     nwbfile.add_trial_column("choice", "Response: left, right, or none within the window.")
     nwbfile.add_trial_column("rt", "Reaction time from stimulus onset (s); NaN without a response.")

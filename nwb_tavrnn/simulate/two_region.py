@@ -67,7 +67,6 @@ import numpy as np
 
 from ..errors import require
 from ..io.spike_trains import SpikeTrains
-from ._nwb import SPIKE_RESOLUTION
 
 log = logging.getLogger(__name__)
 
@@ -515,8 +514,7 @@ def two_region_nwbfile(session: TwoRegionSession):
     from pynwb import TimeSeries
     from pynwb.file import Subject
 
-    from ..io.units import build_units_table
-    from ._nwb import simulated_nwbfile
+    from ._nwb import add_regional_units, simulated_nwbfile
 
     cfg = session.config
     nwbfile = simulated_nwbfile(
@@ -528,21 +526,7 @@ def two_region_nwbfile(session: TwoRegionSession):
         f"{TRUE_LATENT_NAME}.", session.seed, cfg)
     nwbfile.subject = Subject(subject_id=f"simulated-two-region-{session.seed}", species="Rattus norvegicus", sex="U",
                               age="P90D", description="A simulated population (no animal).")
-    device = nwbfile.create_device(name="simulated_probe", description="One simulated electrode per unit.")
-    regions = (cfg.source_name, cfg.target_name)
-    groups = {r: nwbfile.create_electrode_group(name=r, description=f"Units of the {r} region.", location=r,
-                                                device=device) for r in regions}
-    for r in session.unit_region:
-        nwbfile.add_electrode(group=groups[r], location=str(r))
-    n = len(session.spikes)
-    nwbfile.units = build_units_table(
-        session.spikes.times, session.spikes.ids, description="Simulated spike trains (inhomogeneous Poisson).",
-        # continuous-time spikes (thinning), stored as float64: no acquisition grid; 1 µs is a safe bound
-        resolution=SPIKE_RESOLUTION,
-        obs_intervals=[np.array([[0.0, session.spikes.t_stop]])] * n, electrodes=[[i] for i in range(n)],
-        electrode_table=nwbfile.electrodes, electrode_groups=[groups[r] for r in session.unit_region],
-        extra_columns={"region": ("Brain region of the unit.", [str(r) for r in session.unit_region])},
-    )
+    add_regional_units(nwbfile, session.spikes, session.unit_region, (cfg.source_name, cfg.target_name))
     nwbfile.add_trial_column("choice", f"The trial's label: {cfg.labels[0]} when the latent's first oscillator "
                                        f"is in the half-plane at angle {cfg.decision_angle:g} rad "
                                        f"{cfg.decision_time:g} s after onset, else {cfg.labels[1]} (flipped on "
