@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputFileError, UsageError
     from ..io.files import check_writable, open_nwb, refuse_source_as_destination
     from ..io.read import read_spike_trains
-    from ..online.monitor import LiveFigure, ProgressiveWriter, load_fitted, monitor, repair, replay_nwb
+    from ..online.monitor import LiveFigure, ProgressiveWriter, load_fitted, monitor, repair, replay_spikes
 
     if args.repair:
         print(f"{args.input}: {repair(args.input)} complete windows kept")
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     figure = LiveFigure(args.figure) if args.figure else None
     count = 0
     try:
-        for result, moved in monitor(replay_nwb(args.input, speed=args.speed), fitted, writer=writer,
+        for result, moved in monitor(replay_spikes(trains, speed=args.speed), fitted, writer=writer,
                                      until=trains.t_stop, t_start=trains.t_start):
             count += 1
             if figure is not None:

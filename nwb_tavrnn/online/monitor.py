@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 MODULE = "ecephys"
 
 
-def replay_nwb(path: PathLike, speed: float | None = None, batch_seconds: float = 1.0,
-               t_start: float | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def replay_nwb(path: PathLike, speed: float | None = None,
+               batch_seconds: float = 1.0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Spike batches of ``batch_seconds`` from a file's Units, in time order.
 
     Parameters
@@ -42,10 +42,16 @@ def replay_nwb(path: PathLike, speed: float | None = None, batch_seconds: float 
     """
     from ..io.read import read_spike_trains
 
-    require(batch_seconds > 0, "batch_seconds must be positive")
-    require(speed is None or speed > 0, "speed must be positive")
     with open_nwb(path) as nwbfile:
         trains = read_spike_trains(nwbfile)
+    return replay_spikes(trains, speed, batch_seconds)
+
+
+def replay_spikes(trains: Any, speed: float | None = None,
+                  batch_seconds: float = 1.0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`replay_nwb` of spike trains already read (:class:`~nwb_tavrnn.io.spike_trains.SpikeTrains`)."""
+    require(batch_seconds > 0, "batch_seconds must be positive")
+    require(speed is None or speed > 0, "speed must be positive")
     times = np.concatenate(trains.times) if len(trains) else np.zeros(0)
     ids = np.concatenate([np.full(len(t), u, dtype=np.int64) for t, u in zip(trains.times, trains.ids)])
     order = np.argsort(times, kind="stable")
@@ -382,4 +388,4 @@ def monitor(source: Iterable[tuple[np.ndarray, np.ndarray]], fitted: Fitted, *, 
 
 
 __all__ = ["COMPLETE", "Fitted", "LiveFigure", "ProgressiveWriter", "load_fitted", "monitor", "recording_source",
-           "repair", "replay_nwb"]
+           "repair", "replay_nwb", "replay_spikes"]
