@@ -98,8 +98,18 @@ DETECT_FIELDS = ("detect_threshold", "peak_sign", "exclude_sweep_ms")
 #: ConnectivityParams fields (``preset_name`` is set from ``preset``).
 CONNECTIVITY_FIELDS = ("bin_size", "binary", "window", "step", "absolute", "threshold_mode", "threshold", "top_k",
                        "density", "mp_null", "n_surrogates", "mp_band", "mp_sides", "mp_edge_tol", "seed")
+#: The connectivity keys that say which nodes a graph has (NodeOptions fields).
+NODE_KEYS = ("nodes", "series", "rois", "signal", "event_threshold", "baseline_window")
 CONNECTIVITY_KEYS: dict[str, str] = {
-    "preset": "default | dishbrain | hippocampus (other keys override it)",
+    "preset": "default | dishbrain | hippocampus | ophys (other keys override it; default: ophys for ROI traces, "
+              "default for spike trains)",
+    "nodes": "auto | units | rois: spike trains or ROI traces (auto: the units when the file has any)",
+    "series": "ROIs: the RoiResponseSeries, e.g. Fluorescence/RoiResponseSeries (default: the only plane's raw "
+              "fluorescence)",
+    "rois": "ROIs: accepted (the segmentation's accepted cells, where it says) or all",
+    "signal": "ROIs: raw (as stored), dff (dF/F on suite2p's maximin baseline) or events (0/1)",
+    "event_threshold": "ROIs, events: noise levels above the baseline (2.5)",
+    "baseline_window": "ROIs, dff/events: seconds of the baseline filters (60)",
     "windows_from": "TABLE or TABLE:COLUMN: one window per interval, or per run of equal labels",
     "restrict_to": "TABLE or TABLE:COLUMN=VALUE: slide windows only inside these intervals",
     "groups": "keep nodes of these electrode groups (list)",
@@ -225,6 +235,14 @@ class ResolvedConfig:
     evaluation: Any | None
     nnpoisson: Any | None = None
     seq2seq: Any | None = None
+    #: The parameters for ROI traces (the ``ophys`` preset unless one was named) and which nodes.
+    connectivity_params_rois: Any | None = None
+    nodes: Any | None = None
+
+    def connectivity_params_for(self, rois: bool) -> Any:
+        """The connectivity parameters for spike trains or (``rois``) ROI traces."""
+        return self.connectivity_params_rois if rois and self.connectivity_params_rois is not None \
+            else self.connectivity_params
 
     def make_model(self) -> Any:
         """A fresh, unfitted estimator (one per run: a fitted model is not reusable across files)."""
@@ -295,11 +313,12 @@ class PipelineConfig:
             Naming the section, and the step's own message.
         """
         sort_method, sort_params, sort_options, job = self._sorting()
-        conn_params, conn_options = self._connectivity()
+        conn_params, conn_options, conn_params_rois, nodes = self._connectivity()
         factory, model_options = self._model()
         labels, report_dir, evaluation = self._evaluation()
         return ResolvedConfig(sort_method, sort_params, sort_options, job, conn_params, conn_options, factory,
-                              model_options, labels, report_dir, evaluation, self._nnpoisson(), self._seq2seq())
+                              model_options, labels, report_dir, evaluation, self._nnpoisson(), self._seq2seq(),
+                              conn_params_rois, nodes)
 
     def _sorting(self):
         from .sorting import DetectionParams, JobParams, SortingParams
@@ -331,9 +350,15 @@ class PipelineConfig:
     def _connectivity(self):
         from .connectivity import ConnectivityParams
 
+        from .io.nodes import NodeOptions
+
         c = dict(self.connectivity)
-        preset = c.pop("preset", "default")
+        preset = c.pop("preset", None)
         options = {k: c.pop(k) for k in CONNECTIVITY_KEYS if k in c}
+        try:
+            nodes = NodeOptions.from_mapping({k: options.pop(k) for k in NODE_KEYS if k in options})
+        except (ValueError, TypeError, InputFileError) as err:
+            raise ConfigError(f"connectivity: {err}") from None
         if options.get("time_range") is not None:
             time_range = options["time_range"]
             if not isinstance(time_range, (list, tuple)) or len(time_range) != 2:
@@ -345,10 +370,11 @@ class PipelineConfig:
             if isinstance(options.get(key), str):  # one name given without a list
                 options[key] = [options[key]]
         try:
-            params = ConnectivityParams.preset(preset, **c)
+            params = ConnectivityParams.preset(preset or "default", **c)
+            params_rois = ConnectivityParams.preset(preset or "ophys", **c)
         except (ValueError, TypeError) as err:
             raise ConfigError(f"connectivity: {err}") from None
-        return params, options
+        return params, options, params_rois, nodes
 
     def _model(self):
         m = dict(self.model)

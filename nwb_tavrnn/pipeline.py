@@ -152,17 +152,23 @@ def needs_sorting(source: PathLike) -> bool:
         if "units" in f and "id" in f["units"] and len(f["units/id"]) > 0:
             return False
         series: list[str] = []
+        traces: list[str] = []
 
         def visit(name: str, obj: Any) -> None:
-            if isinstance(obj, h5py.Group) and obj.attrs.get("neurodata_type") in (b"ElectricalSeries",
-                                                                                  "ElectricalSeries"):
+            kind = obj.attrs.get("neurodata_type") if isinstance(obj, h5py.Group) else None
+            kind = kind.decode() if isinstance(kind, bytes) else kind
+            if kind == "ElectricalSeries":
                 series.append(name)
+            elif kind == "RoiResponseSeries":
+                traces.append(name)
 
         f.visititems(visit)
+    if traces:
+        return False  # ROI traces: graphs straight from them
     if series:
         return True
-    raise InputFileError(f"{path}: has neither spike trains (a Units table with units) nor raw voltage "
-                         "(an ElectricalSeries); nothing to analyse")
+    raise InputFileError(f"{path}: has neither spike trains (a Units table with units), ROI traces (a "
+                         "RoiResponseSeries) nor raw voltage (an ElectricalSeries); nothing to analyse")
 
 
 def _is_nwb(path: Path) -> bool:
@@ -307,17 +313,18 @@ def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
     """Plan the windows the connectivity step will compute and label them as the evaluation will:
     an unknown table or column, a time range without spikes, or labels that give fewer than two
     classes on these windows fail here, in seconds, instead of after the model has trained."""
-    from .connectivity.step import plan_step_windows, restrict_to_range, select_nodes
+    from .connectivity.step import params_for_nodes, plan_step_windows, restrict_to_range, select_nodes
     from .evaluation.report import EvaluationConfig, check_window_labels
     from .io.files import open_nwb
-    from .io.read import read_intervals, read_spike_trains
+    from .io.read import read_intervals
 
     options = resolved.connectivity_options
     with open_nwb(source) as nwbfile:
-        trains = select_nodes(read_spike_trains(nwbfile), options.get("groups"), options.get("locations"))
+        trains = select_nodes(resolved.nodes.read(nwbfile), options.get("groups"), options.get("locations"))
+        params = params_for_nodes(resolved.connectivity_params_for, trains)
         if options.get("time_range") is not None:
             trains = restrict_to_range(trains, options["time_range"])
-        plan = plan_step_windows(trains, resolved.connectivity_params, read_intervals(nwbfile),
+        plan = plan_step_windows(trains, params, read_intervals(nwbfile),
                                  options.get("windows_from"), options.get("restrict_to"))
         if resolved.labels:
             check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
@@ -351,10 +358,11 @@ def _sort(source: PathLike, work: Path, resolved: ResolvedConfig, append: bool) 
 def _connectivity(source: PathLike, work: Path, resolved: ResolvedConfig, derived: bool) -> Path:
     from .connectivity.step import run_connectivity
 
-    options = dict(resolved.connectivity_options)
+    options = dict(resolved.connectivity_options, nodes=resolved.nodes)
+    params = resolved.connectivity_params_for  # the ophys preset for ROI traces unless a preset was named
     if derived:  # a new self-contained file derived from the (maybe remote) input
-        return run_connectivity(source, work, resolved.connectivity_params, mode="derived", **options)
-    return run_connectivity(work, None, resolved.connectivity_params, mode="in_place", **options)
+        return run_connectivity(source, work, params, mode="derived", **options)
+    return run_connectivity(work, None, params, mode="in_place", **options)
 
 
 def _model(work: Path, resolved: ResolvedConfig, display: _Progress):

@@ -15,11 +15,12 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("connectivity", help="compute dynamic connectivity graphs from spike trains",
                               description=__doc__.split(":", 1)[1].strip(),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="NWB file with a Units table (path or http(s)/DANDI URL)")
+    p.add_argument("input", help="NWB file with a Units table or ROI traces (path or http(s)/DANDI URL)")
     p.add_argument("output", nargs="?", help="output NWB file (omit with --in-place)")
-    p.add_argument("--preset", default="default", choices=["default", "dishbrain", "hippocampus"],
+    p.add_argument("--preset", default=None, choices=["default", "dishbrain", "hippocampus", "ophys"],
                    help="starting settings (default: strongest 10%% of pairs; dishbrain: the paper's recipe; "
-                        "hippocampus: Marchenko-Pastur denoising); the options below override them")
+                        "hippocampus: Marchenko-Pastur denoising; ophys: calcium imaging at 10-30 Hz, the default "
+                        "for ROI traces); the options below override them")
     g = p.add_argument_group("binning and windows")
     g.add_argument("--bin-size", type=float, help="bin width in seconds")
     g.add_argument("--binary", dest="binary", action="store_true", default=None, help="1/0 bins")
@@ -34,6 +35,16 @@ def register(subparsers) -> None:
     n = p.add_argument_group("nodes")
     n.add_argument("--groups", nargs="+", help="keep nodes of these electrode groups")
     n.add_argument("--locations", nargs="+", help="keep nodes at these locations")
+    n.add_argument("--nodes", choices=["auto", "units", "rois"], default="auto",
+                   help="units' spike trains or ROI traces (auto: the units when the file has any, else the ROIs)")
+    n.add_argument("--series", metavar="PATH", help="ROIs: the RoiResponseSeries, e.g. Fluorescence/RoiResponseSeries "
+                                                    "(default: the only plane's raw fluorescence)")
+    n.add_argument("--rois", choices=["accepted", "all"], help="ROIs: the segmentation's accepted cells (default, "
+                                                                "where it says) or all")
+    n.add_argument("--signal", choices=["raw", "dff", "events"],
+                   help="ROIs: the trace as stored (default), dF/F on suite2p's maximin baseline, or 0/1 events")
+    n.add_argument("--event-threshold", type=float, help="ROIs, events: noise levels above the baseline (2.5)")
+    n.add_argument("--baseline-window", type=float, help="ROIs, dff/events: baseline filter length in seconds (60)")
     t = p.add_argument_group("edges")
     t.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"],
                    help="how edges are kept: |r| >= --threshold, --top-k partners, a fixed --density, the "
@@ -60,13 +71,23 @@ _OVERRIDES = {"bin_size": "bin_size", "binary": "binary", "window": "window", "s
               "mp_null": "mp_null", "n_surrogates": "n_surrogates", "seed": "seed"}
 
 
-def params_from_args(args: argparse.Namespace):
+def params_from_args(args: argparse.Namespace, preset: str | None = None):
     from ..connectivity import ConnectivityParams
 
     overrides = {field: getattr(args, opt) for opt, field in _OVERRIDES.items() if getattr(args, opt) is not None}
     if args.signed:
         overrides["absolute"] = False
-    return ConnectivityParams.preset(args.preset, **overrides)  # a bad value: ParameterError, exit code 2
+    # a bad value: ParameterError, exit code 2
+    return ConnectivityParams.preset(args.preset or preset or "default", **overrides)
+
+
+_NODE_OPTIONS = ("nodes", "series", "rois", "signal", "event_threshold", "baseline_window")
+
+
+def nodes_from_args(args: argparse.Namespace):
+    from ..io.nodes import NodeOptions
+
+    return NodeOptions.from_mapping({k: getattr(args, k, None) for k in _NODE_OPTIONS})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,8 +99,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.in_place and not args.output:
         raise UsageError("give an OUTPUT file, or --in-place to add the result to INPUT")
     mode = "in_place" if args.in_place else "append" if args.append else "derived"
+    nodes = nodes_from_args(args)
+    params_from_args(args)  # every bad value fails here, before the input is read
     path = run_connectivity(
-        args.input, args.output, params_from_args(args), windows_from=args.windows_from,
+        args.input, args.output, lambda rois: params_from_args(args, "ophys" if rois else None),
+        windows_from=args.windows_from, nodes=nodes,
         restrict_to=args.restrict_to, groups=args.groups, locations=args.locations,
         time_range=tuple(args.time_range) if args.time_range else None, name=args.name, mode=mode,
         overwrite=args.overwrite, store_correlation=not args.no_correlation,

@@ -33,6 +33,10 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "restrict_to": ("connectivity", "restrict_to"),
     "groups": ("connectivity", "groups"),
     "time_range": ("connectivity", "time_range"),
+    "nodes": ("connectivity", "nodes"),
+    "series": ("connectivity", "series"),
+    "rois": ("connectivity", "rois"),
+    "signal": ("connectivity", "signal"),
     "model_preset": ("model", "preset"),
     "epochs": ("model", "epochs"),
     "patience": ("model", "patience"),
@@ -58,7 +62,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                    help="override one setting (repeatable), e.g. --set model.h_dim=64 --set connectivity.binary=true")
     c.add_argument("--show-config", action="store_true", help="print the settings that would be used, and exit")
     g = parser.add_argument_group("connectivity")
-    g.add_argument("--preset", choices=["default", "dishbrain", "hippocampus"], help="connectivity preset")
+    g.add_argument("--preset", choices=["default", "dishbrain", "hippocampus", "ophys"],
+                   help="connectivity preset (default: ophys for ROI traces, default for spike trains)")
     g.add_argument("--bin-size", type=float, help="bin width in seconds")
     g.add_argument("--window", type=float, help="window length in seconds")
     g.add_argument("--step", type=float, help="step between window starts in seconds")
@@ -71,6 +76,12 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--restrict-to", metavar="TABLE[:COLUMN=VALUE]", help="slide windows only inside these intervals")
     g.add_argument("--groups", nargs="+", help="keep nodes of these electrode groups")
     g.add_argument("--time-range", type=float, nargs=2, metavar=("START", "STOP"), help="seconds")
+    g.add_argument("--nodes", choices=["auto", "units", "rois"],
+                   help="units' spike trains or ROI traces (auto: the units when the file has any, else the ROIs)")
+    g.add_argument("--series", metavar="PATH", help="ROIs: the RoiResponseSeries (default: the only plane's raw "
+                                                    "fluorescence)")
+    g.add_argument("--rois", choices=["accepted", "all"], help="ROIs: the segmentation's accepted cells or all")
+    g.add_argument("--signal", choices=["raw", "dff", "events"], help="ROIs: as stored, dF/F, or 0/1 events")
     m = parser.add_argument_group("model")
     m.add_argument("--model-preset", choices=["faithful", "improved"], help="TAVRNN preset")
     m.add_argument("--epochs", type=int, help="maximum epochs")

@@ -1,4 +1,5 @@
-"""``nwb-tavrnn simulate OUTPUT.nwb``: write a simulated network with planted, time-varying coupling."""
+"""``nwb-tavrnn simulate OUTPUT.nwb``: write a simulated network with planted, time-varying coupling
+(as spike trains, or with ``--task ophys`` as the calcium imaging of those spikes)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "Simulate a spiking network (a sensory group and four motor subregions, modelled on DishBrain) "
             "whose coupling switches between 'aligned' and 'unaligned' regimes during gameplay, then rests; "
             "trial outcomes (hit/miss) depend on the regime. Writes a complete NWB file with the planted "
-            "coupling in processing/ecephys/ground_truth_coupling."
+            "coupling in processing/ecephys/ground_truth_coupling. --task ophys writes the calcium imaging of the "
+            "same spikes instead (one ROI per node, its planted group in the PlaneSegmentation column 'group')."
         ),
     )
     parser.add_argument("output", metavar="OUTPUT.nwb", help="NWB file to create")
-    parser.add_argument("--task", choices=["network", "decision", "two-region"], default="network",
-                        help="network (default): the planted-regime network above; decision: a perceptual decision "
+    parser.add_argument("--task", choices=["network", "ophys", "decision", "two-region"], default="network",
+                        help="network (default): the planted-regime network above; ophys: the same network (same "
+                             "spikes for the same seed) seen through a GCaMP6f calcium indicator, one ROI per node, "
+                             "raw fluorescence in processing/ophys and no Units table; decision: a perceptual decision "
                              "task with known regional intensities (sensory, left and right integrators), choice and "
                              "RT by a race to threshold, for nnpoisson; two-region: hippocampus and prefrontal units "
                              "driven by a planted low-dimensional oscillating latent (prefrontal reads it 0.1 s later "
@@ -48,14 +52,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--rest-minutes", type=float, help="rest duration, 0 for none (default 10)")
     parser.add_argument("--block-minutes", type=float, help="length of each aligned/unaligned block (default 2)")
     parser.add_argument("--rate", type=float, help="mean firing rate in Hz (default 3)")
+    parser.add_argument("--frame-rate", type=float, metavar="HZ",
+                        help="ophys task: imaging frame rate in Hz (default 20)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simulate import SimulationConfig, write_simulation
+    from ..simulate import write_simulation
 
+    if args.frame_rate is not None and args.task != "ophys":
+        from ..errors import UsageError
+
+        raise UsageError("--frame-rate: an option of --task ophys only")
     if args.task == "decision":
         return _decision(args)
     if args.task == "two-region":
@@ -65,22 +75,46 @@ def run(args: argparse.Namespace) -> int:
 
         raise UsageError("--trials: an option of --task decision and --task two-region only")
 
-    config = SimulationConfig.small() if args.small else SimulationConfig()
-    overrides = {field: getattr(args, opt) for opt, field in _OPTIONS.items() if getattr(args, opt, None) is not None}
-    config = dataclasses.replace(config, **overrides).validate()
+    config = _network_config(args)
+    if args.task == "ophys":
+        return _ophys(args, config)
     log.info("simulating %d nodes for %.1f min (seed %d)", config.n_nodes, config.duration / 60, args.seed)
     path = write_simulation(args.output, config=config, seed=args.seed, overwrite=args.overwrite)
     print(f"wrote {path}: {config.n_nodes} nodes, {config.duration / 60:g} min, seed {args.seed}")
     return 0
 
 
+def _network_config(args: argparse.Namespace):
+    """The SimulationConfig of --small and the network options (validated)."""
+    from ..simulate import SimulationConfig
+
+    config = SimulationConfig.small() if args.small else SimulationConfig()
+    overrides = {field: getattr(args, opt) for opt, field in _OPTIONS.items() if getattr(args, opt, None) is not None}
+    return dataclasses.replace(config, **overrides).validate()
+
+
+def _ophys(args: argparse.Namespace, config) -> int:
+    from ..simulate.calcium import CalciumConfig, write_ophys_simulation
+
+    calcium = CalciumConfig() if args.frame_rate is None else CalciumConfig(rate=args.frame_rate)
+    calcium.validate()  # a bad --frame-rate fails here, before the simulation
+    log.info("simulating %d nodes for %.1f min, imaged at %g Hz (seed %d)", config.n_nodes, config.duration / 60,
+             calcium.rate, args.seed)
+    path = write_ophys_simulation(args.output, config=config, calcium=calcium, seed=args.seed,
+                                  overwrite=args.overwrite)
+    print(f"wrote {path}: ophys, {config.n_nodes} ROIs ({calcium.indicator}, {calcium.rate:g} Hz), "
+          f"{config.duration / 60:g} min, seed {args.seed}")
+    return 0
+
+
 def _refuse_network_options(args: argparse.Namespace) -> None:
-    """Options of --task network given with another task: refused, not silently ignored."""
+    """Options of --task network (and ophys) given with another task: refused, not silently ignored."""
     from ..errors import UsageError
 
     unused = [f"--{opt.replace('_', '-')}" for opt in _OPTIONS if getattr(args, opt, None) is not None]
     if unused or args.small:
-        raise UsageError(f"{', '.join(unused + ['--small'] * args.small)}: options of --task network only")
+        given = ", ".join(unused + ["--small"] * args.small)
+        raise UsageError(f"{given}: options of --task network and --task ophys only")
 
 
 def _decision(args: argparse.Namespace) -> int:

@@ -170,7 +170,9 @@ class ConnectivityParams:
 #: Named parameter sets. ``dishbrain`` is the paper's exact recipe; ``default`` gives informative
 #: graphs on in-vivo units (whose |r| is mostly < 0.3, so a fixed 0.6 would leave them empty);
 #: ``hippocampus`` follows the paper's rat analysis (25 ms bins, MP denoising; pass one window per
-#: run of the position label).
+#: run of the position label); ``ophys`` suits calcium imaging at 10-30 Hz: 100 ms bins (1-3
+#: frames, averaged), 60 s windows (600-1,800 frames: r of traces is stable there, while calcium
+#: transients last about a second) every 30 s, and the strongest 10 % of pairs.
 PRESETS: dict[str, dict[str, Any]] = {
     "dishbrain": dict(bin_size=0.05, binary=True, window=120.0, step=60.0, absolute=True,
                       threshold_mode="fixed", threshold=0.6),
@@ -178,6 +180,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                     threshold_mode="density", density=0.1),
     "hippocampus": dict(bin_size=0.025, binary=False, window=120.0, step=60.0, absolute=True,
                         threshold_mode="mp", mp_null="shuffle", n_surrogates=1000, mp_band=0.95),
+    "ophys": dict(bin_size=0.1, binary=False, window=60.0, step=30.0, absolute=True,
+                  threshold_mode="density", density=0.1),
 }
 
 
@@ -384,7 +388,11 @@ def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,
     win = plan_windows(trains, params, windows)
     monitor = _SparsityMonitor()
     starts, stops = win.start_times, win.stop_times
-    for chunk in iter_window_correlations(trains.times, win, binary=params.binary,
+    nodes = trains if hasattr(trains, "bin_range") else trains.times
+    if nodes is trains and params.binary and not trains.binary:
+        raise ParameterError("binary bins are for spike trains and events; ROI traces are binned by their mean "
+                             "(set binary: false, or use signal 'events' for 0/1 event bins)")
+    for chunk in iter_window_correlations(nodes, win, binary=params.binary,
                                           chunk_windows=chunk_windows, progress=progress):
         r, inactive = chunk.correlation, chunk.inactive
         if params.threshold_mode == "mp":

@@ -218,11 +218,13 @@ def iter_window_correlations(
     Parameters
     ----------
     times
-        One sorted spike-time array (seconds) per node.
+        One sorted spike-time array (seconds) per node, or an object that bins itself
+        (``times.bin_range(origin, bin_size, first_bin, n_bins, dtype)`` returning (nodes, n_bins),
+        with a ``binary`` attribute), such as :class:`~nwb_tavrnn.ophys.traces.RoiTraces`.
     windows
         The windows (and the bin grid) to use.
     binary
-        Binary (the paper) or count bins.
+        Binary (the paper) or count bins (spike times only).
     chunk_windows
         Windows per chunk; default from a 64 MiB budget (:func:`auto_chunk_windows`).
     max_span_bins
@@ -239,6 +241,7 @@ def iter_window_correlations(
     times : nodes x (spikes_i,)
     """
     n_nodes = len(times)
+    continuous = hasattr(times, "bin_range")  # ROI traces bin themselves (see nwb_tavrnn.ophys)
     if len(windows) == 0:
         return
     longest = int(windows.n_bins.max())
@@ -257,19 +260,29 @@ def iter_window_correlations(
             lo_abs, hi_abs = windows.start_bins[sl], windows.stop_bins[sl]
             first = int(lo_abs.min())
             span = int(hi_abs.max()) - first
-            x = bin_range(times, windows.origin, windows.bin_size, first, span, binary=binary,
-                          dtype=np.float32)
             lo, hi = lo_abs - first, hi_abs - first
+            rel_tol = 1e-9
+            if continuous:
+                x = times.bin_range(windows.origin, windows.bin_size, first, span, dtype=np.float32)
+                if not times.binary:
+                    # Traces are not small integers, so float32 products round. Pearson r does not
+                    # change when a node's values are shifted, and shifting each node by its mean
+                    # over the span keeps the sums small against the products (no cancellation);
+                    # what rounding is left is far below a variance that counts as zero here.
+                    x -= x.mean(axis=1, keepdims=True)
+                    rel_tol = 1e-6
+            else:
+                x = bin_range(times, windows.origin, windows.bin_size, first, span, binary=binary, dtype=np.float32)
             # float32 products are exact while every partial sum is an integer below 2**24.
-            peak = float(x.max()) if x.size else 0.0
+            peak = float(np.abs(x).max()) if x.size else 0.0
             with _blas_threads_for(n_nodes):
-                if peak * peak * float((hi - lo).max()) >= _F32_EXACT:
+                if not (continuous and rel_tol > 1e-9) and peak * peak * float((hi - lo).max()) >= _F32_EXACT:
                     logger.debug("counts too large for exact float32 products; using float64")
                     gram, sums = _chunk_sums(x.astype(np.float64), lo, hi)
                 else:
                     gram, sums = _chunk_sums(x, lo, hi)
             n_bins = hi - lo
-            r, inactive = correlation_from_sums(gram, sums, n_bins)
+            r, inactive = correlation_from_sums(gram, sums, n_bins, rel_tol=rel_tol)
             yield CorrelationChunk(sl, r, inactive, x, np.stack([lo, hi], axis=1), n_bins)
             # Drop this chunk's arrays before the next is built, or two chunks would be alive at once.
             del x, gram, sums, r, inactive

@@ -1,4 +1,4 @@
-"""The connectivity step end to end: spike trains from an NWB file → DynamicConnectivity in NWB.
+"""The connectivity step end to end: spike trains or ROI traces from an NWB file → DynamicConnectivity in NWB.
 
 Windows are sliding by default, or taken from an intervals table (one per row, or one per run of
 rows sharing a label, as in the paper's rat analysis), optionally restricted to some intervals.
@@ -20,9 +20,10 @@ import pandas as pd
 
 from ..errors import InputFileError, NwbTavrnnError, require
 from ..io.files import PathLike, check_writable, open_nwb
-from ..io.read import interval_column, read_intervals, read_spike_trains
+from ..io.nodes import NodeOptions
+from ..io.read import interval_column, read_intervals
 from ..io.spike_trains import SpikeTrains
-from ..io.write import MODULE_NAME, append_results, write_derived
+from ..io.write import append_results, module_for, write_derived
 from .compute import ConnectivityParams, iter_dynamic_connectivity, plan_windows
 from .windows import Windows, sliding_windows_in_ranges
 
@@ -162,13 +163,18 @@ def build_container(trains: SpikeTrains, params: ConnectivityParams, plan: Windo
     from ..schema import DynamicConnectivity
 
     w, n = len(plan.windows.start_bins), len(trains)
-    parameters = {**params.to_dict(), **plan.source, **selection}
+    traces = hasattr(trains, "bin_range")
+    parameters = {**params.to_dict(), **plan.source, **selection, **(trains.settings() if traces else {})}
     if plan.labels is not None:
         parameters["window_labels"] = plan.labels
     sliding = not plan.source.get("windows_from")
-    what = "binary" if params.binary else "count"
+    if traces:
+        what = {"raw": "ROI traces", "dff": "ROI ΔF/F traces", "events": "ROI event (0/1)"}[trains.signal]
+        what = f"{what} of {trains.series_name} ({trains.rate:g} Hz frames) averaged"
+    else:
+        what = f"{'binary' if params.binary else 'count'} spike trains"
     description = (
-        f"Zero-lag Pearson correlation of {what} spike trains in {params.bin_size * 1000:g} ms bins, "
+        f"Zero-lag Pearson correlation of {what} in {params.bin_size * 1000:g} ms bins, "
         + (f"{params.window:g} s windows every {params.step:g} s" if sliding else
            f"one window per {'run of ' + plan.source['windows_from'] if ':' in plan.source['windows_from'] else 'interval of ' + plan.source['windows_from']}")
         + f"; edges by threshold mode '{params.threshold_mode}'"
@@ -186,6 +192,7 @@ def build_container(trains: SpikeTrains, params: ConnectivityParams, plan: Windo
         node_ids=trains.ids,
         node_groups=np.asarray(trains.groups, dtype=str),
         node_locations=np.asarray(trains.locations, dtype=str),
+        node_positions=getattr(trains, "positions", None),
         data=_empty((w, n, n), np.float32),
         correlation=_empty((w, n, n), np.float32) if store_correlation else None,
         inactive_mask=_empty((w, n), bool),
@@ -205,7 +212,7 @@ def _filler(trains: SpikeTrains, params: ConnectivityParams, plan: WindowPlan, n
         import h5py
 
         with h5py.File(path, "r+") as f:
-            group = f[f"processing/{MODULE_NAME}/{name}"]
+            group = f[f"processing/{module_for(trains.node_table)}/{name}"]
             for chunk in iter_dynamic_connectivity(trains, params, plan.windows, chunk_windows=chunk_windows,
                                                    progress=progress):
                 group["data"][chunk.index] = chunk.adjacency
@@ -216,13 +223,39 @@ def _filler(trains: SpikeTrains, params: ConnectivityParams, plan: WindowPlan, n
     return fill
 
 
+def params_for_nodes(params, nodes) -> ConnectivityParams:
+    """The parameters for these nodes, checked against them.
+
+    ``params`` may be None (the ``ophys`` preset for ROI traces, ``default`` for spike trains) or a
+    function of whether the nodes are ROIs.
+
+    Raises
+    ------
+    ParameterError
+        A bin shorter than an imaging frame, or binary bins of continuous traces.
+    """
+    rois = hasattr(nodes, "bin_range")
+    if params is None:
+        params = ConnectivityParams.preset("ophys" if rois else "default")
+    elif callable(params):
+        params = params(rois)
+    if rois:
+        require(params.bin_size * nodes.rate >= 1.0 - 1e-6,
+                f"bin_size {params.bin_size:g} s is shorter than one imaging frame ({1 / nodes.rate:.4g} s at "
+                f"{nodes.rate:g} Hz); use --bin-size {1 / nodes.rate:.4g} or longer (--preset ophys: 0.1 s)")
+        require(not params.binary or nodes.binary,
+                "binary bins are for spike trains and events; ROI traces are averaged per bin (use --counts, "
+                "binary: false, or signal 'events' for 0/1 event bins)")
+    return params
+
+
 def select_nodes(trains: SpikeTrains, groups=None, locations=None, drop_silent: bool = False) -> SpikeTrains:
     """Restrict to the requested groups/locations; optionally drop units with no spike at all."""
     try:
         trains = trains.select(groups=groups, locations=locations)
     except ValueError as err:
         raise InputFileError(str(err)) from None
-    if drop_silent:
+    if drop_silent and hasattr(trains, "spike_counts"):
         keep = trains.spike_counts > 0
         if not keep.any():
             raise InputFileError("every selected node is silent (no spikes)")
@@ -243,6 +276,11 @@ def restrict_to_range(trains: SpikeTrains, time_range: Sequence[float]) -> Spike
     """
     start, stop = float(time_range[0]), float(time_range[1])
     require(stop > start, f"time range: stop must be after start, got [{start:g}, {stop:g}]")
+    if hasattr(trains, "bin_range"):  # ROI traces: the range must overlap the frames
+        require(start < trains.t_stop and stop > trains.t_start,
+                f"time range [{start:g}, {stop:g}] s holds no imaging frames; the frames span "
+                f"{trains.t_start:g} to {trains.t_stop:g} s")
+        return trains.restrict(start, stop)
     restricted = trains.restrict(start, stop)
     require(sum(len(t) for t in restricted.times) > 0,
             f"time range [{start:g}, {stop:g}] s holds no spikes; the recording's spikes span "
@@ -255,18 +293,19 @@ def run_connectivity(
     windows_from: str | None = None, restrict_to: str | None = None, groups=None, locations=None,
     time_range: tuple[float, float] | None = None, name: str = "DynamicConnectivity", mode: str = "derived",
     overwrite: bool = False, store_correlation: bool = True, chunk_windows: int | None = None,
-    progress: bool = False,
+    progress: bool = False, nodes: NodeOptions | dict | None = None,
 ) -> Path:
     """Read spike trains from ``source``, compute dynamic connectivity, and write it to NWB.
 
     Parameters
     ----------
     source
-        NWB file (path or URL) with a Units table.
+        NWB file (path or URL) with a Units table, or ROI traces (``processing/ophys``).
     destination
         Output file; required unless ``mode="in_place"``.
     params
-        Step parameters; default ``ConnectivityParams.preset("default")``.
+        Step parameters, or a function of whether the nodes are ROIs returning them (to default by
+        modality); default the ``ophys`` preset for ROI traces, ``default`` for spike trains.
     windows_from
         ``TABLE`` (one window per interval) or ``TABLE:COLUMN`` (one per run of equal labels).
     restrict_to
@@ -278,12 +317,15 @@ def run_connectivity(
     mode
         ``"derived"`` (a new self-contained file), ``"append"`` (a copy of the source with the
         result added) or ``"in_place"`` (the source itself, atomically).
+    nodes
+        :class:`~nwb_tavrnn.io.nodes.NodeOptions` (or its fields as a dict): units or ROI traces,
+        which series and signal. Default: the Units when the file has units, else its ROI traces.
 
     Returns
     -------
     Path of the written file.
     """
-    params = ConnectivityParams.preset("default") if params is None else params
+    nodes = nodes if isinstance(nodes, NodeOptions) else NodeOptions.from_mapping(nodes)
     if time_range is not None:
         require(len(time_range) == 2 and time_range[1] > time_range[0],
                 f"time range: stop must be after start, got {list(time_range)}")
@@ -294,7 +336,8 @@ def run_connectivity(
             raise NwbTavrnnError("give an output path (or use in-place mode)")
         check_writable(destination, overwrite)  # fail before any work
     with open_nwb(source) as nwbfile:
-        trains = select_nodes(read_spike_trains(nwbfile), groups, locations)
+        trains = select_nodes(nodes.read(nwbfile), groups, locations)
+        params = params_for_nodes(params, trains)
         if time_range is not None:
             trains = restrict_to_range(trains, time_range)
         plan = plan_step_windows(trains, params, read_intervals(nwbfile), windows_from, restrict_to)
@@ -306,7 +349,9 @@ def run_connectivity(
         if mode == "derived":
             return write_derived(nwbfile, destination, [container], source_path=str(source),
                                  node_table=trains.node_table, overwrite=overwrite, fill=fill)
+    module = module_for(trains.node_table)
     if mode == "append":
         return append_results(source, [container], destination, node_table=trains.node_table,
-                              overwrite=overwrite, fill=fill)
-    return append_results(source, [container], in_place=True, node_table=trains.node_table, fill=fill)
+                              overwrite=overwrite, fill=fill, module_name=module)
+    return append_results(source, [container], in_place=True, node_table=trains.node_table, fill=fill,
+                          module_name=module)

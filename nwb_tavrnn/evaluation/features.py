@@ -45,7 +45,9 @@ def correlation_features(correlation: np.ndarray) -> np.ndarray:
 
 
 def rate_features(trains: SpikeTrains, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Baseline: every node's firing rate in each window (Hz).
+    """Baseline: every node's firing rate in each window (Hz); for ROI traces, the mean of the
+    signal the graphs were computed on (mean ΔF/F with ``signal: dff``; event rate per frame with
+    ``events``).
 
     Shapes
     ------
@@ -53,6 +55,13 @@ def rate_features(trains: SpikeTrains, starts: np.ndarray, stops: np.ndarray) ->
     return : (windows, nodes)
     """
     starts, stops = np.asarray(starts, float), np.asarray(stops, float)
+    if hasattr(trains, "bin_range"):
+        out = np.zeros((len(starts), len(trains)))
+        for w, (a, b) in enumerate(zip(starts, stops)):
+            fa, fb = trains.frame_at(a), trains.frame_at(b)
+            if fb > fa:
+                out[w] = trains.values(fa, fb).mean(axis=0)
+        return out
     out = np.empty((len(starts), len(trains)))
     for j, t in enumerate(trains.times):
         out[:, j] = np.searchsorted(t, stops) - np.searchsorted(t, starts)
@@ -94,6 +103,8 @@ def circular_shift(trains: SpikeTrains, seed: int = 0, boundaries: np.ndarray | 
     if trains.duration <= 0:
         raise ValueError("circular_shift needs a recording of positive duration")
     edges = shuffle_pieces(trains.t_start, trains.t_stop, boundaries)
+    if hasattr(trains, "bin_range"):
+        return _shift_traces(trains, edges, rng)
     lengths = np.diff(edges)
     shifted = []
     for t in trains.times:
@@ -107,3 +118,26 @@ def circular_shift(trains: SpikeTrains, seed: int = 0, boundaries: np.ndarray | 
         shifted.append(np.sort(np.concatenate([t[~inside], rel + edges[piece]])))
     return SpikeTrains(shifted, trains.ids, trains.groups, trains.locations, trains.t_start, trains.t_stop,
                        trains.node_table)
+
+
+def _shift_traces(traces, edges: np.ndarray, rng: np.random.Generator):
+    """:func:`circular_shift` of ROI traces: in each piece, every node's frames rotated by its own
+    random whole number of frames (a frame is the traces' time resolution). Frames outside the
+    observed span stay where they are.
+
+    Shapes
+    ------
+    edges : (pieces + 1,) seconds
+    """
+    import dataclasses
+
+    frames = np.asarray([traces.frame_at(t) for t in edges])
+    x = np.array(traces.values(0, traces.n_frames), dtype=np.float64)  # a copy: the rotation writes into it
+    for a, b in zip(frames[:-1], frames[1:]):
+        length = int(b - a)
+        if length < 2:
+            continue
+        offsets = rng.integers(0, length, size=x.shape[1])
+        rows = (np.arange(length)[:, None] - offsets[None, :]) % length
+        x[a:b] = np.take_along_axis(x[a:b], rows, axis=0)
+    return dataclasses.replace(traces, data=x, columns=np.arange(x.shape[1]), processed=True)

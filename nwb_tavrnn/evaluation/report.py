@@ -621,7 +621,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     on_step
         ``on_step(done, total, what)`` after each step (an outer progress display's sub-progress).
     """
-    from ..io.read import read_one, read_spike_trains
+    from ..io.read import read_one
     from ..schema import NodeEmbeddings
 
     cfg = config or EvaluationConfig()
@@ -653,9 +653,13 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     node_trains: list = []
 
     def trains():
-        """The graphs' nodes' spike trains, read from the file once, when first needed."""
+        """The graphs' nodes (spike trains, or ROI traces in memory), read from the file once, when first needed."""
         if not node_trains:
-            node_trains.append(read_spike_trains(nwbfile).select(ids=np.asarray(conn.node_ids[:]).tolist()))
+            from ..io.nodes import read_graph_nodes
+
+            nodes = read_graph_nodes(nwbfile, conn)
+            # ROI traces are held in memory here: the shuffled refits run in other processes
+            node_trains.append(nodes.materialise() if hasattr(nodes, "materialise") else nodes)
         return node_trains[0]
 
     # Every model training (learned baselines, time-shuffle refits) runs together, in parallel where cores allow.
@@ -706,7 +710,9 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         elif name == "cebra":
             from .cebra_baseline import cebra_available, cebra_window_features
 
-            if not cebra_available():
+            if hasattr(trains(), "bin_range"):
+                log.warning("the CEBRA baseline reads spike trains; skipped for ROI traces")
+            elif not cebra_available():
                 log.warning("the 'cebra' package is not installed: skipping the CEBRA baseline (pip install cebra)")
             else:
                 x = cebra_window_features(trains(), starts, stops, output_dimension=mean.shape[2], seed=cfg.seed)
@@ -792,8 +798,13 @@ def evaluate_file(source: PathLike, labels: str | list, output: PathLike | None 
         check_writable(output, overwrite)
     if report_dir is not None:
         check_report_folder(report_dir, overwrite, protect=(source, output))  # before the work
+    from ..io.read import read_one
+    from ..io.write import module_of
+    from ..schema import NodeEmbeddings
+
     with open_nwb(source) as nwbfile:
         report = evaluate(nwbfile, labels, embeddings=embeddings, config=cfg, progress=progress, on_step=on_step)
+        module = module_of(read_one(nwbfile, NodeEmbeddings, embeddings))
     if report_dir is not None:
         write_report(report, report_dir)
     if output is not None or in_place:
@@ -804,5 +815,5 @@ def evaluate_file(source: PathLike, labels: str | list, output: PathLike | None 
             labels=report.labels.spec, parameters={**asdict(cfg), "protocol": report.protocol},
         )
         report.path = append_results(source, [table], None if in_place else output, in_place=in_place,
-                                     overwrite=overwrite)
+                                     overwrite=overwrite, module_name=module)
     return report

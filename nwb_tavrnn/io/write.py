@@ -70,6 +70,20 @@ def derived_metadata(source: NWBFile) -> dict:
     return kwargs
 
 
+#: Placeholder Subject for inputs that carry none (NWB best practice asks for one; DANDI needs it).
+DEFAULT_SUBJECT = {
+    "subject_id": "unknown",
+    "species": "http://purl.obolibrary.org/obo/NCBITaxon_1",  # NCBI taxonomy root: organism not given
+    "sex": "U",
+    "age": "P0D/",
+}
+
+
+def placeholder_subject(why: str) -> Subject:
+    """A Subject saying that nothing is known about the subject, and why (its description)."""
+    return Subject(**DEFAULT_SUBJECT, description=f"Placeholder written by nwb_tavrnn: {why}")
+
+
 def copy_subject(subject: Subject | None) -> Subject | None:
     if subject is None:
         return None
@@ -216,7 +230,7 @@ def attach_node_region(obj: NWBDataInterface, nwbfile: NWBFile, node_table: str 
     """
     if not hasattr(obj, "node_region") or obj.node_region is not None:
         return
-    table = nwbfile.units if node_table == "units" else nwbfile.electrodes
+    table = _node_table(nwbfile, node_table)
     if table is None:
         raise InputFileError(f"cannot link {obj.name} to the {node_table} table: the file has none")
     row_of = {int(i): r for r, i in enumerate(np.asarray(table.id.data[:]))}
@@ -227,6 +241,18 @@ def attach_node_region(obj: NWBDataInterface, nwbfile: NWBFile, node_table: str 
     obj.node_region = table.create_region(
         name="node_region", region=[row_of[int(i)] for i in ids], description=f"the {node_table} the nodes stand for"
     )
+
+
+def _node_table(nwbfile: NWBFile, node_table: str):
+    """The table node ids refer to: Units, electrodes, or (``ophys:PATH``) the PlaneSegmentation of
+    the ROI series at PATH."""
+    if node_table.startswith("ophys:"):
+        from ..ophys.read import find_roi_series
+
+        path = node_table.split(":", 1)[1]
+        match = [s for s in find_roi_series(nwbfile) if s.path == path]
+        return match[0].series.rois.table if match else None
+    return nwbfile.units if node_table == "units" else nwbfile.electrodes
 
 
 #: How a name clash is resolved, said by every step whose objects take a name prefix.
@@ -257,6 +283,19 @@ def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_tabl
         module.add(obj)
 
 
+def module_for(node_table: str) -> str:
+    """The processing module results over these nodes go to: ``ophys`` beside ROI traces, else ``ecephys``."""
+    return "ophys" if node_table.startswith("ophys:") else MODULE_NAME
+
+
+def module_of(obj) -> str:
+    """The processing module an object of an open file sits in (``ecephys`` when not in one)."""
+    from pynwb.base import ProcessingModule
+
+    parent = getattr(obj, "parent", None)
+    return parent.name if isinstance(parent, ProcessingModule) else MODULE_NAME
+
+
 def build_derived_nwbfile(
     source: NWBFile, objects: Iterable[NWBDataInterface] = (), source_path: str | None = None,
     node_table: str = "units",
@@ -265,11 +304,16 @@ def build_derived_nwbfile(
     from ..schema import SourceFileReference
 
     derived = NWBFile(**derived_metadata(source))
-    derived.subject = copy_subject(source.subject)
+    derived.subject = copy_subject(source.subject) or placeholder_subject(
+        "the source file carried no subject metadata; replace with the real subject.")
     groups = copy_electrodes(source, derived)
     copy_units(source, derived, groups)
     copy_intervals(source, derived)
     copy_behavior(source, derived)
+    if node_table.startswith("ophys:"):  # the ROIs the nodes stand for, and the traces they were computed on
+        from ..ophys.copy import copy_roi_series
+
+        copy_roi_series(source, derived, node_table.split(":", 1)[1])
     copied = {"nwbfile": source.object_id}
     for key in ("units", "electrodes", "subject", "epochs", "trials"):
         if getattr(source, key, None) is not None:
@@ -280,7 +324,9 @@ def build_derived_nwbfile(
             source_path=str(source_path) if source_path else None, copied_objects=copied,
         )
     )
-    add_results(derived, list(objects), node_table)
+    module = module_for(node_table)
+    add_results(derived, list(objects), node_table, module, MODULE_DESCRIPTION if module == MODULE_NAME else
+                "Optical physiology: imaging planes, ROI traces and the graphs nwb_tavrnn computed from them.")
     return derived
 
 
@@ -299,7 +345,8 @@ def write_derived(
         Path of the new file; written atomically.
     objects
         Our containers (DynamicConnectivity, NodeEmbeddings, ...); any without a ``node_region``
-        get one into the copied ``node_table`` ("units" or "electrodes") by their ``node_ids``.
+        get one into the copied ``node_table`` ("units", "electrodes" or "ophys:PATH", the
+        PlaneSegmentation of the ROI series at PATH, copied with that series) by their ``node_ids``.
     fill
         Called with the path of the complete temporary file before it is moved into place: fills
         datasets created empty (``H5DataIO(data=None, shape=..., dtype=...)``) as results are

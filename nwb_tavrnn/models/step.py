@@ -57,7 +57,7 @@ def fit_file(
         Periodic checkpoints, and resuming an interrupted run from them.
     """
     from ..io.read import read_one
-    from ..io.write import append_results
+    from ..io.write import append_results, module_of
     from ..schema import DynamicConnectivity
 
     if resume and not checkpoint_dir:
@@ -70,7 +70,7 @@ def fit_file(
         check_writable(destination, overwrite=overwrite)  # fail before training, not after
     with open_nwb(source) as nwbfile:
         conn = read_one(nwbfile, DynamicConnectivity, connectivity)
-        name = conn.name
+        name, module = conn.name, module_of(conn)
         log.info("training on %s: %d windows x %d nodes", name, conn.num_windows, conn.num_nodes)
         started = time.perf_counter()
         try:
@@ -86,5 +86,6 @@ def fit_file(
     def build(copy):
         return model.to_nwb(read_one(copy, DynamicConnectivity, name), embeddings=embeddings, name_prefix=name_prefix)
 
-    path = append_results(source, build, None if in_place else destination, in_place=in_place, overwrite=overwrite)
+    path = append_results(source, build, None if in_place else destination, in_place=in_place, overwrite=overwrite,
+                          module_name=module)  # beside the graphs (ecephys, or ophys for ROI traces)
     return FitResult(Path(path), model, embeddings, name, seconds)

@@ -22,7 +22,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-dynamic-graphs"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "spec"
 
 
@@ -56,8 +56,8 @@ def _node_identity_specs() -> list[NWBDatasetSpec]:
         NWBDatasetSpec(
             name="node_region",
             neurodata_type_inc="DynamicTableRegion",
-            doc="Rows of the Units or electrodes table of this file that the nodes stand for, "
-            "in node order.",
+            doc="Rows of the Units or electrodes table, or of the PlaneSegmentation of ROIs, of this "
+            "file that the nodes stand for, in node order.",
             dims=["nodes"],
             shape=[None],
             quantity="?",
@@ -168,6 +168,15 @@ def build_types() -> list[NWBGroupSpec]:
             ),
             *window_times,
             *_node_identity_specs(),
+            NWBDatasetSpec(
+                name="node_positions",
+                doc="Position of each node in the recording's own coordinates: for ROIs of an imaging "
+                "plane, the centroid (row, column) in pixels of the plane; for electrodes, their (x, y[, z]).",
+                dtype="float64",
+                shape=[[None, 2], [None, 3]],
+                dims=[["nodes", "row_column"], ["nodes", "xyz"]],
+                quantity="?",
+            ),
         ],
     )
 

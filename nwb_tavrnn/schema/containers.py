@@ -149,6 +149,7 @@ class DynamicConnectivity(NWBDataInterface):
     inactive_mask : (windows, nodes) bool
     window_start_times, window_stop_times : (windows,) float64, seconds
     node_ids, node_groups, node_locations, node_region : (nodes,)
+    node_positions : (nodes, 2 | 3) float64
     """
 
     __nwbfields__ = (
@@ -171,6 +172,7 @@ class DynamicConnectivity(NWBDataInterface):
         "node_ids",
         "node_groups",
         "node_locations",
+        "node_positions",
         {"name": "node_region", "child": True},
     )
 
@@ -187,7 +189,8 @@ class DynamicConnectivity(NWBDataInterface):
         {"name": "edge_weight", "type": _ARRAY, "doc": "Sparse weights (edges,).", "default": None},
         {"name": "correlation", "type": _ARRAY, "doc": "Unthresholded estimate.", "default": None},
         {"name": "inactive_mask", "type": _ARRAY, "doc": "Silent/constant nodes.", "default": None},
-        {"name": "node_region", "type": DynamicTableRegion, "doc": "Rows of Units/electrodes.", "default": None},
+        {"name": "node_region", "type": DynamicTableRegion, "doc": "Rows of Units/electrodes/ROIs.", "default": None},
+        {"name": "node_positions", "type": _ARRAY, "doc": "Node positions (nodes, 2 or 3).", "default": None},
         {"name": "threshold_mode", "type": str, "doc": "How edges were kept.", "default": None},
         {"name": "threshold", "type": (float, int, np.number), "doc": "Threshold value.", "default": None},
         {"name": "window_duration", "type": (float, int, np.number), "doc": "Nominal window s.", "default": None},
@@ -200,7 +203,7 @@ class DynamicConnectivity(NWBDataInterface):
             "description", "method", "directed", "bin_size", "window_start_times", "window_stop_times",
             "node_ids", "node_groups", "node_locations", "data", "edge_index", "edge_weight",
             "correlation", "inactive_mask", "node_region", "threshold_mode", "threshold",
-            "window_duration", "window_step", "parameters",
+            "window_duration", "window_step", "parameters", "node_positions",
         )
         super().__init__(**kwargs)
         cls = type(self).__name__
@@ -229,6 +232,13 @@ class DynamicConnectivity(NWBDataInterface):
         _require_shape(cls, "correlation", fields["correlation"], (n_windows, n_nodes, n_nodes))
         _check_finite(cls, "correlation", fields["correlation"])
         _require_shape(cls, "inactive_mask", fields["inactive_mask"], (n_windows, n_nodes))
+        positions = fields["node_positions"]
+        if positions is not None:
+            shape = _shape(positions)
+            if shape is None or len(shape) != 2 or shape[0] != n_nodes or shape[1] not in (2, 3):
+                raise SchemaError(f"{cls}.node_positions must be (nodes, 2) or (nodes, 3) = ({n_nodes}, 2|3), "
+                                  f"got {shape}")
+            _check_finite(cls, "node_positions", positions)
         region = fields["node_region"]
         if region is not None and len(region.data) != n_nodes:
             raise SchemaError(f"{cls}.node_region has {len(region.data)} rows, expected {n_nodes} (one per node)")

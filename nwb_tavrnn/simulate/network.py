@@ -808,23 +808,66 @@ def _electrode_positions(sizes: tuple[int, ...], pitch: float = 17.5) -> np.ndar
     return np.concatenate(out)
 
 
+def _session_nwbfile(sim: SimulatedSession, *, session_description: str, experiment_description: str,
+                     keywords: list[str], source_script: str, source_script_file_name: str, notes: dict,
+                     session_start_time: datetime | None = None, identifier: str | None = None) -> NWBFile:
+    """The parts every recording of a simulated session shares: the NWBFile header, its Subject, the
+    regime epochs (``state``, ``session``) and the gameplay trials (``hit``, ``state``).
+
+    Written by :func:`_to_nwbfile` (spikes) and :func:`nwb_tavrnn.simulate.calcium.ophys_nwbfile`
+    (calcium imaging of the same session), so both files describe the session identically.
+    """
+    cfg = sim.config
+    nwbfile = NWBFile(
+        session_description=session_description,
+        identifier=identifier or str(uuid.uuid4()),
+        session_start_time=session_start_time or datetime(2024, 1, 1, tzinfo=timezone.utc),
+        session_id=f"simulation-seed-{sim.seed}",
+        lab="nwb_tavrnn",
+        institution="nwb_tavrnn (simulated data)",
+        experiment_description=experiment_description,
+        keywords=keywords,
+        source_script=source_script,
+        source_script_file_name=source_script_file_name,
+        notes=json.dumps(notes, sort_keys=True),
+    )
+    nwbfile.subject = Subject(
+        subject_id=f"simulated-network-seed-{sim.seed}",
+        species=cfg.species,
+        sex=cfg.sex,
+        age=cfg.age,
+        description="A simulated cortical culture (no animal); age stands for days in vitro.",
+    )
+
+    nwbfile.add_epoch_column("state", _STATE_DOC)
+    nwbfile.add_epoch_column("session", "Session of the period: 'gameplay' or 'rest'.")
+    ep = sim.epochs
+    for start, stop, state, session in zip(ep["start_time"], ep["stop_time"], ep["state"], ep["session"]):
+        nwbfile.add_epoch(start_time=float(start), stop_time=float(stop), tags=[str(state), str(session)],
+                          state=str(state), session=str(session))
+
+    tr = sim.trials
+    if tr["start_time"].size:
+        nwbfile.add_trial_column("hit", "Whether the rally ended in a hit (True) or a miss (False).")
+        nwbfile.add_trial_column("state", _STATE_DOC)
+        for start, stop, hit, state in zip(tr["start_time"], tr["stop_time"], tr["hit"], tr["state"]):
+            nwbfile.add_trial(start_time=float(start), stop_time=float(stop), hit=bool(hit), state=str(state))
+    return nwbfile
+
+
 def _to_nwbfile(sim: SimulatedSession, session_start_time: datetime | None, identifier: str | None) -> NWBFile:
     from ..schema import DynamicConnectivity
 
     cfg = sim.config
     n = sim.n_nodes
     groups = sim.spikes.groups
-    nwbfile = NWBFile(
+    nwbfile = _session_nwbfile(
+        sim,
         session_description=(
             f"Simulated spiking network of {n} nodes ({', '.join(cfg.group_names)}) with planted, "
             f"time-varying coupling: {cfg.gameplay_minutes:g} min gameplay in {cfg.block_minutes:g}-min blocks "
             f"alternating aligned/unaligned regimes, then {cfg.rest_minutes:g} min rest."
         ),
-        identifier=identifier or str(uuid.uuid4()),
-        session_start_time=session_start_time or datetime(2024, 1, 1, tzinfo=timezone.utc),
-        session_id=f"simulation-seed-{sim.seed}",
-        lab="nwb_tavrnn",
-        institution="nwb_tavrnn (simulated data)",
         experiment_description=(
             "Synthetic data modelled on DishBrain (cortical cultures playing Pong on an HD-MEA): network bursts "
             "on top of a linear multivariate Hawkes process with shared inputs (nwb_tavrnn.simulate). The planted "
@@ -834,14 +877,9 @@ def _to_nwbfile(sim: SimulatedSession, session_start_time: datetime | None, iden
         keywords=["simulation", "ground truth", "dynamic connectivity", "spiking network", "Hawkes process"],
         source_script=f"nwb_tavrnn.simulate.simulate_network(seed={sim.seed})",
         source_script_file_name="nwb_tavrnn/simulate/network.py",
-        notes=json.dumps({"seed": sim.seed, "config": cfg.to_dict()}, sort_keys=True),
-    )
-    nwbfile.subject = Subject(
-        subject_id=f"simulated-network-seed-{sim.seed}",
-        species=cfg.species,
-        sex=cfg.sex,
-        age=cfg.age,
-        description="A simulated cortical culture (no animal); age stands for days in vitro.",
+        notes={"seed": sim.seed, "config": cfg.to_dict()},
+        session_start_time=session_start_time,
+        identifier=identifier,
     )
     device = nwbfile.create_device(
         name="simulated_hdmea",
@@ -876,20 +914,7 @@ def _to_nwbfile(sim: SimulatedSession, session_start_time: datetime | None, iden
         },
     )
 
-    nwbfile.add_epoch_column("state", _STATE_DOC)
-    nwbfile.add_epoch_column("session", "Session of the period: 'gameplay' or 'rest'.")
     ep = sim.epochs
-    for start, stop, state, session in zip(ep["start_time"], ep["stop_time"], ep["state"], ep["session"]):
-        nwbfile.add_epoch(start_time=float(start), stop_time=float(stop), tags=[str(state), str(session)],
-                          state=str(state), session=str(session))
-
-    tr = sim.trials
-    if tr["start_time"].size:
-        nwbfile.add_trial_column("hit", "Whether the rally ended in a hit (True) or a miss (False).")
-        nwbfile.add_trial_column("state", _STATE_DOC)
-        for start, stop, hit, state in zip(tr["start_time"], tr["stop_time"], tr["hit"], tr["state"]):
-            nwbfile.add_trial(start_time=float(start), stop_time=float(stop), hit=bool(hit), state=str(state))
-
     ecephys = nwbfile.create_processing_module("ecephys", "Ground truth of the simulated network.")
     region = nwbfile.units.create_region("node_region", list(range(n)), "The Units row of each node.")
     data = sim.coupling_per_epoch()

@@ -37,15 +37,13 @@ from pynwb import NWBFile
 from pynwb.file import Subject
 
 from ..io.units import build_units_table
+from ..io.write import DEFAULT_SUBJECT as _SUBJECT_UNKNOWN
 
 log = logging.getLogger(__name__)
 
 #: Placeholder Subject for inputs that carry none (override with ``metadata={"subject": {...}}``).
 DEFAULT_SUBJECT = {
-    "subject_id": "unknown",
-    "species": "http://purl.obolibrary.org/obo/NCBITaxon_1",  # NCBI taxonomy root: organism not given
-    "sex": "U",
-    "age": "P0D/",
+    **_SUBJECT_UNKNOWN,
     "description": "Placeholder written by nwb_tavrnn sort: the input carried no subject metadata; "
                    "replace with the real subject (--subject-id, --species, --sex, --age).",
 }

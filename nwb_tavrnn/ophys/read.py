@@ -1,0 +1,227 @@
+"""Find and read ROI traces in an NWB file: ``RoiResponseSeries`` of ``Fluorescence`` / ``DfOverF``.
+
+Series are named by their path inside the processing modules, ``MODULE/CONTAINER/SERIES`` (e.g.
+``ophys/Fluorescence/RoiResponseSeries``, ``ophys/DfOverF/RoiResponseSeries``); any unambiguous
+tail of that path (``Fluorescence/RoiResponseSeries``, ``Deconvolved``) names one too. Without a
+name, the raw fluorescence of the file's only imaging plane is read; a file with several planes,
+or without a raw series, gets an error that lists what it holds. One graph = one plane: nodes link
+to the rows of one PlaneSegmentation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from pynwb import NWBFile
+
+from ..errors import InputFileError
+from .signals import SIGNALS
+from .traces import RoiTraces
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SeriesInfo", "find_roi_series", "has_roi_series", "read_roi_traces", "ROI_SELECTIONS"]
+
+#: Which ROIs become nodes: those a classifier accepted (suite2p ``iscell``, CaImAn's accepted
+#: components, an ``Accepted`` column) when the table says, or every ROI.
+ROI_SELECTIONS = ("accepted", "all")
+_ACCEPTED_COLUMNS = ("accepted", "iscell", "is_cell")
+_GROUP_COLUMNS = ("group", "region", "subregion", "brain_area")
+_CENTROID_COLUMNS = ("roicentroid", "roi_centroid", "roi_centroids", "centroid", "centroids")
+
+
+@dataclass
+class SeriesInfo:
+    """One RoiResponseSeries of a file: where it is and what it holds."""
+
+    path: str
+    series: object
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.series.data.shape)
+
+    def describe(self) -> str:
+        table = getattr(getattr(self.series, "rois", None), "table", None)
+        plane = getattr(getattr(table, "imaging_plane", None), "name", "?")
+        return f"{self.path} {'x'.join(map(str, self.shape))} (plane {plane})"
+
+
+def find_roi_series(nwbfile: NWBFile) -> list[SeriesInfo]:
+    """Every RoiResponseSeries in the file's processing modules (and acquisition), by path."""
+    from pynwb.ophys import RoiResponseSeries
+
+    found: list[SeriesInfo] = []
+    for mod_name, module in nwbfile.processing.items():
+        for name, obj in module.data_interfaces.items():
+            if isinstance(obj, RoiResponseSeries):
+                found.append(SeriesInfo(f"{mod_name}/{name}", obj))
+            for sname, series in (getattr(obj, "roi_response_series", None) or {}).items():
+                found.append(SeriesInfo(f"{mod_name}/{name}/{sname}", series))
+    for name, obj in nwbfile.acquisition.items():
+        if isinstance(obj, RoiResponseSeries):
+            found.append(SeriesInfo(f"acquisition/{name}", obj))
+    return found
+
+
+def has_roi_series(nwbfile: NWBFile) -> bool:
+    return bool(find_roi_series(nwbfile))
+
+
+def _choose(found: list[SeriesInfo], name: str | None, label: str) -> SeriesInfo:
+    listing = "; ".join(s.describe() for s in found)
+    if name is not None:
+        name = name.strip("/")
+        hits = [s for s in found if s.path == name or s.path.endswith("/" + name)]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise InputFileError(f"{label}: no ROI series named {name!r}; the file has: {listing}")
+        raise InputFileError(f"{label}: {name!r} names several series ({', '.join(s.path for s in hits)}); "
+                             "give the full path")
+    raw = [s for s in found if s.path.split("/")[-2:-1] == ["Fluorescence"]
+           and s.path.split("/")[-1].startswith("RoiResponseSeries")]
+    if len(raw) == 1:
+        return raw[0]
+    if len(raw) > 1:
+        raise InputFileError(f"{label} has {len(raw)} imaging planes; graphs are built one plane at a time: choose "
+                             f"a series with --series (connectivity.series), one of: {listing}")
+    if len(found) == 1:
+        return found[0]
+    raise InputFileError(f"{label}: no raw Fluorescence series to default to; choose one with --series "
+                         f"(connectivity.series), one of: {listing}")
+
+
+def _column(table, names: tuple[str, ...]):
+    lower = {c.lower(): c for c in table.colnames}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    return None
+
+
+def _centroids(table, rows: np.ndarray) -> np.ndarray | None:
+    """Each row's centroid (row, column) in pixels: a centroid column, else the masks' weighted centre."""
+    col = _column(table, _CENTROID_COLUMNS)
+    if col is not None:
+        values = np.asarray(table[col].data[:], dtype=np.float64)
+        if values.ndim == 2 and values.shape[1] >= 2:
+            return values[rows, :2]
+    if "image_mask" in table.colnames:
+        out = np.empty((len(rows), 2))
+        for k, r in enumerate(rows):
+            m = np.abs(np.asarray(table["image_mask"][int(r)], dtype=np.float64))
+            if m.ndim != 2 or m.sum() <= 0:
+                return None
+            yy, xx = np.indices(m.shape)
+            out[k] = (yy * m).sum() / m.sum(), (xx * m).sum() / m.sum()
+        return out
+    if "pixel_mask" in table.colnames:
+        out = np.empty((len(rows), 2))
+        for k, r in enumerate(rows):
+            pm = table["pixel_mask"][int(r)]
+            x = np.asarray([p[0] for p in pm], dtype=np.float64)
+            y = np.asarray([p[1] for p in pm], dtype=np.float64)
+            w = np.abs(np.asarray([p[2] for p in pm], dtype=np.float64))
+            if w.sum() <= 0:
+                return None
+            out[k] = (y * w).sum() / w.sum(), (x * w).sum() / w.sum()
+        return out
+    return None
+
+
+def _timing(series, label: str, n_frames: int) -> tuple[float, float, np.ndarray | None]:
+    """(rate, starting_time, timestamps or None) of a series, checked."""
+    if series.timestamps is not None:
+        ts = np.asarray(series.timestamps[:], dtype=np.float64)
+        if ts.shape != (n_frames,):
+            raise InputFileError(f"{label}: {ts.size} timestamps for {n_frames} frames")
+        if not np.isfinite(ts).all():
+            raise InputFileError(f"{label}: the timestamps hold NaN or infinite values")
+        steps = np.diff(ts)
+        if np.any(steps <= 0):
+            raise InputFileError(f"{label}: the timestamps are not strictly increasing (frame "
+                                 f"{int(np.flatnonzero(steps <= 0)[0]) + 1})")
+        period = float(np.median(steps)) if steps.size else 1.0
+        if steps.size and np.max(np.abs(steps - period)) <= 1e-3 * period:
+            return 1.0 / period, float(ts[0]), None  # regular in all but rounding: a rate is exact enough
+        gaps = int(np.count_nonzero(steps > 1.5 * period))
+        if gaps:
+            log.warning("%s: %d gaps longer than 1.5 frames in the timestamps; bins without a frame are "
+                        "interpolated between their neighbours", label, gaps)
+        return 1.0 / period, float(ts[0]), ts
+    rate = float(series.rate or 0.0)
+    if not rate > 0:
+        raise InputFileError(f"{label}: the series has neither timestamps nor a positive rate")
+    return rate, float(series.starting_time or 0.0), None
+
+
+def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = "accepted", signal: str = "raw",
+                    event_threshold: float = 2.5, baseline_window: float = 60.0,
+                    baseline_sigma: float = 10.0) -> RoiTraces:
+    """The ROIs of one RoiResponseSeries as graph nodes (the data stay in the file until binned).
+
+    Parameters
+    ----------
+    series
+        Path (or unambiguous tail) of the series; default the only plane's raw fluorescence.
+    rois
+        ``accepted`` (the default: ROIs the segmentation's classifier accepted, when the
+        PlaneSegmentation has an ``Accepted``/``iscell`` column; all ROIs otherwise) or ``all``.
+    signal, event_threshold, baseline_window, baseline_sigma
+        See :class:`~.traces.RoiTraces` and :mod:`.signals`.
+
+    Raises
+    ------
+    InputFileError
+        No ROI series, an ambiguous or unknown name, bad timing, fewer than two ROIs kept.
+    """
+    label = getattr(nwbfile, "identifier", None) or "the file"
+    if signal not in SIGNALS:
+        raise InputFileError(f"signal must be one of {', '.join(SIGNALS)}, got {signal!r}")
+    if rois not in ROI_SELECTIONS:
+        raise InputFileError(f"rois must be one of {', '.join(ROI_SELECTIONS)}, got {rois!r}")
+    found = find_roi_series(nwbfile)
+    if not found:
+        raise InputFileError(f"{label} has no ROI traces (no RoiResponseSeries in processing/ophys) and no Units")
+    info = _choose(found, series, label)
+    s = info.series
+    where = f"{label}: {info.path}"
+    shape = tuple(s.data.shape)
+    region = s.rois
+    table = region.table
+    rows = np.asarray(region.data[:], dtype=np.int64)
+    if len(shape) != 2:
+        raise InputFileError(f"{where}: expected (frames, rois) data, got shape {shape}; a graph needs at least "
+                             "2 ROIs")
+    if shape[1] != len(rows):
+        hint = " (the data look transposed: NWB stores frames first)" if shape[0] == len(rows) else ""
+        raise InputFileError(f"{where}: {shape[1]} data columns but {len(rows)} ROIs in its rois region{hint}")
+    rate, start, timestamps = _timing(s, where, shape[0])
+    ids_all = np.asarray(table.id.data[:], dtype=np.int64)[rows]
+    keep = np.ones(len(rows), dtype=bool)
+    acc = _column(table, _ACCEPTED_COLUMNS)
+    if rois == "accepted" and acc is not None:
+        keep = np.asarray(table[acc].data[:]).astype(bool)[rows]
+        log.info("%s: %d of %d ROIs accepted (column %r)", info.path, int(keep.sum()), len(rows), acc)
+        if keep.sum() < 2:
+            raise InputFileError(f"{where}: {int(keep.sum())} ROI(s) accepted by column {acc!r}; a graph needs at "
+                                 "least 2 (rois: all uses every ROI)")
+    if len(rows) < 2:
+        raise InputFileError(f"{where}: {len(rows)} ROI; a graph needs at least 2")
+    plane = getattr(table, "imaging_plane", None)
+    gcol = _column(table, _GROUP_COLUMNS)
+    if gcol is not None:
+        groups = np.asarray([str(g) for g in table[gcol].data[:]], dtype=object)[rows]
+    else:
+        groups = np.full(len(rows), getattr(plane, "name", "") or "", dtype=object)
+    locations = np.full(len(rows), str(getattr(plane, "location", "") or ""), dtype=object)
+    columns = np.flatnonzero(keep)
+    positions = _centroids(table, rows[columns])
+    return RoiTraces(
+        data=s.data, columns=columns, ids=ids_all[columns], rate=rate, starting_time=start,
+        timestamps=timestamps, groups=groups[columns], locations=locations[columns], positions=positions,
+        signal=signal, event_threshold=event_threshold, baseline_window=baseline_window,
+        baseline_sigma=baseline_sigma, node_table=f"ophys:{info.path}", series_name=info.path)
