@@ -37,6 +37,9 @@ Sections
     ``sorter_params``, ``preprocessing``, ``curation``, ...) or, with ``method: hdmea``, of
     :class:`nwb_tavrnn.sorting.DetectionParams` (``detect_threshold``, ``peak_sign``,
     ``exclude_sweep_ms``, ``preprocessing``).
+``importer``
+    For inputs that are not NWB yet (a suite2p folder, a CaImAn HDF5 file, the linear-track
+    folder): ``rate`` (imaging frame rate, Hz), ``plane`` (suite2p) and ``segments`` (linear-track).
 ``connectivity``
     ``preset`` and the fields of :class:`nwb_tavrnn.connectivity.ConnectivityParams` (``bin_size``,
     ``binary``, ``window``, ``step``, ``threshold_mode``, ``threshold``, ``density``, ...), and how
@@ -173,7 +176,17 @@ SEQ2SEQ_KEYS: dict[str, str] = {
     "name_prefix": "prefix of the names of the objects written",
 }
 
+#: Options of the importers that turn a dataset-specific layout (a suite2p folder, a CaImAn HDF5
+#: file, the linear-track folder) into NWB before the steps run.
+IMPORTER_KEYS: dict[str, str] = {
+    "rate": "suite2p / CaImAn: imaging frame rate in Hz (suite2p without ops.npy needs it; CaImAn's stored "
+            "rate is often its default 30)",
+    "plane": "suite2p: the plane folder to read (default: every plane)",
+    "segments": "linear-track: track segments of the stays table (3)",
+}
+
 SECTIONS: dict[str, tuple[str, ...]] = {
+    "importer": tuple(IMPORTER_KEYS),
     "sorting": (*SORTING_KEYS, *SORT_FIELDS, *DETECT_FIELDS),
     "connectivity": (*CONNECTIVITY_KEYS, *CONNECTIVITY_FIELDS),
     "model": (*MODEL_KEYS, *MODEL_FIELDS),
@@ -238,6 +251,18 @@ class ResolvedConfig:
     #: The parameters for ROI traces (the ``ophys`` preset unless one was named) and which nodes.
     connectivity_params_rois: Any | None = None
     nodes: Any | None = None
+    importer_options: dict[str, Any] = field(default_factory=dict)
+
+    def importer_options_for(self, kind: str) -> dict[str, Any]:
+        """The importer options for the layout ``kind``; one it does not take is refused."""
+        from .importers import IMPORTERS
+
+        accepted = IMPORTERS[kind].options
+        other = sorted(set(self.importer_options) - set(accepted))
+        if other:
+            raise ConfigError(f"importer: {', '.join(other)} do(es) not apply to {kind} input; its options: "
+                              f"{', '.join(accepted) or 'none'}")
+        return dict(self.importer_options)
 
     def connectivity_params_for(self, rois: bool) -> Any:
         """The connectivity parameters for spike trains or (``rois``) ROI traces."""
@@ -258,6 +283,7 @@ class PipelineConfig:
     easy to pickle (batch workers), to print and to store beside the results.
     """
 
+    importer: dict[str, Any] = field(default_factory=dict)
     sorting: dict[str, Any] = field(default_factory=dict)
     connectivity: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
@@ -318,7 +344,21 @@ class PipelineConfig:
         labels, report_dir, evaluation = self._evaluation()
         return ResolvedConfig(sort_method, sort_params, sort_options, job, conn_params, conn_options, factory,
                               model_options, labels, report_dir, evaluation, self._nnpoisson(), self._seq2seq(),
-                              conn_params_rois, nodes)
+                              conn_params_rois, nodes, self._importer())
+
+    def _importer(self) -> dict[str, Any]:
+        options = dict(self.importer)
+        try:
+            if options.get("rate") is not None:
+                options["rate"] = float(options["rate"])
+                require(options["rate"] > 0 and options["rate"] < float("inf"),
+                        f"rate must be a positive frame rate in Hz, got {options['rate']}")
+            if options.get("segments") is not None:
+                options["segments"] = int(options["segments"])
+                require(options["segments"] >= 2, f"segments must be >= 2, got {options['segments']}")
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"importer: {err}") from None
+        return {k: v for k, v in options.items() if v is not None}
 
     def _sorting(self):
         from .sorting import DetectionParams, JobParams, SortingParams
@@ -610,6 +650,8 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
     except ImportError:  # without the evaluation extra: what the file gave
         evaluation.update(config.evaluation)
     out = {"sorting": sorting, "connectivity": connectivity, "model": model, "evaluation": evaluation}
+    if resolved.importer_options:
+        out = {"importer": dict(resolved.importer_options), **out}
     if resolved.nnpoisson is not None:
         step = resolved.nnpoisson
         out["nnpoisson"] = {**dataclasses.asdict(step.options), "preset": step.preset,

@@ -27,6 +27,7 @@ from typing import Any
 
 from .config import PipelineConfig, ResolvedConfig, demo_config
 from .errors import InputFileError, OutputFileError
+from .importers import recognise
 from .io.files import (
     PathLike,
     check_readable_nwb,
@@ -39,7 +40,7 @@ from .io.files import (
 log = logging.getLogger(__name__)
 
 #: Relative cost of each step, for the one progress bar (the model usually dominates).
-_WEIGHTS = {"sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0, "nnpoisson": 4.0, "seq2seq": 4.0}
+_WEIGHTS = {"import": 0.5, "sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0, "nnpoisson": 4.0, "seq2seq": 4.0}
 
 
 @dataclass
@@ -243,15 +244,20 @@ def run_pipeline(
     if resolved.labels or resolved.nnpoisson is not None or resolved.seq2seq is not None:
         report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
     _check_outputs(source, final, report_dir, in_place, overwrite)
-    sort_first = needs_sorting(source)
-    if not sort_first:
+    imported = None if is_url(source) else recognise(source)  # suite2p, CaImAn, linear-track: NWB first
+    if imported is not None and in_place:
+        raise OutputFileError(f"in-place writing needs an NWB input; give an OUTPUT path for this {imported} data")
+    sort_first = imported is None and needs_sorting(source)
+    if imported is not None:
+        resolved.importer_options_for(imported)  # options of another layout: refused before any work
+    elif not sort_first:
         if config.sorting:
             log.warning("the sorting settings (%s) are unused: %s already holds spike trains",
                         ", ".join(sorted(config.sorting)), source)
         _check_inputs(source, resolved)  # tables, columns, labels against the windows: before any work
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
-    steps = (["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
+    steps = (["import"] * (imported is not None) + ["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
              + ["nnpoisson"] * (resolved.nnpoisson is not None) + ["seq2seq"] * (resolved.seq2seq is not None))
     display = _Progress(steps, progress)
     timings: dict[str, float] = {}
@@ -271,6 +277,9 @@ def run_pipeline(
                 on_step(step, timings[step])
             return value
 
+        if imported is not None:
+            source = timed("import", lambda: _import(source, workdir / "imported.nwb", imported, resolved))
+            _check_inputs(source, resolved)
         if sort_first:
             timed("sorting", lambda: _sort(source, work, resolved, append=in_place))
         elif in_place:
@@ -336,6 +345,20 @@ def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
 
 
 # -- the steps --------------------------------------------------------------------------------------
+def _import(source: PathLike, destination: Path, kind: str, resolved: ResolvedConfig) -> Path:
+    """A dataset-specific layout (suite2p, CaImAn, linear-track) → an NWB file the steps read."""
+    from .importers import IMPORTERS
+    from .io.files import write_nwbfile
+
+    try:
+        nwbfile = IMPORTERS[kind].build(source, **resolved.importer_options_for(kind))
+    except FileNotFoundError as err:
+        raise InputFileError(f"{source}: {err.strerror or err}: {err.filename}; the {kind} importer expects "
+                             f"{IMPORTERS[kind].expects}") from None
+    log.info("imported %s as %s", source, kind)
+    return write_nwbfile(nwbfile, destination)
+
+
 def _sort(source: PathLike, work: Path, resolved: ResolvedConfig, append: bool) -> Path:
     """Raw voltage → Units in ``work`` (a derived file, or a copy of the NWB input when in place)."""
     from .sorting import detect_events, sort

@@ -1,13 +1,15 @@
 """``nwb-tavrnn run INPUT OUTPUT``: every step, from spike trains (or raw voltage) to evaluated embeddings.
 
-INPUT is a local NWB file, an http(s) URL or a DANDI asset (dandi://DANDISET/path.nwb or a DANDI
-asset URL; streamed, only the bytes needed are read), or a raw recording (sorted first when it has
-no Units table). OUTPUT is one self-contained derived NWB file holding the connectivity, the
-model's embeddings, attention and provenance, and the evaluation scores; it is written only when
-every step succeeded. With --in-place the results are added to INPUT itself (local files only,
-atomically). Evaluation runs when labels are given (--labels or evaluation.labels in the config).
+INPUT is a local NWB file (spike trains or ROI traces), an http(s) URL or a DANDI asset
+(dandi://DANDISET/path.nwb or a DANDI asset URL; streamed, only the bytes needed are read), a raw
+recording (sorted first when it has no Units table), or a suite2p folder, a CaImAn HDF5 file or the
+linear-track folder (imported to NWB first). OUTPUT is one self-contained derived NWB file holding
+the connectivity, the model's embeddings, attention and provenance, and the evaluation scores; it
+is written only when every step succeeded. With --in-place the results are added to INPUT itself
+(local NWB files only, atomically). Evaluation runs when labels are given (--labels or
+evaluation.labels in the config).
 
-Settings come from the steps' defaults, then the --config file (YAML or TOML; sections sorting,
+Settings come from the steps' defaults, then the --config file (YAML or TOML; sections importer, sorting,
 connectivity, model, evaluation; see `--show-config` and the nwb_tavrnn.config documentation),
 then --set SECTION.KEY=VALUE, then the options below.
 
@@ -33,6 +35,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "restrict_to": ("connectivity", "restrict_to"),
     "groups": ("connectivity", "groups"),
     "time_range": ("connectivity", "time_range"),
+    "rate": ("importer", "rate"),
     "nodes": ("connectivity", "nodes"),
     "series": ("connectivity", "series"),
     "rois": ("connectivity", "rois"),
@@ -61,6 +64,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one setting (repeatable), e.g. --set model.h_dim=64 --set connectivity.binary=true")
     c.add_argument("--show-config", action="store_true", help="print the settings that would be used, and exit")
+    i = parser.add_argument_group("import (suite2p folders, CaImAn HDF5 files, the linear-track folder)")
+    i.add_argument("--rate", type=float, help="imaging frame rate in Hz (suite2p without ops.npy needs it)")
     g = parser.add_argument_group("connectivity")
     g.add_argument("--preset", choices=["default", "dishbrain", "hippocampus", "ophys"],
                    help="connectivity preset (default: ophys for ROI traces, default for spike trains)")
