@@ -376,12 +376,17 @@ def _execute_notebook(name: str, folder: Path, timeout: int):
     return notebook
 
 
-@pytest.mark.slow
-def test_tutorial_notebook_executes(tmp_path):
-    notebook = _execute_notebook("01_tutorial_demo.ipynb", tmp_path, timeout=300)
+def _outputs_with_figures(notebook) -> list:
+    """The executed notebook's outputs, checked: no cell raised, and some figure was shown."""
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)  # the figures are shown
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    return outputs
+
+
+@pytest.mark.slow
+def test_tutorial_notebook_executes(tmp_path):
+    _outputs_with_figures(_execute_notebook("01_tutorial_demo.ipynb", tmp_path, timeout=300))
 
 
 def test_dandi_notebook_makes_no_network_call_by_default(tmp_path):
@@ -391,27 +396,24 @@ def test_dandi_notebook_makes_no_network_call_by_default(tmp_path):
 
 @pytest.mark.slow
 def test_nnpoisson_notebook_executes(tmp_path):
-    notebook = _execute_notebook("03_nnpoisson.ipynb", tmp_path, timeout=600)
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)
+    _outputs_with_figures(_execute_notebook("03_nnpoisson.ipynb", tmp_path, timeout=600))
     assert (tmp_path / "decision_nnpoisson.nwb").is_file()
 
 
 @pytest.mark.slow
 def test_seq2seq_notebook_executes(tmp_path):
-    notebook = _execute_notebook("04_seq2seq.ipynb", tmp_path, timeout=900)
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)
+    _outputs_with_figures(_execute_notebook("04_seq2seq.ipynb", tmp_path, timeout=900))
     assert (tmp_path / "two_region_seq2seq.nwb").is_file()
 
 
 @pytest.mark.slow
 def test_online_monitoring_notebook_executes(tmp_path):
-    notebook = _execute_notebook("05_online_monitoring.ipynb", tmp_path, timeout=600)
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)
+    outputs = _outputs_with_figures(_execute_notebook("05_online_monitoring.ipynb", tmp_path, timeout=600))
     text = "".join(o.get("text", "") for o in outputs)
     assert "largest difference from the offline embeddings: 0.0" in text or "e-0" in text
+
+
+@pytest.mark.slow
+def test_calcium_imaging_notebook_executes(tmp_path):
+    outputs = _outputs_with_figures(_execute_notebook("06_calcium_imaging.ipynb", tmp_path, timeout=600))
+    assert "PlaneSegmentation" in "".join(o.get("text", "") for o in outputs)
