@@ -201,9 +201,24 @@ class RoiTraces:
             return int(np.searchsorted(self.timestamps, t - BIN_TOLERANCE / self.rate, side="left"))
         return int(np.clip(np.ceil((t - self.starting_time) * self.rate - BIN_TOLERANCE), 0, self.n_frames))
 
-    def _stored(self, a: int, b: int) -> np.ndarray:
-        """Frames ``a .. b-1`` of the nodes' columns as stored (float64), refusing non-finite values."""
-        block = np.asarray(self.data[a:b], dtype=np.float64)
+    def _read(self, a: int, b: int) -> np.ndarray:
+        """Frames ``a .. b-1`` of the series, all its ROIs, as stored.
+
+        Consecutive chunks of overlapping windows ask for overlapping frame ranges: the last range
+        read is kept, and only the frames beyond it are read again (one chunk's frames in memory).
+        """
+        last = getattr(self, "_last", None)
+        if last is not None and last[0] <= a < last[1] <= b:
+            head = last[2][a - last[0]:]
+            block = np.concatenate([head, np.asarray(self.data[last[1]:b])]) if b > last[1] else head
+        else:
+            block = np.asarray(self.data[a:b])
+        self._last = (a, b, block)
+        return block
+
+    def _stored(self, a: int, b: int, dtype=np.float64) -> np.ndarray:
+        """Frames ``a .. b-1`` of the nodes' columns as stored (as ``dtype``), refusing non-finite values."""
+        block = self._read(a, b).astype(dtype, copy=False)
         if block.ndim != 2:
             raise InputFileError(f"{self.series_name}: expected (frames, rois) data, got shape {block.shape}")
         x = block[:, self.columns] if len(self.columns) != block.shape[1] or np.any(
@@ -215,16 +230,18 @@ class RoiTraces:
                                  f"{a + frame}; drop the ROI (select the others) or repair the series")
         return x
 
-    def values(self, a: int, b: int) -> np.ndarray:
+    def values(self, a: int, b: int, dtype=np.float64) -> np.ndarray:
         """The signal of frames ``a .. b-1`` (raw, ΔF/F or 0/1 events), frames first.
+
+        ``dtype`` applies to values read as stored; ΔF/F and events are computed in float64.
 
         Shapes
         ------
-        return : (b - a, nodes) float64
+        return : (b - a, nodes)
         """
         a, b = max(0, int(a)), min(self.n_frames, int(b))
         if self.signal == "raw" or self.processed:
-            return self._stored(a, b)
+            return self._stored(a, b, dtype)
         m = baseline_margin(self.baseline_window, self.baseline_sigma, self.rate)
         lo, hi = max(0, a - m), min(self.n_frames, b + m)
         x = self._stored(lo, hi)
@@ -273,9 +290,11 @@ class RoiTraces:
         first = int(np.argmax(keep))
         last = len(keep) - int(np.argmax(keep[::-1]))
         a, b, idx = a + first, a + last, idx[first:last]
-        x = self.values(a, b)
         if idx.size == n_bins and idx[0] == 0 and idx[-1] == n_bins - 1:  # one frame per bin: no averaging
-            return np.ascontiguousarray(x.T, dtype=dtype)
+            # The transpose of frames-first data is a column-major view: BLAS takes it as it is, so the
+            # (often large) block is neither converted twice nor copied into row-major order.
+            return self.values(a, b, dtype).astype(dtype, copy=False).T
+        x = self.values(a, b)
         starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
         filled = idx[starts]
         if self.binary:

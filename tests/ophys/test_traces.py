@@ -219,3 +219,19 @@ def test_neuroconv_file_end_to_end(tmp_path):
     accepted = run_connectivity(NEUROCONV, tmp_path / "acc.nwb", ConnectivityParams.preset("ophys", window=5.0,
                                                                                              step=2.5))
     assert list(_stored(accepted)[3]) == [0, 1, 2, 5, 7, 9, 10]  # the file's Accepted column
+
+
+def test_chunking_does_not_change_graphs_or_the_data():
+    """In-memory traces: any chunking gives the same graphs, and the caller's array is left as it was
+    (the centring and the overlap cache work on copies)."""
+    from nwb_tavrnn.connectivity import compute_dynamic_connectivity
+
+    x = (np.random.default_rng(7).normal(size=(3000, 5)) + 100).astype(np.float32)
+    before = x.copy()
+    t = RoiTraces(data=x, columns=np.arange(5), ids=np.arange(5), rate=10.0)
+    params = ConnectivityParams(bin_size=0.1, window=20.0, step=10.0, threshold_mode="none")
+    results = [compute_dynamic_connectivity(t, params, chunk_windows=k).correlation for k in (1, 2, 7)]
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+    np.testing.assert_allclose(results[0], results[2], atol=1e-6)
+    np.testing.assert_allclose(results[0][10], np.abs(np.corrcoef(before[1000:1200].astype(np.float64).T)), atol=2e-5)
