@@ -164,6 +164,9 @@ def load_fitted(path: PathLike, device: str | None = "cpu", provenance: str | No
         stored = dict(conn.parameters_dict)
         fields = set(ConnectivityParams.__dataclass_fields__)
         params = ConnectivityParams.from_dict({k: v for k, v in stored.items() if k in fields})
+        if stored.get("nodes") == "rois":
+            raise InputFileError("the model's nodes are ROIs of calcium imaging; online monitoring replays spike "
+                                 "trains (a Units table or a raw recording), so it cannot feed this model")
         if conn.window_duration is None or stored.get("windows_from") or stored.get("restrict_to"):
             raise InputFileError("the model's graphs were not sliding windows over the whole recording (windows_from "
                                  "or restrict_to): online monitoring needs --window/--step graphs")

@@ -74,12 +74,16 @@ def test_caiman_components_through_run(tmp_path):
 
 
 @pytest.mark.skipif(not NEUROCONV.exists(), reason="needs ../shared/data")
-def test_neuroconv_nwb_through_run(tmp_path):
+def test_neuroconv_nwb_through_run(tmp_path, capsys):
     _run(NEUROCONV, tmp_path / "nc.nwb", "--rois", "all")
     corr, starts, stops, ids, rows, mean = _graphs(tmp_path / "nc.nwb")
     assert len(ids) == 15 and corr.shape[0] == len(starts) == 4  # 25 s: windows at 0, 5, 10, 15 s
     report = validate_file(tmp_path / "nc.nwb")
     assert not report.problems, report.problems
+    # online monitoring replays spikes: a model over ROIs is refused in one line, not half-run
+    rc = main(["--quiet", "monitor", str(NEUROCONV), "--model", str(tmp_path / "nc.nwb")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "ROIs" in err[0]
 
 
 @pytest.mark.skipif(not SUITE2P.exists(), reason="needs ../shared/data")
