@@ -84,7 +84,7 @@ class CorrelationChunk:
 
 
 def correlation_from_sums(gram: np.ndarray, sums: np.ndarray, n_bins: np.ndarray,
-                          rel_tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+                          rel_tol: float = 1e-9, floor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r from ``Σ x xᵀ``, ``Σ x`` and the number of bins, per window.
 
     Nodes whose variance in a window is zero (silent, or spiking in every bin), and all nodes of a
@@ -94,8 +94,8 @@ def correlation_from_sums(gram: np.ndarray, sums: np.ndarray, n_bins: np.ndarray
     ----------
     gram, sums, n_bins
         Per-window sums of cross-products, sums, and bin counts. ``gram`` is overwritten.
-    rel_tol
-        A variance below ``rel_tol * Σ x²`` counts as zero (float rounding).
+    rel_tol, floor
+        A variance below ``rel_tol * max(Σ x², floor)`` counts as zero (float rounding).
 
     Returns
     -------
@@ -115,7 +115,7 @@ def correlation_from_sums(gram: np.ndarray, sums: np.ndarray, n_bins: np.ndarray
     # In place: cov = S - s sᵀ / n (a scaled covariance; the scale cancels in r).
     gram -= sums[:, :, None] * mean[:, None, :]
     var = np.diagonal(gram, axis1=1, axis2=2).copy()
-    inactive = (var <= rel_tol * np.maximum(sumsq, 1.0)) | (n < 2)
+    inactive = (var <= rel_tol * np.maximum(sumsq, floor)) | (n < 2)
     inv_sd = np.where(inactive, 0.0, 1.0 / np.sqrt(np.where(inactive, 1.0, var)))
     gram *= inv_sd[:, :, None]
     gram *= inv_sd[:, None, :]
@@ -158,8 +158,15 @@ def plan_chunks(windows: Windows, chunk_windows: int, max_span_bins: int | None 
     return chunks
 
 
-def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                centre: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per-window Σ x xᵀ and Σ x over columns [lo, hi) of ``x``, sharing products between windows.
+
+    ``centre`` (continuous values such as fluorescence): each block's product is taken on the
+    block minus its per-node mean m, in float32, and the block's sums are rebuilt in float64 as
+    Σ x xᵀ = C + m sᵀ + s mᵀ + n m mᵀ (C, s: the centred block's products and sums). The float32
+    product then rounds relative to the block's own variance, not to its squared mean, so a large
+    or drifting baseline (raw fluorescence, photobleaching) costs no precision.
 
     Shapes: x (nodes, span); lo, hi (windows,) → (windows, nodes, nodes), (windows, nodes) float64.
     """
@@ -175,8 +182,20 @@ def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarr
     block_sum = np.zeros((n_blocks, n_nodes), dtype=np.float64)
     for k in np.flatnonzero(covered):
         block = x[:, edges[k]:edges[k + 1]]
-        block_gram[k] = block @ block.T
-        block_sum[k] = block.sum(axis=1, dtype=np.float64)
+        if centre:
+            shift = block.mean(axis=1, dtype=np.float64).astype(block.dtype)
+            centred = block - shift[:, None]
+            s = centred.sum(axis=1, dtype=np.float64)
+            m = shift.astype(np.float64)  # the shift applied, exactly
+            g = block_gram[k]
+            g[...] = centred @ centred.T
+            g += np.outer(m, s)
+            g += np.outer(s, m)
+            g += (edges[k + 1] - edges[k]) * np.outer(m, m)
+            block_sum[k] = s + (edges[k + 1] - edges[k]) * m
+        else:
+            block_gram[k] = block @ block.T
+            block_sum[k] = block.sum(axis=1, dtype=np.float64)
     if np.mean(b - a) <= 2.0:
         # Few blocks per window (non-overlapping, or 50 % overlap): add them directly.
         gram = np.empty((lo.size, n_nodes, n_nodes), dtype=np.float64)
@@ -265,30 +284,25 @@ def iter_window_correlations(
             first = int(lo_abs.min())
             span = int(hi_abs.max()) - first
             lo, hi = lo_abs - first, hi_abs - first
-            rel_tol = 1e-9
             if continuous:
                 x = times.bin_range(windows.origin, windows.bin_size, first, span, dtype=np.float32)
-                if not times.binary:
-                    # Traces are not small integers, so float32 products round. Pearson r does not
-                    # change when a node's values are shifted, and shifting each node by its mean
-                    # over the span keeps the sums small against the products (no cancellation);
-                    # what rounding is left is far below a variance that counts as zero here.
-                    x = x - x.mean(axis=1, keepdims=True)  # a new array: x may be a view of the caller's data
-                    rel_tol = 1e-6
             else:
                 x = bin_range(times, windows.origin, windows.bin_size, first, span, binary=binary, dtype=np.float32)
-            # float32 products are exact while every partial sum is an integer below 2**24 (counts
-            # and events; traces are not exact anyway, and were centred above).
-            exact = not (continuous and rel_tol > 1e-9)
-            peak = float(x.max()) if exact and x.size else 0.0
+            # Traces are not small integers: their float32 products round, and are taken on centred
+            # blocks (see _chunk_sums). Counts and events are exact in float32 products while every
+            # partial sum is an integer below 2**24.
+            centre = continuous and not times.binary
+            peak = 0.0 if centre or not x.size else float(x.max())
             with _blas_threads_for(n_nodes):
-                if exact and peak * peak * float((hi - lo).max()) >= _F32_EXACT:
+                if peak * peak * float((hi - lo).max()) >= _F32_EXACT:
                     logger.debug("counts too large for exact float32 products; using float64")
                     gram, sums = _chunk_sums(x.astype(np.float64), lo, hi)
                 else:
-                    gram, sums = _chunk_sums(x, lo, hi)
+                    gram, sums = _chunk_sums(x, lo, hi, centre=centre)
             n_bins = hi - lo
-            r, inactive = correlation_from_sums(gram, sums, n_bins, rel_tol=rel_tol)
+            # A trace's variance is judged against its own sum of squares only (a trace of tiny
+            # values is not silent); a spike train's against at least one spike.
+            r, inactive = correlation_from_sums(gram, sums, n_bins, floor=0.0 if continuous else 1.0)
             yield CorrelationChunk(sl, r, inactive, x, np.stack([lo, hi], axis=1), n_bins)
             # Drop this chunk's arrays before the next is built, or two chunks would be alive at once.
             del x, gram, sums, r, inactive

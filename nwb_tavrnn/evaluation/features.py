@@ -45,9 +45,13 @@ def correlation_features(correlation: np.ndarray) -> np.ndarray:
 
 
 def rate_features(trains: SpikeTrains, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Baseline: every node's firing rate in each window (Hz); for ROI traces, the mean of the
-    signal the graphs were computed on (mean ΔF/F with ``signal: dff``; event rate per frame with
-    ``events``).
+    """Baseline: every node's firing rate in each window (Hz); for ROI traces, its activity: the
+    mean ΔF/F (on the maximin baseline) of each window, the event rate per frame for ``events``.
+
+    A raw series is turned into ΔF/F for this: its mean would mostly follow the baseline F0 and its
+    bleaching, a trend in time that can "decode" any label confounded with time. Where ΔF/F is
+    undefined (a baseline at or below zero, e.g. CaImAn's background-subtracted traces), the
+    window's standard deviation of the trace stands for its activity instead.
 
     Shapes
     ------
@@ -56,12 +60,7 @@ def rate_features(trains: SpikeTrains, starts: np.ndarray, stops: np.ndarray) ->
     """
     starts, stops = np.asarray(starts, float), np.asarray(stops, float)
     if hasattr(trains, "bin_range"):
-        out = np.zeros((len(starts), len(trains)))
-        for w, (a, b) in enumerate(zip(starts, stops)):
-            fa, fb = trains.frame_at(a), trains.frame_at(b)
-            if fb > fa:
-                out[w] = trains.values(fa, fb).mean(axis=0)
-        return out
+        return _trace_activity(trains, starts, stops)
     out = np.empty((len(starts), len(trains)))
     for j, t in enumerate(trains.times):
         out[:, j] = np.searchsorted(t, stops) - np.searchsorted(t, starts)
@@ -132,7 +131,7 @@ def _shift_traces(traces, edges: np.ndarray, rng: np.random.Generator):
     import dataclasses
 
     frames = np.asarray([traces.frame_at(t) for t in edges])
-    x = np.array(traces.values(0, traces.n_frames), dtype=np.float64)  # a copy: the rotation writes into it
+    x = np.array(traces.values(0, traces.n_frames), dtype=np.float32)  # a copy: the rotation writes into it
     for a, b in zip(frames[:-1], frames[1:]):
         length = int(b - a)
         if length < 2:
@@ -140,4 +139,27 @@ def _shift_traces(traces, edges: np.ndarray, rng: np.random.Generator):
         offsets = rng.integers(0, length, size=x.shape[1])
         rows = (np.arange(length)[:, None] - offsets[None, :]) % length
         x[a:b] = np.take_along_axis(x[a:b], rows, axis=0)
-    return dataclasses.replace(traces, data=x, columns=np.arange(x.shape[1]), processed=True)
+    return dataclasses.replace(traces, data=x, columns=np.arange(x.shape[1]), processed=True, scale=(1.0, 0.0))
+
+
+def _trace_activity(traces, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """:func:`rate_features` of ROI traces (see there). Shapes: (windows,) → (windows, nodes)."""
+    import dataclasses
+
+    from ..errors import InputFileError
+
+    summary = np.mean
+    if traces.signal == "raw":
+        try:
+            x = dataclasses.replace(traces, signal="dff", processed=False).values(0, traces.n_frames)
+        except InputFileError:  # no positive baseline: the spread of the trace
+            x, summary = traces.values(0, traces.n_frames), np.std
+    else:
+        x = traces.values(0, traces.n_frames)
+    x = x.astype(np.float32, copy=False)
+    out = np.zeros((len(starts), len(traces)))
+    for w, (a, b) in enumerate(zip(starts, stops)):
+        fa, fb = traces.frame_at(a), traces.frame_at(b)
+        if fb > fa:
+            out[w] = summary(x[fa:fb], axis=0, dtype=np.float64)
+    return out

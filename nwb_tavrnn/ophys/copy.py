@@ -4,7 +4,9 @@ A derived file must carry what its graphs' nodes stand for (DANDI refuses extern
 spike-based results carry the Units: the device, the ImagingPlane, the whole PlaneSegmentation
 (masks and every column of plain values) and the series the graphs were computed on. Everything
 keeps its name and path, so ``processing/ophys/Fluorescence/RoiResponseSeries`` in the source is
-the same path in the derived file. The series' data are streamed across in blocks of frames.
+the same path in the derived file. The series' data are streamed across in blocks of frames, and
+large columns (image masks) are compressed. The PlaneSegmentation's columns are read whole: a
+table of image masks for a large field of view takes their size in memory while it is copied.
 """
 
 from __future__ import annotations
@@ -23,6 +25,39 @@ __all__ = ["copy_roi_series"]
 
 #: Frames copied per block (bounded memory for long series).
 _BLOCK_FRAMES = 4096
+#: Columns larger than this (bytes) are stored gzip-compressed, as in the source.
+_COMPRESS_ABOVE = 1 << 20
+
+
+def _maybe_compressed(values: np.ndarray):
+    from hdmf.backends.hdf5 import H5DataIO
+
+    if values.nbytes > _COMPRESS_ABOVE:
+        return H5DataIO(values, compression="gzip", compression_opts=4, shuffle=True)
+    return values
+
+
+def _series_iterator(dataset):
+    """The series' frames in blocks, read from the source while the derived file is written."""
+    from hdmf.data_utils import GenericDataChunkIterator
+
+    class _Frames(GenericDataChunkIterator):
+        def __init__(self, data, **kwargs):
+            self._data = data
+            super().__init__(**kwargs)
+
+        def _get_data(self, selection):
+            return np.asarray(self._data[selection])
+
+        def _get_maxshape(self):
+            return tuple(self._data.shape)
+
+        def _get_dtype(self):
+            return np.dtype(self._data.dtype)
+
+    rows = int(min(dataset.shape[0], _BLOCK_FRAMES))
+    shape = (rows, *dataset.shape[1:])
+    return _Frames(dataset, buffer_shape=shape, chunk_shape=(min(rows, 1024), *dataset.shape[1:]))
 
 
 def _copy_plane(plane, derived: NWBFile):
@@ -63,11 +98,11 @@ def _copy_table(table, plane):
             continue
         if hasattr(column, "target"):  # ragged (pixel or voxel masks): the flat values and their index
             flat = VectorData(name=name, description=column.target.description or name,
-                              data=np.asarray(column.target.data[()]))
+                              data=_maybe_compressed(np.asarray(column.target.data[()])))
             columns += [flat, VectorIndex(name=f"{name}_index", data=np.asarray(column.data[()]), target=flat)]
         else:
             columns.append(VectorData(name=name, description=column.description or name,
-                                      data=np.asarray(column.data[()])))
+                                      data=_maybe_compressed(np.asarray(column.data[()]))))
     return PlaneSegmentation(name=table.name, description=table.description or "segmented ROIs",
                              imaging_plane=plane, id=ids.tolist(), columns=columns,
                              colnames=[c.name for c in columns if not isinstance(c, VectorIndex)])
@@ -90,7 +125,6 @@ def copy_roi_series(source: NWBFile, derived: NWBFile, path: str) -> None:
         If the source has no series at ``path``.
     """
     from hdmf.backends.hdf5 import H5DataIO
-    from hdmf.data_utils import DataChunkIterator
     from pynwb.ophys import ImageSegmentation, RoiResponseSeries
 
     match = [s for s in find_roi_series(source) if s.path == path]
@@ -114,8 +148,7 @@ def copy_roi_series(source: NWBFile, derived: NWBFile, path: str) -> None:
     rows = np.asarray(series.rois.data[:], dtype=np.int64)
     region = new_table.create_roi_table_region(description=series.rois.description or "ROIs of this series",
                                                region=rows.tolist())
-    data = H5DataIO(DataChunkIterator(data=series.data, buffer_size=_BLOCK_FRAMES), compression="gzip",
-                    compression_opts=4)
+    data = H5DataIO(_series_iterator(series.data), compression="gzip", compression_opts=4)
     timing = ({"timestamps": np.asarray(series.timestamps[:])} if series.timestamps is not None
               else {"rate": float(series.rate), "starting_time": float(series.starting_time or 0.0)})
     new_series = RoiResponseSeries(
@@ -123,7 +156,9 @@ def copy_roi_series(source: NWBFile, derived: NWBFile, path: str) -> None:
         description=series.description or series.name, comments=series.comments or "no comments",
         conversion=float(series.conversion), offset=float(getattr(series, "offset", 0.0) or 0.0),
         resolution=float(series.resolution), **timing)
-    if len(parts) == 3:  # MODULE/CONTAINER/SERIES: inside a Fluorescence / DfOverF container
+    if parts[0] == "acquisition":  # the same path in the derived file: results refer to it by path
+        derived.add_acquisition(new_series)
+    elif len(parts) == 3:  # MODULE/CONTAINER/SERIES: inside a Fluorescence / DfOverF container
         parent = series.parent
         _container(module, type(parent), parent.name).add_roi_response_series(new_series)
     else:

@@ -74,6 +74,7 @@ def _choose(found: list[SeriesInfo], name: str | None, label: str) -> SeriesInfo
     listing = "; ".join(s.describe() for s in found)
     if name is not None:
         name = name.strip("/")
+        name = name[len("processing/"):] if name.startswith("processing/") else name
         hits = [s for s in found if s.path == name or s.path.endswith("/" + name)]
         if len(hits) == 1:
             return hits[0]
@@ -144,9 +145,15 @@ def _timing(series, label: str, n_frames: int) -> tuple[float, float, np.ndarray
         if np.any(steps <= 0):
             raise InputFileError(f"{label}: the timestamps are not strictly increasing (frame "
                                  f"{int(np.flatnonzero(steps <= 0)[0]) + 1})")
-        period = float(np.median(steps)) if steps.size else 1.0
-        if steps.size and np.max(np.abs(steps - period)) <= 1e-3 * period:
-            return 1.0 / period, float(ts[0]), None  # regular in all but rounding: a rate is exact enough
+        # The mean period, and regular only when every frame lies within a hundredth of a frame of
+        # that grid: a per-step test against the median would accept a clock whose steps are
+        # skewed (e.g. 30 Hz stamped by a 32.768 kHz clock), and the grid would then drift by
+        # seconds over an hour.
+        period = float((ts[-1] - ts[0]) / (ts.size - 1)) if steps.size else 1.0
+        grid = ts[0] + period * np.arange(ts.size)
+        if steps.size and np.max(np.abs(ts - grid)) <= 0.01 * period:
+            return 1.0 / period, float(ts[0]), None
+        period = float(np.median(steps))
         gaps = int(np.count_nonzero(steps > 1.5 * period))
         if gaps:
             log.warning("%s: %d gaps longer than 1.5 frames in the timestamps; bins without a frame are "
@@ -185,7 +192,7 @@ def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = 
         raise InputFileError(f"rois must be one of {', '.join(ROI_SELECTIONS)}, got {rois!r}")
     found = find_roi_series(nwbfile)
     if not found:
-        raise InputFileError(f"{label} has no ROI traces (no RoiResponseSeries in processing/ophys) and no Units")
+        raise InputFileError(f"{label} has no ROI traces (no RoiResponseSeries in processing/ophys)")
     info = _choose(found, series, label)
     s = info.series
     where = f"{label}: {info.path}"
@@ -220,8 +227,12 @@ def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = 
     locations = np.full(len(rows), str(getattr(plane, "location", "") or ""), dtype=object)
     columns = np.flatnonzero(keep)
     positions = _centroids(table, rows[columns])
+    if positions is not None and not np.isfinite(positions).all():
+        log.info("%s: some ROIs have no centroid (empty masks); node positions are left out", info.path)
+        positions = None
+    scale = (float(getattr(s, "conversion", 1.0) or 1.0), float(getattr(s, "offset", 0.0) or 0.0))
     return RoiTraces(
-        data=s.data, columns=columns, ids=ids_all[columns], rate=rate, starting_time=start,
+        data=s.data, columns=columns, scale=scale, ids=ids_all[columns], rate=rate, starting_time=start,
         timestamps=timestamps, groups=groups[columns], locations=locations[columns], positions=positions,
         signal=signal, event_threshold=event_threshold, baseline_window=baseline_window,
         baseline_sigma=baseline_sigma, node_table=f"ophys:{info.path}", series_name=info.path)

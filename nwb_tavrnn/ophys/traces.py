@@ -69,6 +69,8 @@ class RoiTraces:
         Noise level of each node (computed on first use for events).
     processed
         ``data`` already holds the signal (a materialised copy): it is used as it is.
+    scale
+        The series' ``conversion`` and ``offset``: values are ``stored * conversion + offset``.
 
     Shapes
     ------
@@ -97,6 +99,7 @@ class RoiTraces:
     series_name: str = ""
     noise: np.ndarray | None = None
     processed: bool = False
+    scale: tuple[float, float] = (1.0, 0.0)
 
     def __post_init__(self) -> None:
         n = len(self.columns)
@@ -116,6 +119,9 @@ class RoiTraces:
             raise ParameterError("event_threshold and baseline_window must be positive, baseline_sigma >= 0; got "
                                  f"{self.event_threshold}, {self.baseline_window}, {self.baseline_sigma}")
         first, after_last = self.frame_span
+        filename = getattr(getattr(self.data, "file", None), "filename", None)
+        if isinstance(filename, str) and getattr(self.data, "name", None):  # to open again if closed
+            self._where = (filename, self.data.name)
         self.t_start = first if self.t_start is None else float(self.t_start)
         self.t_stop = after_last if self.t_stop is None else float(self.t_stop)
 
@@ -210,15 +216,33 @@ class RoiTraces:
         last = getattr(self, "_last", None)
         if last is not None and last[0] <= a < last[1] <= b:
             head = last[2][a - last[0]:]
-            block = np.concatenate([head, np.asarray(self.data[last[1]:b])]) if b > last[1] else head
+            block = np.concatenate([head, self._slice(last[1], b)]) if b > last[1] else head
         else:
-            block = np.asarray(self.data[a:b])
+            block = self._slice(a, b)
         self._last = (a, b, block)
         return block
+
+    def _slice(self, a: int, b: int) -> np.ndarray:
+        """``data[a:b]``; an HDF5 dataset whose file was closed meanwhile is opened again by name.
+
+        Writers that add results to a copy of the source read the traces after the reader's
+        handle is closed (append and in-place modes); the source file is still there, unchanged.
+        """
+        data = self.data
+        if getattr(data, "id", None) is not None and not data.id.valid:
+            import h5py
+
+            where = getattr(self, "_where", None)
+            if where is None:
+                raise InputFileError(f"{self.series_name}: the file holding the traces was closed")
+            data = self.data = h5py.File(where[0], "r")[where[1]]
+        return np.asarray(data[a:b])
 
     def _stored(self, a: int, b: int, dtype=np.float64) -> np.ndarray:
         """Frames ``a .. b-1`` of the nodes' columns as stored (as ``dtype``), refusing non-finite values."""
         block = self._read(a, b).astype(dtype, copy=False)
+        if self.scale != (1.0, 0.0):
+            block = block * dtype(self.scale[0]) + dtype(self.scale[1])
         if block.ndim != 2:
             raise InputFileError(f"{self.series_name}: expected (frames, rois) data, got shape {block.shape}")
         x = block[:, self.columns] if len(self.columns) != block.shape[1] or np.any(
@@ -279,48 +303,56 @@ class RoiTraces:
         if bin_size * self.rate < 1.0 - 1e-6:
             raise ParameterError(f"bin_size {bin_size:g} s is shorter than one imaging frame ({1 / self.rate:.4g} s "
                                  f"at {self.rate:g} Hz); use a bin of at least one frame")
+        # Read a margin of a bin's frames (and two) each side: the bins just outside the range are
+        # then complete, and anchor the interpolation of empty bins at the range's edges exactly as
+        # a read of the whole recording would, so results do not depend on how ranges are chunked.
+        margin = int(np.ceil(bin_size * self.rate)) + 2
         lo_t = origin + first_bin * bin_size
-        a = max(0, self.frame_at(lo_t) - 1)
-        b = min(self.n_frames, self.frame_at(lo_t + n_bins * bin_size) + 1)
-        times = self.frame_times(a, b)
-        idx = bin_index(times, origin, bin_size) - first_bin
-        keep = (idx >= 0) & (idx < n_bins)
-        if not keep.any():
-            return np.zeros((len(self), n_bins), dtype=dtype)
-        first = int(np.argmax(keep))
-        last = len(keep) - int(np.argmax(keep[::-1]))
-        a, b, idx = a + first, a + last, idx[first:last]
-        if idx.size == n_bins and idx[0] == 0 and idx[-1] == n_bins - 1:  # one frame per bin: no averaging
-            # The transpose of frames-first data is a column-major view: BLAS takes it as it is, so the
-            # (often large) block is neither converted twice nor copied into row-major order.
-            return self.values(a, b, dtype).astype(dtype, copy=False).T
+        a = max(0, self.frame_at(lo_t) - margin)
+        b = min(self.n_frames, self.frame_at(lo_t + n_bins * bin_size) + margin)
+        idx = bin_index(self.frame_times(a, b), origin, bin_size) - first_bin
+        inside = (idx >= 0) & (idx < n_bins)
+        first = int(np.argmax(inside)) if inside.any() else 0
+        if inside.sum() == n_bins and np.array_equal(idx[first:first + n_bins], np.arange(n_bins)):
+            # One frame per bin: no averaging. The transpose of frames-first data is a column-major
+            # view that BLAS takes as it is: the (often large) block is neither converted twice nor
+            # copied into row-major order.
+            return self.values(a + first, a + first + n_bins, dtype).astype(dtype, copy=False).T
+        out = np.zeros((n_bins, len(self)), dtype=np.float64)
+        if idx.size == 0:
+            return np.ascontiguousarray(out.T, dtype=dtype)
         x = self.values(a, b)
         starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-        filled = idx[starts]
+        bins = idx[starts]
         if self.binary:
             per_bin = np.maximum.reduceat(x, starts, axis=0)
         else:
             per_bin = np.add.reduceat(x, starts, axis=0) / np.diff(np.r_[starts, idx.size])[:, None]
-        out = np.zeros((n_bins, len(self)), dtype=np.float64)
-        out[filled] = per_bin
-        if filled.size < n_bins and not self.binary:
-            missing = np.setdiff1d(np.arange(n_bins), filled)
-            right = np.clip(np.searchsorted(filled, missing), 1, filled.size - 1) if filled.size > 1 else \
-                np.zeros(missing.size, dtype=np.int64)
-            left = right - 1 if filled.size > 1 else right
-            lo_bin, hi_bin = filled[left], filled[right]
-            w = np.where(hi_bin > lo_bin, (missing - lo_bin) / np.maximum(hi_bin - lo_bin, 1), 0.0)
-            w = np.clip(w, 0.0, 1.0)[:, None]
-            out[missing] = (1 - w) * out[lo_bin] + w * out[hi_bin]
+        here = (bins >= 0) & (bins < n_bins)
+        out[bins[here]] = per_bin[here]
+        missing = np.setdiff1d(np.arange(n_bins), bins[here])
+        if missing.size and not self.binary:  # events: a bin without a frame saw no event
+            complete = np.ones(bins.size, dtype=bool)  # the outermost runs may lack frames not read
+            complete[0] &= a == 0
+            complete[-1] &= b == self.n_frames
+            anchors, values = bins[complete], per_bin[complete]
+            if anchors.size:
+                right = np.searchsorted(anchors, missing)
+                left = np.clip(right - 1, 0, anchors.size - 1)
+                right = np.clip(right, 0, anchors.size - 1)
+                span = anchors[right] - anchors[left]
+                w = np.where(span > 0, (missing - anchors[left]) / np.maximum(span, 1), 0.0)[:, None]
+                out[missing] = (1 - w) * values[left] + w * values[right]
         return np.ascontiguousarray(out.T, dtype=dtype)
 
     def materialise(self) -> RoiTraces:
-        """A copy holding its signal in memory, frames × nodes, as ``raw`` values (or events).
+        """A copy holding its signal (raw, ΔF/F or events, as computed) in memory, frames × nodes.
 
         Used by controls that rearrange the signal in time (time shuffles): the shuffle must act
-        on the values the graphs were computed on.
+        on the values the graphs were computed on. float32, as traces are stored: 4 bytes per frame
+        and node (about 430 MB for 1,000 ROIs × 1 h at 30 Hz).
         """
         a, b = self.frame_at(self.t_start), self.frame_at(self.t_stop)
-        x = np.zeros((self.n_frames, len(self)), dtype=np.float64)
+        x = np.zeros((self.n_frames, len(self)), dtype=np.float32)
         x[a:b] = self.values(a, b)
-        return dataclasses.replace(self, data=x, columns=np.arange(len(self)), processed=True)
+        return dataclasses.replace(self, data=x, columns=np.arange(len(self)), processed=True, scale=(1.0, 0.0))

@@ -235,3 +235,117 @@ def test_chunking_does_not_change_graphs_or_the_data():
     np.testing.assert_allclose(results[0], results[1], atol=1e-6)
     np.testing.assert_allclose(results[0], results[2], atol=1e-6)
     np.testing.assert_allclose(results[0][10], np.abs(np.corrcoef(before[1000:1200].astype(np.float64).T)), atol=2e-5)
+
+
+def test_bleaching_baseline_costs_no_precision():
+    """Raw fluorescence around 2,000 a.u. decaying by half over the hour (photobleaching) with noise
+    of SD 1: float32 products on block-centred data keep r within 1e-5 of float64 numpy, where
+    products on the raw values (or on values centred once over a long span) lose ~1e-2."""
+    from nwb_tavrnn.connectivity import compute_dynamic_connectivity
+
+    rng = np.random.default_rng(8)
+    rate, frames, rois = 10.0, 36000, 4
+    t = np.arange(frames) / rate
+    shared = rng.normal(size=frames)
+    x = 2000.0 * np.exp(-t / 5200.0)[:, None] * np.linspace(0.8, 1.2, rois) \
+        + 0.5 * shared[:, None] + rng.normal(size=(frames, rois))
+    x = x.astype(np.float32)
+    traces = RoiTraces(data=x, columns=np.arange(rois), ids=np.arange(rois), rate=rate)
+    params = ConnectivityParams(bin_size=0.1, window=60.0, step=30.0, threshold_mode="none")
+    result = compute_dynamic_connectivity(traces, params)
+    xf = x.astype(np.float64)
+    worst = 0.0
+    for w, (a, b) in enumerate(zip(result.window_start_times, result.window_stop_times)):
+        expected = np.abs(np.corrcoef(xf[int(round(a * rate)):int(round(b * rate))].T))
+        worst = max(worst, float(np.abs(result.correlation[w] - expected).max()))
+    assert worst < 1e-5, worst
+
+
+def naive_bins(x: np.ndarray, ts: np.ndarray, origin: float, bin_size: float, n_bins: int) -> np.ndarray:
+    """Reference binner written from the rule: a bin is the mean of the frames sampled in it; an
+    empty bin is linear in the bin index between the nearest non-empty bins (constant past the ends)."""
+    means = np.full((n_bins, x.shape[1]), np.nan)
+    for k in range(n_bins):
+        sel = (ts >= origin + k * bin_size - 1e-9) & (ts < origin + (k + 1) * bin_size - 1e-9)
+        if sel.any():
+            means[k] = x[sel].mean(axis=0)
+    full = np.flatnonzero(~np.isnan(means[:, 0]))
+    for j in range(x.shape[1]):
+        means[:, j] = np.interp(np.arange(n_bins), full, means[full, j])
+    return means.T
+
+
+def test_gaps_are_interpolated_the_same_whatever_the_range():
+    """Jittered 20 Hz frames with two gaps (0.5 s and 2 s): every range of bins equals the same bins
+    of the reference binner over the whole recording, and the one-frame-per-bin fast path is taken
+    only where each bin really holds one frame."""
+    rng = np.random.default_rng(9)
+    ts = np.arange(2400) * 0.05 + rng.uniform(-0.012, 0.012, 2400)
+    ts = ts[(ts < 30.0) | (ts > 30.5)]
+    ts = ts[(ts < 61.0) | (ts > 63.0)]
+    x = rng.normal(size=(ts.size, 3)) + 10
+    t = RoiTraces(data=x, columns=np.arange(3), ids=np.arange(3), rate=20.0, timestamps=ts)
+    for bin_size in (0.05, 0.1):
+        n = int((ts[-1] - ts[0]) / bin_size)
+        reference = naive_bins(x, ts, ts[0], bin_size, n)
+        np.testing.assert_allclose(t.bin_range(ts[0], bin_size, 0, n, dtype=np.float64), reference, atol=1e-9)
+        for first, count in ((0, 50), (590, 40), (1215, 30), (n - 37, 37), (600, 20)):
+            first = min(first, n - count)
+            np.testing.assert_allclose(t.bin_range(ts[0], bin_size, first, count, dtype=np.float64),
+                                       reference[:, first:first + count], atol=1e-9,
+                                       err_msg=f"bins {first}..{first + count} of {bin_size} s")
+
+
+def test_append_and_in_place_on_traces(tmp_path):
+    """The graphs are filled after the reader's handle is closed: the traces are read again from
+    the (unchanged) source. Append writes a copy with the graphs; in place adds them to the file."""
+    x = np.random.default_rng(10).normal(size=(600, 4)).astype(np.float32) + 50
+    src = write_traces(tmp_path / "src.nwb", x, rate=10.0)
+    params = ConnectivityParams.preset("ophys", window=20.0, step=10.0, threshold_mode="none")
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    appended = run_connectivity(src, tmp_path / "appended.nwb", params, mode="append")
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
+    run_connectivity(src, None, params, mode="in_place")
+    for path in (appended, src):
+        corr, starts, stops, *_ = _stored(path)
+        np.testing.assert_allclose(corr[1], np.abs(np.corrcoef(x[100:300].astype(np.float64).T)), atol=2e-5)
+
+
+def test_series_in_acquisition_keeps_its_path(tmp_path):
+    """A RoiResponseSeries kept in /acquisition is copied to the same path of the derived file, so the
+    graphs' node_region and the stored series name still find it."""
+    from pynwb.ophys import RoiResponseSeries
+
+    x = np.random.default_rng(11).normal(size=(400, 3)).astype(np.float32) + 20
+    nwbfile = _nwbfile()
+    table = add_ophys_module(nwbfile, traces={"raw": x}, image_shape=(32, 32), rate=10.0, image_masks=_discs(3))
+    region = table.create_roi_table_region(description="all", region=[0, 1, 2])
+    nwbfile.add_acquisition(RoiResponseSeries(name="AcqRois", data=x * 2, rois=region, unit="n.a.", rate=10.0))
+    src = write_nwbfile(nwbfile, tmp_path / "acq.nwb")
+    out = run_connectivity(src, tmp_path / "g.nwb", ConnectivityParams.preset("ophys", window=20.0, step=10.0),
+                           nodes={"series": "acquisition/AcqRois"})
+    with NWBHDF5IO(str(out), "r", load_namespaces=True) as io:
+        f = io.read()
+        np.testing.assert_array_equal(f.acquisition["AcqRois"].data[()], x * 2)
+        conn = f.processing["ophys"]["DynamicConnectivity"]
+        assert conn.parameters_dict["series"] == "acquisition/AcqRois"
+        assert conn.node_region.table.name == "PlaneSegmentation"
+
+
+def test_population_activity_of_traces():
+    """The evaluation's population baseline on raw traces: mean ΔF/F per window when the baseline is
+    positive (not mean F, which follows F0 and bleaching), the window's SD where ΔF/F is undefined."""
+    from nwb_tavrnn.evaluation.features import rate_features
+
+    rng = np.random.default_rng(12)
+    x = (200 + rng.normal(size=(2000, 3))).astype(np.float32)
+    x[500:520, 1] += 100  # a transient in the first window
+    starts, stops = np.array([0.0, 100.0]), np.array([100.0, 200.0])
+    traces = RoiTraces(data=x, columns=np.arange(3), ids=np.arange(3), rate=10.0, baseline_window=20.0)
+    base = maximin_baseline(x.astype(np.float64), 10.0, 20.0, 10.0)
+    dff = (x - base) / base
+    np.testing.assert_allclose(rate_features(traces, starts, stops),
+                               [dff[:1000].mean(axis=0), dff[1000:].mean(axis=0)], rtol=1e-5, atol=1e-7)
+    centred = RoiTraces(data=x - 200, columns=np.arange(3), ids=np.arange(3), rate=10.0)
+    np.testing.assert_allclose(rate_features(centred, starts, stops),
+                               [(x - 200)[:1000].std(axis=0), (x - 200)[1000:].std(axis=0)], rtol=1e-5)
