@@ -102,7 +102,7 @@ DETECT_FIELDS = ("detect_threshold", "peak_sign", "exclude_sweep_ms")
 CONNECTIVITY_FIELDS = ("bin_size", "binary", "window", "step", "absolute", "threshold_mode", "threshold", "top_k",
                        "density", "mp_null", "n_surrogates", "mp_band", "mp_sides", "mp_edge_tol", "seed")
 #: The connectivity keys that say which nodes a graph has (NodeOptions fields).
-NODE_KEYS = ("nodes", "series", "rois", "signal", "event_threshold", "baseline_window")
+NODE_KEYS = ("nodes", "series", "rois", "signal", "event_threshold", "baseline_window", "neuropil")
 CONNECTIVITY_KEYS: dict[str, str] = {
     "preset": "default | dishbrain | hippocampus | ophys (other keys override it; default: ophys for ROI traces, "
               "default for spike trains)",
@@ -113,6 +113,8 @@ CONNECTIVITY_KEYS: dict[str, str] = {
     "signal": "ROIs: raw (as stored), dff (dF/F on suite2p's maximin baseline) or events (0/1)",
     "event_threshold": "ROIs, events: noise levels above the baseline (2.5)",
     "baseline_window": "ROIs, dff/events: seconds of the baseline filters (60)",
+    "neuropil": "ROIs: k of the neuropil correction F - k*Fneu with the plane's Neuropil series (0: none; "
+                "suite2p uses 0.7)",
     "windows_from": "TABLE or TABLE:COLUMN: one window per interval, or per run of equal labels",
     "restrict_to": "TABLE or TABLE:COLUMN=VALUE: slide windows only inside these intervals",
     "groups": "keep nodes of these electrode groups (list)",

@@ -35,7 +35,7 @@ INVALID = {
     "--clip-grad-norm": ["0"], "--checkpoint-every": ["0"], "--n-splits": ["1"], "--purge-gap": ["-1"],
     "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"], "--trials": ["0"], "--test-fraction": ["1.5"],
     "--segment-duration": ["0"], "--latent-dim": ["0"], "--hidden": ["0"], "--lag": ["-1"],
-    "--event-threshold": ["0"], "--baseline-window": ["0"], "--frame-rate": ["0"],
+    "--event-threshold": ["0"], "--baseline-window": ["0"], "--neuropil": ["-1"], "--frame-rate": ["0"],
 }
 
 NNPOISSON_COLUMNS = ["--stimulus", "stimulus", "--choice", "choice", "--rt", "rt"]

@@ -45,6 +45,8 @@ def register(subparsers) -> None:
                    help="ROIs: the trace as stored (default), dF/F on suite2p's maximin baseline, or 0/1 events")
     n.add_argument("--event-threshold", type=float, help="ROIs, events: noise levels above the baseline (2.5)")
     n.add_argument("--baseline-window", type=float, help="ROIs, dff/events: baseline filter length in seconds (60)")
+    n.add_argument("--neuropil", type=float, metavar="K",
+                   help="ROIs: subtract K x the plane's Neuropil series (suite2p uses 0.7; default 0: none)")
     t = p.add_argument_group("edges")
     t.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"],
                    help="how edges are kept: |r| >= --threshold, --top-k partners, a fixed --density, the "
@@ -81,7 +83,7 @@ def params_from_args(args: argparse.Namespace, preset: str | None = None):
     return ConnectivityParams.preset(args.preset or preset or "default", **overrides)
 
 
-_NODE_OPTIONS = ("nodes", "series", "rois", "signal", "event_threshold", "baseline_window")
+_NODE_OPTIONS = ("nodes", "series", "rois", "signal", "event_threshold", "baseline_window", "neuropil")
 
 
 def nodes_from_args(args: argparse.Namespace):

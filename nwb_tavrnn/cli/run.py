@@ -40,6 +40,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "series": ("connectivity", "series"),
     "rois": ("connectivity", "rois"),
     "signal": ("connectivity", "signal"),
+    "neuropil": ("connectivity", "neuropil"),
     "model_preset": ("model", "preset"),
     "epochs": ("model", "epochs"),
     "patience": ("model", "patience"),
@@ -87,6 +88,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                                                     "fluorescence)")
     g.add_argument("--rois", choices=["accepted", "all"], help="ROIs: the segmentation's accepted cells or all")
     g.add_argument("--signal", choices=["raw", "dff", "events"], help="ROIs: as stored, dF/F, or 0/1 events")
+    g.add_argument("--neuropil", type=float, metavar="K",
+                   help="ROIs: subtract K x the plane's Neuropil series (suite2p uses 0.7; default 0: none)")
     m = parser.add_argument_group("model")
     m.add_argument("--model-preset", choices=["faithful", "improved"], help="TAVRNN preset")
     m.add_argument("--epochs", type=int, help="maximum epochs")

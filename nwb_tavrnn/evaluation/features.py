@@ -139,7 +139,8 @@ def _shift_traces(traces, edges: np.ndarray, rng: np.random.Generator):
         offsets = rng.integers(0, length, size=x.shape[1])
         rows = (np.arange(length)[:, None] - offsets[None, :]) % length
         x[a:b] = np.take_along_axis(x[a:b], rows, axis=0)
-    return dataclasses.replace(traces, data=x, columns=np.arange(x.shape[1]), processed=True, scale=(1.0, 0.0))
+    return dataclasses.replace(traces, data=x, columns=np.arange(x.shape[1]), processed=True, scale=(1.0, 0.0),
+                               neuropil=None, neuropil_factor=0.0)
 
 
 def _trace_activity(traces, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

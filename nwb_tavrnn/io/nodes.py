@@ -37,6 +37,9 @@ class NodeOptions:
         ROIs, ``events``: noise levels above the baseline that make an event.
     baseline_window
         ROIs, ``dff``/``events``: seconds of the running baseline filters.
+    neuropil
+        ROIs: k of the neuropil correction F − k·Fneu with the plane's ``Neuropil`` series (0: none;
+        suite2p's own analyses use 0.7).
     """
 
     nodes: str = "auto"
@@ -45,6 +48,7 @@ class NodeOptions:
     signal: str = "raw"
     event_threshold: float = 2.5
     baseline_window: float = 60.0
+    neuropil: float = 0.0
 
     def __post_init__(self) -> None:
         from ..ophys.read import ROI_SELECTIONS
@@ -56,6 +60,8 @@ class NodeOptions:
         require(float(self.event_threshold) > 0, f"event_threshold must be positive, got {self.event_threshold}")
         require(float(self.baseline_window) > 0, f"baseline_window must be positive seconds, got "
                                                  f"{self.baseline_window}")
+        require(0.0 <= float(self.neuropil) <= 2.0, f"neuropil is a factor k of F - k*Fneu in [0, 2], got "
+                                                    f"{self.neuropil}")
         if self.nodes == "units" and self.trace_options_given:
             raise InputFileError(f"{', '.join(self.trace_options_given)}: options of ROI traces, and nodes are "
                                  "units (use nodes: rois)")
@@ -81,7 +87,8 @@ class NodeOptions:
             return cls(nodes="units")
         return cls(nodes="rois", series=parameters.get("series"), rois="all", signal=parameters.get("signal", "raw"),
                    event_threshold=parameters.get("event_threshold", 2.5),
-                   baseline_window=parameters.get("baseline_window", 60.0))
+                   baseline_window=parameters.get("baseline_window", 60.0),
+                   neuropil=parameters.get("neuropil_factor", 0.0))
 
     def wants_rois(self, nwbfile) -> bool:
         if self.nodes != "auto":
@@ -102,7 +109,7 @@ class NodeOptions:
 
             return read_roi_traces(nwbfile, self.series, rois=self.rois, signal=self.signal,
                                    event_threshold=float(self.event_threshold),
-                                   baseline_window=float(self.baseline_window))
+                                   baseline_window=float(self.baseline_window), neuropil=float(self.neuropil))
         from .read import read_spike_trains
 
         return read_spike_trains(nwbfile)

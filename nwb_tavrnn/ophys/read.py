@@ -165,9 +165,20 @@ def _timing(series, label: str, n_frames: int) -> tuple[float, float, np.ndarray
     return rate, float(series.starting_time or 0.0), None
 
 
+def _neuropil_of(info: SeriesInfo, found: list[SeriesInfo], label: str):
+    """The neuropil series beside ``info`` (``Neuropil<suffix>`` in the same container)."""
+    head, _, name = info.path.rpartition("/")
+    suffix = name[len("RoiResponseSeries"):] if name.startswith("RoiResponseSeries") else ""
+    match = [s for s in found if s.path == f"{head}/Neuropil{suffix}"]
+    if not match:
+        raise InputFileError(f"{label}: no neuropil series beside {info.path} (expected {head}/Neuropil{suffix}); "
+                             "neuropil correction needs one")
+    return match[0].series.data
+
+
 def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = "accepted", signal: str = "raw",
                     event_threshold: float = 2.5, baseline_window: float = 60.0,
-                    baseline_sigma: float = 10.0) -> RoiTraces:
+                    baseline_sigma: float = 10.0, neuropil: float = 0.0) -> RoiTraces:
     """The ROIs of one RoiResponseSeries as graph nodes (the data stay in the file until binned).
 
     Parameters
@@ -179,6 +190,9 @@ def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = 
         PlaneSegmentation has an ``Accepted``/``iscell`` column; all ROIs otherwise) or ``all``.
     signal, event_threshold, baseline_window, baseline_sigma
         See :class:`~.traces.RoiTraces` and :mod:`.signals`.
+    neuropil
+        k of the neuropil correction F − k·Fneu (0: none; suite2p uses 0.7), with the
+        ``Neuropil`` series beside the chosen one.
 
     Raises
     ------
@@ -235,4 +249,5 @@ def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = 
         data=s.data, columns=columns, scale=scale, ids=ids_all[columns], rate=rate, starting_time=start,
         timestamps=timestamps, groups=groups[columns], locations=locations[columns], positions=positions,
         signal=signal, event_threshold=event_threshold, baseline_window=baseline_window,
-        baseline_sigma=baseline_sigma, node_table=f"ophys:{info.path}", series_name=info.path)
+        baseline_sigma=baseline_sigma, node_table=f"ophys:{info.path}", series_name=info.path,
+        neuropil=_neuropil_of(info, found, label) if neuropil else None, neuropil_factor=float(neuropil))

@@ -71,6 +71,9 @@ class RoiTraces:
         ``data`` already holds the signal (a materialised copy): it is used as it is.
     scale
         The series' ``conversion`` and ``offset``: values are ``stored * conversion + offset``.
+    neuropil, neuropil_factor
+        The plane's neuropil series (same shape as ``data``) and the factor k of the usual
+        correction F − k·Fneu (suite2p's default k is 0.7); 0 leaves the trace as it is.
 
     Shapes
     ------
@@ -100,6 +103,8 @@ class RoiTraces:
     noise: np.ndarray | None = None
     processed: bool = False
     scale: tuple[float, float] = (1.0, 0.0)
+    neuropil: Any = None
+    neuropil_factor: float = 0.0
 
     def __post_init__(self) -> None:
         n = len(self.columns)
@@ -119,9 +124,13 @@ class RoiTraces:
             raise ParameterError("event_threshold and baseline_window must be positive, baseline_sigma >= 0; got "
                                  f"{self.event_threshold}, {self.baseline_window}, {self.baseline_sigma}")
         first, after_last = self.frame_span
-        filename = getattr(getattr(self.data, "file", None), "filename", None)
-        if isinstance(filename, str) and getattr(self.data, "name", None):  # to open again if closed
-            self._where = (filename, self.data.name)
+        if self.neuropil_factor and self.neuropil is None:
+            raise ParameterError("a neuropil factor needs the plane's neuropil series")
+        if self.neuropil is not None and tuple(self.neuropil.shape) != tuple(self.data.shape):
+            raise InputFileError(f"{self.series_name}: the neuropil series is {tuple(self.neuropil.shape)}, the "
+                                 f"traces {tuple(self.data.shape)}")
+        self._where = {name: (getattr(getattr(d, "file", None), "filename", None), getattr(d, "name", None))
+                       for name, d in (("data", self.data), ("neuropil", self.neuropil))}  # to open again
         self.t_start = first if self.t_start is None else float(self.t_start)
         self.t_stop = after_last if self.t_stop is None else float(self.t_stop)
 
@@ -153,6 +162,8 @@ class RoiTraces:
         """What a result must record to rebuild these nodes' values (JSON-able)."""
         out = {"nodes": "rois", "series": self.series_name, "signal": self.signal, "frame_rate": float(self.rate),
                "irregular_timestamps": self.timestamps is not None}
+        if self.neuropil_factor:
+            out["neuropil_factor"] = float(self.neuropil_factor)
         if self.signal != "raw":
             out.update(baseline="maximin", baseline_window=float(self.baseline_window),
                        baseline_sigma_frames=float(self.baseline_sigma))
@@ -223,20 +234,28 @@ class RoiTraces:
         return block
 
     def _slice(self, a: int, b: int) -> np.ndarray:
-        """``data[a:b]``; an HDF5 dataset whose file was closed meanwhile is opened again by name.
+        """Frames ``a .. b-1`` of the series (neuropil-corrected when asked), all its ROIs."""
+        x = np.asarray(self._open("data")[a:b])
+        if self.neuropil_factor:
+            x = x - np.asarray(self._open("neuropil")[a:b], dtype=x.dtype) * x.dtype.type(self.neuropil_factor)
+        return x
+
+    def _open(self, name: str):
+        """``data`` or ``neuropil``; an HDF5 dataset whose file was closed meanwhile is opened again.
 
         Writers that add results to a copy of the source read the traces after the reader's
         handle is closed (append and in-place modes); the source file is still there, unchanged.
         """
-        data = self.data
+        data = getattr(self, name)
         if getattr(data, "id", None) is not None and not data.id.valid:
             import h5py
 
-            where = getattr(self, "_where", None)
-            if where is None:
+            filename, path = self._where.get(name, (None, None))
+            if not isinstance(filename, str) or not path:
                 raise InputFileError(f"{self.series_name}: the file holding the traces was closed")
-            data = self.data = h5py.File(where[0], "r")[where[1]]
-        return np.asarray(data[a:b])
+            data = h5py.File(filename, "r")[path]
+            setattr(self, name, data)
+        return data
 
     def _stored(self, a: int, b: int, dtype=np.float64) -> np.ndarray:
         """Frames ``a .. b-1`` of the nodes' columns as stored (as ``dtype``), refusing non-finite values."""
@@ -355,4 +374,5 @@ class RoiTraces:
         a, b = self.frame_at(self.t_start), self.frame_at(self.t_stop)
         x = np.zeros((self.n_frames, len(self)), dtype=np.float32)
         x[a:b] = self.values(a, b)
-        return dataclasses.replace(self, data=x, columns=np.arange(len(self)), processed=True, scale=(1.0, 0.0))
+        return dataclasses.replace(self, data=x, columns=np.arange(len(self)), processed=True, scale=(1.0, 0.0),
+                                   neuropil=None, neuropil_factor=0.0)

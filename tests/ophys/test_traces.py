@@ -349,3 +349,27 @@ def test_population_activity_of_traces():
     centred = RoiTraces(data=x - 200, columns=np.arange(3), ids=np.arange(3), rate=10.0)
     np.testing.assert_allclose(rate_features(centred, starts, stops),
                                [(x - 200)[:1000].std(axis=0), (x - 200)[1000:].std(axis=0)], rtol=1e-5)
+
+
+def test_neuropil_correction(tmp_path):
+    """--neuropil K: the graphs of F - K*Fneu, with the plane's Neuropil series; recorded, and refused
+    in one line where the file has no neuropil series."""
+    rng = np.random.default_rng(13)
+    shared = rng.normal(size=(600, 1))
+    fneu = 100 + 5 * shared + rng.normal(size=(600, 4))  # neuropil shared by all ROIs
+    cells = rng.normal(size=(600, 4))
+    f = (cells + 0.7 * fneu).astype(np.float32)
+    nwbfile = _nwbfile()
+    add_ophys_module(nwbfile, traces={"raw": f, "neuropil": fneu.astype(np.float32)}, image_shape=(32, 32),
+                     rate=10.0, image_masks=_discs(4))
+    src = write_nwbfile(nwbfile, tmp_path / "np.nwb")
+    params = ConnectivityParams.preset("ophys", window=20.0, step=20.0, threshold_mode="none")
+    raw = _stored(run_connectivity(src, tmp_path / "raw.nwb", params))[0]
+    corrected, *_, parameters, _, _, _ = _stored(run_connectivity(src, tmp_path / "c.nwb", params,
+                                                                  nodes={"neuropil": 0.7}))
+    expected = np.abs(np.corrcoef((f.astype(np.float64) - 0.7 * fneu.astype(np.float32))[:200].T))
+    np.testing.assert_allclose(corrected[0], expected, atol=2e-5)
+    assert raw[0][0, 1] > 0.5 > corrected[0][0, 1]  # the shared neuropil made the ROIs look coupled
+    assert parameters["neuropil_factor"] == 0.7
+    with pytest.raises(InputFileError, match="no neuropil series"):
+        run_connectivity(write_traces(tmp_path / "none.nwb", f), tmp_path / "x.nwb", params, nodes={"neuropil": 0.7})
