@@ -236,6 +236,7 @@ def run_pipeline(
         One-line messages (:mod:`nwb_tavrnn.errors`); nothing is left at the output on any error.
     """
     config = config or PipelineConfig()
+    given = source  # an imported input is replaced by its NWB file; results name what the user gave
     resolved = config.resolve()  # every bad setting fails here, before any work
     if in_place == (output is not None):
         raise OutputFileError("give an OUTPUT file, or write in place (not both)")
@@ -250,7 +251,10 @@ def run_pipeline(
     sort_first = imported is None and needs_sorting(source)
     if imported is not None:
         resolved.importer_options_for(imported)  # options of another layout: refused before any work
-    elif not sort_first:
+    elif resolved.importer_options:
+        log.warning("the importer settings (%s) are unused: %s is not a suite2p, CaImAn or linear-track input",
+                    ", ".join(sorted(resolved.importer_options)), source)
+    if imported is None and not sort_first:
         if config.sorting:
             log.warning("the sorting settings (%s) are unused: %s already holds spike trains",
                         ", ".join(sorted(config.sorting)), source)
@@ -297,7 +301,7 @@ def run_pipeline(
                                                               display))
         display.close()
         n_windows, n_nodes = fit.embeddings.mean.shape[:2]
-        result = PipelineResult(str(source), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
+        result = PipelineResult(str(given), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
                                 fit.model, report, None, timings)
         seq2seq = None
         if resolved.seq2seq is not None:
