@@ -44,6 +44,7 @@ def summarize(nwbfile: NWBFile) -> dict:
         for name, table in sorted(_intervals(nwbfile).items())
     }
     out["behavior"] = {path: list(np.shape(s.data)) for path, s in read_behavior(nwbfile).items()}
+    out["roi_series"] = _roi_series(nwbfile)
     ours = {}
     for kind in _OUR_TYPES:
         for obj in find_objects(nwbfile, kind):
@@ -54,6 +55,23 @@ def summarize(nwbfile: NWBFile) -> dict:
             shapes = {f: list(np.shape(getattr(obj, f))) for f in _SHAPED_FIELDS if getattr(obj, f, None) is not None}
             ours[_path(obj)] = {"type": kind.__name__, "shapes": shapes}
     out["nwb_tavrnn"] = ours
+    return out
+
+
+def _roi_series(nwbfile: NWBFile) -> dict:
+    """Each ROI series (the names ``--series`` takes): shape, rate, plane, and the ROIs accepted."""
+    from ..ophys.read import _ACCEPTED_COLUMNS, _column, find_roi_series
+
+    out = {}
+    for info in find_roi_series(nwbfile):
+        series, table = info.series, info.series.rois.table
+        accepted = _column(table, _ACCEPTED_COLUMNS)
+        out[info.path] = {
+            "shape": list(series.data.shape),
+            "rate": float(series.rate) if series.rate is not None else None,
+            "plane": getattr(getattr(table, "imaging_plane", None), "name", None),
+            "accepted": int(np.asarray(table[accepted].data[:]).astype(bool).sum()) if accepted else None,
+        }
     return out
 
 
@@ -87,6 +105,12 @@ def format_summary(summary: dict) -> str:
     lines.append(f"behavior series: {len(summary['behavior']) or 'none'}")
     for path, shape in summary["behavior"].items():
         lines.append(f"  {path}: {tuple(shape)}")
+    roi_series = summary.get("roi_series") or {}
+    lines.append(f"ROI series (calcium imaging): {len(roi_series) or 'none'}")
+    for path, info in roi_series.items():
+        rate = f"{info['rate']:g} Hz" if info.get("rate") else "timestamps"
+        accepted = f", {info['accepted']} accepted" if info.get("accepted") is not None else ""
+        lines.append(f"  {path}: {tuple(info['shape'])} frames x ROIs, {rate}, plane {info['plane']}{accepted}")
     lines.append(f"nwb_tavrnn objects: {len(summary['nwb_tavrnn']) or 'none'}")
     for path, info in summary["nwb_tavrnn"].items():
         shapes = ", ".join(f"{k} {tuple(v)}" for k, v in info["shapes"].items())

@@ -216,6 +216,12 @@ def test_neuroconv_file_end_to_end(tmp_path):
         f = io.read()
         np.testing.assert_array_equal(f.processing["ophys"]["Fluorescence"]["RoiResponseSeries"].data[()], raw)
         assert f.subject is not None  # a placeholder: the source has none, and the validator asks for one
+    from nwb_tavrnn.io.summary import format_summary, summarize
+
+    with NWBHDF5IO(str(NEUROCONV), "r") as io:  # inspect lists the series --series takes
+        text = format_summary(summarize(io.read()))
+    assert "ophys/Fluorescence/RoiResponseSeries: (250, 15) frames x ROIs, 10 Hz, plane ImagingPlane, 7 accepted" \
+        in text
     accepted = run_connectivity(NEUROCONV, tmp_path / "acc.nwb", ConnectivityParams.preset("ophys", window=5.0,
                                                                                              step=2.5))
     assert list(_stored(accepted)[3]) == [0, 1, 2, 5, 7, 9, 10]  # the file's Accepted column
