@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import InputFileError, NwbTavrnnError, require
 from ..io.files import PathLike, check_writable, open_nwb
 from ..io.nodes import NodeOptions
-from ..io.read import interval_column, read_intervals
+from ..io.read import interval_column, interval_times, read_intervals
 from ..io.spike_trains import SpikeTrains
 from ..io.write import append_results, module_for, write_derived
 from .compute import ConnectivityParams, iter_dynamic_connectivity, plan_windows
@@ -59,7 +59,45 @@ def _table(intervals: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
     if name not in intervals:
         known = ", ".join(sorted(intervals)) or "none"
         raise InputFileError(f"no intervals table named {name!r}; the file has: {known}")
+    interval_times(intervals[name], name)  # NaN times or rows ending before they start: refused
     return intervals[name].sort_values("start_time")
+
+
+#: More windows than this is a corrupt time axis (or a step far too small), not an analysis: even
+#: 2 nodes would make a million graphs.
+MAX_WINDOWS = 1_000_000
+
+
+def _check_window_count(spans: np.ndarray, params: ConnectivityParams, what: str) -> None:
+    """Refuse, before any array is allocated, a plan of more than :data:`MAX_WINDOWS` windows."""
+    count = float(np.sum(np.maximum(spans - params.window, 0.0) / params.step + 1.0)) if spans.size else 0.0
+    if not np.isfinite(count) or count > MAX_WINDOWS:
+        raise InputFileError(f"{what} would give {count:.3g} windows of {params.window:g} s every {params.step:g} s "
+                             f"(at most {MAX_WINDOWS:,}); use a longer --step or a --time-range")
+
+
+def _check_spike_span(trains: SpikeTrains) -> None:
+    """Refuse a time axis stretched by a few stray spikes far from all the others.
+
+    A handful of spikes at, say, 10^5 s in a 40 s session (a corrupt timestamp, a clock reset)
+    would make sliding windows cover ten thousand empty windows, and the model then train for
+    hours on them. They are refused when the largest gap between consecutive spikes is more than
+    ten times the span of the spikes on its other side, and that side holds under 0.1 % of them.
+    """
+    flat = np.sort(np.concatenate([t for t in trains.times if t.size] or [np.zeros(0)]))
+    if flat.size < 2:
+        return
+    gaps = np.diff(flat)
+    k = int(np.argmax(gaps))
+    before, after = flat[: k + 1], flat[k + 1:]
+    stray, rest = (after, before) if after.size <= before.size else (before, after)
+    rest_span = max(float(rest[-1] - rest[0]), 1e-9)
+    if stray.size <= max(1, flat.size // 1000) and gaps[k] > 10 * rest_span:
+        raise InputFileError(
+            f"{stray.size} spike time(s) lie at {stray[0]:.6g} s, far from all the others ({rest[0]:.6g} to "
+            f"{rest[-1]:.6g} s): corrupt timestamps? analyse the part with data: --time-range {rest[0]:.6g} "
+            f"{rest[-1]:.6g}"
+        )
 
 
 def label_run_windows(df: pd.DataFrame, table: str, column: str | None) -> tuple[np.ndarray, np.ndarray, list | None]:
@@ -127,12 +165,16 @@ def plan_step_windows(
                           {"windows_from": windows_from})
     if restrict_to:
         ranges = restriction_spec_ranges(intervals, restrict_to)
+        _check_window_count(ranges[:, 1] - ranges[:, 0], params, f"the intervals of {restrict_to!r}")
         win = sliding_windows_in_ranges(ranges[:, 0], ranges[:, 1], params.bin_size, params.window, params.step,
                                         origin=float(trains.t_start))
         if len(win.start_bins) == 0:
             raise InputFileError(f"no {params.window} s window fits inside the intervals of {restrict_to!r}; "
                                  "use a shorter --window")
         return WindowPlan(win, None, {"restrict_to": restrict_to})
+    if not hasattr(trains, "bin_range"):  # ROI traces have frames, no stray spikes
+        _check_spike_span(trains)
+    _check_window_count(np.array([trains.duration]), params, f"the recording ({trains.duration:.6g} s)")
     win = plan_windows(trains, params)
     if len(win.start_bins) == 0:
         raise InputFileError(f"the recording ({trains.duration:.1f} s) is shorter than one window "
@@ -326,6 +368,10 @@ def run_connectivity(
     Path of the written file.
     """
     nodes = nodes if isinstance(nodes, NodeOptions) else NodeOptions.from_mapping(nodes)
+    # An object name is one path component of the file: '../x' or 'a/b' would be refused by hdmf
+    # only when writing, after the work, as an unexpected error.
+    require(bool(name) and "/" not in name and ":" not in name and name not in (".", ".."),
+            f"--name {name!r}: a name of an object in the file, without '/' or ':' (e.g. DynamicConnectivity)")
     if time_range is not None:
         require(len(time_range) == 2 and time_range[1] > time_range[0],
                 f"time range: stop must be after start, got {list(time_range)}")

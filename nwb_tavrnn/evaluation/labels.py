@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from ..io.read import interval_column
+from ..io.read import interval_column, interval_times
 
 UNLABELLED = None
 
@@ -58,7 +58,7 @@ def labels_from_intervals(
     """
     a, b = np.asarray(window_starts, float), np.asarray(window_stops, float)
     values = interval_column(df, column).to_numpy()
-    overlap = _overlaps(df["start_time"].to_numpy(float), df["stop_time"].to_numpy(float), a, b)
+    overlap = _overlaps(*interval_times(df), a, b)  # NaN or reversed rows refused, not silently empty
     out: list = []
     rows = np.full(len(a), -1, dtype=int)
     share = np.zeros(len(a))
@@ -114,8 +114,14 @@ def values_from_intervals(
     """Mean of a numeric (or boolean) column over the intervals overlapping each window, weighted
     by overlap; NaN for windows no interval overlaps (e.g. the hit rate of each window)."""
     a, b = np.asarray(window_starts, float), np.asarray(window_stops, float)
-    values = pd.to_numeric(interval_column(df, column).astype(float), errors="coerce").to_numpy()
-    overlap = _overlaps(df["start_time"].to_numpy(float), df["stop_time"].to_numpy(float), a, b)
+    raw = interval_column(df, column)
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+    text = ~np.isfinite(values) & raw.notna().to_numpy()
+    if text.any() and not np.isin(raw[text].astype(str).str.lower(), ["nan", "inf", "-inf"]).all():
+        example = raw[text].iloc[0]
+        raise InputFileError(f"column {column!r} holds values that are not numbers (e.g. {example!r}); a numeric rule "
+                             "(top_bottom, quantile) needs numbers: use the column as class labels (TABLE:COLUMN)")
+    overlap = _overlaps(*interval_times(df), a, b)
     overlap[:, ~np.isfinite(values)] = 0.0
     weight = overlap.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):

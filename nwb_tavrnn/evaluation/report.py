@@ -727,7 +727,9 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     # Subregion alignment per window, and its relation to behaviour.
     groups = np.asarray(emb.node_groups[:]).astype(str) if emb.node_groups is not None else None
     alignment = np.full(len(starts), np.nan)
-    if groups is not None and len(set(groups) - set(cfg.alignment_exclude)) >= 2:
+    kept = [g for g in groups if g not in set(cfg.alignment_exclude)] if groups is not None else []
+    # a silhouette needs more nodes than groups (2 <= groups <= nodes - 1)
+    if len(set(kept)) >= 2 and len(kept) > len(set(kept)):
         alignment = subregion_alignment(mean, groups, cfg.alignment_exclude)
         rows = {f"mean_alignment[{c}]": float(np.nanmean(alignment[idx][y == c])) for c in np.unique(y)}
         if wl.values is not None:

@@ -53,10 +53,23 @@ def read_spike_trains(nwbfile: NWBFile) -> SpikeTrains:
     # One read of the flat spike-times vector and its index, not one HDF5 read per unit.
     times = ragged_rows(units, "spike_times")
     ids = np.asarray(units.id.data[:], dtype=np.int64)
+    _check_finite_spikes(nwbfile, times, ids)
     groups, locations = _unit_groups_and_locations(units, n)
     t_start, t_stop = _observed_span(units, times)
     return SpikeTrains(times=times, ids=ids, groups=groups, locations=locations, t_start=t_start,
                        t_stop=t_stop, node_table="units")
+
+
+def _check_finite_spikes(nwbfile: NWBFile, times: list[np.ndarray], ids: np.ndarray) -> None:
+    """Refuse NaN or infinite spike times: binned, they would poison every window's correlations
+    (or ask for an infinite number of bins), so the file is corrupt rather than usable."""
+    for unit_id, t in zip(ids, times):
+        bad = ~np.isfinite(t)
+        if bad.any():
+            raise InputFileError(
+                f"{_label(nwbfile)}: unit {int(unit_id)} has {int(bad.sum())} NaN or infinite spike time(s) in the "
+                "Units table's spike_times; the file is corrupt: remove or fix those spikes"
+            )
 
 
 def _unit_groups_and_locations(units, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,14 +97,41 @@ def ragged_rows(table, name: str) -> list[np.ndarray]:
     """Values of column ``name`` per row, whether the column is ragged (indexed) or one per row.
 
     Reads the whole column in one go rather than row by row (one HDF5 read, not thousands).
+    Columns of times (:data:`NUMERIC_COLUMNS`) come back as float64.
+
+    Raises
+    ------
+    InputFileError
+        A column of times holds something other than numbers (e.g. text), or its index is not
+        a valid cut of the column.
     """
     column = table[name]
     if hasattr(column, "target"):  # a VectorIndex over a ragged column
-        flat = np.asarray(column.target.data[:])
+        flat = _numeric(table, name, np.asarray(column.target.data[:]))
         ends = np.asarray(column.data[:], dtype=np.int64)
+        if ends.size and (np.any(np.diff(ends) < 0) or ends[0] < 0 or ends[-1] > len(flat)):
+            raise InputFileError(f"the {table.name} table's {name}_index does not cut {name} ({len(flat)} values) "
+                                 "into rows; the file is corrupt")
         starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
         return [flat[s:e] for s, e in zip(starts, ends)]
-    return [np.asarray([v]) for v in column.data[:]]
+    return [np.asarray([v]) for v in _numeric(table, name, np.asarray(column.data[:]))]
+
+
+#: Columns whose values are times in seconds: anything but numbers there is a corrupt file.
+NUMERIC_COLUMNS = ("spike_times", "obs_intervals")
+
+
+def _numeric(table, name: str, values: np.ndarray) -> np.ndarray:
+    if name not in NUMERIC_COLUMNS:
+        return values
+    if values.dtype.kind not in "iuf":
+        raise InputFileError(f"the {table.name} table's {name} column holds {_kind(values)}, not numbers (seconds); "
+                             "the file is corrupt")
+    return values.astype(np.float64, copy=False)
+
+
+def _kind(values: np.ndarray) -> str:
+    return "text" if values.dtype.kind in "OSU" else f"values of type {values.dtype}"
 
 
 def _text(value) -> str:
@@ -128,8 +168,43 @@ def read_intervals(nwbfile: NWBFile) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     for table in sorted(_find(nwbfile, TimeIntervals), key=lambda t: t.name):
         key = table.name if table.name not in out else f"{table.parent.name}/{table.name}"
-        out[key] = table.to_dataframe(index=True)
+        df = table.to_dataframe(index=True)
+        for column in ("start_time", "stop_time"):
+            # Text where times belong fails every later use (windows, labels, copying the table
+            # into a derived file) with a conversion error; say which table is broken instead.
+            if column in df and len(df) and not pd.api.types.is_numeric_dtype(df[column]):
+                raise InputFileError(f"intervals table {key!r}: {column} holds "
+                                     f"{_kind(np.asarray(df[column]))}, not numbers (seconds); the file is corrupt")
+        out[key] = df
     return out
+
+
+def interval_times(df: pd.DataFrame, table: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The start and stop times of an intervals table read with :func:`read_intervals`, checked.
+
+    Raises
+    ------
+    InputFileError
+        A time is NaN or infinite, or a row stops before it starts (such a row would silently
+        cover no time at all, and the windows or labels built from the table would be wrong).
+
+    Shapes
+    ------
+    return : two (rows,) float64 arrays, seconds
+    """
+    where = f"intervals table {table!r}" if table else "the intervals table"
+    starts = df["start_time"].to_numpy(np.float64)
+    stops = df["stop_time"].to_numpy(np.float64)
+    bad = ~(np.isfinite(starts) & np.isfinite(stops))
+    if bad.any():
+        raise InputFileError(f"{where}: row {int(np.flatnonzero(bad)[0])} has a NaN or infinite start or stop time "
+                             f"({int(bad.sum())} row(s) in all); fix the table")
+    reversed_ = stops < starts
+    if reversed_.any():
+        i = int(np.flatnonzero(reversed_)[0])
+        raise InputFileError(f"{where}: row {i} stops ({stops[i]:g} s) before it starts ({starts[i]:g} s) "
+                             f"({int(reversed_.sum())} row(s) in all); fix the table")
+    return starts, stops
 
 
 def interval_column(df: pd.DataFrame, column: str, table: str | None = None) -> pd.Series:
@@ -258,4 +333,43 @@ def read_one(nwbfile: NWBFile, kind: type[T], name: str | None = None) -> T:
     if len(found) > 1:
         names = ", ".join(o.name for o in found)
         raise InputFileError(f"{_label(nwbfile)} has several {kind.__name__} objects ({names}); pick one by name")
+    check_finite_results(found[0])
     return found[0]
+
+
+#: Float datasets of our types that a step reads as its input, by type name.
+_RESULT_ARRAYS = {"DynamicConnectivity": ("data", "edge_weight", "correlation"),
+                  "NodeEmbeddings": ("mean", "log_variance", "sample")}
+
+#: Values read at once when checking a dataset, so the check runs in bounded memory.
+_CHECK_BLOCK_VALUES = 4 * 1024 * 1024
+
+
+def check_finite_results(obj) -> None:
+    """Refuse graphs or embeddings holding NaN or infinity before a step computes on them.
+
+    Our writers never store such values (the containers refuse them in memory), so they mean a
+    damaged or foreign file; computing on them would end in an obscure numerical error deep in
+    a library, or write NaN into a result. Read in blocks of windows, in bounded memory.
+
+    Raises
+    ------
+    InputFileError
+        Naming the object, the dataset and the first window that holds a non-finite value.
+    """
+    for field_name in _RESULT_ARRAYS.get(type(obj).__name__, ()):
+        data = getattr(obj, field_name, None)
+        if data is None or not hasattr(data, "shape") or not len(data.shape) or data.shape[0] == 0:
+            continue
+        if np.dtype(getattr(data, "dtype", np.float64)).kind != "f":
+            continue
+        per_row = int(np.prod(data.shape[1:], dtype=np.int64)) or 1
+        step = max(1, _CHECK_BLOCK_VALUES // per_row)
+        for start in range(0, data.shape[0], step):
+            block = np.asarray(data[start:start + step])
+            if not np.isfinite(block).all():
+                first = start + int(np.flatnonzero(~np.isfinite(block.reshape(len(block), -1)).all(axis=1))[0])
+                raise InputFileError(
+                    f"{type(obj).__name__} {obj.name!r}: {field_name} holds NaN or infinite values (first in row "
+                    f"{first}); the file is damaged: recompute it with the step that made it"
+                )

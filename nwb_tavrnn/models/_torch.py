@@ -117,6 +117,35 @@ def set_rng_state(generator: torch.Generator, state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def load_tensors(path, what: str = "model file") -> Any:
+    """``torch.load`` of a file of tensors and plain values only (``weights_only=True``): a pickle
+    that would build any other object (and so could run code) is refused, never executed.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, not a torch file, or holds anything but tensors and plain values;
+        one line, not torch's explanation of the ``weights_only`` default.
+    """
+    import os
+    import pickle
+
+    from ..errors import InputFileError
+
+    try:
+        return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such {what}") from None
+    except pickle.UnpicklingError as err:
+        blocked = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line), "")
+        raise InputFileError(f"{path}: refused to load this {what}: it holds objects other than tensors and plain "
+                             f"values, which could run code ({blocked or 'not a file nwb_tavrnn wrote'})") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:  # not a torch zip, truncated...
+        text = str(err).strip().splitlines()
+        raise InputFileError(f"{path}: not a readable {what} ({type(err).__name__}: "
+                             f"{text[0][:200] if text else ''})") from None
+
+
 def versions() -> dict[str, str]:
     """Versions of what shaped the numbers (recorded in saved models and NWB provenance)."""
     from .. import __version__

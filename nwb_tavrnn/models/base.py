@@ -125,9 +125,13 @@ class Estimator(ABC):
         device
             Overrides the saved ``device`` parameter (e.g. to load a GPU-trained model on a CPU).
         """
+        from ..errors import InputFileError
+        from ._torch import load_tensors
         from .registry import get_model
 
-        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        payload = load_tensors(path, "saved model")  # weights_only: a pickle with code is refused
+        if not isinstance(payload, dict) or not {"model_name", "params", "meta", "state_dict"} <= set(payload):
+            raise InputFileError(f"{path}: not a model saved by nwb_tavrnn (Estimator.save)")
         model_cls = get_model(payload["model_name"])
         params = json.loads(payload["params"])
         if device is not None:

@@ -116,3 +116,27 @@ def check_attention_rows_sum_to_one(obj: TemporalAttention):
     if data.size and (data.min() < 0 or not np.allclose(data.sum(axis=1), 1.0, atol=1e-4)):
         return InspectorMessage(message="attention rows must be non-negative and sum to 1")
     return None
+
+
+def _nonfinite_message(obj):
+    """One message if a float result dataset of ``obj`` holds NaN or infinity (read in blocks)."""
+    from ..errors import InputFileError
+    from ..io.read import check_finite_results
+
+    try:
+        check_finite_results(obj)
+    except InputFileError as err:
+        return InspectorMessage(message=str(err))
+    return None
+
+
+@register_check(importance=Importance.CRITICAL, neurodata_type=DynamicConnectivity)
+def check_connectivity_values_are_finite(obj: DynamicConnectivity):
+    """Edge weights and correlations hold no NaN or infinity (our writers never store them)."""
+    return _nonfinite_message(obj)
+
+
+@register_check(importance=Importance.CRITICAL, neurodata_type=NodeEmbeddings)
+def check_embeddings_are_finite(obj: NodeEmbeddings):
+    """Embedding means, log-variances and samples hold no NaN or infinity."""
+    return _nonfinite_message(obj)

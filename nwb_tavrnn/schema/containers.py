@@ -373,6 +373,10 @@ class ModelProvenance(NWBDataInterface):
         """Rebuild the named parameter arrays from the flat weights (numpy only, no torch)."""
         if self.weights is None:
             return {}
+        dtype = np.dtype(getattr(self.weights, "dtype", np.float32))
+        if dtype.kind not in "fiu":  # bytes, strings or objects (e.g. a pickle): never interpreted
+            raise SchemaError(f"{type(self).__name__} {self.name!r}: weights hold {dtype} values, not numbers; "
+                              "the weights cannot be used (nothing in them is loaded or run)")
         flat = np.asarray(self.weights[()], dtype=np.float32)
         out = {}
         for entry in json.loads(self.weights_layout):
