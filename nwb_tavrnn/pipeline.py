@@ -290,7 +290,8 @@ def run_pipeline(
             shutil.copyfile(source, work)
         # Derived from the input (maybe streamed) unless the work file already holds the units.
         derived = not (sort_first or in_place)
-        timed("connectivity", lambda: _connectivity(source if derived else work, work, resolved, derived))
+        timed("connectivity", lambda: _connectivity(source if derived else work, work, resolved, derived,
+                                                    label=str(given)))
         fit = timed("model", lambda: _model(work, resolved, display))
         report = None
         if resolved.labels:
@@ -382,13 +383,14 @@ def _sort(source: PathLike, work: Path, resolved: ResolvedConfig, append: bool) 
     return work
 
 
-def _connectivity(source: PathLike, work: Path, resolved: ResolvedConfig, derived: bool) -> Path:
+def _connectivity(source: PathLike, work: Path, resolved: ResolvedConfig, derived: bool,
+                  label: str | None = None) -> Path:
     from .connectivity.step import run_connectivity
 
     options = dict(resolved.connectivity_options, nodes=resolved.nodes)
     params = resolved.connectivity_params_for  # the ophys preset for ROI traces unless a preset was named
-    if derived:  # a new self-contained file derived from the (maybe remote) input
-        return run_connectivity(source, work, params, mode="derived", **options)
+    if derived:  # a new self-contained file derived from the (maybe remote, maybe imported) input
+        return run_connectivity(source, work, params, mode="derived", source_label=label, **options)
     return run_connectivity(work, None, params, mode="in_place", **options)
 
 

@@ -211,8 +211,9 @@ def build_container(trains: SpikeTrains, params: ConnectivityParams, plan: Windo
         parameters["window_labels"] = plan.labels
     sliding = not plan.source.get("windows_from")
     if traces:
-        what = {"raw": "ROI traces", "dff": "ROI ΔF/F traces", "events": "ROI event (0/1)"}[trains.signal]
-        what = f"{what} of {trains.series_name} ({trains.rate:g} Hz frames) averaged"
+        what = {"raw": "ROI traces", "dff": "ROI ΔF/F traces", "events": "ROI events (0/1)"}[trains.signal]
+        how = "the maximum (any event)" if trains.binary else "the mean"
+        what = f"{what} of {trains.series_name} ({trains.rate:g} Hz frames; {how} of the frames)"
     else:
         what = f"{'binary' if params.binary else 'count'} spike trains"
     description = (
@@ -335,7 +336,7 @@ def run_connectivity(
     windows_from: str | None = None, restrict_to: str | None = None, groups=None, locations=None,
     time_range: tuple[float, float] | None = None, name: str = "DynamicConnectivity", mode: str = "derived",
     overwrite: bool = False, store_correlation: bool = True, chunk_windows: int | None = None,
-    progress: bool = False, nodes: NodeOptions | dict | None = None,
+    progress: bool = False, nodes: NodeOptions | dict | None = None, source_label: str | None = None,
 ) -> Path:
     """Read spike trains from ``source``, compute dynamic connectivity, and write it to NWB.
 
@@ -362,6 +363,9 @@ def run_connectivity(
     nodes
         :class:`~nwb_tavrnn.io.nodes.NodeOptions` (or its fields as a dict): units or ROI traces,
         which series and signal. Default: the Units when the file has units, else its ROI traces.
+    source_label
+        What a derived file records as its source, when ``source`` stands for another input (an
+        NWB file imported from a suite2p folder, say); default ``source``.
 
     Returns
     -------
@@ -393,7 +397,7 @@ def run_connectivity(
         fill = _filler(trains, params, plan, name, store_correlation, chunk_windows, progress)
         log.info("%d nodes, %d windows of %s", len(trains), len(plan.windows.start_bins), source)
         if mode == "derived":
-            return write_derived(nwbfile, destination, [container], source_path=str(source),
+            return write_derived(nwbfile, destination, [container], source_path=source_label or str(source),
                                  node_table=trains.node_table, overwrite=overwrite, fill=fill)
     module = module_for(trains.node_table)
     if mode == "append":

@@ -50,6 +50,9 @@ def _expected(traces: np.ndarray, starts, stops, rate: float, frames_per_bin: in
 def test_suite2p_plane_through_run(tmp_path):
     _run(SUITE2P, tmp_path / "s2p.nwb", "--rate", "30")
     corr, starts, stops, ids, rows, mean = _graphs(tmp_path / "s2p.nwb")
+    with NWBHDF5IO(str(tmp_path / "s2p.nwb"), "r", load_namespaces=True) as io:  # provenance: what was given
+        reference = next(iter(io.read().lab_meta_data.values()))
+        assert reference.source_path == str(SUITE2P)
     iscell = np.load(SUITE2P / "iscell.npy")[:, 0].astype(bool)
     assert list(ids) == list(np.flatnonzero(iscell)) and len(ids) == 20  # iscell respected
     assert list(rows) == list(np.flatnonzero(iscell))  # rows of the full 219-ROI PlaneSegmentation
