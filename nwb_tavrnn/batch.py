@@ -218,6 +218,7 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
 
         check_report_folder(report_dir, overwrite=True, protect=tuple(local))
         Path(report_dir).mkdir(exist_ok=True)
+    _sweep(items)  # what an earlier, killed batch left
     log.info("%d files on %s", len(items), scheduler or "a local Dask cluster")
     client, cluster = _client(scheduler, n_workers)
     rows: dict[int, dict[str, Any]] = {}
@@ -231,9 +232,12 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
             try:
                 row = future.result()
             except Exception as err:  # noqa: BLE001
-                # The worker itself died (e.g. out of memory): that file is lost, not the batch.
+                # The worker itself died (killed, out of memory) on every try Dask allowed (a task whose
+                # worker dies is retried on another): that file is lost, not the batch.
                 row = {"file": items[i].file, "status": "failed", "seconds": float("nan"), "output": "",
-                       "error": f"worker failed: {type(err).__name__}: {err}".splitlines()[0], "exit_code": 1}
+                       "error": (f"worker failed: {type(err).__name__}: {err}".splitlines()[0]
+                                 + "; the worker process died (killed or out of memory); nothing was written "
+                                 "for this file: run the batch again to retry it"), "exit_code": 1}
             rows[i] = row
             log.info("%s: %s", row["file"], row["status"])
             if on_result is not None:
@@ -242,11 +246,24 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
         client.close()
         if cluster is not None:
             cluster.close()
+    _sweep(items)  # a worker killed mid-task leaves its temporaries; its retry wrote the file anew
     table = pd.DataFrame([rows[i] for i in range(len(items))])
     columns = [*COLUMNS, *[c for c in table.columns if c not in COLUMNS]]
     table = table[columns]
     table[list(COLUMNS)].to_csv(output_dir / SUMMARY_NAME, index=False)
     return table
+
+
+def _sweep(items: Sequence[BatchItem]) -> None:
+    """Remove the temporaries killed tasks left beside the outputs (those of live processes, e.g.
+    another batch writing there, stay; those of other hosts are reported)."""
+    from .io.files import sweep_temporaries
+
+    for item in items:
+        try:
+            sweep_temporaries(item.output)
+        except OSError as err:  # a courtesy: never fail a finished batch over it
+            log.debug("could not sweep temporaries beside %s: %s", item.output, err)
 
 
 def exit_code(table) -> int:

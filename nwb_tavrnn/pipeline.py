@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from .config import PipelineConfig, ResolvedConfig, demo_config
 from .errors import InputFileError, OutputFileError
 from .importers import recognise
 from .io.files import (
+    sweep_temporaries,
+    temporary_name,
     PathLike,
     check_readable_nwb,
     check_report_folder,
@@ -266,7 +267,9 @@ def run_pipeline(
     display = _Progress(steps, progress)
     timings: dict[str, float] = {}
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
-    workdir = Path(tempfile.mkdtemp(prefix=f".{final.stem}.", suffix=".partial", dir=final.parent))
+    sweep_temporaries(final)  # what a killed run of this output left (the CLI sweeps too; API callers here)
+    workdir = final.parent / temporary_name(final.stem)  # names the process: a later sweep can judge it
+    workdir.mkdir()
     try:
         work = workdir / "result.nwb"
 

@@ -5,8 +5,11 @@ adds its parser and sets ``func`` to a callable taking the parsed arguments and 
 code. Errors reach the user as one line on stderr and a non-zero exit code, never a traceback
 (``--log-level DEBUG`` shows the traceback for bug reports).
 
-Exit codes: 0 success; 1 unexpected error; 2 bad input; 3 output could not be written;
-4 validation problems; 130 interrupted.
+Exit codes: 0 success; 1 unexpected error; 2 bad input; 3 output could not be written (a full disk
+included); 4 validation problems; 130 interrupted; 143 terminated (SIGTERM).
+
+A run killed outright (SIGKILL) cannot clean up: the next run writing the same destination removes
+its temporaries (see :func:`nwb_tavrnn.io.files.sweep_temporaries`).
 """
 
 from __future__ import annotations
@@ -67,11 +70,72 @@ def _terminate(signum, frame) -> None:
     raise _Terminated()
 
 
+def _destination(args: argparse.Namespace) -> str | None:
+    """The file a command writes: OUTPUT, or INPUT with ``--in-place``; None for other commands."""
+    if getattr(args, "in_place", False):
+        source = getattr(args, "input", None)
+        return os.path.realpath(source) if isinstance(source, str) and "://" not in source else None
+    output = getattr(args, "output", None)
+    if isinstance(output, str) and output.lower().endswith(".nwb") and "://" not in output:
+        return output
+    return None
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    """Remove the temporaries a killed earlier run left beside this command's destination (a run
+    still writing is left alone), and report those whose writer cannot be checked."""
+    destination = _destination(args)
+    if destination is None or not os.path.isdir(os.path.dirname(os.path.abspath(destination))):
+        return
+    from ..io.files import sweep_temporaries
+
+    try:
+        sweep_temporaries(destination)
+    except OSError as err:  # cleaning up is a courtesy; the command itself says what is wrong
+        log.debug("could not sweep temporaries beside %s: %s", destination, err)
+
+
+def _unraisable(hook_args) -> None:
+    """Errors Python cannot raise (in ``__del__``: h5py retrying a failed flush as each object of a
+    file the disk had no room for is freed) repeat the error already reported: details only."""
+    log.debug("ignored in %r: %s", hook_args.object, hook_args.exc_value)
+
+
+def _printed_in_del(kind, value, tb) -> None:
+    """Cython prints an error of a ``__dealloc__`` through ``sys.excepthook`` before reporting it as
+    unraisable (see :func:`_unraisable`); an error that reaches here otherwise escaped ``main``."""
+    log.debug("error outside the command", exc_info=(kind, value, tb))
+    if tb is None or "_dealloc" not in str(tb.tb_frame.f_code.co_name):
+        sys.__excepthook__(kind, value, tb)
+
+
+def _no_space(args: argparse.Namespace, err: BaseException, entry_point: bool) -> int:
+    """Report a full disk in one line (naming the command's destination, not a working file) and
+    return exit code 3. As the process's entry point, also leave without HDF5's own shutdown: it
+    retries the flush of the half-written file (already removed) and crashes (SIGSEGV)."""
+    from ..io.files import no_space_message
+
+    where = _destination(args) or getattr(err, "path", "the output")
+    print(f"nwb-tavrnn {args.command}: error: {no_space_message(where)}", file=sys.stderr)
+    if entry_point:
+        import atexit
+
+        def leave() -> None:
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(3)
+
+        atexit.register(leave)  # runs first (last registered), after every ``finally`` has run
+    return 3
+
+
 def main(argv: list[str] | None = None) -> int:
     # Idle OpenMP threads otherwise spin for a while after each torch operation; on a 2-core
     # machine sharing a core with anything else that made model epochs up to 40x slower. Set
     # before torch is (lazily) imported; a user's own setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    entry_point = argv is None  # the process is ours (console script, python -m), not a caller's
     parser = build_parser()
     args = parser.parse_args(argv)
     level = "ERROR" if args.quiet else args.log_level
@@ -80,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         # multiprocessing's resource tracker is a separate interpreter started with these -W options
         sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    if level != "DEBUG" and entry_point:  # the process's own hooks: only when the process is ours
+        sys.unraisablehook = _unraisable
+        sys.excepthook = _printed_in_del
     try:
         signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (main() called from a thread): keep the default
@@ -98,12 +165,17 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "in_place", False):  # with --in-place the command says OUTPUT is not wanted
             refuse_source_as_destination(getattr(args, "input", None), getattr(args, "output", None),
                                          in_place_hint=hasattr(args, "in_place"))
+        _sweep(args)
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `nwb-tavrnn validate f.nwb | head -1`: the reader left; not an error of ours
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes stdout at exit
         return 141
     except NwbTavrnnError as err:
         log.debug("details", exc_info=True)
+        from ..io.files import NoSpaceError
+
+        if isinstance(err, NoSpaceError):
+            return _no_space(args, err, entry_point)
         print(f"nwb-tavrnn {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
@@ -114,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGTERM
     except Exception as err:  # a bug: still one line, with a pointer to the details
         log.debug("details", exc_info=True)
+        from ..io.files import no_space
+
+        if no_space(err):  # a full disk met outside an atomic write (a working copy): not a bug
+            return _no_space(args, err, entry_point)
         print(
             f"nwb-tavrnn {args.command}: unexpected {type(err).__name__}: {err} "
             "(re-run with --log-level DEBUG for the traceback and report it)",

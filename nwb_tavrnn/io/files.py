@@ -5,15 +5,26 @@ wrong (missing, not HDF5, truncated, not NWB) into one-line :class:`InputFileErr
 write goes through :func:`atomic_destination`: data is written to a temporary file in the
 destination's folder and moved into place only once complete, so a failed write never leaves a
 half-written file at the destination, and a source file is never touched unless asked for.
+
+Temporaries are named ``.<stem>.<host>-<pid>-<random>.partial[.nwb]`` (:func:`temporary_name`), so
+the writer's host and process can be read off the name: a process killed without a chance to clean
+up (SIGKILL, power loss) leaves one behind, and the next write to the same destination removes it
+once its writer is known to be dead (:func:`sweep_temporaries`). Temporaries whose writer cannot be
+told (another host, an older naming) are reported, never removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import logging
 import os
+import re
 import shutil
+import socket
 import stat
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,14 +129,161 @@ def open_nwb(source: PathLike, mode: str = "r") -> Iterator[NWBFile]:
         try:
             nwbfile = io.read()
         except Exception as err:  # pynwb/hdmf raise many types for malformed files
-            raise InputFileError(f"{path}: not readable as NWB ({type(err).__name__}: {_short(err)})") from None
+            # hdmf's ConstructError starts with a dump of the stored object: its cause says what is wrong
+            cause = err.__cause__ if type(err).__name__ == "ConstructError" and err.__cause__ else err
+            raise InputFileError(f"{path}: not readable as NWB ({type(cause).__name__}: {_short(cause)})") from None
         yield nwbfile
     finally:
         io.close()
 
 
+#: Write failures that mean "the disk (or the quota, or a file-size limit) is full".
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+#: How HDF5 (through h5py's OSError or RuntimeError texts) spells those errors.
+NO_SPACE_TEXTS = tuple(f"errno = {code}," for code in sorted(NO_SPACE_ERRNOS)) + tuple(
+    os.strerror(code) for code in sorted(NO_SPACE_ERRNOS))
+
+
+class NoSpaceError(OutputFileError):
+    """The disk (or quota, or file-size limit) filled up while writing ``path``; nothing was left there."""
+
+    def __init__(self, message: str, path: PathLike):
+        super().__init__(message)
+        self.path = Path(path)
+
+
+def no_space(err: BaseException | None) -> bool:
+    """Whether ``err`` (or what it was raised from) is a full disk, quota or file-size limit."""
+    seen = 0
+    while err is not None and seen < 8:
+        if isinstance(err, NoSpaceError) or (isinstance(err, OSError) and err.errno in NO_SPACE_ERRNOS):
+            return True
+        if isinstance(err, (OSError, RuntimeError)) and any(text in str(err) for text in NO_SPACE_TEXTS):
+            return True  # h5py wraps the OS error in its own message
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
+
+
+def no_space_message(destination: PathLike) -> str:
+    return (f"no space left on device while writing {destination} (disk full, quota or file-size limit); "
+            "nothing was written; free some space or choose another output location")
+
+
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def temporary_name(name: str, suffix: str = "") -> str:
+    """A hidden temporary name for a file or folder called ``name``, with this host and process in it.
+
+    ``name`` is usually a destination's stem; ``suffix`` (e.g. ``".nwb"``) is appended after
+    ``.partial``. :func:`sweep_temporaries` recognises the name and reads its writer off it.
+    """
+    return f".{name}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:6]}.partial{suffix}"
+
+
 def _temporary_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.nwb")
+    return path.with_name(temporary_name(path.stem, ".nwb"))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _temporaries(folder: Path, name: str) -> Iterator[tuple[Path, str | None, int | None]]:
+    """Temporaries of ``name`` in ``folder``: (path, writer's host tag, writer's pid); host and pid
+    are None for names of older versions (``.<name>.<8 random>.partial[.nwb]``), whose writer is unknown."""
+    ours = re.compile(rf"^\.{re.escape(name)}\.(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[0-9a-f]{{6}}\.partial(\.nwb)?$")
+    older = re.compile(rf"^\.{re.escape(name)}\.[A-Za-z0-9_]{{8}}\.partial(\.nwb)?$")
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if (m := ours.match(entry.name)) is not None:
+            yield Path(entry.path), m["host"], int(m["pid"])
+        elif older.match(entry.name):
+            yield Path(entry.path), None, None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def sweep_temporaries(destination: PathLike, name: str | None = None) -> tuple[list[Path], list[Path]]:
+    """Remove what interrupted writes of ``destination`` left beside it; report what cannot be judged.
+
+    A temporary (see :func:`temporary_name`) is removed when its writer ran on this host and its
+    process no longer exists: a killed run's leftover. One of a live process (a concurrent write)
+    is left alone; one from another host (a shared folder) or of an older naming, whose writer
+    cannot be checked, is logged as a warning with the command that removes it.
+
+    Parameters
+    ----------
+    destination
+        The file about to be written (its folder is searched).
+    name
+        The stem the temporaries carry; default ``destination``'s stem.
+
+    Returns
+    -------
+    removed, reported : list of Path
+    """
+    destination = Path(destination)
+    name = destination.stem if name is None else name
+    host = _host_tag()
+    removed, reported = [], []
+    for path, writer_host, pid in _temporaries(destination.parent, name):
+        if writer_host == host and pid is not None:
+            if pid == os.getpid() or _process_alive(pid):
+                continue  # a write in progress (ours or a concurrent one)
+            _remove(path)
+            if not path.exists():
+                removed.append(path)
+                log.info("removed %s, left by an interrupted run (process %d)", path, pid)
+                continue
+        reported.append(path)
+    if reported:
+        log.warning("left by an interrupted run whose process cannot be checked here (another host or an older "
+                    "version): %s; remove it once no other run writes %s (rm -r %s)",
+                    ", ".join(map(str, reported)), destination, " ".join(map(str, reported)))
+    return removed, reported
+
+
+@contextlib.contextmanager
+def temporary_folder(final: PathLike, prefix: str | None = None) -> Iterator[Path]:
+    """A hidden working folder beside ``final`` (same filesystem: a rename moves its files into
+    place atomically), named by :func:`temporary_name` so a killed run's folder is removed by the
+    next one; removed on exit. ``prefix`` replaces ``final``'s stem in the name."""
+    final = Path(final)
+    sweep_temporaries(final, prefix)
+    folder = final.parent / temporary_name(final.stem if prefix is None else prefix)
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def temporary_work_folder(prefix: str, parent: PathLike | None = None) -> Path:
+    """A working folder ``<parent>/.<prefix>.<host>-<pid>-<random>.partial`` (parent: the system's
+    temporary folder), after removing those of dead processes; the caller removes it."""
+    parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    sweep_temporaries(parent / prefix, prefix)
+    folder = parent / temporary_name(prefix)
+    folder.mkdir()
+    return folder
 
 
 def _writable(path: Path) -> bool:
@@ -207,6 +365,7 @@ def atomic_destination(destination: PathLike, overwrite: bool = False, copy_from
     On any error the temporary file is removed and the destination is left as it was.
     """
     destination = check_writable(destination, overwrite=overwrite)
+    sweep_temporaries(destination)  # what a killed earlier write of this destination left
     tmp = _temporary_sibling(destination)
     try:
         if copy_from is not None:
@@ -215,11 +374,14 @@ def atomic_destination(destination: PathLike, overwrite: bool = False, copy_from
         with open(tmp, "rb+") as fh:  # data must be on disk before the rename makes it visible
             os.fsync(fh.fileno())
         os.replace(tmp, destination)
-    except OSError as err:
+    except BaseException as err:
+        full = no_space(err)
         tmp.unlink(missing_ok=True)
-        raise OutputFileError(f"{destination}: could not be written ({_short(err)}); nothing was left there") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        if full:  # h5py reports a full disk as its own OSError, or as a RuntimeError from a flush
+            raise NoSpaceError(no_space_message(destination), destination) from None
+        if isinstance(err, OSError):
+            raise OutputFileError(f"{destination}: could not be written ({_short(err)}); "
+                                  "nothing was left there") from None
         raise
 
 
@@ -228,8 +390,7 @@ def write_nwbfile(nwbfile: NWBFile, destination: PathLike, overwrite: bool = Fal
     from ..schema import load_namespace
 
     load_namespace()
-    with atomic_destination(destination, overwrite=overwrite) as tmp:
-        with NWBHDF5IO(str(tmp), mode="w") as io:
-            io.write(nwbfile, cache_spec=True)
+    with atomic_destination(destination, overwrite=overwrite) as tmp, NWBHDF5IO(str(tmp), mode="w") as io:
+        io.write(nwbfile, cache_spec=True)
     log.info("wrote %s", destination)
     return Path(destination)

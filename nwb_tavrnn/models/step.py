@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFileError, NwbTavrnnError, OutputFileError
+from ..errors import InputFileError, NwbTavrnnError, OutputFileError, require
 from ..io.files import PathLike, check_writable, open_nwb
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def fit_file(
     from ..io.write import append_results, module_of
     from ..schema import DynamicConnectivity
 
+    require("/" not in name_prefix and ":" not in name_prefix,
+            f"--name-prefix {name_prefix!r}: a prefix of object names, without '/' or ':'")
     if resume and not checkpoint_dir:
         raise InputFileError("resuming needs the checkpoint folder of the interrupted run")
     if not in_place:

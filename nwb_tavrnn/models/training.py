@@ -70,10 +70,28 @@ def checkpoint_path(directory: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically: a temporary beside it (named after this process,
+    see :func:`~nwb_tavrnn.io.files.temporary_name`), renamed once complete."""
+    from ..io.files import temporary_name
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    tmp = path.with_name(temporary_name(path.name))
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # after a failed save (after the rename it no longer exists)
+
+
+def sweep_checkpoint_temporaries(directory: str | os.PathLike) -> None:
+    """Remove half-written checkpoints that killed runs left in ``directory``; the checkpoint they
+    were replacing is intact (the rename never happened)."""
+    from ..io.files import sweep_temporaries
+
+    path = checkpoint_path(directory)
+    if path.parent.is_dir():
+        sweep_temporaries(path, path.name)
+        path.with_name(path.name + ".tmp").unlink(missing_ok=True)  # the name of older versions
 
 
 def train(
@@ -116,8 +134,12 @@ def train(
     state = TrainingState()
     ckpt = checkpoint_path(config.checkpoint_dir) if config.checkpoint_dir is not None else None
     resumed_best = None
+    if ckpt is not None:
+        sweep_checkpoint_temporaries(ckpt.parent)
     if config.resume and ckpt is not None and ckpt.exists():
-        payload = torch.load(ckpt, map_location="cpu", weights_only=True)
+        from ._torch import load_tensors
+
+        payload = load_tensors(ckpt, "checkpoint")
         if payload["identity"] != identity:
             diff = sorted(k for k in set(payload["identity"]) | set(identity)
                           if payload["identity"].get(k) != identity.get(k))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError, OutputFileError
-from ..io.files import PathLike, atomic_destination, check_writable
+from ..io.files import PathLike, atomic_destination, check_writable, temporary_work_folder
 from . import _spikeinterface as adapter
 from .params import DetectionParams, JobParams, ParamsError, SortingParams
 
@@ -164,7 +163,8 @@ def sort(source: Any, output: PathLike | None = None, params: SortingParams | No
     loaded, rec, removed = _load_and_preprocess(source, format, electrical_series, segment_index, reader_options,
                                                 mode, params.preprocessing, job_kwargs)
     timings["load_preprocess_s"] = time.perf_counter() - t
-    tmp = Path(tempfile.mkdtemp(prefix="nwb_tavrnn_sort_", dir=work_folder))
+    # Named after this process, so the folder of a run killed outright is removed by the next sort.
+    tmp = temporary_work_folder("nwb_tavrnn_sort", work_folder)
     try:
         t = time.perf_counter()
         sorting = adapter.run_sorter(rec, params, tmp, job_kwargs, verbose=verbose)

@@ -104,8 +104,6 @@ def test_checkpoint_with_code_never_runs(connectivity, tmp_path):
     assert not (tmp_path / "fit.nwb").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="models/training.py reads checkpoints with a bare torch.load: refused, "
-                                       "but as exit code 1 with torch's multi-line text; use _torch.load_tensors")
 def test_checkpoint_with_code_is_one_line(connectivity, tmp_path):
     torch = pytest.importorskip("torch")
 
@@ -175,8 +173,6 @@ def test_object_name_with_path_components_is_refused(source, tmp_path, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.nwb"]
 
 
-@pytest.mark.xfail(strict=True, reason="models/step.py fit_file does not check name_prefix: hdmf refuses the "
-                                       "'/' only when building the objects, as exit code 1")
 def test_name_prefix_with_path_components_is_one_line(connectivity, tmp_path):
     pytest.importorskip("torch")
     code, _, err, _ = run_cli(["fit", connectivity, tmp_path / "fit.nwb", "--epochs", "1", "--name-prefix", "../x/"])
