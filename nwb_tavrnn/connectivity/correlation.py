@@ -51,7 +51,8 @@ class CorrelationChunk:
     index : slice
         Positions of these windows in the full sequence.
     correlation : numpy.ndarray
-        Pearson r (signed), 0 for pairs with an inactive node, 1 on the diagonal. float64.
+        Pearson r (signed), 0 for pairs with an inactive node, 1 on the diagonal: float64 for
+        spike trains and events, float32 for traces (see :func:`_centred_correlation`).
     inactive : numpy.ndarray
         True where a node is silent or constant in the window (its correlation is undefined).
     binned : numpy.ndarray
@@ -63,7 +64,7 @@ class CorrelationChunk:
 
     Shapes
     ------
-    correlation : (chunk, nodes, nodes) float64
+    correlation : (chunk, nodes, nodes) float64 (float32 for traces)
     inactive : (chunk, nodes) bool
     binned : (nodes, span_bins) float32
     span_offsets : (chunk, 2) int64
@@ -84,7 +85,7 @@ class CorrelationChunk:
 
 
 def correlation_from_sums(gram: np.ndarray, sums: np.ndarray, n_bins: np.ndarray,
-                          rel_tol: float = 1e-9, floor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                          rel_tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r from ``Σ x xᵀ``, ``Σ x`` and the number of bins, per window.
 
     Nodes whose variance in a window is zero (silent, or spiking in every bin), and all nodes of a
@@ -94,8 +95,8 @@ def correlation_from_sums(gram: np.ndarray, sums: np.ndarray, n_bins: np.ndarray
     ----------
     gram, sums, n_bins
         Per-window sums of cross-products, sums, and bin counts. ``gram`` is overwritten.
-    rel_tol, floor
-        A variance below ``rel_tol * max(Σ x², floor)`` counts as zero (float rounding).
+    rel_tol
+        A variance below ``rel_tol * max(Σ x², 1)`` counts as zero (float rounding).
 
     Returns
     -------
@@ -115,7 +116,7 @@ def correlation_from_sums(gram: np.ndarray, sums: np.ndarray, n_bins: np.ndarray
     # In place: cov = S - s sᵀ / n (a scaled covariance; the scale cancels in r).
     gram -= sums[:, :, None] * mean[:, None, :]
     var = np.diagonal(gram, axis1=1, axis2=2).copy()
-    inactive = (var <= rel_tol * np.maximum(sumsq, floor)) | (n < 2)
+    inactive = (var <= rel_tol * np.maximum(sumsq, 1.0)) | (n < 2)
     inv_sd = np.where(inactive, 0.0, 1.0 / np.sqrt(np.where(inactive, 1.0, var)))
     gram *= inv_sd[:, :, None]
     gram *= inv_sd[:, None, :]
@@ -158,44 +159,32 @@ def plan_chunks(windows: Windows, chunk_windows: int, max_span_bins: int | None 
     return chunks
 
 
-def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                centre: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Per-window Σ x xᵀ and Σ x over columns [lo, hi) of ``x``, sharing products between windows.
+def _block_plan(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a chunk's span at every window edge: the blocks' edges, each window's first and
+    one-past-last block, and which blocks some window covers (window starts minus stops up to
+    the block's left edge)."""
+    edges = np.unique(np.concatenate([lo, hi]))
+    a = np.searchsorted(edges, lo)
+    b = np.searchsorted(edges, hi)
+    covered = (np.searchsorted(np.sort(lo), edges[:-1], side="right")
+               - np.searchsorted(np.sort(hi), edges[:-1], side="right")) > 0
+    return edges, a, b, covered
 
-    ``centre`` (continuous values such as fluorescence): each block's product is taken on the
-    block minus its per-node mean m, in float32, and the block's sums are rebuilt in float64 as
-    Σ x xᵀ = C + m sᵀ + s mᵀ + n m mᵀ (C, s: the centred block's products and sums). The float32
-    product then rounds relative to the block's own variance, not to its squared mean, so a large
-    or drifting baseline (raw fluorescence, photobleaching) costs no precision.
+
+def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-window Σ x xᵀ and Σ x over columns [lo, hi) of ``x``, sharing products between windows.
 
     Shapes: x (nodes, span); lo, hi (windows,) → (windows, nodes, nodes), (windows, nodes) float64.
     """
     n_nodes = x.shape[0]
-    edges = np.unique(np.concatenate([lo, hi]))
-    a = np.searchsorted(edges, lo)
-    b = np.searchsorted(edges, hi)
-    # A block is covered if some window contains it: window starts minus stops up to its left edge.
-    covered = (np.searchsorted(np.sort(lo), edges[:-1], side="right")
-               - np.searchsorted(np.sort(hi), edges[:-1], side="right")) > 0
+    edges, a, b, covered = _block_plan(lo, hi)
     n_blocks = edges.size - 1
     block_gram = np.zeros((n_blocks, n_nodes, n_nodes), dtype=np.float64)
     block_sum = np.zeros((n_blocks, n_nodes), dtype=np.float64)
     for k in np.flatnonzero(covered):
         block = x[:, edges[k]:edges[k + 1]]
-        if centre:
-            shift = block.mean(axis=1, dtype=np.float64).astype(block.dtype)
-            centred = block - shift[:, None]
-            s = centred.sum(axis=1, dtype=np.float64)
-            m = shift.astype(np.float64)  # the shift applied, exactly
-            g = block_gram[k]
-            g[...] = centred @ centred.T
-            g += np.outer(m, s)
-            g += np.outer(s, m)
-            g += (edges[k + 1] - edges[k]) * np.outer(m, m)
-            block_sum[k] = s + (edges[k + 1] - edges[k]) * m
-        else:
-            block_gram[k] = block @ block.T
-            block_sum[k] = block.sum(axis=1, dtype=np.float64)
+        block_gram[k] = block @ block.T
+        block_sum[k] = block.sum(axis=1, dtype=np.float64)
     if np.mean(b - a) <= 2.0:
         # Few blocks per window (non-overlapping, or 50 % overlap): add them directly.
         gram = np.empty((lo.size, n_nodes, n_nodes), dtype=np.float64)
@@ -212,6 +201,69 @@ def _chunk_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     cum_gram = np.concatenate([np.zeros((1, n_nodes, n_nodes)), np.cumsum(block_gram, axis=0)])
     cum_sum = np.concatenate([np.zeros((1, n_nodes)), np.cumsum(block_sum, axis=0)])
     return cum_gram[b] - cum_gram[a], cum_sum[b] - cum_sum[a]
+
+
+def _centred_correlation(x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                         rel_tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson r of continuous values (traces) per window, from float32 products of centred blocks.
+
+    Each block (the span cut at window edges) is shifted by its per-node mean m_k, and its product
+    C_k = c cᵀ of the centred values c is taken in float32: it rounds relative to the block's own
+    variance, never to its squared mean, so a large or drifting baseline (raw fluorescence,
+    bleaching) costs no precision. A window's centred cross-products then follow exactly from its
+    blocks, with d_k = m_k − μ (μ the window's mean) and s_k = Σ c:
+
+        Σ_k [C_k + s_k d_kᵀ + d_k s_kᵀ + n_k d_k d_kᵀ] = Σ_k C_k + P dᵀ + d Pᵀ,  P_k = s_k + n_k d_k / 2,
+
+    a sum of well-conditioned terms (no cancellation), so the whole computation stays in float32:
+    half the memory traffic of float64 sums, and one product per block shared by the windows.
+
+    A node whose window variance is at most ``rel_tol`` × its raw Σ x² is inactive (row and
+    column 0, diagonal 1), as in :func:`correlation_from_sums`.
+
+    Shapes: x (nodes, span) float32; lo, hi (windows,) → r (windows, nodes, nodes) float32,
+    inactive (windows, nodes) bool.
+    """
+    n_nodes = x.shape[0]
+    edges, a, b, covered = _block_plan(lo, hi)
+    n_blocks = edges.size - 1
+    lengths = np.diff(edges).astype(np.float64)
+    grams: dict[int, np.ndarray] = {}
+    shift = np.zeros((n_blocks, n_nodes))
+    sums = np.zeros((n_blocks, n_nodes))
+    squares = np.zeros((n_blocks, n_nodes))  # the raw Σ x² of each block, for the zero-variance test
+    for k in np.flatnonzero(covered):
+        block = x[:, edges[k]:edges[k + 1]]
+        m = block.mean(axis=1, dtype=np.float64).astype(np.float32)
+        centred = block - m[:, None]
+        grams[k] = centred @ centred.T
+        shift[k] = m
+        sums[k] = centred.sum(axis=1, dtype=np.float64)
+        squares[k] = np.diagonal(grams[k]) + 2 * shift[k] * sums[k] + lengths[k] * shift[k] ** 2
+    r = np.empty((lo.size, n_nodes, n_nodes), dtype=np.float32)
+    inactive = np.zeros((lo.size, n_nodes), dtype=bool)
+    idx = np.arange(n_nodes)
+    for w in range(lo.size):
+        ks = np.arange(a[w], b[w])
+        n = lengths[ks].sum()
+        mean = (lengths[ks, None] * shift[ks] + sums[ks]).sum(axis=0) / n
+        d = shift[ks] - mean
+        p = sums[ks] + 0.5 * lengths[ks, None] * d
+        cov = r[w]
+        np.copyto(cov, grams[int(ks[0])])
+        for k in ks[1:]:
+            cov += grams[int(k)]
+        update = (d.T @ p).astype(np.float32)
+        cov += update
+        cov += update.T
+        var = np.diagonal(cov).astype(np.float64)
+        inactive[w] = (var <= rel_tol * squares[ks].sum(axis=0)) | (n < 2)
+        inv_sd = np.where(inactive[w], 0.0, 1.0 / np.sqrt(np.where(inactive[w], 1.0, var))).astype(np.float32)
+        cov *= inv_sd[:, None]
+        cov *= inv_sd[None, :]
+        np.clip(cov, -1.0, 1.0, out=cov)
+        cov[idx, idx] = 1.0
+    return r, inactive
 
 
 #: Below this many nodes a block product is too small for threads to pay off: the threads' start
@@ -291,21 +343,23 @@ def iter_window_correlations(
             # Traces are not small integers: their float32 products round, and are taken on centred
             # blocks (see _chunk_sums). Counts and events are exact in float32 products while every
             # partial sum is an integer below 2**24.
-            centre = continuous and not times.binary
-            peak = 0.0 if centre or not x.size else float(x.max())
-            with _blas_threads_for(n_nodes):
-                if peak * peak * float((hi - lo).max()) >= _F32_EXACT:
-                    logger.debug("counts too large for exact float32 products; using float64")
-                    gram, sums = _chunk_sums(x.astype(np.float64), lo, hi)
-                else:
-                    gram, sums = _chunk_sums(x, lo, hi, centre=centre)
             n_bins = hi - lo
-            # A trace's variance is judged against its own sum of squares only (a trace of tiny
-            # values is not silent); a spike train's against at least one spike.
-            r, inactive = correlation_from_sums(gram, sums, n_bins, floor=0.0 if continuous else 1.0)
+            if continuous and not times.binary:
+                with _blas_threads_for(n_nodes):
+                    r, inactive = _centred_correlation(x, lo, hi)
+            else:
+                peak = float(x.max()) if x.size else 0.0
+                with _blas_threads_for(n_nodes):
+                    if peak * peak * float((hi - lo).max()) >= _F32_EXACT:
+                        logger.debug("counts too large for exact float32 products; using float64")
+                        gram, sums = _chunk_sums(x.astype(np.float64), lo, hi)
+                    else:
+                        gram, sums = _chunk_sums(x, lo, hi)
+                r, inactive = correlation_from_sums(gram, sums, n_bins)
+                del gram, sums
             yield CorrelationChunk(sl, r, inactive, x, np.stack([lo, hi], axis=1), n_bins)
             # Drop this chunk's arrays before the next is built, or two chunks would be alive at once.
-            del x, gram, sums, r, inactive
+            del x, r, inactive
             if bar is not None:
                 bar.update(sl.stop - sl.start)
     finally:
