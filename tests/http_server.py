@@ -70,15 +70,25 @@ class _RangeHandler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_folder(folder: os.PathLike):
-    """Serve ``folder`` on 127.0.0.1 (a free port); yield (base_url, handler class with counters)."""
-    handler = type("Handler", (_RangeHandler,), {"bytes_sent": 0, "requests": 0, "full_requests": 0})
+def serve_with(handler: type, folder: os.PathLike, on_stop=None):
+    """Serve ``folder`` on 127.0.0.1 (a free port) with ``handler``; yield the base URL.
+    ``on_stop()`` runs before the server shuts down (e.g. to release stalled answers)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        if on_stop is not None:
+            on_stop()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_folder(folder: os.PathLike):
+    """Serve ``folder`` on 127.0.0.1 (a free port); yield (base_url, handler class with counters)."""
+    handler = type("Handler", (_RangeHandler,), {"bytes_sent": 0, "requests": 0, "full_requests": 0})
+    with serve_with(handler, folder) as url:
+        yield url, handler

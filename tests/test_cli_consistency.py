@@ -19,6 +19,8 @@ import pytest
 
 from nwb_tavrnn.cli.main import build_parser, main
 
+from .cli_run import run_quiet
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 BIOCAM = SHARED / "hdmea_biocam" / "biocam_hw3.0_fw1.6.brw"
 
@@ -56,13 +58,7 @@ def _options(sub: argparse.ArgumentParser):
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            rc = main(["--quiet", *argv])
-        except SystemExit as exit_:
-            rc = exit_.code
-    return rc, err.getvalue()
+    return run_quiet(argv)
 
 
 @pytest.fixture(scope="module")

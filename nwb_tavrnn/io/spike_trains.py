@@ -8,6 +8,31 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def selection(nodes, groups: Sequence[str] | None = None, locations: Sequence[str] | None = None,
+              ids: Sequence[int] | None = None, what: str = "node") -> np.ndarray:
+    """Which of ``nodes`` (anything with ``groups``, ``locations`` and ``ids``) have a group, location
+    and id among those given (``None`` keeps all).
+
+    Raises
+    ------
+    ValueError
+        If none is left, naming the labels that exist.
+
+    Shapes
+    ------
+    return : (nodes,) bool
+    """
+    keep = np.ones(len(nodes.ids), dtype=bool)
+    for values, have, label in ((groups, nodes.groups, "group"), (locations, nodes.locations, "location"),
+                                (ids, nodes.ids, "id")):
+        if values is not None:
+            keep &= np.isin(have, np.asarray(list(values), dtype=have.dtype))
+            if not keep.any():
+                known = ", ".join(map(str, sorted(set(have.tolist()))[:20]))
+                raise ValueError(f"no {what} has the requested {label}(s) {list(values)}; known: {known}")
+    return keep
+
+
 @dataclass
 class SpikeTrains:
     """Spike times of a set of nodes (sorted units or per-electrode event trains).
@@ -110,15 +135,7 @@ class SpikeTrains:
         ValueError
             If no node is left, naming the labels that exist.
         """
-        keep = np.ones(len(self), dtype=bool)
-        for values, have, what in ((groups, self.groups, "group"), (locations, self.locations, "location"),
-                                   (ids, self.ids, "id")):
-            if values is not None:
-                keep &= np.isin(have, np.asarray(list(values), dtype=have.dtype))
-                if not keep.any():
-                    known = ", ".join(map(str, sorted(set(have.tolist()))[:20]))
-                    raise ValueError(f"no node has the requested {what}(s) {list(values)}; known: {known}")
-        return self.subset(np.flatnonzero(keep))
+        return self.subset(np.flatnonzero(selection(self, groups, locations, ids)))
 
     def restrict(self, t_start: float, t_stop: float) -> SpikeTrains:
         """Keep only spikes in [t_start, t_stop)."""

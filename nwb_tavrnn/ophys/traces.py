@@ -188,15 +188,9 @@ class RoiTraces:
         ValueError
             If no node is left, naming the labels that exist.
         """
-        keep = np.ones(len(self), dtype=bool)
-        for values, have, what in ((groups, self.groups, "group"), (locations, self.locations, "location"),
-                                   (ids, self.ids, "id")):
-            if values is not None:
-                keep &= np.isin(have, np.asarray(list(values), dtype=have.dtype))
-                if not keep.any():
-                    known = ", ".join(map(str, sorted(set(have.tolist()))[:20]))
-                    raise ValueError(f"no ROI has the requested {what}(s) {list(values)}; known: {known}")
-        return self.subset(np.flatnonzero(keep))
+        from ..io.spike_trains import selection
+
+        return self.subset(np.flatnonzero(selection(self, groups, locations, ids, what="ROI")))
 
     def restrict(self, t_start: float, t_stop: float) -> RoiTraces:
         """The same nodes observed over ``[t_start, t_stop)`` only."""

@@ -463,6 +463,19 @@ class Trial:
         return not self.problems
 
 
+def _paths(case: Case, work: Path) -> tuple[Path, Path]:
+    """(source, destination) of a run of ``case`` in ``work``: in place, a fresh copy of the input
+    is both; otherwise the shared input and ``work/out.nwb``."""
+    work.mkdir(parents=True, exist_ok=True)
+    if not case.in_place:
+        return case.original, work / "out.nwb"
+    target = work / case.original.name
+    if target.exists():
+        target.chmod(0o644)
+    shutil.copyfile(case.original, target)
+    return target, target
+
+
 def kill_trial(case: Case, launcher, work: Path, sig: signal.Signals, delay: float, previous: bool,
                validate_rerun: bool = True) -> Trial:
     """Kill ``case``'s command after ``delay`` seconds, check what it left, rerun it, check again.
@@ -470,16 +483,10 @@ def kill_trial(case: Case, launcher, work: Path, sig: signal.Signals, delay: flo
     ``work`` is the trial's folder (reused across trials: the previous trial's rerun output is the
     "previous complete file" when ``previous``; otherwise it is removed first).
     """
-    work.mkdir(parents=True, exist_ok=True)
+    source, destination = _paths(case, work)
     if case.in_place:
-        target = work / case.original.name
-        if target.exists():
-            target.chmod(0o644)
-        shutil.copyfile(case.original, target)
-        source = destination = target
         previous = True  # in place, the previous complete file is the input itself
     else:
-        source, destination = case.original, work / "out.nwb"
         if not previous:
             destination.unlink(missing_ok=True)
         elif not destination.exists():
@@ -540,15 +547,7 @@ def kill_trial(case: Case, launcher, work: Path, sig: signal.Signals, delay: flo
 
 def measure(case: Case, launcher, work: Path) -> float:
     """Seconds of one uninterrupted run of ``case`` (leaves its complete output in ``work``)."""
-    work.mkdir(parents=True, exist_ok=True)
-    if case.in_place:
-        target = work / case.original.name
-        if target.exists():
-            target.chmod(0o644)
-        shutil.copyfile(case.original, target)
-        source = destination = target
-    else:
-        source, destination = case.original, work / "out.nwb"
+    source, destination = _paths(case, work)
     done = launcher.wait(launcher.start(case.command(source, destination), cwd=work))
     assert done.code == 0, f"{case.name}: {done.stderr[-2000:]}"
     return done.seconds

@@ -24,7 +24,6 @@ healthy server then succeeds. ``benchmarks/faults.py`` tabulates it.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import os
@@ -33,10 +32,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from ..http_server import _RangeHandler, serve_folder
+from ..http_server import _RangeHandler, serve_folder, serve_with
 from ._generated import Case, run_cli, write_source
 
 log = logging.getLogger(__name__)
@@ -119,16 +117,8 @@ def serve_faulty(folder: os.PathLike, fault: str, healthy: int = 0) -> Iterator[
     stop = threading.Event()
     handler = type("Faulty", (FaultyHandler,), {"fault": fault, "healthy": healthy, "served": 0, "stop": stop,
                                                  "bytes_sent": 0, "requests": 0, "full_requests": 0})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        stop.set()  # release stalled answers, so their threads end
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_with(handler, folder, on_stop=stop.set) as url:  # stop.set releases stalled answers
+        yield url, handler
 
 
 @contextlib.contextmanager

@@ -3,10 +3,8 @@ reads of the inputs (numpy, h5py) and of the outputs (plain pynwb), and against 
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
-import io
 import logging
 import sys
 import uuid
@@ -25,6 +23,8 @@ from nwb_tavrnn.ophys.write import add_ophys_module
 from nwb_tavrnn.validation import validate_file
 
 from ..conftest import SHARED_DATA
+
+from ..cli_run import run_quiet
 
 SUITE2P = SHARED_DATA / "ophys" / "suite2p_plane0"
 CAIMAN = SHARED_DATA / "ophys" / "neuroconv_testing" / "caiman_analysis.hdf5"
@@ -433,26 +433,16 @@ def test_recognise_does_not_need_roiextractors(tmp_path, monkeypatch):
         assert recognise(SHARED_DATA / "hippocampus_linear_track") == "linear-track"
 
 
-def _cli(argv: list[str]) -> tuple[int, str]:
-    from nwb_tavrnn.cli.main import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            rc = main(["--quiet", *argv])
-        except SystemExit as exit_:
-            rc = exit_.code
-    return rc, err.getvalue()
 
 
 def test_cli_imports_suite2p_and_never_writes_the_source(tmp_path):
     if not (SUITE2P / "F.npy").is_file():
         pytest.skip("shared suite2p data absent")
     before = _hashes(SUITE2P)
-    rc, err = _cli(["import", "suite2p", str(SUITE2P), str(tmp_path / "no_rate.nwb")])
+    rc, err = run_quiet(["import", "suite2p", str(SUITE2P), str(tmp_path / "no_rate.nwb")])
     assert rc == 2 and "--rate" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "no_rate.nwb").exists()
-    rc, err = _cli(["import", "suite2p", str(SUITE2P), str(tmp_path / "out.nwb"), "--rate", "30"])
+    rc, err = run_quiet(["import", "suite2p", str(SUITE2P), str(tmp_path / "out.nwb"), "--rate", "30"])
     assert rc == 0, err
     with NWBHDF5IO(str(tmp_path / "out.nwb"), "r") as nwb_io:
         assert _ophys(nwb_io.read())["Fluorescence"]["RoiResponseSeries"].rate == 30.0
@@ -464,8 +454,8 @@ def test_cli_rate_is_checked_and_refused_where_it_does_not_apply(tmp_path):
     for argv, words in ((["suite2p", str(tmp_path / "s2p"), "--rate", "0"], "--rate must be a frame rate > 0"),
                         (["linear-track", str(tmp_path / "s2p"), "--rate", "30"], "--rate does not apply to linear-track"),
                         (["caiman", str(tmp_path / "s2p"), "--plane", "plane0"], "--plane does not apply to caiman")):
-        rc, err = _cli(["import", argv[0], argv[1], str(tmp_path / "o.nwb"), *argv[2:]])
+        rc, err = run_quiet(["import", argv[0], argv[1], str(tmp_path / "o.nwb"), *argv[2:]])
         assert rc == 2 and words in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o.nwb").exists()
-    rc, err = _cli(["import", "suite2p", str(tmp_path / "s2p"), str(tmp_path / "o.nwb"), "--plane", "plane0"])
+    rc, err = run_quiet(["import", "suite2p", str(tmp_path / "s2p"), str(tmp_path / "o.nwb"), "--plane", "plane0"])
     assert rc == 0, err
