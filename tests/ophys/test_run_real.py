@@ -57,7 +57,7 @@ def test_suite2p_plane_through_run(tmp_path):
     assert list(ids) == list(np.flatnonzero(iscell)) and len(ids) == 20  # iscell respected
     assert list(rows) == list(np.flatnonzero(iscell))  # rows of the full 219-ROI PlaneSegmentation
     F = np.load(SUITE2P / "F.npy").T.astype(np.float64)[:, iscell]  # (frames, cells), as suite2p wrote it
-    np.testing.assert_allclose(corr, _expected(F, starts, stops, 30.0, 3), atol=5e-5)
+    np.testing.assert_allclose(corr, _expected(F, starts, stops, 30.0, 3), atol=5e-6)
     assert np.isfinite(mean).all() and mean.shape[:2] == (len(starts), 20)
     report = validate_file(tmp_path / "s2p.nwb")
     assert not report.problems, report.problems
@@ -71,7 +71,7 @@ def test_caiman_components_through_run(tmp_path):
         raw = (np.asarray(f["estimates/C"]) + np.asarray(f["estimates/YrA"])).T
     assert len(ids) == 72 and raw.shape == (1000, 72)
     np.testing.assert_allclose(corr, _expected(raw.astype(np.float32).astype(np.float64), starts, stops, 30.0, 3),
-                               atol=5e-5)
+                               atol=5e-6)
     report = validate_file(tmp_path / "cm.nwb")
     assert not report.problems, report.problems
 
