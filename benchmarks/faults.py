@@ -32,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import shutil
 import signal
@@ -43,6 +44,7 @@ from pathlib import Path
 
 FAULTS = Path(__file__).resolve().parents[1] / "tests" / "faults"
 sys.path.insert(0, str(FAULTS))
+sys.path.insert(1, str(FAULTS.parents[1]))  # the repository: tests.faults._remote imports tests.http_server
 
 import _harness
 
@@ -141,8 +143,8 @@ def _disk_rows(cases, launcher, work) -> list[dict]:
 
 
 def _remote_rows() -> list[dict]:
-    try:
-        import _remote
+    try:  # as part of the tests package: it shares the tests' local HTTP server (a relative import)
+        _remote = importlib.import_module("tests.faults._remote")
     except ImportError:
         return [{"command": "remote", "fault": "remote faults", "notes": "not available"}]
     rows = []

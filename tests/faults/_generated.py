@@ -409,7 +409,10 @@ def judge(command: str, code: int | None, stderr: str, output: Path | None, fold
                     problems.append(f"{command}: NaN/inf written to {bad}")
                 problems += [f"{command}: {p}" for p in _readable(output)]
         return problems
-    if code != 2:
+    # Exit 2 is a bad input; 3 an output that cannot be written, e.g. a file that already holds a
+    # result of that name (refused, with the --name-prefix that keeps both): both are clean ends.
+    clash = code == 3 and bool(lines) and "already holds an object named" in lines[-1]
+    if code != 2 and not clash:
         problems.append(f"{command}: exit code {code}: {lines[-1] if lines else stderr.strip()[-200:]!r}")
     if len(lines) != 1:
         problems.append(f"{command}: {len(lines)} error lines instead of 1: {lines[:3]}")
