@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 DURATION, CHANNELS, UNITS = 30.0, 16, 10
 
 
+#: Sorting the ground-truth recording takes about 90 s: the slow suite (the default suite stays under
+#: 10 minutes; sorting is still exercised there by the CLI, pipeline and fault tests).
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def sorted_gt(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gt")

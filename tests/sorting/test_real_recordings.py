@@ -5,12 +5,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 
 from nwb_tavrnn.io.files import open_nwb
 from nwb_tavrnn.io.read import ragged_rows
 from nwb_tavrnn.sorting import DetectionParams, JobParams, detect_events, sort
 
 
+@pytest.mark.slow  # about 50 s of sorting
 def test_locust_tetrode_sorts_into_plausible_units(locust, tmp_path):
     path, options = locust
     with warnings.catch_warnings():
