@@ -25,6 +25,7 @@ def within_mc_error(rate: float, draws: int, sds: float = 3.0) -> bool:
 CHEAP = {"n_permutations": 199, "time_shuffle": False, "seeds": 1}
 
 
+@pytest.mark.slow  # about 45 s; keeps the default suite under 10 minutes (CI runs the slow suite too)
 def test_default_evaluation_is_calibrated_under_drift_and_detects_a_planted_effect():
     cfg = EvaluationConfig(**CHEAP)
     false_positives, chance_accuracy = rejection_rate(range(200), cfg)
