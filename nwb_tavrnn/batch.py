@@ -62,13 +62,15 @@ def _dandi_assets(url: str) -> list[tuple[str, str]]:
 def expand_inputs(inputs: Sequence[str], lister: Callable[[str], list[tuple[str, str]]] | None = None
                   ) -> list[tuple[str, str]]:
     """(label, source) of every file named by ``inputs``: folders give their ``*.nwb`` files
-    (sorted), DANDI URLs their ``.nwb`` assets, anything else itself.
+    (sorted), unless an importer reads the folder itself (a suite2p folder: one input, imported
+    by ``run``); DANDI URLs their ``.nwb`` assets; anything else itself.
 
     Raises
     ------
     InputFileError
         If a folder holds no ``.nwb`` file or a DANDI URL names none.
     """
+    from .importers import recognise
     from .io.remote import is_dandi_url
 
     lister = lister or _dandi_assets
@@ -80,7 +82,7 @@ def expand_inputs(inputs: Sequence[str], lister: Callable[[str], list[tuple[str,
             if not assets:
                 raise InputFileError(f"{given}: names no .nwb asset")
             items += assets
-        elif not is_url(given) and Path(given).is_dir():
+        elif not is_url(given) and Path(given).is_dir() and recognise(given) is None:
             files = sorted(p for p in Path(given).iterdir() if p.suffix.lower() == ".nwb" and p.is_file()
                            and not p.name.startswith("."))
             if not files:

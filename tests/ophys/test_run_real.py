@@ -95,3 +95,12 @@ def test_suite2p_without_rate_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--rate" in err[0]
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not SUITE2P.exists(), reason="needs ../shared/data")
+def test_batch_takes_a_suite2p_folder_as_one_input(tmp_path):
+    """A folder an importer reads is one input of batch (run imports it), not a folder of .nwb files."""
+    from nwb_tavrnn.batch import expand_inputs
+
+    assert expand_inputs([str(SUITE2P), str(NEUROCONV)]) == [(str(SUITE2P), str(SUITE2P)),
+                                                             (str(NEUROCONV), str(NEUROCONV))]
