@@ -355,16 +355,11 @@ def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
 # -- the steps --------------------------------------------------------------------------------------
 def _import(source: PathLike, destination: Path, kind: str, resolved: ResolvedConfig) -> Path:
     """A dataset-specific layout (suite2p, CaImAn, linear-track) → an NWB file the steps read."""
-    from .importers import IMPORTERS
-    from .io.files import write_nwbfile
+    from .importers import import_to_nwb
 
-    try:
-        nwbfile = IMPORTERS[kind].build(source, **resolved.importer_options_for(kind))
-    except FileNotFoundError as err:
-        raise InputFileError(f"{source}: {err.strerror or err}: {err.filename}; the {kind} importer expects "
-                             f"{IMPORTERS[kind].expects}") from None
+    path = import_to_nwb(kind, source, destination, **resolved.importer_options_for(kind))
     log.info("imported %s as %s", source, kind)
-    return write_nwbfile(nwbfile, destination)
+    return path
 
 
 def _sort(source: PathLike, work: Path, resolved: ResolvedConfig, append: bool) -> Path:

@@ -45,9 +45,9 @@ def _options(args: argparse.Namespace, importer) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InputFileError, require
-    from ..importers import IMPORTERS
-    from ..io.files import check_writable, write_nwbfile
+    from ..errors import require
+    from ..importers import IMPORTERS, import_to_nwb
+    from ..io.files import check_writable
 
     require(args.segments is None or args.segments >= 2, f"segments must be >= 2, got {args.segments}")
     require(args.rate is None or (math.isfinite(args.rate) and args.rate > 0),
@@ -55,11 +55,6 @@ def run(args: argparse.Namespace) -> int:
     importer = IMPORTERS[args.dataset]
     options = _options(args, importer)
     check_writable(args.output, args.overwrite)  # before reading anything
-    try:
-        nwbfile = importer.build(args.input, **options)
-    except FileNotFoundError as err:
-        raise InputFileError(f"{args.input}: {err.strerror or err}: {err.filename}; the {args.dataset} importer "
-                             f"expects {importer.expects}") from None
-    path = write_nwbfile(nwbfile, args.output, overwrite=args.overwrite)
+    path = import_to_nwb(args.dataset, args.input, args.output, overwrite=args.overwrite, **options)
     print(f"wrote {path}")
     return 0

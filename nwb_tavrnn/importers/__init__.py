@@ -96,4 +96,24 @@ def recognise(path) -> str | None:
     return None
 
 
-__all__ = ["IMPORTERS", "Importer", "recognise"]
+def import_to_nwb(kind: str, source, destination, *, overwrite: bool = False, **options):
+    """Build the NWBFile of ``source`` with the importer ``kind`` and write it atomically to
+    ``destination``; a missing file of the layout is one line naming what the importer expects.
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    from ..errors import InputFileError
+    from ..io.files import write_nwbfile
+
+    importer = IMPORTERS[kind]
+    try:
+        nwbfile = importer.build(source, **options)
+    except FileNotFoundError as err:
+        raise InputFileError(f"{source}: {err.strerror or err}: {err.filename}; the {kind} importer expects "
+                             f"{importer.expects}") from None
+    return write_nwbfile(nwbfile, destination, overwrite=overwrite)
+
+
+__all__ = ["IMPORTERS", "Importer", "import_to_nwb", "recognise"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputFileError, ParameterError
+from ..errors import InputFileError
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,10 @@ def caiman_nwbfile(path: str | Path, rate: float | None = None):
     ParameterError
         ``rate`` <= 0.
     """
-    from .segmentation import add_segmentation, require_roiextractors, segmentation_nwbfile
+    from .segmentation import add_segmentation, check_rate, require_roiextractors, segmentation_nwbfile
 
     path = Path(path)
-    if rate is not None and not (np.isfinite(rate) and rate > 0):
-        raise ParameterError(f"rate must be > 0 Hz, got {rate}")
+    check_rate(rate)
     if not path.is_file():
         raise InputFileError(f"{path}: no such file; expected a CaImAn analysis HDF5 file")
     if not is_caiman_file(path):

@@ -37,6 +37,12 @@ PLACEHOLDER_SUBJECT = {
 }
 
 
+def check_rate(rate: float | None) -> None:
+    """A frame rate given to an importer: None (use the stored one) or a finite number > 0."""
+    if rate is not None and not (np.isfinite(rate) and rate > 0):
+        raise ParameterError(f"rate must be > 0 Hz, got {rate}")
+
+
 def require_roiextractors():
     """The roiextractors module, or one line saying how to install it."""
     try:

@@ -116,11 +116,10 @@ def suite2p_nwbfile(folder: str | Path, rate: float | None = None, plane: str | 
     ParameterError
         ``rate`` <= 0 or an unknown ``plane``.
     """
-    from .segmentation import add_segmentation, require_roiextractors, segmentation_nwbfile
+    from .segmentation import add_segmentation, check_rate, require_roiextractors, segmentation_nwbfile
 
     folder = Path(folder)
-    if rate is not None and not (np.isfinite(rate) and rate > 0):
-        raise ParameterError(f"rate must be > 0 Hz, got {rate}")
+    check_rate(rate)
     if not folder.is_dir():
         raise InputFileError(f"{folder}: not a folder; expected suite2p output (plane*/F.npy, or F.npy and stat.npy)")
     planes = plane_folders(folder)
