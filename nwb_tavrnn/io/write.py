@@ -247,11 +247,10 @@ def _node_table(nwbfile: NWBFile, node_table: str):
     """The table node ids refer to: Units, electrodes, or (``ophys:PATH``) the PlaneSegmentation of
     the ROI series at PATH."""
     if node_table.startswith("ophys:"):
-        from ..ophys.read import find_roi_series
+        from ..ophys.read import roi_series_at
 
-        path = node_table.split(":", 1)[1]
-        match = [s for s in find_roi_series(nwbfile) if s.path == path]
-        return match[0].series.rois.table if match else None
+        series = roi_series_at(nwbfile, node_table.split(":", 1)[1])
+        return series.rois.table if series is not None else None
     return nwbfile.units if node_table == "units" else nwbfile.electrodes
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from pynwb import NWBFile
 
 from ..errors import InputFileError
-from .read import find_roi_series
+from .read import roi_series_at
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,9 @@ def copy_roi_series(source: NWBFile, derived: NWBFile, path: str) -> None:
     from hdmf.backends.hdf5 import H5DataIO
     from pynwb.ophys import ImageSegmentation, RoiResponseSeries
 
-    match = [s for s in find_roi_series(source) if s.path == path]
-    if not match:
+    series = roi_series_at(source, path)
+    if series is None:
         raise InputFileError(f"no ROI series at {path!r} to copy")
-    series = match[0].series
     parts = path.split("/")
     table = series.rois.table
     plane = _copy_plane(table.imaging_plane, derived)

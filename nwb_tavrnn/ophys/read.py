@@ -19,10 +19,11 @@ from pynwb import NWBFile
 from ..errors import InputFileError
 from .signals import SIGNALS
 from .traces import RoiTraces
+from .write import weighted_centre
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SeriesInfo", "find_roi_series", "has_roi_series", "read_roi_traces", "ROI_SELECTIONS"]
+__all__ = ["SeriesInfo", "find_roi_series", "has_roi_series", "read_roi_traces", "roi_series_at", "ROI_SELECTIONS"]
 
 #: Which ROIs become nodes: those a classifier accepted (suite2p ``iscell``, CaImAn's accepted
 #: components, an ``Accepted`` column) when the table says, or every ROI.
@@ -64,6 +65,11 @@ def find_roi_series(nwbfile: NWBFile) -> list[SeriesInfo]:
         if isinstance(obj, RoiResponseSeries):
             found.append(SeriesInfo(f"acquisition/{name}", obj))
     return found
+
+
+def roi_series_at(nwbfile: NWBFile, path: str):
+    """The RoiResponseSeries at ``path`` (as :func:`find_roi_series` names it), or None."""
+    return next((s.series for s in find_roi_series(nwbfile) if s.path == path), None)
 
 
 def has_roi_series(nwbfile: NWBFile) -> bool:
@@ -111,25 +117,22 @@ def _centroids(table, rows: np.ndarray) -> np.ndarray | None:
         if values.ndim == 2 and values.shape[1] >= 2:
             return values[rows, :2]
     if "image_mask" in table.colnames:
-        out = np.empty((len(rows), 2))
-        for k, r in enumerate(rows):
+        out = []
+        for r in rows:  # one mask at a time: a table of image masks can be large
             m = np.abs(np.asarray(table["image_mask"][int(r)], dtype=np.float64))
-            if m.ndim != 2 or m.sum() <= 0:
+            if m.ndim != 2:
                 return None
-            yy, xx = np.indices(m.shape)
-            out[k] = (yy * m).sum() / m.sum(), (xx * m).sum() / m.sum()
-        return out
+            pixels = np.nonzero(m)
+            out.append(weighted_centre(*pixels, m[pixels]))
+        return np.array(out).reshape(-1, 2)
     if "pixel_mask" in table.colnames:
-        out = np.empty((len(rows), 2))
-        for k, r in enumerate(rows):
+        out = []
+        for r in rows:
             pm = table["pixel_mask"][int(r)]
             x = np.asarray([p[0] for p in pm], dtype=np.float64)
             y = np.asarray([p[1] for p in pm], dtype=np.float64)
-            w = np.abs(np.asarray([p[2] for p in pm], dtype=np.float64))
-            if w.sum() <= 0:
-                return None
-            out[k] = (y * w).sum() / w.sum(), (x * w).sum() / w.sum()
-        return out
+            out.append(weighted_centre(y, x, np.abs(np.asarray([p[2] for p in pm], dtype=np.float64))))
+        return np.array(out).reshape(-1, 2)
     return None
 
 
@@ -169,11 +172,11 @@ def _neuropil_of(info: SeriesInfo, found: list[SeriesInfo], label: str):
     """The neuropil series beside ``info`` (``Neuropil<suffix>`` in the same container)."""
     head, _, name = info.path.rpartition("/")
     suffix = name[len("RoiResponseSeries"):] if name.startswith("RoiResponseSeries") else ""
-    match = [s for s in found if s.path == f"{head}/Neuropil{suffix}"]
-    if not match:
+    match = next((s.series for s in found if s.path == f"{head}/Neuropil{suffix}"), None)
+    if match is None:
         raise InputFileError(f"{label}: no neuropil series beside {info.path} (expected {head}/Neuropil{suffix}); "
                              "neuropil correction needs one")
-    return match[0].series.data
+    return match.data
 
 
 def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = "accepted", signal: str = "raw",

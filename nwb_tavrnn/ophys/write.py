@@ -111,7 +111,9 @@ def _check_masks(pixel_masks, image_masks, n_rois: int, image_shape: tuple[int, 
     return None, masks
 
 
-def _weighted_centre(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+def weighted_centre(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(row, column) of one mask's pixels weighted by ``weights``: NaN for an empty mask, the pixels'
+    plain mean where the weights sum to zero (or are not finite)."""
     if rows.size == 0:
         return float("nan"), float("nan")
     total = weights.sum()
@@ -133,11 +135,11 @@ def roi_centroids(pixel_masks: Sequence[np.ndarray] | None = None, image_masks: 
     if pixel_masks is not None:
         for m in pixel_masks:
             m = np.asarray(m, dtype=np.float64).reshape(-1, 3)
-            out.append(_weighted_centre(m[:, 1], m[:, 0], m[:, 2]))
+            out.append(weighted_centre(m[:, 1], m[:, 0], m[:, 2]))
     else:
         for mask in np.asarray(image_masks):
             rows, cols = np.nonzero(mask)
-            out.append(_weighted_centre(rows.astype(np.float64), cols.astype(np.float64),
+            out.append(weighted_centre(rows.astype(np.float64), cols.astype(np.float64),
                                         np.asarray(mask[rows, cols], dtype=np.float64)))
     return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 
