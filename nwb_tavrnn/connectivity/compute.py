@@ -358,6 +358,24 @@ class _SparsityMonitor:
                       f"with threshold_mode={params.threshold_mode!r}; {msg}", SparseGraphWarning, stacklevel=3)
 
 
+def check_params_for_nodes(params: ConnectivityParams, nodes) -> None:
+    """Refuse parameters that cannot work on these nodes: for ROI traces, a bin shorter than an
+    imaging frame (it would need frames that do not exist) or binary bins of continuous values.
+
+    Raises
+    ------
+    ParameterError
+    """
+    if not hasattr(nodes, "bin_range"):
+        return
+    require(params.bin_size * nodes.rate >= 1.0 - 1e-6,
+            f"bin_size {params.bin_size:g} s is shorter than one imaging frame ({1 / nodes.rate:.4g} s at "
+            f"{nodes.rate:g} Hz); use --bin-size {1 / nodes.rate:.4g} or longer (--preset ophys: 0.1 s)")
+    require(not params.binary or nodes.binary,
+            "binary bins are for spike trains and events; ROI traces are averaged per bin (use --counts, "
+            "binary: false, or signal 'events' for 0/1 event bins)")
+
+
 def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,
                               windows: Windows | tuple[Sequence[float], Sequence[float]] | None = None,
                               chunk_windows: int | None = None, progress: bool = False,
@@ -388,10 +406,8 @@ def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,
     win = plan_windows(trains, params, windows)
     monitor = _SparsityMonitor()
     starts, stops = win.start_times, win.stop_times
+    check_params_for_nodes(params, trains)
     nodes = trains if hasattr(trains, "bin_range") else trains.times
-    if nodes is trains and params.binary and not trains.binary:
-        raise ParameterError("binary bins are for spike trains and events; ROI traces are binned by their mean "
-                             "(set binary: false, or use signal 'events' for 0/1 event bins)")
     for chunk in iter_window_correlations(nodes, win, binary=params.binary,
                                           chunk_windows=chunk_windows, progress=progress):
         r, inactive = chunk.correlation, chunk.inactive

@@ -24,7 +24,7 @@ from ..io.nodes import NodeOptions
 from ..io.read import interval_column, interval_times, read_intervals
 from ..io.spike_trains import SpikeTrains
 from ..io.write import append_results, module_for, write_derived
-from .compute import ConnectivityParams, iter_dynamic_connectivity, plan_windows
+from .compute import ConnectivityParams, check_params_for_nodes, iter_dynamic_connectivity, plan_windows
 from .windows import Windows, sliding_windows_in_ranges
 
 log = logging.getLogger(__name__)
@@ -282,13 +282,7 @@ def params_for_nodes(params, nodes) -> ConnectivityParams:
         params = ConnectivityParams.preset("ophys" if rois else "default")
     elif callable(params):
         params = params(rois)
-    if rois:
-        require(params.bin_size * nodes.rate >= 1.0 - 1e-6,
-                f"bin_size {params.bin_size:g} s is shorter than one imaging frame ({1 / nodes.rate:.4g} s at "
-                f"{nodes.rate:g} Hz); use --bin-size {1 / nodes.rate:.4g} or longer (--preset ophys: 0.1 s)")
-        require(not params.binary or nodes.binary,
-                "binary bins are for spike trains and events; ROI traces are averaged per bin (use --counts, "
-                "binary: false, or signal 'events' for 0/1 event bins)")
+    check_params_for_nodes(params, nodes)
     return params
 
 

@@ -128,8 +128,6 @@ def _shift_traces(traces, edges: np.ndarray, rng: np.random.Generator):
     ------
     edges : (pieces + 1,) seconds
     """
-    import dataclasses
-
     frames = np.asarray([traces.frame_at(t) for t in edges])
     x = np.array(traces.values(0, traces.n_frames), dtype=np.float32)  # a copy: the rotation writes into it
     for a, b in zip(frames[:-1], frames[1:]):
@@ -139,8 +137,7 @@ def _shift_traces(traces, edges: np.ndarray, rng: np.random.Generator):
         offsets = rng.integers(0, length, size=x.shape[1])
         rows = (np.arange(length)[:, None] - offsets[None, :]) % length
         x[a:b] = np.take_along_axis(x[a:b], rows, axis=0)
-    return dataclasses.replace(traces, data=x, columns=np.arange(x.shape[1]), processed=True, scale=(1.0, 0.0),
-                               neuropil=None, neuropil_factor=0.0)
+    return traces.holding(x)
 
 
 def _trace_activity(traces, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

@@ -368,5 +368,14 @@ class RoiTraces:
         a, b = self.frame_at(self.t_start), self.frame_at(self.t_stop)
         x = np.zeros((self.n_frames, len(self)), dtype=np.float32)
         x[a:b] = self.values(a, b)
-        return dataclasses.replace(self, data=x, columns=np.arange(len(self)), processed=True, scale=(1.0, 0.0),
-                                   neuropil=None, neuropil_factor=0.0)
+        return self.holding(x)
+
+    def holding(self, signal: np.ndarray) -> RoiTraces:
+        """The same nodes and frames, with ``signal`` (frames × nodes, already computed) as their values.
+
+        Shapes
+        ------
+        signal : (frames, nodes)
+        """
+        return dataclasses.replace(self, data=signal, columns=np.arange(signal.shape[1]), processed=True,
+                                   scale=(1.0, 0.0), neuropil=None, neuropil_factor=0.0)
