@@ -28,14 +28,13 @@ from .config import PipelineConfig, ResolvedConfig, demo_config
 from .errors import InputFileError, OutputFileError
 from .importers import recognise
 from .io.files import (
-    sweep_temporaries,
-    temporary_name,
     PathLike,
     check_readable_nwb,
     check_report_folder,
     check_writable,
     is_url,
     refuse_source_as_destination,
+    temporary_work_folder,
 )
 
 log = logging.getLogger(__name__)
@@ -267,9 +266,9 @@ def run_pipeline(
     display = _Progress(steps, progress)
     timings: dict[str, float] = {}
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
-    sweep_temporaries(final)  # what a killed run of this output left (the CLI sweeps too; API callers here)
-    workdir = final.parent / temporary_name(final.stem)  # names the process: a later sweep can judge it
-    workdir.mkdir()
+    # Named after this process, after removing what a killed run of this output left (the CLI sweeps
+    # too; API callers here), so a later sweep can judge this one.
+    workdir = temporary_work_folder(final.stem, final.parent)
     try:
         work = workdir / "result.nwb"
 

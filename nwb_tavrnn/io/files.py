@@ -261,21 +261,6 @@ def sweep_temporaries(destination: PathLike, name: str | None = None) -> tuple[l
     return removed, reported
 
 
-@contextlib.contextmanager
-def temporary_folder(final: PathLike, prefix: str | None = None) -> Iterator[Path]:
-    """A hidden working folder beside ``final`` (same filesystem: a rename moves its files into
-    place atomically), named by :func:`temporary_name` so a killed run's folder is removed by the
-    next one; removed on exit. ``prefix`` replaces ``final``'s stem in the name."""
-    final = Path(final)
-    sweep_temporaries(final, prefix)
-    folder = final.parent / temporary_name(final.stem if prefix is None else prefix)
-    folder.mkdir()
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def temporary_work_folder(prefix: str, parent: PathLike | None = None) -> Path:
     """A working folder ``<parent>/.<prefix>.<host>-<pid>-<random>.partial`` (parent: the system's
     temporary folder), after removing those of dead processes; the caller removes it."""
