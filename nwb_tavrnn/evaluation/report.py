@@ -727,7 +727,8 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     # Subregion alignment per window, and its relation to behaviour.
     groups = np.asarray(emb.node_groups[:]).astype(str) if emb.node_groups is not None else None
     alignment = np.full(len(starts), np.nan)
-    kept = [g for g in groups if g not in set(cfg.alignment_exclude)] if groups is not None else []
+    excluded = set(cfg.alignment_exclude)
+    kept = [g for g in groups if g not in excluded] if groups is not None else []
     # a silhouette needs more nodes than groups (2 <= groups <= nodes - 1)
     if len(set(kept)) >= 2 and len(kept) > len(set(kept)):
         alignment = subregion_alignment(mean, groups, cfg.alignment_exclude)
