@@ -51,4 +51,48 @@ def monte_carlo_error(rate: float, draws: int) -> float:
     return math.sqrt(rate * (1 - rate) / draws)
 
 
-__all__ = ["calibration_draw", "monte_carlo_error", "rejection_rate"]
+
+
+
+def autocorrelated_null_session(seed: int, n: int = 200, mean_run: float = 15.0, n_features: int = 10,
+                                noise: float = 1.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A behaviour-decoding session where nothing decodes: labels in runs (alternating classes,
+    geometric lengths of mean ``mean_run`` segments) and two feature sets that drift (independent
+    random walks plus noise), unrelated to the labels and to each other.
+
+    Shapes
+    ------
+    -> labels (n,), features {"a": (n, n_features), "b": (n, n_features)}
+    """
+    rng = np.random.default_rng(seed)
+    labels, k = [], int(rng.integers(2))
+    while len(labels) < n:
+        labels += ["ab"[k % 2]] * int(rng.geometric(1.0 / mean_run))
+        k += 1
+
+    def drift() -> np.ndarray:
+        walk = np.cumsum(rng.normal(size=(n, n_features)), axis=0) / np.sqrt(n)
+        return walk / walk.std(axis=0) + noise * rng.normal(size=(n, n_features))
+
+    return np.array(labels[:n]), {"a": drift(), "b": drift()}
+
+
+def decoding_null_draw(seed: int, n_permutations: int = 199, methods: dict | None = None, null: str = "circular_shift",
+                       **session) -> dict[str, float]:
+    """One :func:`autocorrelated_null_session` through :func:`~nwb_tavrnn.evaluation.decoding.compare_decoders`
+    (blocked 5-fold, the default label null): the p-values of decoder ``a`` (label null and the
+    binomial test) and of the difference of ``a`` and ``b`` (sign flip and McNemar)."""
+    from .decoding import compare_decoders
+
+    y, features = autocorrelated_null_session(seed, **session)
+    starts = np.arange(len(y), dtype=float)
+    methods = methods or {"a": ("a", "ridge"), "b": ("b", "ridge")}
+    c = compare_decoders(features, y, starts, starts + 1.0, seed=seed, methods=methods, n_permutations=n_permutations, null=null,
+                         n_boot=200)
+    pair = c.difference("a", "b")
+    return {"decoder": c.metric("a", "p_value"), "decoder_binomial": c.metric("a", "binomial_p_value_iid"),
+            "difference": float(pair["p_value"]), "difference_mcnemar": float(pair["mcnemar_p_value_iid"]),
+            "balanced_accuracy": c.metric("a", "balanced_accuracy")}
+
+
+__all__ = ["autocorrelated_null_session", "calibration_draw", "decoding_null_draw", "monte_carlo_error", "rejection_rate"]

@@ -1,164 +1,229 @@
-"""Decoding behaviour from latents, beside competitors, on the same time-respecting folds.
+"""Decoding behaviour from latents, beside competitors, on the same time-respecting folds, with
+tests that stay valid when neighbouring segments are not independent.
 
-A Seq2seq model's latents, summarised per segment (a trial, or a continuous stretch of time),
-are used to predict a behavioural label of that segment (e.g. the old/new response). The seed
-project compared this "latents -> behaviour" decoder with a random forest and a deep neural
-network on firing rates, and with a majority-class model, and reported accuracy against the
-no-information rate (NIR; caret's term: the proportion of the largest class). Here that is done
-soundly:
+A model's latents, summarised per segment (a trial, or a continuous stretch of time), are used to
+predict a behavioural label of that segment (e.g. the old/new response), beside competitors that
+read firing rates. Every method is fitted and tested on the *same* folds
+(:func:`~nwb_tavrnn.evaluation.splits.make_folds`: contiguous in time and purged by default).
 
-* every method is fitted and tested on the *same* folds (:func:`~nwb_tavrnn.evaluation.splits.make_folds`),
-  which by default are contiguous in time and purged, so no test segment shares time with a
-  training segment of its fold;
-* accuracy is tested against the NIR with a one-sided exact binomial test,
-  P(X >= correct | n tested, NIR);
-* every pair of methods is compared with an exact McNemar test on the same tested segments.
+**Inputs** are arrays (one row of features per segment) or *fold inputs*: callables
+``(train, test) -> (x_train, x_test)`` computed once per fold, e.g. a Seq2seq fitted on the fold's
+training segments and the latent features of both sets under that model. Every input is
+standardised inside each fold (fitted on the training segments).
 
-The binomial and McNemar tests treat segments as independent trials. Neighbouring segments of a
-continuous recording often err together, which makes both p-values too small; for such data the
-label-permutation null of :mod:`.metrics` (whole label blocks moved) is the stricter test.
+**Decoders** are class-balanced, so a fold whose class mix differs from the training folds' (the
+rule under blocked folds) does not push predictions towards the training majority: ``linear`` is
+the evaluation's balanced ridge classifier (solved for every labelling at once), ``random_forest``
+and ``mlp`` are fitted with balanced sample weights. The headline score is the **balanced
+accuracy** (mean recall of the classes; 1 / classes for a decoder without information, whatever
+the class mix).
+
+**Tests.**
+
+* Each decoder: a *label null* that keeps the labels' temporal structure
+  (:func:`~nwb_tavrnn.evaluation.nulls.label_null`: whole label blocks permuted by default, or the
+  label sequence circularly shifted, or single trials permuted for a randomised design); for every
+  null labelling the decoder is refitted on the same folds and the same fold features (the
+  model producing the latents never sees a label, so nothing else is refitted). This is the
+  mechanism of the window evaluation (:func:`~nwb_tavrnn.evaluation.metrics.permutation_test`).
+* Each pair of methods: the difference of balanced accuracies with a paired block-bootstrap
+  interval and a two-sided block sign-flip p-value
+  (:func:`~nwb_tavrnn.evaluation.nulls.block_sign_flip_test`) over the null's blocks.
+* Descriptive only, labelled ``_iid``: the exact binomial test against the no-information rate and
+  McNemar's test, which assume independent segments. On autocorrelated labels with drifting
+  features they reject far more often than their level (tests/evaluation/test_decoding_calibration.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import warnings
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import clone
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from .metrics import _encode
-from .splits import Folds, make_folds
+from .metrics import (
+    ClassifierSpec,
+    FoldFeatures,
+    _encode,
+    block_bootstrap_interval,
+    fold_features,
+    permutation_test,
+    predict_labels,
+)
+from .nulls import NULLS, block_sign_flip_test, label_null
+from .splits import Folds, label_blocks, make_folds
 
 log = logging.getLogger(__name__)
 
 ANALYSIS = "behaviour_decoding"
-METRICS = ("accuracy", "balanced_accuracy", "nir", "binomial_p_value", "n_tested")
+DIFFERENCE_ANALYSIS = "behaviour_decoding_difference"
+#: The score every test is about: the mean recall of the classes.
+HEADLINE = "balanced_accuracy"
+METRICS = ("accuracy", "balanced_accuracy", "balanced_accuracy_ci_low", "balanced_accuracy_ci_high", "chance",
+           "nir", "n_tested", "null_balanced_accuracy_mean", "null_balanced_accuracy_95", "n_permutations",
+           "testable", "p_value", "binomial_p_value_iid")
+#: Refits of a one-labelling-at-a-time decoder stop once this many null scores reach the observed one.
+STOP_AFTER = 10
+
+#: A fold input: (training indices, test indices) -> (training features, test features).
+FoldInput = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class Decoder(NamedTuple):
-    """A decoding method: which input of ``features`` it reads, and a factory of its (unfitted)
-    scikit-learn estimator given the seed.
+    """A decoding method: which input of ``features`` it reads, and its classifier.
 
-    ``feature`` None means the method reads no features (the majority-class model).
+    ``classifier`` is ``"ridge"`` (the balanced ridge, every labelling at once), ``"logistic"``, a
+    factory ``seed -> unfitted scikit-learn classifier`` (fitted with balanced sample weights), or
+    ``"majority"`` (the training fold's most frequent class; reads no features: ``feature`` None).
     """
 
     feature: str | None
-    factory: Callable[[int], Any]
-
-
-def _latent_logistic(seed: int):
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
+    classifier: Union[str, Callable[[int], Any]]
 
 
 def _random_forest(seed: int):
-    return RandomForestClassifier(n_estimators=200, random_state=seed)
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=100, random_state=seed)
 
 
 def _mlp(seed: int):
+    from sklearn.neural_network import MLPClassifier
+
     # no early stopping: its validation split would be a shuffled (time-mixing) subset of the training fold
-    return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64, 64), early_stopping=False,
-                                                         max_iter=500, random_state=seed))
+    return MLPClassifier(hidden_layer_sizes=(64, 64), early_stopping=False, max_iter=300, random_state=seed)
 
 
-def _majority(seed: int):
-    return DummyClassifier(strategy="most_frequent")
+#: Classifier families of the default grid (name -> classifier of :class:`Decoder`).
+FAMILIES: dict[str, ClassifierSpec] = {"linear": "ridge", "random_forest": _random_forest, "mlp": _mlp}
 
 
-#: The methods compared by default (name -> Decoder). ``rates`` are the seed project's competitor
-#: input: the source and target regions' firing rates per segment.
-DECODERS: dict[str, Decoder] = {
-    "latent_logistic": Decoder("latents", _latent_logistic),
-    "random_forest": Decoder("rates", _random_forest),
-    "mlp": Decoder("rates", _mlp),
-    "majority": Decoder(None, _majority),
-}
+def decoder_grid(inputs: Sequence[str], families: Sequence[str] = tuple(FAMILIES),
+                 majority: bool = True) -> dict[str, Decoder]:
+    """Every family on every input, named ``FAMILY_INPUT`` (e.g. ``random_forest_source_rates``),
+    plus the majority class: the like-for-like comparison (the same decoders on every input)."""
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown decoder families {unknown}; known: {', '.join(FAMILIES)}")
+    out = {f"{family}_{name}": Decoder(name, FAMILIES[family]) for name in inputs for family in families}
+    if majority:
+        out["majority"] = Decoder(None, "majority")
+    return out
+
+
+#: The methods compared by default: the three families on ``latents`` and on ``rates``, and the majority.
+DECODERS: dict[str, Decoder] = decoder_grid(("latents", "rates"))
 
 
 @dataclass
 class DecodingComparison:
-    """Out-of-fold predictions of every method on the same folds, their scores and paired tests.
+    """Out-of-fold predictions of every method on the same folds, their scores and tests.
 
     Attributes
     ----------
     predictions
-        Method -> predicted label of every segment; entries where ``tested`` is False are ``""``
-        and mean nothing.
-    tested
-        Segments that were in a test fold (all of them for the folds :func:`make_folds` makes).
-    labels
-        The segments' labels (as strings, like the rest of the evaluation).
-    classes
-        The sorted distinct labels.
+        Method -> predicted label of every segment.
+    labels, classes
+        The segments' labels (as strings) and the sorted distinct labels.
     scores
         Long format (method, analysis, metric, seed, value), analysis ``behaviour_decoding``,
-        metrics accuracy, balanced_accuracy, nir, binomial_p_value, n_tested.
-    mcnemar
-        One row per pair of methods: method_a, method_b, b (A right, B wrong), c (A wrong, B right),
-        p_value (exact, two-sided).
+        metrics :data:`METRICS` (``p_value``: the label null of the balanced accuracy, absent when
+        the null allows no valid test; ``binomial_p_value_iid``: descriptive, assumes independent
+        segments).
+    differences
+        One row per pair of methods: method_a, method_b, difference (balanced accuracy A − B),
+        ci_low, ci_high (paired block bootstrap), p_value (block sign flip, two-sided), n_blocks,
+        mcnemar_b, mcnemar_c, mcnemar_p_value_iid (descriptive).
     folds
         The folds every method was fitted and tested on.
     inputs
-        Method -> the key of ``features`` it read (None for the majority-class model).
+        Method -> the key of ``features`` it read (None for the majority class).
+    protocol
+        One line each: folds, label null, paired test, interval.
+    seconds
+        ``input:NAME`` -> seconds to prepare that input over the folds; ``fit:METHOD`` and
+        ``null:METHOD`` -> seconds of the observed fits and of the null refits.
 
     Shapes
     ------
-    predictions[method], tested, labels : (segments,)
+    predictions[method], labels : (segments,)
     classes : (classes,)
     """
 
     predictions: dict[str, np.ndarray]
-    tested: np.ndarray
     labels: np.ndarray
     classes: np.ndarray
     scores: pd.DataFrame
-    mcnemar: pd.DataFrame
+    differences: pd.DataFrame
     folds: Folds
     inputs: dict[str, str | None]
+    protocol: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def methods(self) -> list[str]:
         """The methods that were run, in order."""
         return list(self.predictions)
 
+    @property
+    def tested(self) -> np.ndarray:
+        """Every segment is tested once (the folds :func:`make_folds` makes)."""
+        return np.ones(len(self.labels), dtype=bool)
+
     def metric(self, method: str, metric: str) -> float:
-        """One score, e.g. ``metric("latent_logistic", "binomial_p_value")``."""
+        """One score, e.g. ``metric("linear_latents", "p_value")`` (NaN when absent)."""
         s = self.scores
         value = s[(s.method == method) & (s.metric == metric)]["value"]
         if value.empty:
-            raise KeyError(f"no {metric!r} for method {method!r}")
+            if method not in self.predictions:
+                raise KeyError(f"no method {method!r}; run: {', '.join(self.predictions)}")
+            return float("nan")
         return float(value.iloc[0])
 
+    def difference(self, method_a: str, method_b: str) -> pd.Series:
+        """The paired comparison of two methods (signs follow the order asked for)."""
+        d = self.differences
+        row = d[(d.method_a == method_a) & (d.method_b == method_b)]
+        if len(row):
+            return row.iloc[0]
+        row = d[(d.method_a == method_b) & (d.method_b == method_a)]
+        if row.empty:
+            raise KeyError(f"no comparison of {method_a!r} and {method_b!r}")
+        flipped = row.iloc[0].copy()
+        flipped["method_a"], flipped["method_b"] = method_a, method_b
+        flipped["difference"] = -row.iloc[0]["difference"]
+        flipped["ci_low"], flipped["ci_high"] = -row.iloc[0]["ci_high"], -row.iloc[0]["ci_low"]
+        flipped["mcnemar_b"], flipped["mcnemar_c"] = row.iloc[0]["mcnemar_c"], row.iloc[0]["mcnemar_b"]
+        return flipped
+
     def to_scores(self) -> pd.DataFrame:
-        """The scores plus one ``mcnemar_p_value`` row per pair (method ``"a_vs_b"``), in the long
+        """The scores plus, per pair (method ``"a_vs_b"``, analysis ``behaviour_decoding_difference``),
+        the difference, its interval, its sign-flip p-value and McNemar's (``_iid``), in the long
         format of EvaluationScores (columns method, analysis, metric, seed, value)."""
         seed = int(self.scores["seed"].iloc[0]) if len(self.scores) else -1
-        pairs = pd.DataFrame({"method": [f"{a}_vs_{b}" for a, b in zip(self.mcnemar.method_a, self.mcnemar.method_b)],
-                              "analysis": ANALYSIS, "metric": "mcnemar_p_value", "seed": seed,
-                              "value": self.mcnemar.p_value.astype(float)})
-        return pd.concat([self.scores, pairs], ignore_index=True)
+        rows = []
+        for r in self.differences.itertuples():
+            for metric, value in (("balanced_accuracy_difference", r.difference), ("ci_low", r.ci_low),
+                                  ("ci_high", r.ci_high), ("p_value", r.p_value), ("n_blocks", r.n_blocks),
+                                  ("mcnemar_p_value_iid", r.mcnemar_p_value_iid)):
+                rows.append({"method": f"{r.method_a}_vs_{r.method_b}", "analysis": DIFFERENCE_ANALYSIS,
+                             "metric": metric, "seed": seed, "value": float(value)})
+        return pd.concat([self.scores, pd.DataFrame(rows, columns=self.scores.columns)], ignore_index=True)
 
 
 def binomial_p_value(correct: int, n: int, nir: float) -> float:
     """One-sided exact binomial p-value of an accuracy against the no-information rate.
 
     P(X >= correct) for X ~ Binomial(n, nir): how often a classifier no better than always
-    guessing the largest class would be right this often, if segments were independent.
+    guessing the largest class would be right this often, *if segments were independent*
+    (descriptive only: neighbouring segments of a recording are not).
     """
     if n == 0:
         return float("nan")
@@ -166,7 +231,7 @@ def binomial_p_value(correct: int, n: int, nir: float) -> float:
 
 
 def mcnemar_exact(right_a: np.ndarray, right_b: np.ndarray) -> tuple[int, int, float]:
-    """Exact McNemar test of two classifiers on the same segments.
+    """Exact McNemar test of two classifiers on the same segments (assumes independent segments).
 
     Only the discordant segments count: b where A is right and B wrong, c the reverse; under the
     null of equal accuracy each discordant segment goes either way with probability 1/2, so the
@@ -183,6 +248,18 @@ def mcnemar_exact(right_a: np.ndarray, right_b: np.ndarray) -> tuple[int, int, f
     return b, c, p
 
 
+def balanced_contributions(truth: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Each segment's share of the balanced accuracy: ``right_i / (classes · n_{class of i})``, so
+    the shares sum to the balanced accuracy.
+
+    Shapes
+    ------
+    truth, right : (segments,) -> (segments,)
+    """
+    _, inverse, counts = np.unique(truth, return_inverse=True, return_counts=True)
+    return np.asarray(right, float) / (len(counts) * counts[inverse])
+
+
 def _resolve(methods: Mapping[str, Decoder | tuple] | Sequence[str] | None) -> dict[str, Decoder]:
     if methods is None:
         return dict(DECODERS)
@@ -191,52 +268,59 @@ def _resolve(methods: Mapping[str, Decoder | tuple] | Sequence[str] | None) -> d
     unknown = [m for m in methods if m not in DECODERS]
     if unknown:
         raise ValueError(f"unknown decoding methods {unknown}; known: {', '.join(DECODERS)} "
-                         "(pass a mapping name -> (feature key, factory) for others)")
+                         "(pass a mapping name -> (feature key, classifier) for others)")
     return {m: DECODERS[m] for m in methods}
 
 
-def _fit_predict(decoder: Decoder, name: str, x: np.ndarray, codes: np.ndarray, folds: Folds,
-                 seed: int) -> np.ndarray:
-    """Out-of-fold predicted class codes (-1 where a segment is in no test fold)."""
-    pred = np.full(len(codes), -1, dtype=int)
-    unconverged = 0  # fits that warned of non-convergence
-    template = decoder.factory(seed)
+def prepare_input(value: np.ndarray | FoldInput, folds: Folds) -> list[FoldFeatures]:
+    """One input's features in every fold, standardised on the fold's training segments.
+
+    An array is cut by the folds; a fold input is called once per fold. Non-finite features
+    (e.g. a dynamics fit of a silent latent) become 0 after standardisation.
+
+    Shapes
+    ------
+    value : (segments, ...) flattened to (segments, features), or a FoldInput
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    if not callable(value):
+        return fold_features(value, folds)
+    out = []
     for train, test in folds:
-        present = np.unique(codes[train])
-        if present.size == 1:
-            # scikit-learn's classifiers refuse one class; the only sensible guess is that class
-            pred[test] = present[0]
-            continue
-        model = clone(template)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(x[train], codes[train])
-        # non-convergence (common for the MLP on few segments) is summarised once per method below;
-        # any other warning is passed on untouched
-        for w in caught:
-            if issubclass(w.category, ConvergenceWarning):
-                unconverged += 1
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        pred[test] = model.predict(x[test])
-    if unconverged:
-        log.warning("%s: the optimiser warned of non-convergence %d times over %d folds", name, unconverged,
-                    len(folds))
+        x_train, x_test = value(np.asarray(train), np.asarray(test))
+        x_train = np.asarray(x_train, float).reshape(len(train), -1)
+        x_test = np.asarray(x_test, float).reshape(len(test), -1)
+        finite = np.isfinite(x_train).all(axis=0) & np.isfinite(x_test).all(axis=0)
+        x_train, x_test = x_train[:, finite], x_test[:, finite]
+        scaler = StandardScaler().fit(x_train)
+        out.append(FoldFeatures(np.asarray(train), np.asarray(test), scaler.transform(x_train),
+                                scaler.transform(x_test)))
+    return out
+
+
+def _majority(folds: Folds, codes: np.ndarray) -> np.ndarray:
+    pred = np.full(len(codes), -1, dtype=int)
+    for train, test in folds:
+        pred[test] = np.bincount(codes[train]).argmax()  # ties: the first of the sorted classes
     return pred
 
 
-def compare_decoders(features: Mapping[str, np.ndarray], labels: Sequence, starts: Sequence[float],
+def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Sequence, starts: Sequence[float],
                      stops: Sequence[float], *, n_splits: int = 5, purge_gap: float = 0.0, split: str = "blocked",
-                     seed: int = 0, methods: Mapping[str, Decoder | tuple] | Sequence[str] | None = None
-                     ) -> DecodingComparison:
-    """Decode the segments' labels with every method on the same folds; test against the NIR and
-    against each other.
+                     seed: int = 0, methods: Mapping[str, Decoder | tuple] | Sequence[str] | None = None,
+                     null: str = "circular_shift", n_permutations: int = 100, blocks: Sequence | None = None,
+                     alpha: float = 0.05, n_boot: int = 2000, stop_after: int | None = STOP_AFTER,
+                     on_input: Callable[[str], None] | None = None) -> DecodingComparison:
+    """Decode the segments' labels with every method on the same folds; test each against a label
+    null and every pair against each other (see the module docstring).
 
     Parameters
     ----------
     features
-        Input name -> per-segment features, e.g. ``{"latents": Z, "rates": R}``. A method whose
-        input is missing is skipped (logged).
+        Input name -> per-segment features (an array), or a fold input (see :data:`FoldInput`),
+        e.g. ``{"latents": fit_and_summarise, "rates": R}``. A method whose input is missing is
+        skipped (logged).
     labels
         Behavioural label of every segment (compared as strings; every segment must be labelled).
     starts, stops
@@ -244,11 +328,23 @@ def compare_decoders(features: Mapping[str, np.ndarray], labels: Sequence, start
         overlap a test segment or lie within ``purge_gap`` of one.
     n_splits, purge_gap, split, seed
         Passed to :func:`~nwb_tavrnn.evaluation.splits.make_folds` (``split`` is its ``kind``);
-        ``seed`` also seeds the estimators.
+        ``seed`` also seeds the estimators, the null and the bootstrap.
     methods
-        None: all of :data:`DECODERS`. A sequence of names: those of :data:`DECODERS`. A mapping
-        name -> ``Decoder(feature key, factory)`` (or a plain tuple): exactly those methods, e.g.
-        ``{**DECODERS, "svm": ("rates", lambda seed: SVC())}`` to add one.
+        None: :data:`DECODERS`. A sequence of names of :data:`DECODERS`. A mapping name ->
+        ``Decoder(feature key, classifier)`` (or a plain tuple), e.g. :func:`decoder_grid`.
+    null, n_permutations, blocks, alpha
+        The label null (:data:`~nwb_tavrnn.evaluation.nulls.NULLS`; ``iid`` for trials of a
+        randomised design), its labellings (0: no null), the design block of every segment
+        (default: runs of equal labels) and the level at which a null must be able to reject.
+        The blocks are also the units of the paired sign-flip test and about the length of the
+        bootstrap's blocks.
+    n_boot
+        Bootstrap resamples of the intervals.
+    stop_after
+        Sequential stopping of the null of decoders refitted one labelling at a time
+        (:func:`~nwb_tavrnn.evaluation.metrics.permutation_test`); None refits every labelling.
+    on_input
+        Called with an input's name before it is prepared (progress of slow fold inputs).
 
     Returns
     -------
@@ -256,8 +352,8 @@ def compare_decoders(features: Mapping[str, np.ndarray], labels: Sequence, start
 
     Shapes
     ------
-    features[key] : (segments, ...) flattened to (segments, n_features)
-    labels, starts, stops : (segments,)
+    features[key] : (segments, ...) or a FoldInput
+    labels, starts, stops, blocks : (segments,)
 
     Raises
     ------
@@ -273,79 +369,143 @@ def compare_decoders(features: Mapping[str, np.ndarray], labels: Sequence, start
     n = len(y)
     if len(starts) != n or len(stops) != n:
         raise ValueError(f"{n} labels but {len(starts)} starts and {len(stops)} stops")
+    if null not in NULLS:
+        raise ValueError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
+    if int(n_permutations) < 0:
+        raise ValueError(f"n_permutations must be >= 0, got {n_permutations}")
     chosen = _resolve(methods)
-    inputs: dict[str, np.ndarray] = {}
     for key, value in features.items():
-        x = np.asarray(value, float)
-        if len(x) != n:
-            raise ValueError(f"features[{key!r}] has {len(x)} rows for {n} segments")
-        inputs[key] = x.reshape(n, -1)
+        if not callable(value) and len(value) != n:
+            raise ValueError(f"features[{key!r}] has {len(value)} rows for {n} segments")
     run = {}
     for name, dec in chosen.items():
-        if dec.feature is not None and dec.feature not in inputs:
+        if dec.feature is not None and dec.feature not in features:
             log.info("decoding: skipping %s (no %r features given)", name, dec.feature)
             continue
         run[name] = dec
     if not run:
-        raise ValueError(f"no decoding method has its input among the features given ({', '.join(inputs)})")
+        raise ValueError(f"no decoding method has its input among the features given ({', '.join(features)})")
+
+    # time order throughout: the null's blocks, the bootstrap and the sign flips run along time
+    order = np.argsort(np.asarray(starts, float), kind="stable")
+    if not np.array_equal(order, np.arange(n)):
+        ordered = {k: (v if callable(v) else np.asarray(v)[order]) for k, v in features.items()}
+        if any(callable(v) for v in features.values()):
+            ordered = {k: (_reindexed(v, order) if callable(v) else ordered[k]) for k, v in features.items()}
+        result = compare_decoders(
+            ordered, y[order], np.asarray(starts, float)[order], np.asarray(stops, float)[order], n_splits=n_splits,
+            purge_gap=purge_gap, split=split, seed=seed, methods=run, null=null, n_permutations=n_permutations,
+            blocks=None if blocks is None else np.asarray(blocks)[order], alpha=alpha, n_boot=n_boot,
+            stop_after=stop_after, on_input=on_input)
+        return _unordered(result, order)
 
     classes, codes = _encode(y)
-    folds = make_folds(starts, stops, classes[codes], kind=split, n_splits=n_splits, purge_gap=purge_gap, seed=seed)
-    times_tested = np.zeros(n, dtype=int)
-    for test in folds.test:
-        times_tested[test] += 1
-    if (times_tested > 1).any():
-        raise ValueError("a segment is in more than one test fold; its out-of-fold prediction would be ambiguous")
-    tested = times_tested == 1
-    if not tested.all():
-        log.warning("decoding: %d of %d segments are in no test fold and are left out of the scores",
-                    int((~tested).sum()), n)
+    y = classes[codes]
+    design = np.unique(np.asarray(blocks), return_inverse=True)[1] if blocks is not None else label_blocks(y)
+    folds = make_folds(starts, stops, y, kind=split, n_splits=n_splits, purge_gap=purge_gap, seed=seed,
+                       blocks=design)
     log.info("decoding: %s", folds.describe())
+    labelling = label_null(y, null, int(n_permutations), seed, alpha, blocks=design) if n_permutations else None
+    units = np.arange(n) if null == "iid" else design  # what the sign flips and the bootstrap keep together
+    n_units = len(np.unique(units))
+    boot_block = int(np.clip(round(n / n_units), 1, max(1, n // 4)))
+    if labelling is not None and not labelling.testable:
+        log.warning("decoding: no valid label test: %s", labelling.reason)
 
-    truth = codes[tested]
-    nir = float(np.bincount(truth, minlength=len(classes)).max() / truth.size) if truth.size else float("nan")
-    predicted_codes: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    prepared: dict[str, list[FoldFeatures]] = {}
+    for key in dict.fromkeys(dec.feature for dec in run.values() if dec.feature is not None):
+        if on_input:
+            on_input(key)
+        started = time.perf_counter()
+        prepared[key] = prepare_input(features[key], folds)
+        seconds[f"input:{key}"] = time.perf_counter() - started
+
+    nir = float(np.bincount(codes, minlength=len(classes)).max() / n)
+    predicted: dict[str, np.ndarray] = {}
     rows = []
     for name, dec in run.items():
-        # the majority-class model reads no features; a zero column keeps the estimator API
-        x = inputs[dec.feature] if dec.feature is not None else np.zeros((n, 1))
-        pred = _fit_predict(dec, name, x, codes, folds, seed)
-        predicted_codes[name] = pred
-        guess = pred[tested]
-        correct = int(np.sum(guess == truth))
-        values = {
-            "accuracy": correct / truth.size if truth.size else float("nan"),
-            "balanced_accuracy": float(balanced_accuracy_score(truth, guess)) if truth.size else float("nan"),
-            "nir": nir,
-            "binomial_p_value": binomial_p_value(correct, truth.size, nir),
-            "n_tested": float(truth.size),
-        }
+        started = time.perf_counter()
+        if dec.classifier == "majority":
+            pred = _majority(folds, codes)
+        else:
+            pred = predict_labels(prepared[dec.feature], codes[None, :], len(classes), dec.classifier, seed=seed)[0]
+        seconds[f"fit:{name}"] = time.perf_counter() - started
+        predicted[name] = pred
+        right = pred == codes
+        shares = balanced_contributions(codes, right)
+        low, high = block_bootstrap_interval(shares * n, boot_block, n_boot, seed=seed)
+        values = {"accuracy": float(right.mean()), "balanced_accuracy": float(shares.sum()),
+                  "balanced_accuracy_ci_low": low, "balanced_accuracy_ci_high": high,
+                  "chance": 1.0 / len(classes), "nir": nir, "n_tested": float(n)}
+        if labelling is not None and dec.classifier != "majority":  # the majority class reads nothing to test
+            started = time.perf_counter()
+            perm = permutation_test(None, y, None, labelling, dec.classifier, seed=seed, statistic=HEADLINE,
+                                    prepared=prepared[dec.feature], stop_after=stop_after)
+            seconds[f"null:{name}"] = time.perf_counter() - started
+            values.update({"null_balanced_accuracy_mean": float(np.mean(perm.null)),
+                           "null_balanced_accuracy_95": float(np.quantile(perm.null, 0.95)),
+                           "n_permutations": float(len(perm.null)), "testable": float(perm.testable)})
+            if perm.testable:
+                values["p_value"] = perm.p_value
+        values["binomial_p_value_iid"] = binomial_p_value(int(right.sum()), n, nir)
         rows += [{"method": name, "analysis": ANALYSIS, "metric": k, "seed": int(seed), "value": float(v)}
                  for k, v in values.items()]
-        log.info("decoding: %s accuracy %.3f (NIR %.3f, binomial p = %.3g)", name, values["accuracy"], nir,
-                 values["binomial_p_value"])
+        log.info("decoding: %s balanced accuracy %.3f [%.3f, %.3f] (chance %.3f; label-null p = %s)", name,
+                 values["balanced_accuracy"], low, high, 1.0 / len(classes),
+                 f"{values['p_value']:.3g}" if "p_value" in values else "n/a")
 
     pairs = []
-    for a, b in itertools.combinations(predicted_codes, 2):
-        nb, nc, p = mcnemar_exact(predicted_codes[a][tested] == truth, predicted_codes[b][tested] == truth)
-        pairs.append({"method_a": a, "method_b": b, "b": nb, "c": nc, "p_value": p})
+    for a, b in itertools.combinations(predicted, 2):
+        right_a, right_b = predicted[a] == codes, predicted[b] == codes
+        d = balanced_contributions(codes, right_a) - balanced_contributions(codes, right_b)
+        test = block_sign_flip_test(d, units, seed=seed)
+        low, high = block_bootstrap_interval(d * n, boot_block, n_boot, seed=seed)
+        nb, nc, p_iid = mcnemar_exact(right_a, right_b)
+        pairs.append({"method_a": a, "method_b": b, "difference": test.difference, "ci_low": low, "ci_high": high,
+                      "p_value": test.p_value, "n_blocks": test.n_blocks, "mcnemar_b": nb, "mcnemar_c": nc,
+                      "mcnemar_p_value_iid": p_iid})
 
-    predictions = {}
-    for name, pred in predicted_codes.items():
-        out = np.full(n, "", dtype=classes.dtype if classes.size else str)
-        out[tested] = classes[pred[tested]]
-        predictions[name] = out
+    protocol = {
+        "split": folds.describe(),
+        "label_null": (labelling.describe() + ("" if labelling.testable else f"; not testable: {labelling.reason}")
+                       if labelling is not None else "not run (n_permutations = 0)"),
+        "statistic": "balanced accuracy (mean recall of the classes); decoders class-balanced",
+        "paired_test": (f"two-sided sign flip of the balanced-accuracy difference over {n_units} "
+                        + ("segments (a randomised design)" if null == "iid" else "label blocks")),
+        "interval": (f"95 % circular block bootstrap (blocks of {boot_block} segments) of the out-of-fold "
+                     "balanced accuracy; covers the sampling of segments, not refitting"),
+        "iid_tests": "binomial_p_value_iid and mcnemar_p_value_iid assume independent segments (descriptive)",
+    }
     return DecodingComparison(
-        predictions=predictions, tested=tested, labels=classes[codes], classes=classes,
+        predictions={name: classes[pred] for name, pred in predicted.items()}, labels=y, classes=classes,
         scores=pd.DataFrame(rows, columns=["method", "analysis", "metric", "seed", "value"]),
-        mcnemar=pd.DataFrame(pairs, columns=["method_a", "method_b", "b", "c", "p_value"]), folds=folds,
-        inputs={name: dec.feature for name, dec in run.items()},
-    )
+        differences=pd.DataFrame(pairs, columns=["method_a", "method_b", "difference", "ci_low", "ci_high", "p_value",
+                                                 "n_blocks", "mcnemar_b", "mcnemar_c", "mcnemar_p_value_iid"]),
+        folds=folds, inputs={name: dec.feature for name, dec in run.items()}, protocol=protocol, seconds=seconds)
+
+
+def _reindexed(fold_input: FoldInput, order: np.ndarray) -> FoldInput:
+    """A fold input over segments given in ``order`` (time order) instead of their original order."""
+    return lambda train, test: fold_input(order[train], order[test])
+
+
+def _unordered(result: DecodingComparison, order: np.ndarray) -> DecodingComparison:
+    """A comparison computed in time order, with segment-indexed results back in the caller's order."""
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    result.predictions = {k: v[back] for k, v in result.predictions.items()}
+    result.labels = result.labels[back]
+    folds = result.folds
+    result.folds = Folds(folds.kind, [np.sort(order[t]) for t in folds.train], [np.sort(order[t]) for t in folds.test],
+                         folds.purge_gap, folds.purged)
+    return result
 
 
 def plot_decoding(comparison: DecodingComparison, folder: str | Path, stem: str = "decoding") -> list[Path]:
-    """Bar chart of each method's accuracy, the no-information rate as a horizontal line, and each
-    method's one-sided binomial p-value against it above its bar; saved as PNG and PDF.
+    """Bar chart of each method's balanced accuracy with its block-bootstrap interval, chance as a
+    horizontal line, each label null's 95th percentile as a tick, and the label-null p-value above
+    each bar; saved as PNG and PDF.
 
     Returns
     -------
@@ -358,22 +518,33 @@ def plot_decoding(comparison: DecodingComparison, folder: str | Path, stem: str 
     folder.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()
     names = comparison.methods
-    acc = [comparison.metric(m, "accuracy") for m in names]
-    pvals = [comparison.metric(m, "binomial_p_value") for m in names]
-    nir = comparison.metric(names[0], "nir")
-    n = int(comparison.metric(names[0], "n_tested"))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.0 * len(names), 3.6))
-    # grey for a method that reads no features (the majority-class model): a reference, not a decoder
+    ba = np.array([comparison.metric(m, HEADLINE) for m in names])
+    low = np.array([comparison.metric(m, "balanced_accuracy_ci_low") for m in names])
+    high = np.array([comparison.metric(m, "balanced_accuracy_ci_high") for m in names])
+    chance = comparison.metric(names[0], "chance")
+    fig, ax = plt.subplots(figsize=(1.6 + 0.7 * len(names), 3.8))
+    # grey for a method that reads no features (the majority class): a reference, not a decoder
     colours = ["tab:gray" if comparison.inputs.get(m) is None else "tab:blue" for m in names]
-    ax.bar(range(len(names)), acc, color=colours)
-    # every method is tested on the same segments, so one NIR serves all of them
-    ax.axhline(nir, ls="--", color="k", lw=1, label=f"no-information rate ({nir:.3f})")
-    for k, (a, p) in enumerate(zip(acc, pvals)):
-        ax.text(k, min(a, 1.0) + 0.02, f"p={p:.2g}", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("out-of-fold accuracy")
+    x = np.arange(len(names))
+    ax.bar(x, ba, color=colours, yerr=np.vstack([ba - low, high - ba]).clip(min=0), capsize=2, ecolor="0.3")
+    ax.axhline(chance, ls="--", color="k", lw=1, label=f"chance ({chance:.2f})")
+    null95 = np.array([comparison.metric(m, "null_balanced_accuracy_95") for m in names])
+    shown = np.isfinite(null95)
+    if shown.any():
+        ax.scatter(x[shown], null95[shown], marker="_", s=200, color="tab:red", label="label null, 95th percentile")
+    for k, m in enumerate(names):
+        p = comparison.metric(m, "p_value")
+        if np.isfinite(p):
+            ax.text(k, min(high[k], 1.0) + 0.02, f"p={p:.2g}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, names, rotation=35, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("out-of-fold balanced accuracy")
     ax.legend(loc="lower right", fontsize=7)
     ax.set_title(f"Behaviour decoding, {len(comparison.folds)}-fold {comparison.folds.kind} "
-                 f"({n} segments); p: one-sided binomial vs NIR", fontsize=8)
+                 f"({len(comparison.labels)} segments); p: label null", fontsize=8)
     return _save(fig, folder, stem)
+
+
+__all__ = ["ANALYSIS", "DECODERS", "DIFFERENCE_ANALYSIS", "FAMILIES", "HEADLINE", "METRICS", "Decoder",
+           "DecodingComparison", "FoldInput", "balanced_contributions", "binomial_p_value", "compare_decoders",
+           "decoder_grid", "mcnemar_exact", "plot_decoding", "prepare_input"]

@@ -9,8 +9,10 @@ scored against the labels with ARI and NMI over k-means restarts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
@@ -117,25 +119,64 @@ def _balanced_ridge(x_train: np.ndarray, x_test: np.ndarray, target: np.ndarray,
     weight = n / (present * np.take_along_axis(counts, target, axis=1))  # (P, n)
     total = weight.sum(axis=1, keepdims=True)
     x_mean = weight @ x_train / total  # (P, d)
-    y_mean = np.einsum("pn,pnk->pk", weight, onehot) / total  # (P, K)
+    y_mean = (weight[:, None, :] @ onehot)[:, 0, :] / total  # (P, K)
     xc = x_train[None] - x_mean[:, None, :]  # (P, n, d)
     yc = onehot - y_mean[:, None, :]
-    xw = xc * weight[..., None]
-    gram = np.einsum("pnd,pne->pde", xw, xc) + alpha * np.eye(d)
-    coef = np.linalg.solve(gram, np.einsum("pnd,pnk->pdk", xw, yc))  # (P, d, K)
-    decision = np.einsum("pmd,pdk->pmk", x_test[None] - x_mean[:, None, :], coef) + y_mean[:, None, :]
+    xwt = (xc * weight[..., None]).transpose(0, 2, 1)  # (P, d, n); batched BLAS products, not einsum loops
+    gram = xwt @ xc + alpha * np.eye(d)
+    coef = np.linalg.solve(gram, xwt @ yc)  # (P, d, K)
+    decision = (x_test[None] - x_mean[:, None, :]) @ coef + y_mean[:, None, :]
     decision[np.broadcast_to((counts == 0)[:, None, :], decision.shape)] = -np.inf  # never a class not trained on
     return decision
 
 
-def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classes: int, classifier: str = "ridge",
-                   alpha: float = 1.0, seed: int = 0) -> np.ndarray:
+def balanced_sample_weight(target: np.ndarray) -> np.ndarray:
+    """Weights n / (classes present · count of the sample's class): every class weighs the same in a
+    fit (scikit-learn's ``class_weight="balanced"``), for estimators that take ``sample_weight``.
+
+    Shapes
+    ------
+    target : (n,) int -> (n,)
+    """
+    target = np.asarray(target)
+    _, inverse, counts = np.unique(target, return_inverse=True, return_counts=True)
+    return len(target) / (len(counts) * counts[inverse])
+
+
+#: A classifier of :func:`predict_labels`: a name of :data:`CLASSIFIERS`, or a factory ``seed ->`` an
+#: unfitted scikit-learn classifier whose ``fit`` takes ``sample_weight`` (fitted class-balanced).
+ClassifierSpec = Union[str, Callable[[int], Any]]
+
+
+def _fit_balanced(factory: Callable[[int], Any], x: np.ndarray, target: np.ndarray, seed: int) -> tuple[Any, int]:
+    """A factory's estimator fitted with balanced sample weights; and 1 if it warned of non-convergence
+    (common for small MLPs; summarised by the caller instead of one warning per fit)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    model = factory(seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(x, target, sample_weight=balanced_sample_weight(target))
+    unconverged = 0
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            unconverged = 1
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model, unconverged
+
+
+def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classes: int,
+                   classifier: ClassifierSpec = "ridge", alpha: float = 1.0, seed: int = 0) -> np.ndarray:
     """Out-of-fold predicted class codes for one or many labellings of the same windows.
 
     ``ridge`` is scikit-learn's ``RidgeClassifier(class_weight="balanced")`` (targets +1 for the
     class, -1 otherwise, one column per class, the largest decision wins; see
     :func:`_balanced_ridge`), solved for every labelling at once. ``logistic`` fits a
-    class-balanced L2 logistic regression per fold and labelling.
+    class-balanced L2 logistic regression per fold and labelling. A callable is a factory
+    ``seed -> estimator`` (random forest, MLP, ...), fitted per fold and labelling with balanced
+    sample weights. This one function serves the window evaluation and the behaviour decoding, for
+    the observed labels and for every labelling of a null.
 
     Shapes
     ------
@@ -144,6 +185,9 @@ def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classe
     """
     codes = np.atleast_2d(np.asarray(codes, int))
     pred = np.full(codes.shape, -1, dtype=int)
+    if not (callable(classifier) or classifier in CLASSIFIERS):
+        raise ValueError(f"classifier must be one of {', '.join(CLASSIFIERS)} or a factory, got {classifier!r}")
+    unconverged = 0
     for fold in prepared:
         target = codes[:, fold.train]
         if classifier == "ridge":
@@ -151,18 +195,23 @@ def predict_labels(prepared: Sequence[FoldFeatures], codes: np.ndarray, n_classe
                 part = target[chunk:chunk + 256]
                 decision = _balanced_ridge(fold.x_train, fold.x_test, part, n_classes, alpha)
                 pred[chunk:chunk + len(part), fold.test] = decision.argmax(axis=2)
-        elif classifier == "logistic":
-            from sklearn.linear_model import LogisticRegression
+            continue
+        for p, t in enumerate(target):
+            present = np.unique(t)
+            if present.size == 1:  # a fold whose training windows hold one class predicts it
+                pred[p, fold.test] = present[0]
+                continue
+            if classifier == "logistic":
+                from sklearn.linear_model import LogisticRegression
 
-            for p, t in enumerate(target):
-                present = np.unique(t)
-                if present.size == 1:  # a fold whose training windows hold one class predicts it
-                    pred[p, fold.test] = present[0]
-                    continue
                 model = LogisticRegression(max_iter=2000, random_state=seed, class_weight="balanced")
-                pred[p, fold.test] = model.fit(fold.x_train, t).predict(fold.x_test)
-        else:
-            raise ValueError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
+                model.fit(fold.x_train, t)
+            else:
+                model, failed = _fit_balanced(classifier, fold.x_train, t, seed)
+                unconverged += failed
+            pred[p, fold.test] = model.predict(fold.x_test)
+    if unconverged:
+        log.info("%d of %d fits warned of non-convergence", unconverged, len(prepared) * len(codes))
     return pred
 
 
@@ -282,8 +331,13 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class PermutationResult:
-    """Observed accuracy, the null accuracies of the permuted labellings, the p-value, and whether
-    the null allows a valid test at all (``p_value`` is NaN when not)."""
+    """Observed statistic, the null statistics of the permuted labellings, the p-value, and whether
+    the null allows a valid test at all (``p_value`` is NaN when not).
+
+    ``stopped_early``: the labellings were drawn one at a time and drawing stopped after
+    ``stop_after`` of them reached the observed statistic (Besag & Clifford's sequential p-value,
+    h / drawn); ``null`` then holds only the statistics drawn.
+    """
 
     observed: float
     null: np.ndarray
@@ -291,13 +345,33 @@ class PermutationResult:
     testable: bool
     reason: str
     exact: bool
+    stopped_early: bool = False
 
 
-def permutation_test(x: np.ndarray, y: Sequence, folds: Iterable, null: LabelNull, classifier: str = "ridge",
-                     pca: int | None = None, seed: int = 0, statistic: str = "accuracy",
-                     prepared: Sequence[FoldFeatures] | None = None) -> PermutationResult:
+def _statistic(truth: np.ndarray, guess: np.ndarray, n_classes: int, statistic: str) -> float:
+    if statistic == "accuracy":
+        return float(np.mean(truth == guess))
+    if statistic == "balanced_accuracy":  # the mean recall of the classes present (scikit-learn's definition)
+        present = np.unique(truth)
+        return float(np.mean([np.mean(guess[truth == k] == k) for k in present]))
+    return _scores(truth, guess)[statistic]
+
+
+def permutation_test(x: np.ndarray | None, y: Sequence, folds: Iterable | None, null: LabelNull,
+                     classifier: ClassifierSpec = "ridge", pca: int | None = None, seed: int = 0,
+                     statistic: str = "accuracy", prepared: Sequence[FoldFeatures] | None = None,
+                     stop_after: int | None = None) -> PermutationResult:
     """Label null: the same cross-validation (same folds, same fitted features) for every labelling
     of ``null``; the observed statistic is the one :func:`classify` reports for ``y``.
+
+    Parameters
+    ----------
+    stop_after
+        For classifiers fitted one labelling at a time (not ``ridge``) and a null of random draws:
+        stop drawing once this many null statistics reach the observed one, with the sequential
+        p-value h / drawn (Besag & Clifford 1991, valid like the fixed-size one). A decoder with no
+        information then costs about ``2 · stop_after`` refits instead of every labelling; one
+        that decodes still costs them all. None draws every labelling.
 
     Shapes
     ------
@@ -310,14 +384,25 @@ def permutation_test(x: np.ndarray, y: Sequence, folds: Iterable, null: LabelNul
     lookup = {c: i for i, c in enumerate(classes)}
     perm_codes = np.vectorize(lookup.__getitem__, otypes=[int])(null.labels) if null.labels.size else \
         np.empty((0, len(codes)), int)
-    values = np.empty(len(perm_codes))
-    if len(perm_codes):
-        pred = predict_labels(prepared, perm_codes, len(classes), classifier, seed=seed)
-        for i, (truth, guess) in enumerate(zip(perm_codes, pred)):
-            values[i] = _scores(classes[truth], classes[guess])[statistic] if statistic != "accuracy" else \
-                float(np.mean(truth == guess))
-    p = null.p_value(observed, values) if null.testable and len(values) else np.nan
-    return PermutationResult(float(observed), values, float(p), null.testable, null.reason, null.exact)
+    sequential = bool(stop_after) and classifier != "ridge" and not null.exact and null.testable
+    values: list[float] = []
+    batch = len(perm_codes) if not sequential else 1
+    stopped = False
+    for first in range(0, len(perm_codes), max(batch, 1)):
+        part = perm_codes[first:first + batch]
+        pred = predict_labels(prepared, part, len(classes), classifier, seed=seed)
+        values += [_statistic(truth, guess, len(classes), statistic) for truth, guess in zip(part, pred)]
+        if sequential and np.sum(np.asarray(values) >= observed - 1e-12) >= stop_after:
+            stopped = len(values) < len(perm_codes)
+            break
+    null_values = np.asarray(values, float)
+    if not (null.testable and len(null_values)):
+        p = np.nan
+    elif stopped:
+        p = float(stop_after) / len(null_values)
+    else:
+        p = null.p_value(observed, null_values)
+    return PermutationResult(float(observed), null_values, float(p), null.testable, null.reason, null.exact, stopped)
 
 
 def subregion_alignment(embeddings: np.ndarray, groups: Sequence[str], exclude: Sequence[str] = ()) -> np.ndarray:
