@@ -175,6 +175,9 @@ SEQ2SEQ_KEYS: dict[str, str] = {
     "test_fraction": "share of segments held out for the target's prediction (0.2)",
     "n_splits": "blocked folds of the behaviour decoding (5)",
     "chunks": "stretches per segment whose mean latents / rates the decoders read (5)",
+    "latent_features": "what the decoders read of the latents: means, covariances, dynamics, spectrum (all four)",
+    "null": "label null of every decoder: circular_shift (default), block_permutation or iid",
+    "n_permutations": "labellings of the label null (100; 0 = no test)",
     "name_prefix": "prefix of the names of the objects written",
 }
 
@@ -223,8 +226,7 @@ class Seq2seqStep:
     options: Any
     model: dict[str, Any]
     test_fraction: float = 0.2
-    n_splits: int = 5
-    chunks: int = 5
+    decoding: Any = None
     name_prefix: str = ""
 
     def make_model(self) -> Any:
@@ -475,7 +477,7 @@ class PipelineConfig:
         n = dict(self.seq2seq)
         try:
             from .cli.seq2seq import make_estimator
-            from .models.seq2seq.step import SegmentOptions
+            from .models.seq2seq.step import DecodingOptions, SegmentOptions
         except ImportError as err:
             raise ConfigError(f"seq2seq needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
         segment = {k: n.pop(k) for k in SEQ2SEQ_SEGMENT_FIELDS if k in n}
@@ -484,12 +486,12 @@ class PipelineConfig:
             if "window" in segment:
                 segment["window"] = tuple(segment["window"])
             segment_options = SegmentOptions(**segment).validate()
-            make_estimator(drop_none=False, **n)
-            step = Seq2seqStep(segment_options, dict(n), float(options.get("test_fraction", 0.2)),
-                               int(options.get("n_splits", 5)), int(options.get("chunks", 5)),
+            make_estimator(drop_none=False, **n).lag_bins(segment_options.bin_size)
+            decoding = DecodingOptions(**{k: options[k] for k in ("n_splits", "chunks", "latent_features", "null",
+                                                                    "n_permutations") if k in options}).validate()
+            step = Seq2seqStep(segment_options, dict(n), float(options.get("test_fraction", 0.2)), decoding,
                                str(options.get("name_prefix", "")))
             require(0 < step.test_fraction < 1, f"test_fraction must be in (0, 1), got {step.test_fraction}")
-            require(step.n_splits >= 2 and step.chunks >= 1, "n_splits must be >= 2 and chunks >= 1")
         except (ValueError, TypeError, NwbTavrnnError) as err:
             raise ConfigError(f"seq2seq: {err}") from None
         return step
@@ -663,7 +665,7 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
     if resolved.seq2seq is not None:
         step = resolved.seq2seq
         out["seq2seq"] = {**dataclasses.asdict(step.options), "test_fraction": step.test_fraction,
-                          "n_splits": step.n_splits, "chunks": step.chunks, "name_prefix": step.name_prefix,
+                          **dataclasses.asdict(step.decoding), "name_prefix": step.name_prefix,
                           **step.make_model().get_params()}
     return plain(out)
 

@@ -450,8 +450,8 @@ def _seq2seq(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _P
         display.fraction("seq2seq", epoch / epochs, f"epoch {epoch}/{epochs}, loss {loss:.4f}")
 
     report_dir.parent.mkdir(exist_ok=True)
-    return seq2seq_file(work, None, model, step.options, test_fraction=step.test_fraction, n_splits=step.n_splits,
-                        chunks=step.chunks, report_dir=report_dir, in_place=True, name_prefix=step.name_prefix,
+    return seq2seq_file(work, None, model, step.options, test_fraction=step.test_fraction, decoding=step.decoding,
+                        report_dir=report_dir, in_place=True, name_prefix=step.name_prefix,
                         callback=callback)
 
 

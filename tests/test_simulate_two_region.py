@@ -215,3 +215,33 @@ def test_cli_writes_a_two_region_session(tmp_path):
     assert main(["--quiet", "simulate", str(other), "--task", "two-region", "--small"]) == 2
     assert main(["--quiet", "simulate", str(other), "--task", "two-region", "--trials", "0"]) == 2
     assert not other.exists()
+
+
+def test_speed_labels_live_in_the_dynamics():
+    """label_rule='speed': blocks of trials rotate speed_ratio times faster; the label is the block,
+    the phase at the decision time carries nothing."""
+    cfg = TwoRegionConfig(n_trials=120, n_source=4, n_target=3, label_rule="speed", lapse=0.0)
+    s = simulate_two_region(cfg, seed=4)
+    assert np.array_equal(s.labels == cfg.labels[0], s.fast)
+    runs = np.diff(np.flatnonzero(np.r_[True, s.fast[1:] != s.fast[:-1], True]))
+    assert 4 <= runs.mean() <= 16  # autocorrelated: blocks of about speed_block trials
+    # the mean angular velocity of the true latent inside each trial (unwrapped phase of oscillator 0)
+    speeds = []
+    for onset in s.onsets:
+        t = onset + np.arange(0, cfg.trial_duration, cfg.dt)
+        z = s.latent_at(t)
+        phase = np.unwrap(np.angle(z[:, 0] + 1j * z[:, 1]))
+        speeds.append((phase[-1] - phase[0]) / (t[-1] - t[0]) / (2 * np.pi))
+    speeds = np.array(speeds)
+    assert np.median(speeds[s.fast]) == pytest.approx(cfg.frequency * cfg.speed_ratio, rel=0.15)
+    assert np.median(speeds[~s.fast]) == pytest.approx(cfg.frequency, rel=0.15)
+    # the half-plane at the decision time is unrelated to the label
+    state = s.decision_states()
+    agree = np.mean((state[:, 0] > 0) == s.fast)
+    assert 0.3 < agree < 0.7
+    # the phase rule's sessions are unchanged by the new option (same streams)
+    a = simulate_two_region(TwoRegionConfig(n_trials=20, n_source=4, n_target=3), seed=4)
+    b = simulate_two_region(TwoRegionConfig(n_trials=20, n_source=4, n_target=3, speed_ratio=3.0), seed=4)
+    assert np.array_equal(a.latent, b.latent) and not a.fast.any()
+    with pytest.raises(ValueError, match="label_rule"):
+        TwoRegionConfig(label_rule="rhythm").validate()

@@ -5,7 +5,9 @@ and write the results to a copy of INPUT.
 
 OUTPUT is INPUT plus ``processing/seq2seq``: the ModelProvenance (weights, settings, loss curves),
 the latent trajectory and the predicted target rates as TimeSeries (one sample per bin, with
-timestamps), and the EvaluationScores (bits/spike; accuracy, NIR, binomial and McNemar p-values).
+timestamps), and the EvaluationScores (bits/spike against history and PSTH baselines; balanced
+accuracy of every decoder on latents, source rates and source+target rates with block-bootstrap
+intervals and label-null p-values; paired sign-flip tests of their differences).
 
 Region SPEC: ``location:NAME``, ``group:NAME``, ``ids:1,2,3``, ``column:COL=VALUE`` or a bare NAME
 (the Units ``region`` column, else the location); ``|`` joins names.
@@ -53,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     model = parser.add_argument_group("model")
     model.add_argument("--latent-dim", type=int, help="latent dimension (4)")
     model.add_argument("--hidden", type=int, help="GRU state size (64)")
-    model.add_argument("--lag", type=float, help="seconds the target lags the source (0)")
+    model.add_argument("--lag", type=float,
+                       help="seconds the target lags the source, a whole number of bins (default: one bin, so the "
+                            "source precedes the target; 0 predicts a bin from the same bin: co-firing)")
     model.add_argument("--epochs", type=int, help="maximum epochs (300)")
     model.add_argument("--lr", type=float, help="Adam learning rate (0.005)")
     model.add_argument("--patience", type=int, help="epochs without validation improvement before stopping (25; 0 = never)")
@@ -63,6 +67,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ev.add_argument("--test-fraction", type=float, default=0.2,
                     help="share of segments held out for the target's prediction, as contiguous blocks (0.2)")
     ev.add_argument("--n-splits", type=int, default=5, help="blocked folds of the behaviour decoding (5)")
+    ev.add_argument("--latent-features", default="means,covariances,dynamics,spectrum", metavar="KINDS",
+                    help="what the decoders read of each segment's latents, comma-separated: means (chunk means), "
+                         "covariances (lagged auto/cross-covariances), dynamics (eigenvalues of a linear dynamics "
+                         "fit), spectrum (band power); default all four")
+    ev.add_argument("--null", choices=["block_permutation", "circular_shift", "iid"], default="circular_shift",
+                    help="label null of every decoder: circular_shift (default: keeps the labels' autocorrelation), "
+                         "block_permutation (label blocks permuted), iid (single trials permuted: only for a "
+                         "randomised trial design)")
+    ev.add_argument("--permutations", type=int, default=100,
+                    help="labellings of the label null (100; 0 = no test)")
     ev.add_argument("--report", metavar="DIR", help="write scores.csv and the figures to DIR")
     out = parser.add_argument_group("output")
     out.add_argument("--name-prefix", default="", help="prefix for the names of the objects written")
@@ -86,21 +100,29 @@ def make_estimator(drop_none: bool = True, **overrides):
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import require
-    from ..models.seq2seq.step import SegmentOptions, seq2seq_file
+    from ..models.seq2seq.step import DecodingOptions, SegmentOptions, seq2seq_file
 
     options = SegmentOptions(source=args.source, target=args.target, bin_size=args.bin_size, trials=args.trials,
                              event=args.event, window=tuple(args.window), segment_duration=args.segment_duration,
                              labels=args.labels, exclude_labels=args.exclude_labels).validate()
     require(0 < args.test_fraction < 1, f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     require(args.n_splits >= 2, f"--n-splits must be >= 2, got {args.n_splits}")
+    require(args.permutations >= 0, f"--permutations must be >= 0, got {args.permutations}")
+    decoding = DecodingOptions(n_splits=args.n_splits, latent_features=args.latent_features, null=args.null,
+                               n_permutations=args.permutations)
+    try:
+        decoding.validate()
+    except ValueError as err:
+        raise type(err)(str(err).replace("latent_features", "--latent-features")) from None
     overrides = {"latent_dim": args.latent_dim, "hidden": args.hidden, "lag": args.lag, "epochs": args.epochs,
                  "lr": args.lr, "seed": args.seed, "device": args.device}
     if args.patience is not None:
         overrides["patience"] = args.patience or None
     model = make_estimator(**overrides)
+    model.lag_bins(args.bin_size)  # one line naming the valid lags before anything is read
     with EpochBar("seq2seq", model.epochs, args, log) as bar:
         result = seq2seq_file(args.input, args.output, model, options, test_fraction=args.test_fraction,
-                              n_splits=args.n_splits, report_dir=args.report, overwrite=args.overwrite,
+                              decoding=decoding, report_dir=args.report, overwrite=args.overwrite,
                               name_prefix=args.name_prefix, callback=bar.progress, on_step=bar.step)
     data = result.data
     print(f"wrote {result.path}: Seq2seq {data.source_name} ({data.n_source} units) -> {data.target_name} "

@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                              "through a nonlinear map) and a per-trial choice set by the latent, for seq2seq")
     parser.add_argument("--trials", type=int,
                         help="decision / two-region task: number of trials (default 400 / 200)")
+    parser.add_argument("--label-rule", choices=["phase", "speed"],
+                        help="two-region task: what the choice reads: phase (default), the latent's half-plane at the "
+                             "decision time; speed, blocks of trials whose latent rotates twice as fast (a label in the "
+                             "dynamics, autocorrelated)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same data")
     parser.add_argument("--small", action="store_true",
                         help="start from the tiny test preset (60 nodes, 5 min) instead of the default (900, 30 min)")
@@ -66,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import UsageError
 
         raise UsageError("--frame-rate: an option of --task ophys only")
+    if args.label_rule is not None and args.task != "two-region":
+        from ..errors import UsageError
+
+        raise UsageError("--label-rule: an option of --task two-region only")
     if args.task == "decision":
         return _decision(args)
     if args.task == "two-region":
@@ -132,11 +140,12 @@ def _two_region(args: argparse.Namespace) -> int:
     from ..simulate.two_region import TwoRegionConfig, write_two_region_session
 
     _refuse_network_options(args)
-    config = TwoRegionConfig() if args.trials is None else TwoRegionConfig(n_trials=args.trials)
+    given = {"n_trials": args.trials, "label_rule": args.label_rule}
+    config = TwoRegionConfig(**{k: v for k, v in given.items() if v is not None})
     config.validate()
     log.info("simulating %d two-region trials (seed %d)", config.n_trials, args.seed)
     path = write_two_region_session(args.output, config, seed=args.seed, overwrite=args.overwrite)
     print(f"wrote {path}: two-region task, {config.n_trials} trials, {config.n_source} {config.source_name} and "
           f"{config.n_target} {config.target_name} units, {config.latent_dim}-d latent, lag {config.lag:g} s, "
-          f"seed {args.seed}")
+          f"choice by {config.label_rule}, seed {args.seed}")
     return 0

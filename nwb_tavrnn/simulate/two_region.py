@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 GROUND_TRUTH_MODULE = "ground_truth"
 TRUE_LATENT_NAME = "true_latent"
 
+#: How a trial's label follows from the latent (see :class:`TwoRegionConfig`).
+LABEL_RULES = ("phase", "speed")
 #: Ratio of successive oscillator frequencies when ``latent_dim > 2`` (irrational: no locking).
 _FREQUENCY_RATIO = (1.0 + math.sqrt(5.0)) / 2.0
 #: Grid steps per thinning block (with dt = 2 ms: 50 ms).
@@ -122,6 +124,14 @@ class TwoRegionConfig:
         Probability that a trial's label is the opposite of the rule's.
     labels
         The two label values (rule true, rule false).
+    label_rule
+        ``phase``: the half-plane rule above (first-order: where the latent is). ``speed``: the
+        label lives in the latent's *dynamics*: trials come in blocks (geometric lengths of mean
+        ``speed_block`` trials, alternating) whose oscillators rotate ``speed_ratio`` times faster
+        (``labels[0]``) or at ``frequency`` (``labels[1]``); the phase carries nothing. Labels are
+        then autocorrelated, as a behavioural state is.
+    speed_ratio, speed_block
+        The fast blocks' frequency multiplier (> 1) and the mean block length in trials (>= 1).
     source_name, target_name
         Region names (Units ``region`` column, electrode group names and locations).
     """
@@ -148,6 +158,9 @@ class TwoRegionConfig:
     decision_angle: float = 0.0
     lapse: float = 0.05
     labels: tuple[str, str] = ("A", "B")
+    label_rule: str = "phase"
+    speed_ratio: float = 2.0
+    speed_block: float = 8.0
     source_name: str = "hippocampus"
     target_name: str = "prefrontal"
 
@@ -181,6 +194,10 @@ class TwoRegionConfig:
         require(0 <= self.lapse <= 1, f"lapse must be a probability, got {self.lapse}")
         require(len(self.labels) == 2 and self.labels[0] != self.labels[1] and all(self.labels),
                 f"labels must be two distinct non-empty strings, got {self.labels}")
+        require(self.label_rule in LABEL_RULES, f"label_rule must be one of {', '.join(LABEL_RULES)}, got "
+                f"{self.label_rule!r}")
+        require(self.speed_ratio > 1, f"speed_ratio must be > 1, got {self.speed_ratio}")
+        require(self.speed_block >= 1, f"speed_block must be >= 1 trial, got {self.speed_block}")
         require(bool(self.source_name) and bool(self.target_name) and self.source_name != self.target_name,
                 f"source_name and target_name must be distinct and non-empty, got {self.source_name!r}, "
                 f"{self.target_name!r}")
@@ -215,6 +232,7 @@ class TwoRegionSession:
     latent : (samples, latent_dim) float64, the latent on the grid ``latent_times``
     latent_times : (samples,) float64, ``k · dt`` from 0 to the session end
     onsets : (trials,) float64; labels : (trials,) str; lapsed : (trials,) bool
+    fast : (trials,) bool, the trials that rotate ``speed_ratio`` times faster (all False for ``phase``)
     source_offset : (n_source,) a; source_loading : (n_source, latent_dim) b
     target_map : (target_features, latent_dim) W; target_bias : (target_features,) h
     target_offset : (n_target,) c; target_loading : (n_target, target_features) d
@@ -235,6 +253,7 @@ class TwoRegionSession:
     target_loading: np.ndarray
     config: TwoRegionConfig
     seed: int
+    fast: np.ndarray | None = None
 
     @property
     def stops(self) -> np.ndarray:
@@ -320,15 +339,16 @@ def _unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _integrate_trials(rng: np.random.Generator, cfg: TwoRegionConfig, z0: np.ndarray) -> np.ndarray:
-    """The within-trial Stuart–Landau paths from the start states ``z0``, all trials at once.
+def _integrate_trials(rng: np.random.Generator, cfg: TwoRegionConfig, z0: np.ndarray,
+                      omega: np.ndarray) -> np.ndarray:
+    """The within-trial Stuart–Landau paths from the start states ``z0``, all trials at once, each
+    trial rotating at its own angular frequencies ``omega``.
 
     Shapes
     ------
-    z0 : (trials, oscillators) complex -> (trials, trial_steps + 1, oscillators) complex
+    z0, omega : (trials, oscillators) -> (trials, trial_steps + 1, oscillators) complex
     """
     n_steps = cfg.trial_steps
-    omega = cfg.angular_frequencies
     # one draw of the whole noise up front: the loop then is pure arithmetic over trials
     kicks = cfg.noise * math.sqrt(cfg.dt) * (rng.standard_normal((n_steps, *z0.shape))
                                              + 1j * rng.standard_normal((n_steps, *z0.shape)))
@@ -343,18 +363,19 @@ def _integrate_trials(rng: np.random.Generator, cfg: TwoRegionConfig, z0: np.nda
     return path
 
 
-def _bridge(cfg: TwoRegionConfig, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+def _bridge(cfg: TwoRegionConfig, start: np.ndarray, stop: np.ndarray, omega: np.ndarray) -> np.ndarray:
     """Deterministic log-polar paths from ``start`` to ``stop`` over ``inter_trial`` s.
 
     The phase advances by the amount congruent to ``arg(stop) − arg(start)`` closest to
-    ``ω · inter_trial``, so the bridge keeps rotating at about the oscillation's own speed.
+    ``ω · inter_trial`` (``omega``: the angular frequencies of the trial the bridge leads to), so
+    the bridge keeps rotating at about the oscillation's own speed.
 
     Shapes
     ------
-    start, stop : (bridges, oscillators) complex -> (bridges, inter_trial_steps + 1, oscillators)
+    start, stop, omega : (bridges, oscillators) -> (bridges, inter_trial_steps + 1, oscillators)
     """
     s = (np.arange(cfg.inter_trial_steps + 1) / cfg.inter_trial_steps)[None, :, None]
-    natural = cfg.angular_frequencies * cfg.inter_trial
+    natural = omega * cfg.inter_trial
     delta = np.angle(stop) - np.angle(start)
     delta = delta + 2 * np.pi * np.round((natural - delta) / (2 * np.pi))
     # radii stay away from 0 (the SDE can wander there in principle): log-polar needs r > 0
@@ -367,11 +388,29 @@ def _bridge(cfg: TwoRegionConfig, start: np.ndarray, stop: np.ndarray) -> np.nda
     return path
 
 
-def _simulate_latent(rng: np.random.Generator, cfg: TwoRegionConfig) -> np.ndarray:
+def _speed_blocks(rng: np.random.Generator, cfg: TwoRegionConfig) -> np.ndarray:
+    """Which trials rotate fast: alternating blocks of geometric lengths (mean ``speed_block``),
+    the first block's speed at random; all False for the phase rule.
+
+    Shapes
+    ------
+    -> (trials,) bool
+    """
+    if cfg.label_rule != "speed":
+        return np.zeros(cfg.n_trials, dtype=bool)
+    fast, state = [], bool(rng.integers(2))
+    while len(fast) < cfg.n_trials:
+        fast += [state] * int(rng.geometric(1.0 / cfg.speed_block))
+        state = not state
+    return np.array(fast[:cfg.n_trials], dtype=bool)
+
+
+def _simulate_latent(rng: np.random.Generator, cfg: TwoRegionConfig, fast: np.ndarray) -> np.ndarray:
     """The latent on the whole session's grid: bridge, trial, bridge, trial, ..., bridge.
 
     Shapes
     ------
+    fast : (trials,) bool
     -> (samples, latent_dim) float64, samples = inter_trial_steps + n_trials · (trial + inter_trial steps) + 1
     """
     n, n_osc = cfg.n_trials, cfg.latent_dim // 2
@@ -383,8 +422,10 @@ def _simulate_latent(rng: np.random.Generator, cfg: TwoRegionConfig) -> np.ndarr
     # trial starts 0..n-1, plus the state the final bridge heads to (a trial that never comes)
     starts = random_states(n + 1)
     before = random_states(1)
-    trials = _integrate_trials(rng, cfg, starts[:n])
-    bridges = _bridge(cfg, np.concatenate([before, trials[:, -1]]), starts)
+    omega = cfg.angular_frequencies[None, :] * np.where(fast, cfg.speed_ratio, 1.0)[:, None]  # (trials, osc)
+    trials = _integrate_trials(rng, cfg, starts[:n], omega)
+    # each bridge rotates at the speed of the trial it leads to (the last one at the last trial's)
+    bridges = _bridge(cfg, np.concatenate([before, trials[:, -1]]), starts, np.concatenate([omega, omega[-1:]]))
     m, b = cfg.trial_steps, cfg.inter_trial_steps
     z = np.empty((b + n * (m + b) + 1, n_osc), dtype=np.complex128)
     z[: b + 1] = bridges[0]
@@ -472,8 +513,9 @@ def simulate_two_region(config: TwoRegionConfig | None = None, seed: int = 0) ->
     """
     cfg = (config or TwoRegionConfig()).validate()
     require(int(seed) >= 0, f"seed must be >= 0, got {seed}")
-    rng_readout, rng_latent, rng_lapse, rng_spikes = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4))
+    # a fifth stream for the speed blocks: the first four are those of sessions made before it existed
+    rng_readout, rng_latent, rng_lapse, rng_spikes, rng_blocks = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5))
 
     dim, n_features = cfg.latent_dim, cfg.target_features
     source_offset = np.log(rng_readout.uniform(*cfg.source_rate, cfg.n_source))
@@ -483,7 +525,8 @@ def simulate_two_region(config: TwoRegionConfig | None = None, seed: int = 0) ->
     target_offset = np.log(rng_readout.uniform(*cfg.target_rate, cfg.n_target))
     target_loading = cfg.target_gain * _unit_vectors(rng_readout, cfg.n_target, n_features)
 
-    latent = _simulate_latent(rng_latent, cfg)
+    fast = _speed_blocks(rng_blocks, cfg)
+    latent = _simulate_latent(rng_latent, cfg, fast)
     latent_times = np.arange(len(latent)) * cfg.dt
     b, m = cfg.inter_trial_steps, cfg.trial_steps
     onsets = latent_times[b + np.arange(cfg.n_trials) * (m + b)]
@@ -494,10 +537,13 @@ def simulate_two_region(config: TwoRegionConfig | None = None, seed: int = 0) ->
         spikes=None, unit_region=unit_region, latent=latent, latent_times=latent_times, onsets=onsets,
         labels=np.array([], dtype=str), lapsed=np.zeros(0, dtype=bool), source_offset=source_offset,
         source_loading=source_loading, target_map=target_map, target_bias=target_bias,
-        target_offset=target_offset, target_loading=target_loading, config=cfg, seed=int(seed))
+        target_offset=target_offset, target_loading=target_loading, config=cfg, seed=int(seed), fast=fast)
 
-    state = session.decision_states()
-    rule_true = math.cos(cfg.decision_angle) * state[:, 0] + math.sin(cfg.decision_angle) * state[:, 1] > 0
+    if cfg.label_rule == "speed":
+        rule_true = fast
+    else:
+        state = session.decision_states()
+        rule_true = math.cos(cfg.decision_angle) * state[:, 0] + math.sin(cfg.decision_angle) * state[:, 1] > 0
     session.lapsed = rng_lapse.uniform(0.0, 1.0, cfg.n_trials) < cfg.lapse
     session.labels = np.where(rule_true ^ session.lapsed, cfg.labels[0], cfg.labels[1]).astype(str)
 
@@ -517,20 +563,26 @@ def two_region_nwbfile(session: TwoRegionSession):
     from ._nwb import add_regional_units, simulated_nwbfile
 
     cfg = session.config
+    if cfg.label_rule == "speed":
+        rule = (f"the choice is the rotation speed: {cfg.labels[0]} in blocks (mean {cfg.speed_block:g} trials) "
+                f"rotating {cfg.speed_ratio:g} times faster, {cfg.labels[1]} at {cfg.frequency:g} Hz")
+        column = (f"The trial's label: {cfg.labels[0]} when the latent rotates {cfg.speed_ratio:g} times faster "
+                  f"than {cfg.frequency:g} Hz (blocks of trials), else {cfg.labels[1]} (flipped on lapses).")
+    else:
+        rule = f"the choice is the half-plane of the latent {cfg.decision_time:g} s after onset"
+        column = (f"The trial's label: {cfg.labels[0]} when the latent's first oscillator is in the half-plane at "
+                  f"angle {cfg.decision_angle:g} rad {cfg.decision_time:g} s after onset, else {cfg.labels[1]} "
+                  "(flipped on lapses).")
     nwbfile = simulated_nwbfile(
         "two_region", f"Simulated two-region session: {cfg.n_trials} trials of {cfg.trial_duration:g} s; "
         f"{cfg.n_source} {cfg.source_name} units read a {cfg.latent_dim}-dimensional Stuart-Landau latent "
         f"({cfg.frequency:g} Hz) log-linearly, {cfg.n_target} {cfg.target_name} units read it {cfg.lag:g} s "
-        f"later through tanh features; the choice is the half-plane of the latent {cfg.decision_time:g} s after "
-        f"onset (lapse rate {cfg.lapse:g}). The true latent is in processing/{GROUND_TRUTH_MODULE}/"
-        f"{TRUE_LATENT_NAME}.", session.seed, cfg)
+        f"later through tanh features; {rule} (lapse rate {cfg.lapse:g}). The true latent is in "
+        f"processing/{GROUND_TRUTH_MODULE}/{TRUE_LATENT_NAME}.", session.seed, cfg)
     nwbfile.subject = Subject(subject_id=f"simulated-two-region-{session.seed}", species="Rattus norvegicus", sex="U",
                               age="P90D", description="A simulated population (no animal).")
     add_regional_units(nwbfile, session.spikes, session.unit_region, (cfg.source_name, cfg.target_name))
-    nwbfile.add_trial_column("choice", f"The trial's label: {cfg.labels[0]} when the latent's first oscillator "
-                                       f"is in the half-plane at angle {cfg.decision_angle:g} rad "
-                                       f"{cfg.decision_time:g} s after onset, else {cfg.labels[1]} (flipped on "
-                                       f"lapses).")
+    nwbfile.add_trial_column("choice", column)
     for onset, stop, label in zip(session.onsets, session.stops, session.labels):
         nwbfile.add_trial(start_time=float(onset), stop_time=float(stop), choice=str(label))
     module = nwbfile.create_processing_module(GROUND_TRUTH_MODULE, "Ground truth of the simulated session.")
@@ -553,5 +605,5 @@ def write_two_region_session(path: str | Path, config: TwoRegionConfig | None = 
     return write_nwbfile(two_region_nwbfile(simulate_two_region(config, seed)), path, overwrite=overwrite)
 
 
-__all__ = ["GROUND_TRUTH_MODULE", "TRUE_LATENT_NAME", "TwoRegionConfig", "TwoRegionSession", "simulate_two_region",
+__all__ = ["GROUND_TRUTH_MODULE", "LABEL_RULES", "TRUE_LATENT_NAME", "TwoRegionConfig", "TwoRegionSession", "simulate_two_region",
            "two_region_nwbfile", "write_two_region_session"]

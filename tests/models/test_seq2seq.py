@@ -135,19 +135,30 @@ def test_seq2seq_command(tmp_path):
     out = tmp_path / "out.nwb"
     argv = ["seq2seq", str(path), str(out), "--source", "hippocampus", "--target", "prefrontal", "--trials", "trials",
             "--window", "0", "2", "--labels", "choice", "--epochs", "2", "--hidden", "8", "--n-splits", "3",
-            "--bin-size", "0.05", "--report", str(tmp_path / "rep")]
+            "--bin-size", "0.05", "--report", str(tmp_path / "rep"), "--permutations", "9"]
     rc, stdout, err = _run(argv)
     assert rc == 0, err
-    assert "latent_logistic" in stdout and "random_forest" in stdout and "history_glm" in stdout
+    for name in ("linear_latents", "random_forest_source_rates", "mlp_source_target_rates", "history_glm",
+                 "target_history_glm", "source_target_history_glm", "psth", "condition_psth_oracle"):
+        assert name in stdout, name
     assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == before
     with open_nwb(out) as f:
         proc = f.processing["seq2seq"]
         assert {"ModelProvenance", "latents", "predicted_target_rates", "EvaluationScores"} <= set(proc.data_interfaces)
         scores = proc["EvaluationScores"].to_dataframe()
-        assert {"binomial_p_value", "mcnemar_p_value", "bits_per_spike"} <= set(scores["metric"])
+        assert {"balanced_accuracy", "p_value", "binomial_p_value_iid", "mcnemar_p_value_iid",
+                "balanced_accuracy_difference", "bits_per_spike"} <= set(scores["metric"])
     assert (tmp_path / "rep" / "latents.png").is_file() and (tmp_path / "rep" / "decoding.png").is_file()
     rc, _, err = _run(["seq2seq", str(path), str(tmp_path / "x.nwb"), "--source", "striatum", "--target", "prefrontal"])
     assert rc == 2 and "no units" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.nwb").exists()
+    # a lag that is not a whole number of bins: one line naming the nearest valid lags, nothing written
+    rc, _, err = _run(["seq2seq", str(path), str(tmp_path / "x.nwb"), "--source", "hippocampus", "--target",
+                       "prefrontal", "--bin-size", "0.02", "--lag", "0.03"])
+    assert rc == 2 and "0.02 and 0.04 s" in err and len(err.strip().splitlines()) == 1, err
+    rc, _, err = _run(["seq2seq", str(path), str(tmp_path / "x.nwb"), "--source", "hippocampus", "--target",
+                       "prefrontal", "--latent-features", "means,velocity"])
+    assert rc == 2 and "--latent-features" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x.nwb").exists()
 
 

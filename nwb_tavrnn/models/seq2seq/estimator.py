@@ -47,7 +47,9 @@ class Seq2seq(Estimator):
         GRU state size of the encoder and decoder.
     lag
         Seconds by which the target lags the source: the target's bin ``t`` is predicted from the
-        source up to ``t − lag`` (rounded to whole bins).
+        source up to ``t − lag``. None (the default) is one bin: the source must *precede* the
+        target. 0 predicts bin ``t`` from source bin ``t`` (co-firing, not precedence). A lag that
+        is not a whole number of bins is refused with the nearest valid values.
     bidirectional
         Encoder reads each segment both ways (latents then use the segment's future).
     epochs, lr, batch_size, validation_fraction, patience, min_delta, clip_grad_norm
@@ -60,7 +62,7 @@ class Seq2seq(Estimator):
         self,
         latent_dim: int = 4,
         hidden: int = 64,
-        lag: float = 0.0,
+        lag: float | None = None,
         bidirectional: bool = False,
         epochs: int = 300,
         lr: float = 5e-3,
@@ -92,7 +94,7 @@ class Seq2seq(Estimator):
         require(1 <= int(self.latent_dim) <= 64, f"latent_dim must be in 1..64, got {self.latent_dim}")
         for name in ("hidden", "epochs", "batch_size"):
             require(int(getattr(self, name)) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
-        require(float(self.lag) >= 0, f"lag must be >= 0 seconds, got {self.lag}")
+        require(self.lag is None or float(self.lag) >= 0, f"lag must be >= 0 seconds or None (one bin), got {self.lag}")
         require(0.0 <= float(self.validation_fraction) < 0.5,
                 f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
         require(self.patience is None or int(self.patience) >= 1, f"patience must be >= 1 or None, got {self.patience}")
@@ -111,7 +113,22 @@ class Seq2seq(Estimator):
                           bool(self.bidirectional), torch.as_tensor(meta["target_mean"], dtype=torch.float32))
 
     def lag_bins(self, bin_size: float) -> int:
-        return int(round(float(self.lag) / float(bin_size)))
+        """The lag in whole bins of ``bin_size`` s (None: one bin).
+
+        Raises
+        ------
+        ParameterError
+            When the lag is not a whole number of bins (naming the nearest valid values).
+        """
+        if self.lag is None:
+            return 1
+        ratio = float(self.lag) / float(bin_size)
+        whole = round(ratio)
+        if abs(ratio - whole) > 1e-6:
+            below, above = math.floor(ratio) * float(bin_size), math.ceil(ratio) * float(bin_size)
+            require(False, f"lag {float(self.lag):g} s is not a whole number of {float(bin_size):g} s bins; the "
+                           f"nearest valid values are {below:g} and {above:g} s")
+        return int(whole)
 
     def _check_compatible(self, data: RegionPairSegments) -> None:
         meta = self.meta_

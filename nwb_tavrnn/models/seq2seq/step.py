@@ -2,10 +2,14 @@
 prediction on held-out segments against baselines, decode behaviour from the latents against the
 seed's competitors, and write everything to ``processing/seq2seq`` of a copy.
 
-Behaviour decoding refits the model in every fold: the latents a decoder is tested on come from a
-Seq2seq that never saw those segments' spikes (nor any label), so nothing of a test segment reaches
-its training. The competitors (random forest, MLP on source+target rates, the majority class) use
-the same folds (:func:`~nwb_tavrnn.evaluation.decoding.compare_decoders`).
+Behaviour decoding refits the model once in every fold: the latents a decoder is tested on come
+from a Seq2seq that never saw those segments' spikes (nor any label), so nothing of a test segment
+reaches its training. The latents are summarised per segment by what they do, not only where they
+are (:mod:`~nwb_tavrnn.evaluation.trajectory`). The same decoders (class-balanced linear, random
+forest, MLP) read the latents, the source's rates and the source's and target's rates on the same
+folds, and every decoder's balanced accuracy is tested against a label null that keeps the labels'
+temporal structure (:func:`~nwb_tavrnn.evaluation.decoding.compare_decoders`); the fold's Seq2seq
+is reused by every labelling of the null.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,74 +69,75 @@ class SegmentOptions:
                                 labels=self.labels, exclude_labels=self.exclude_labels)
 
 
-def chunk_means(values: np.ndarray, chunks: int) -> np.ndarray:
-    """Per segment, the mean of ``values`` in ``chunks`` consecutive stretches of bins, flattened.
+def rate_features(data: Any, chunks: int, regions: str = "source+target") -> np.ndarray:
+    """Rates (spikes/s) in ``chunks`` stretches of every segment: the competitors' inputs, of the
+    source alone (like for like with latents made from the source) or of both regions (the seed's).
 
     Shapes
     ------
-    values : (segments, bins, k) -> (segments, chunks · k)
+    -> (segments, chunks · units): units = n_source, or n_source + n_target
     """
-    parts = np.array_split(np.arange(values.shape[1]), min(chunks, values.shape[1]))
-    return np.concatenate([values[:, p].mean(1) for p in parts], axis=1)
+    from ...evaluation.trajectory import chunk_means
 
-
-def rate_features(data: Any, chunks: int) -> np.ndarray:
-    """Source and target rates (spikes/s) in ``chunks`` stretches of every segment: the seed's
-    competitors' inputs. Shape (segments, chunks · (n_source + n_target))."""
     out = []
     for part in np.array_split(np.arange(data.n_segments), max(1, data.n_segments // 128)):
         src, tgt = data.batch(part)
-        out.append(chunk_means(np.concatenate([src, tgt], axis=2), chunks) / data.bin_size)
+        counts = src if regions == "source" else np.concatenate([src, tgt], axis=2)
+        out.append(chunk_means(counts, chunks) / data.bin_size)
     return np.concatenate(out)
 
 
-class Shared:
-    """A reference that scikit-learn's ``clone`` keeps as is (the segments are not copied per fold)."""
+def latent_input(data: Any, params: dict, kinds: Sequence[str], chunks: int,
+                 on_fold: Callable[[int], None] | None = None) -> Callable[[np.ndarray, np.ndarray], tuple]:
+    """A fold input of :func:`~nwb_tavrnn.evaluation.decoding.compare_decoders`: a Seq2seq with
+    ``params`` fitted on the fold's training segments (spikes only, no label), then the trajectory
+    summaries ``kinds`` (:func:`~nwb_tavrnn.evaluation.trajectory.trajectory_features`) of the
+    training and the test segments under that model. Called once per fold, so every decoder and
+    every labelling of the null reuse the fold's model."""
+    from ...evaluation.trajectory import trajectory_features
+    from .estimator import Seq2seq
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    fold = iter(range(1_000_000))
 
-    def __deepcopy__(self, memo: dict) -> Shared:
+    def features(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if on_fold:
+            on_fold(next(fold))
+        model = Seq2seq(**params).fit(data.subset(train))
+        return tuple(trajectory_features(model.transform(data.subset(idx)), kinds, chunks) for idx in (train, test))
+
+    return features
+
+
+@dataclass
+class DecodingOptions:
+    """How behaviour is decoded from the latents and the competitors, and tested
+    (:func:`~nwb_tavrnn.evaluation.decoding.compare_decoders`)."""
+
+    n_splits: int = 5
+    chunks: int = 5
+    latent_features: tuple[str, ...] = ("means", "covariances", "dynamics", "spectrum")
+    null: str = "circular_shift"
+    n_permutations: int = 100
+
+    def validate(self) -> DecodingOptions:
+        from ...evaluation.nulls import NULLS
+        from ...evaluation.trajectory import KINDS
+
+        require(int(self.n_splits) >= 2, f"n_splits must be >= 2, got {self.n_splits}")
+        require(int(self.chunks) >= 1, f"chunks must be >= 1, got {self.chunks}")
+        if isinstance(self.latent_features, str):
+            self.latent_features = tuple(v.strip() for v in self.latent_features.replace("+", ",").split(",") if v)
+        self.latent_features = tuple(self.latent_features)
+        unknown = [k for k in self.latent_features if k not in KINDS]
+        require(bool(self.latent_features) and not unknown,
+                f"latent_features must be one or more of {', '.join(KINDS)}, got {list(self.latent_features)}")
+        require(self.null in NULLS, f"null must be one of {', '.join(NULLS)}, got {self.null!r}")
+        require(int(self.n_permutations) >= 0, f"n_permutations must be >= 0, got {self.n_permutations}")
         return self
 
 
-def _latent_decoder_base():
-    from sklearn.base import BaseEstimator, ClassifierMixin
-
-    return BaseEstimator, ClassifierMixin
-
-
-class LatentDecoder(*_latent_decoder_base()):
-    """A scikit-learn classifier over segment indices: ``fit`` trains a Seq2seq on those segments'
-    spikes (no labels), then a logistic regression on their latent features; ``predict`` takes the
-    latents of other segments from that same model. One fold, one model."""
-
-    def __init__(self, data: Shared | None = None, params: dict | None = None, chunks: int = 5, seed: int = 0) -> None:
-        self.data, self.params, self.chunks, self.seed = data, params, chunks, seed
-
-    @property
-    def segments(self) -> Any:
-        return self.data.value
-
-    def _features(self, idx: np.ndarray) -> np.ndarray:
-        return chunk_means(self.model_.transform(self.segments.subset(idx)), self.chunks)
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> LatentDecoder:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        from .estimator import Seq2seq
-
-        idx = np.asarray(x)[:, 0].astype(np.int64)
-        self.model_ = Seq2seq(**self.params).fit(self.segments.subset(idx))
-        self.classifier_ = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(
-            self._features(idx), y)
-        self.classes_ = self.classifier_.classes_
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.classifier_.predict(self._features(np.asarray(x)[:, 0].astype(np.int64)))
+#: The inputs of the behaviour decoding, each read by every decoder family (like for like).
+DECODING_INPUTS = ("latents", "source_rates", "source_target_rates")
 
 
 @dataclass
@@ -155,23 +160,36 @@ class Seq2seqResult:
             lines.append(f"  target prediction, {row.method}: {row.value:.3f} bits/spike")
         if self.decoding is not None:
             for method in self.decoding.methods:
-                acc = self.decoding.metric(method, "accuracy")
-                p = self.decoding.metric(method, "binomial_p_value")
-                lines.append(f"  behaviour, {method}: accuracy {acc:.3f} (NIR {self.decoding.metric(method, 'nir'):.3f},"
-                             f" binomial p = {p:.2g})")
+                ba = self.decoding.metric(method, "balanced_accuracy")
+                low, high = (self.decoding.metric(method, f"balanced_accuracy_ci_{k}") for k in ("low", "high"))
+                p = self.decoding.metric(method, "p_value")
+                test = f"label-null p = {p:.2g}" if np.isfinite(p) else "no label test"
+                lines.append(f"  behaviour, {method}: balanced accuracy {ba:.3f} [{low:.3f}, {high:.3f}] ({test})")
         return "\n".join(lines)
 
 
-def neural_scores(model: Any, train: Any, test: Any, labels: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Held-out bits/spike of the target for the model and the baselines (long format)."""
+def neural_scores(model: Any, train: Any, test: Any, trial_aligned: bool, labels: bool
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Held-out bits/spike of the target for the model and the baselines (long format).
+
+    Baselines: the target's own past (``target_history_glm``) and both regions' past
+    (``source_target_history_glm``) beside the source's (``history_glm``), so that shared slow state
+    is not mistaken for source → target influence; on trial-aligned segments the PSTH of time in the
+    trial (``psth``, no label) and, with labels, the per-condition PSTH that reads the *test*
+    segment's label (``condition_psth_oracle``: an oracle, not a competitor).
+    """
     from ...evaluation.region_prediction import ConditionPSTH, HistoryGLM, MeanRate, bits_per_spike
 
     lag = int(model.meta_["lag_bins"])
     reference = MeanRate(lag).fit(train)
     ll_ref = reference.log_likelihood(test)
-    baselines: dict[str, Any] = {"mean_rate": reference, "history_glm": HistoryGLM(lag).fit(train)}
-    if labels:
-        baselines["condition_psth"] = ConditionPSTH(lag).fit(train)
+    baselines: dict[str, Any] = {"mean_rate": reference, "history_glm": HistoryGLM(lag).fit(train),
+                                 "target_history_glm": HistoryGLM(lag, inputs="target").fit(train),
+                                 "source_target_history_glm": HistoryGLM(lag, inputs="source+target").fit(train)}
+    if trial_aligned:
+        baselines["psth"] = ConditionPSTH(lag, conditions=False).fit(train)
+    if trial_aligned and labels:
+        baselines["condition_psth_oracle"] = ConditionPSTH(lag).fit(train)
     rows = [{"method": "seq2seq", "analysis": "target_prediction", "metric": "bits_per_spike", "seed": -1,
              "value": bits_per_spike(model.log_likelihood(test), ll_ref, test, lag)}]
     for name, m in baselines.items():
@@ -182,17 +200,20 @@ def neural_scores(model: Any, train: Any, test: Any, labels: bool) -> tuple[pd.D
 
 def seq2seq_file(
     source: PathLike, destination: PathLike | None, model: Any, options: SegmentOptions, *,
-    test_fraction: float = 0.2, n_splits: int = 5, chunks: int = 5, report_dir: PathLike | None = None,
+    test_fraction: float = 0.2, decoding: DecodingOptions | None = None, report_dir: PathLike | None = None,
     in_place: bool = False, overwrite: bool = False, name_prefix: str = "",
     callback: Callable[[int, float], None] | None = None, on_step: Callable[[str], None] | None = None,
 ) -> Seq2seqResult:
     """Fit Seq2seq on a file's two regions and write the results (see the module docstring)."""
-    from ...evaluation.decoding import DECODERS, Decoder, compare_decoders
+    from ...evaluation.decoding import compare_decoders, decoder_grid
     from ...evaluation.splits import holdout_blocks
     from ...io.write import append_results
     from ...schema import EvaluationScores
 
     options.validate()
+    decoding_options = (decoding or DecodingOptions()).validate()
+    model._validate()
+    model.lag_bins(options.bin_size)  # a lag that is not a whole number of bins: refused before any work
     if not in_place:
         if destination is None:
             raise OutputFileError("give an output path, or ask for in-place writing")
@@ -200,7 +221,6 @@ def seq2seq_file(
         check_writable(destination, overwrite=overwrite)
     if report_dir is not None:
         check_report_folder(report_dir, overwrite=overwrite, protect=(source,) if in_place else (source, destination))
-    model._validate()
     started = time.perf_counter()
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
@@ -219,22 +239,24 @@ def seq2seq_file(
         raise InputFileError(str(err)) from None
     if on_step:
         on_step("scoring the target's prediction")
-    scores, baselines = neural_scores(model, train, test, data.labels is not None and options.trials is not None)
+    scores, baselines = neural_scores(model, train, test, options.trials is not None, data.labels is not None)
     decoding = None
+    d = decoding_options
     if data.labels is not None and len(set(data.labels)) < 2:
         log.warning("every segment has the label %r: nothing to decode", data.labels[0])
     elif data.labels is not None:
         if on_step:
-            on_step(f"decoding behaviour ({n_splits} folds, a Seq2seq fitted in each)")
+            on_step(f"decoding behaviour ({d.n_splits} folds, a Seq2seq fitted in each)")
         params = {**model.get_params()}
-        shared = Shared(data)
-        methods = {"latent_logistic": Decoder("segments", lambda seed: LatentDecoder(shared, params, chunks, seed)),
-                   **{k: DECODERS[k] for k in ("random_forest", "mlp", "majority")}}
-        features = {"segments": np.arange(data.n_segments, dtype=float)[:, None],
-                    "rates": rate_features(data, chunks)}
+        features = {"latents": latent_input(data, params, d.latent_features, d.chunks,
+                                            on_fold=(lambda k: on_step(f"decoding: Seq2seq of fold {k + 1}"))
+                                            if on_step else None),
+                    "source_rates": rate_features(data, d.chunks, "source"),
+                    "source_target_rates": rate_features(data, d.chunks)}
         try:
-            decoding = compare_decoders(features, data.labels, data.starts, data.stops, n_splits=n_splits,
-                                        seed=int(model.seed or 0), methods=methods)
+            decoding = compare_decoders(features, data.labels, data.starts, data.stops, n_splits=d.n_splits,
+                                        seed=int(model.seed or 0), methods=decoder_grid(DECODING_INPUTS),
+                                        null=d.null, n_permutations=d.n_permutations)
         except FloatingPointError as err:  # a fold's Seq2seq diverged
             from ..step import TrainingError
 
@@ -243,7 +265,9 @@ def seq2seq_file(
     seconds = time.perf_counter() - started
     latents = model.transform(data)
     parameters = {"segments": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.__dict__.items()},
-                  "test_fraction": test_fraction, "n_splits": n_splits, "chunks": chunks,
+                  "test_fraction": test_fraction,
+                  "decoding": {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.__dict__.items()},
+                  "decoding_protocol": decoding.protocol if decoding is not None else {},
                   "n_train": int(len(train_idx)), "n_test": int(len(test_idx)), "n_gap": int(len(gap))}
 
     def build(copy):
@@ -310,5 +334,5 @@ def write_report(folder: Path, scores: pd.DataFrame, model: Any, data: Any, test
     return paths
 
 
-__all__ = ["MODULE_NAME", "LatentDecoder", "Seq2seqResult", "SegmentOptions", "chunk_means", "rate_features",
-           "seq2seq_file"]
+__all__ = ["DECODING_INPUTS", "MODULE_NAME", "DecodingOptions", "Seq2seqResult", "SegmentOptions", "latent_input",
+           "rate_features", "seq2seq_file"]
