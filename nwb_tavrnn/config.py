@@ -175,7 +175,7 @@ SEQ2SEQ_KEYS: dict[str, str] = {
     "test_fraction": "share of segments held out for the target's prediction (0.2)",
     "n_splits": "blocked folds of the behaviour decoding (5)",
     "chunks": "stretches per segment whose mean latents / rates the decoders read (5)",
-    "latent_features": "what the decoders read of the latents: means, covariances, dynamics, spectrum (all four)",
+    "latent_features": "what the decoders read of the latents: means, covariances, dynamics, spectrum (means, dynamics)",
     "null": "label null of every decoder: circular_shift (default), block_permutation or iid",
     "n_permutations": "labellings of the label null (100; 0 = no test)",
     "name_prefix": "prefix of the names of the objects written",

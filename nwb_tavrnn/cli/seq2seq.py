@@ -67,10 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ev.add_argument("--test-fraction", type=float, default=0.2,
                     help="share of segments held out for the target's prediction, as contiguous blocks (0.2)")
     ev.add_argument("--n-splits", type=int, default=5, help="blocked folds of the behaviour decoding (5)")
-    ev.add_argument("--latent-features", default="means,covariances,dynamics,spectrum", metavar="KINDS",
+    ev.add_argument("--latent-features", default="means,dynamics", metavar="KINDS",
                     help="what the decoders read of each segment's latents, comma-separated: means (chunk means), "
                          "covariances (lagged auto/cross-covariances), dynamics (eigenvalues of a linear dynamics "
-                         "fit), spectrum (band power); default all four")
+                         "fit), spectrum (band power); default means,dynamics")
     ev.add_argument("--null", choices=["block_permutation", "circular_shift", "iid"], default="circular_shift",
                     help="label null of every decoder: circular_shift (default: keeps the labels' autocorrelation), "
                          "block_permutation (label blocks permuted), iid (single trials permuted: only for a "

@@ -12,7 +12,7 @@ fitted across segments (the decoding standardises them inside each fold):
     ``lags`` (0 included): the symmetric part is variance and coupling, the antisymmetric part
     ``C(τ) − C(τ)ᵀ`` measures rotation.
 ``dynamics``
-    A least-squares linear dynamics fit ``z_{t+1} − z̄ ≈ A (z_t − z̄)`` per segment; the moduli
+    A least-squares linear dynamics fit ``z_{t+1} ≈ A z_t + c`` per segment; the moduli
     and the absolute angles of A's eigenvalues (rad per bin), sorted by angle then modulus. The
     eigenvalues do not change under an invertible linear map of the latents, so this is the same
     whichever basis a fold's model found.
@@ -34,7 +34,7 @@ import numpy as np
 KINDS = ("means", "covariances", "dynamics", "spectrum")
 #: The default summary: it decodes both the phase-labelled and the speed-labelled two-region
 #: simulator (docs/seq2seq.md has the comparison).
-DEFAULT_KINDS = ("means", "covariances", "dynamics", "spectrum")
+DEFAULT_KINDS = ("means", "dynamics")
 
 
 def chunk_means(values: np.ndarray, chunks: int) -> np.ndarray:
@@ -70,17 +70,19 @@ def lagged_covariances(latents: np.ndarray, lags: Sequence[int]) -> np.ndarray:
 def dynamics_eigenvalues(latents: np.ndarray, ridge: float = 1e-6) -> np.ndarray:
     """Moduli and absolute angles of each segment's least-squares linear dynamics matrix.
 
-    ``A = Σ_t y_{t+1} y_tᵀ (Σ_t y_t y_tᵀ + ε I)⁻¹`` with ``y`` the centred latents and ``ε`` a
-    ridge of ``ridge`` times the mean variance (a latent that barely moves stays solvable).
+    ``A = Σ_t f_t p_tᵀ (Σ_t p_t p_tᵀ + ε I)⁻¹`` with ``p_t = z_t``, ``f_t = z_{t+1}`` each centred on
+    its own mean over the segment (a fit with an intercept) and ``ε`` a ridge of ``ridge`` times the
+    mean variance (a latent that barely moves stays solvable).
 
     Shapes
     ------
     latents : (segments, bins, k) -> (segments, 2k): k angles (rad per bin, descending), then the
     k moduli in the same order
     """
-    y = latents - latents.mean(axis=1, keepdims=True)
-    past, future = y[:, :-1], y[:, 1:]
-    k = y.shape[2]
+    # past and future centred on their own means: a fit with an intercept, exact for z_{t+1} = A z_t
+    past = latents[:, :-1] - latents[:, :-1].mean(axis=1, keepdims=True)
+    future = latents[:, 1:] - latents[:, 1:].mean(axis=1, keepdims=True)
+    k = latents.shape[2]
     gram = np.einsum("sti,stj->sij", past, past)
     scale = np.trace(gram, axis1=1, axis2=2)[:, None, None] / max(k, 1)
     gram = gram + (ridge * scale + 1e-12) * np.eye(k)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputFileError, OutputFileError, require
+from ...evaluation.trajectory import DEFAULT_KINDS
 from ...io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class DecodingOptions:
 
     n_splits: int = 5
     chunks: int = 5
-    latent_features: tuple[str, ...] = ("means", "covariances", "dynamics", "spectrum")
+    latent_features: tuple[str, ...] = DEFAULT_KINDS
     null: str = "circular_shift"
     n_permutations: int = 100
 
