@@ -77,7 +77,7 @@ def autocorrelated_null_session(seed: int, n: int = 200, mean_run: float = 15.0,
     return np.array(labels[:n]), {"a": drift(), "b": drift()}
 
 
-def decoding_null_draw(seed: int, n_permutations: int = 199, methods: dict | None = None, null: str = "circular_shift",
+def decoding_null_draw(seed: int, n_permutations: int = 99, methods: dict | None = None, null: str = "circular_shift",
                        **session) -> dict[str, float]:
     """One :func:`autocorrelated_null_session` through :func:`~nwb_tavrnn.evaluation.decoding.compare_decoders`
     (blocked 5-fold, the default label null): the p-values of decoder ``a`` (label null and the
@@ -88,7 +88,7 @@ def decoding_null_draw(seed: int, n_permutations: int = 199, methods: dict | Non
     starts = np.arange(len(y), dtype=float)
     methods = methods or {"a": ("a", "ridge"), "b": ("b", "ridge")}
     c = compare_decoders(features, y, starts, starts + 1.0, seed=seed, methods=methods, n_permutations=n_permutations, null=null,
-                         n_boot=200)
+                         n_boot=20)
     pair = c.difference("a", "b")
     return {"decoder": c.metric("a", "p_value"), "decoder_binomial": c.metric("a", "binomial_p_value_iid"),
             "difference": float(pair["p_value"]), "difference_mcnemar": float(pair["mcnemar_p_value_iid"]),

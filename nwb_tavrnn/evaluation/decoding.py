@@ -21,8 +21,10 @@ the class mix).
 **Tests.**
 
 * Each decoder: a *label null* that keeps the labels' temporal structure
-  (:func:`~nwb_tavrnn.evaluation.nulls.label_null`: whole label blocks permuted by default, or the
-  label sequence circularly shifted, or single trials permuted for a randomised design); for every
+  (:func:`~nwb_tavrnn.evaluation.nulls.label_null`: the label sequence circularly shifted by
+  default, which keeps its autocorrelation exactly; or whole label blocks permuted, valid but
+  conservative for runs of alternating classes; or single trials permuted, for a randomised
+  design); for every
   null labelling the decoder is refitted on the same folds and the same fold features (the
   model producing the latents never sees a label, so nothing else is refitted). This is the
   mechanism of the window evaluation (:func:`~nwb_tavrnn.evaluation.metrics.permutation_test`).
@@ -52,7 +54,7 @@ from .metrics import (
     ClassifierSpec,
     FoldFeatures,
     _encode,
-    block_bootstrap_interval,
+    balanced_accuracy_interval,
     fold_features,
     permutation_test,
     predict_labels,
@@ -275,8 +277,9 @@ def _resolve(methods: Mapping[str, Decoder | tuple] | Sequence[str] | None) -> d
 def prepare_input(value: np.ndarray | FoldInput, folds: Folds) -> list[FoldFeatures]:
     """One input's features in every fold, standardised on the fold's training segments.
 
-    An array is cut by the folds; a fold input is called once per fold. Non-finite features
-    (e.g. a dynamics fit of a silent latent) become 0 after standardisation.
+    An array is cut by the folds; a fold input is called once per fold. Features that are not
+    finite on some training segment are dropped (decided on the training segments alone); a
+    non-finite test value becomes 0 (the training mean) after standardisation.
 
     Shapes
     ------
@@ -291,9 +294,10 @@ def prepare_input(value: np.ndarray | FoldInput, folds: Folds) -> list[FoldFeatu
         x_train, x_test = value(np.asarray(train), np.asarray(test))
         x_train = np.asarray(x_train, float).reshape(len(train), -1)
         x_test = np.asarray(x_test, float).reshape(len(test), -1)
-        finite = np.isfinite(x_train).all(axis=0) & np.isfinite(x_test).all(axis=0)
+        finite = np.isfinite(x_train).all(axis=0)
         x_train, x_test = x_train[:, finite], x_test[:, finite]
         scaler = StandardScaler().fit(x_train)
+        x_test = np.where(np.isfinite(x_test), x_test, scaler.mean_)
         out.append(FoldFeatures(np.asarray(train), np.asarray(test), scaler.transform(x_train),
                                 scaler.transform(x_test)))
     return out
@@ -373,6 +377,11 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
         raise ValueError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
     if int(n_permutations) < 0:
         raise ValueError(f"n_permutations must be >= 0, got {n_permutations}")
+    # a null labelling must be scored on folds that do not depend on the observed labels
+    if n_permutations and (split == "stratified" or (split == "label_blocks" and null != "block_permutation")):
+        raise ValueError(f"split {split!r} builds folds from the observed labels, which a {null} null does not keep: "
+                         "use split='blocked'" + (" (or label_blocks with null='block_permutation')"
+                                                  if split == "label_blocks" else ""))
     chosen = _resolve(methods)
     for key, value in features.items():
         if not callable(value) and len(value) != n:
@@ -434,17 +443,19 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
         predicted[name] = pred
         right = pred == codes
         shares = balanced_contributions(codes, right)
-        low, high = block_bootstrap_interval(shares * n, boot_block, n_boot, seed=seed)
+        low, high = balanced_accuracy_interval(codes, right, boot_block, n_boot=n_boot, seed=seed)
         values = {"accuracy": float(right.mean()), "balanced_accuracy": float(shares.sum()),
                   "balanced_accuracy_ci_low": low, "balanced_accuracy_ci_high": high,
                   "chance": 1.0 / len(classes), "nir": nir, "n_tested": float(n)}
         if labelling is not None and dec.classifier != "majority":  # the majority class reads nothing to test
             started = time.perf_counter()
             perm = permutation_test(None, y, None, labelling, dec.classifier, seed=seed, statistic=HEADLINE,
-                                    prepared=prepared[dec.feature], stop_after=stop_after)
+                                    prepared=prepared[dec.feature], stop_after=stop_after,
+                                    observed=float(shares.sum()), skip_untestable=True)
             seconds[f"null:{name}"] = time.perf_counter() - started
-            values.update({"null_balanced_accuracy_mean": float(np.mean(perm.null)),
-                           "null_balanced_accuracy_95": float(np.quantile(perm.null, 0.95)),
+            drawn = len(perm.null) > 0
+            values.update({"null_balanced_accuracy_mean": float(np.mean(perm.null)) if drawn else np.nan,
+                           "null_balanced_accuracy_95": float(np.quantile(perm.null, 0.95)) if drawn else np.nan,
                            "n_permutations": float(len(perm.null)), "testable": float(perm.testable)})
             if perm.testable:
                 values["p_value"] = perm.p_value
@@ -460,7 +471,8 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
         right_a, right_b = predicted[a] == codes, predicted[b] == codes
         d = balanced_contributions(codes, right_a) - balanced_contributions(codes, right_b)
         test = block_sign_flip_test(d, units, seed=seed)
-        low, high = block_bootstrap_interval(d * n, boot_block, n_boot, seed=seed)
+        low, high = balanced_accuracy_interval(codes, right_a, boot_block, right_other=right_b, n_boot=n_boot,
+                                               seed=seed)
         nb, nc, p_iid = mcnemar_exact(right_a, right_b)
         pairs.append({"method_a": a, "method_b": b, "difference": test.difference, "ci_low": low, "ci_high": high,
                       "p_value": test.p_value, "n_blocks": test.n_blocks, "mcnemar_b": nb, "mcnemar_c": nc,

@@ -267,6 +267,33 @@ def classify(x: np.ndarray, y: Sequence, folds: Iterable, classifier: str = "rid
     return Classification(classes[codes], predicted, _scores(classes[codes], predicted))
 
 
+def block_bootstrap_indices(n: int, block: int, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """Resampled indices of the circular block bootstrap: runs of ``block`` consecutive items (in
+    time order) drawn with replacement until ``n`` items are drawn.
+
+    Circular blocks make every item equally likely to be drawn (plain moving blocks under-draw the
+    first and last items, which can leave the observed statistic outside its own interval).
+
+    Shapes
+    ------
+    return : (n_boot, n) int
+    """
+    block = int(min(max(block, 1), n))
+    rng = np.random.default_rng(seed)
+    per = -(-n // block)
+    starts = rng.integers(0, n, size=(n_boot, per))
+    return ((starts[..., None] + np.arange(block)) % n).reshape(n_boot, -1)[:, :n]
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (np.nan, np.nan)
+    tail = (1 - confidence) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
 def block_bootstrap_interval(values: Sequence[float], block: int, n_boot: int = 2000, confidence: float = 0.95,
                              seed: int = 0) -> tuple[float, float]:
     """Percentile interval of a mean by the circular block bootstrap.
@@ -280,19 +307,47 @@ def block_bootstrap_interval(values: Sequence[float], block: int, n_boot: int = 
     values : (windows,) in time order, e.g. 1 where a window was classified correctly
     """
     v = np.asarray(values, float)
-    n = v.size
-    if n == 0:
+    if v.size == 0:
         return (np.nan, np.nan)
-    block = int(min(max(block, 1), n))
-    rng = np.random.default_rng(seed)
-    per = -(-n // block)
-    # circular blocks: every window is equally likely to be drawn (plain moving blocks under-draw the
-    # first and last windows, which can leave the observed mean outside its own interval)
-    starts = rng.integers(0, n, size=(n_boot, per))
-    idx = ((starts[..., None] + np.arange(block)) % n).reshape(n_boot, -1)[:, :n]
-    means = v[idx].mean(axis=1)
-    tail = (1 - confidence) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+    return _percentiles(v[block_bootstrap_indices(v.size, block, n_boot, seed)].mean(axis=1), confidence)
+
+
+def balanced_accuracies(truth: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Balanced accuracy (mean recall of the classes present) of every row of resampled items.
+
+    Shapes
+    ------
+    truth, right : (resamples, items) -> (resamples,)
+    """
+    truth, right = np.atleast_2d(truth), np.atleast_2d(np.asarray(right, float))
+    recalls = []
+    for k in np.unique(truth):
+        members = truth == k
+        count = members.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recalls.append(np.where(count > 0, (right * members).sum(axis=1) / count, np.nan))
+    return np.nanmean(np.stack(recalls), axis=0)
+
+
+def balanced_accuracy_interval(truth: Sequence, right: Sequence[bool], block: int,
+                               right_other: Sequence[bool] | None = None, n_boot: int = 2000,
+                               confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Circular block-bootstrap percentile interval of a balanced accuracy, or of the difference of
+    two methods' balanced accuracies on the same items (``right_other``, paired: one resample
+    serves both). Each resample's balanced accuracy is recomputed from its own class mix.
+
+    Shapes
+    ------
+    truth, right, right_other : (items,) in time order
+    """
+    truth = np.asarray(truth)
+    if truth.size == 0:
+        return (np.nan, np.nan)
+    idx = block_bootstrap_indices(truth.size, block, n_boot, seed)
+    values = balanced_accuracies(truth[idx], np.asarray(right)[idx])
+    if right_other is not None:
+        values = values - balanced_accuracies(truth[idx], np.asarray(right_other)[idx])
+    return _percentiles(values, confidence)
 
 
 def cluster(x: np.ndarray, y: Sequence, seeds: Sequence[int] = range(10), n_clusters: int | None = None) -> pd.DataFrame:
@@ -360,7 +415,8 @@ def _statistic(truth: np.ndarray, guess: np.ndarray, n_classes: int, statistic: 
 def permutation_test(x: np.ndarray | None, y: Sequence, folds: Iterable | None, null: LabelNull,
                      classifier: ClassifierSpec = "ridge", pca: int | None = None, seed: int = 0,
                      statistic: str = "accuracy", prepared: Sequence[FoldFeatures] | None = None,
-                     stop_after: int | None = None) -> PermutationResult:
+                     stop_after: int | None = None, observed: float | None = None,
+                     skip_untestable: bool = False) -> PermutationResult:
     """Label null: the same cross-validation (same folds, same fitted features) for every labelling
     of ``null``; the observed statistic is the one :func:`classify` reports for ``y``.
 
@@ -372,6 +428,10 @@ def permutation_test(x: np.ndarray | None, y: Sequence, folds: Iterable | None, 
         p-value h / drawn (Besag & Clifford 1991, valid like the fixed-size one). A decoder with no
         information then costs about ``2 · stop_after`` refits instead of every labelling; one
         that decodes still costs them all. None draws every labelling.
+    observed
+        The observed statistic when the caller has it already (saves refitting the observed labels).
+    skip_untestable
+        Draw nothing when the null cannot give a valid p-value (``null.testable`` False).
 
     Shapes
     ------
@@ -379,11 +439,14 @@ def permutation_test(x: np.ndarray | None, y: Sequence, folds: Iterable | None, 
     y : (windows,) in the order ``null`` was built on
     """
     prepared = prepared if prepared is not None else fold_features(x, folds, pca)
-    observed = classify(x, y, None, classifier, pca, seed, prepared=prepared).scores[statistic]
+    if observed is None:
+        observed = classify(x, y, None, classifier, pca, seed, prepared=prepared).scores[statistic]
     classes, codes = _encode(y)
     lookup = {c: i for i, c in enumerate(classes)}
     perm_codes = np.vectorize(lookup.__getitem__, otypes=[int])(null.labels) if null.labels.size else \
         np.empty((0, len(codes)), int)
+    if skip_untestable and not null.testable:
+        perm_codes = perm_codes[:0]
     sequential = bool(stop_after) and classifier != "ridge" and not null.exact and null.testable
     values: list[float] = []
     batch = len(perm_codes) if not sequential else 1

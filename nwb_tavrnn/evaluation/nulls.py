@@ -244,17 +244,21 @@ def block_sign_flip_test(contributions: Sequence[float], blocks: Sequence, n_fli
     m = len(sums)
     if m == 0:  # the methods agree on every block: no evidence of a difference
         return PairedTest(observed, 1.0, 0, True, 1.0)
-    exact = 2 ** m <= n_flips
+    exact = m < 63 and 2 ** m <= n_flips
+    target = abs(float(sums.sum())) - 1e-12
     if exact:
         signs = 1 - 2 * ((np.arange(2 ** m)[:, None] >> np.arange(m)) & 1)
+        p = int(np.sum(np.abs(signs @ sums) >= target)) / 2 ** m
     else:
-        signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_flips, m))
-    stats = np.abs(signs @ sums)
-    count = int(np.sum(stats >= abs(float(sums.sum())) - 1e-12))
-    if exact:
-        p, min_p = count / len(stats), 2.0 / 2 ** m  # the observed pattern and its mirror always tie
-    else:
-        p, min_p = (1 + count) / (1 + n_flips), max(2.0 / 2 ** m, 1.0 / (1 + n_flips))
+        rng = np.random.default_rng(seed)
+        count, drawn = 0, 0
+        while drawn < n_flips:  # in chunks: bounded memory for many blocks
+            rows = min(1000, n_flips - drawn)
+            count += int(np.sum(np.abs(rng.choice([-1.0, 1.0], size=(rows, m)) @ sums) >= target))
+            drawn += rows
+        p = (1 + count) / (1 + n_flips)
+    # the observed pattern and its mirror always tie; 2.0 ** (1 - m) stays a float for any m
+    min_p = 2.0 ** (1 - m) if exact else max(2.0 ** (1 - m), 1.0 / (1 + n_flips))
     return PairedTest(observed, float(p), m, exact, float(min_p))
 
 

@@ -63,7 +63,8 @@ def lagged_covariances(latents: np.ndarray, lags: Sequence[int]) -> np.ndarray:
         if lag >= b:
             continue
         c = np.einsum("sti,stj->sij", z[:, :b - lag], z[:, lag:]) / (b - lag)
-        out.append(c[:, *np.triu_indices(k)] if lag == 0 else c.reshape(s, k * k))
+        upper = np.triu_indices(k)
+        out.append(c[:, upper[0], upper[1]] if lag == 0 else c.reshape(s, k * k))
     return np.concatenate(out, axis=1) if out else np.zeros((s, 0))
 
 

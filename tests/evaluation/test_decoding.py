@@ -165,6 +165,30 @@ def test_sign_flip_test_against_a_hand_enumeration():
     assert block_sign_flip_test(np.zeros(5), np.arange(5)).p_value == 1.0
 
 
+def test_intervals_are_balanced_accuracies_of_the_resamples():
+    """Each bootstrap resample's balanced accuracy is recomputed from its own class mix: a perfect
+    decoder's interval is exactly 1, a constant guess's exactly 1 / classes."""
+    from nwb_tavrnn.evaluation.metrics import balanced_accuracy_interval
+
+    rng = np.random.default_rng(8)
+    y = block_labels(200, rng)
+    assert balanced_accuracy_interval(y, np.ones(200, bool), 15) == (1.0, 1.0)
+    assert balanced_accuracy_interval(y, y == "old", 15) == (0.5, 0.5)
+    low, high = balanced_accuracy_interval(y, y == "old", 15, right_other=np.ones(200, bool))
+    assert low == high == -0.5
+
+
+def test_many_blocks_and_label_dependent_folds():
+    rng = np.random.default_rng(9)
+    res = block_sign_flip_test(rng.normal(size=1500) + 0.2, np.arange(1500), n_flips=2000)
+    assert not res.exact and res.n_blocks == 1500 and res.p_value == pytest.approx(1 / 2001)
+    y = block_labels(40, rng)
+    starts = np.arange(40, dtype=float)
+    with pytest.raises(ValueError, match="split='blocked'"):
+        compare_decoders({"latents": rng.normal(size=(40, 2))}, y, starts, starts + 1, split="stratified",
+                         methods=["linear_latents"])
+
+
 def test_generic_refits_equal_the_batched_ridge():
     """The label null refits any scikit-learn classifier per labelling; with scikit-learn's own
     balanced RidgeClassifier it must give exactly the batched solver's predictions."""
