@@ -124,13 +124,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--decoding", action="store_true", help="the decoding's nulls and features instead")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--cases", nargs="+", default=["phase", "speed", "scrambled"],
+                        choices=["phase", "speed", "scrambled"], help="decoding cases (default all three)")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # internal: one case in this process
     args = parser.parse_args()
     if args.decoding:
         print("Behaviour decoding, the step's defaults (5 blocked folds; 100 labellings, sequential stopping after 10); "
               "two-region simulator, 200 trials of 2 s, 20 ms bins; 2 threads")
         for seed in args.seeds:
-            for rule, scramble in (("phase", False), ("speed", False), ("phase", True)):
+            cases = {"phase": ("phase", False), "speed": ("speed", False), "scrambled": ("phase", True)}
+            for rule, scramble in (cases[c] for c in args.cases):
                 r = decoding_case(rule, seed, scramble)
                 nulls = r["null_s"]
                 total = sum(nulls.values())

@@ -183,6 +183,7 @@ def test_a_time_range_past_the_recording_is_refused(files, tmp_path):
     assert rc == 2 and "holds no spikes" in err
 
 
+@pytest.mark.slow  # a real sort (38 s): the default suite stays under 10 minutes on 2 cores
 @pytest.mark.skipif(not BIOCAM.exists(), reason="the shared BioCam recording is absent")
 def test_sorting_a_recording_where_no_unit_passes_curation(tmp_path):
     out = tmp_path / "b.nwb"

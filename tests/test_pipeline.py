@@ -241,7 +241,9 @@ def _evaluation_rows(path: Path):
         return read_one(nwbfile, EvaluationScores).to_dataframe().set_index(["method", "analysis", "metric"])["value"]
 
 
-@pytest.mark.parametrize("effect", ["planted", pytest.param("none", marks=pytest.mark.slow)])
+# both in the slow suite (46 s each): the default suite stays under 10 minutes on 2 cores
+@pytest.mark.parametrize("effect", [pytest.param("planted", marks=pytest.mark.slow),
+                                    pytest.param("none", marks=pytest.mark.slow)])
 def test_default_run_finds_a_planted_label_effect_and_not_drift(drifting, effect, tmp_path, capsys):
     """``run FILE OUT --labels TABLE:COLUMN`` with the default evaluation (120 s windows every 60 s,
     blocked purged folds, block-permutation null); fewer epochs and one time-shuffle refit for time.

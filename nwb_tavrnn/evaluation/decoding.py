@@ -141,8 +141,9 @@ class DecodingComparison:
         segments).
     differences
         One row per pair of methods: method_a, method_b, difference (balanced accuracy A − B),
-        ci_low, ci_high (paired block bootstrap), p_value (block sign flip, two-sided), n_blocks,
-        mcnemar_b, mcnemar_c, mcnemar_p_value_iid (descriptive).
+        ci_low, ci_high (paired block bootstrap), p_value (block sign flip, two-sided),
+        p_value_holm (Holm's adjustment over all pairs), n_blocks, mcnemar_b, mcnemar_c,
+        mcnemar_p_value_iid (descriptive).
     folds
         The folds every method was fitted and tested on.
     inputs
@@ -213,7 +214,8 @@ class DecodingComparison:
         rows = []
         for r in self.differences.itertuples():
             for metric, value in (("balanced_accuracy_difference", r.difference), ("ci_low", r.ci_low),
-                                  ("ci_high", r.ci_high), ("p_value", r.p_value), ("n_blocks", r.n_blocks),
+                                  ("ci_high", r.ci_high), ("p_value", r.p_value), ("p_value_holm", r.p_value_holm),
+                                  ("n_blocks", r.n_blocks),
                                   ("mcnemar_p_value_iid", r.mcnemar_p_value_iid)):
                 rows.append({"method": f"{r.method_a}_vs_{r.method_b}", "analysis": DIFFERENCE_ANALYSIS,
                              "metric": metric, "seed": seed, "value": float(value)})
@@ -248,6 +250,23 @@ def mcnemar_exact(right_a: np.ndarray, right_b: np.ndarray) -> tuple[int, int, f
     c = int(np.sum(~right_a & right_b))
     p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
     return b, c, p
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (controls the family-wise error rate
+    under any dependence between the tests).
+
+    Shapes
+    ------
+    p_values : (tests,) -> (tests,)
+    """
+    p = np.asarray(p_values, float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
 
 
 def balanced_contributions(truth: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -478,13 +497,17 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
                       "p_value": test.p_value, "n_blocks": test.n_blocks, "mcnemar_b": nb, "mcnemar_c": nc,
                       "mcnemar_p_value_iid": p_iid})
 
+    differences = pd.DataFrame(pairs, columns=["method_a", "method_b", "difference", "ci_low", "ci_high", "p_value",
+                                               "n_blocks", "mcnemar_b", "mcnemar_c", "mcnemar_p_value_iid"])
+    differences.insert(6, "p_value_holm", holm(differences["p_value"].to_numpy(float)))
     protocol = {
         "split": folds.describe(),
         "label_null": (labelling.describe() + ("" if labelling.testable else f"; not testable: {labelling.reason}")
                        if labelling is not None else "not run (n_permutations = 0)"),
         "statistic": "balanced accuracy (mean recall of the classes); decoders class-balanced",
         "paired_test": (f"two-sided sign flip of the balanced-accuracy difference over {n_units} "
-                        + ("segments (a randomised design)" if null == "iid" else "label blocks")),
+                        + ("segments (a randomised design)" if null == "iid" else "label blocks")
+                        + f"; p_value_holm: Holm's adjustment over the {len(differences)} pairs"),
         "interval": (f"95 % circular block bootstrap (blocks of {boot_block} segments) of the out-of-fold "
                      "balanced accuracy; covers the sampling of segments, not refitting"),
         "iid_tests": "binomial_p_value_iid and mcnemar_p_value_iid assume independent segments (descriptive)",
@@ -492,8 +515,7 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
     return DecodingComparison(
         predictions={name: classes[pred] for name, pred in predicted.items()}, labels=y, classes=classes,
         scores=pd.DataFrame(rows, columns=["method", "analysis", "metric", "seed", "value"]),
-        differences=pd.DataFrame(pairs, columns=["method_a", "method_b", "difference", "ci_low", "ci_high", "p_value",
-                                                 "n_blocks", "mcnemar_b", "mcnemar_c", "mcnemar_p_value_iid"]),
+        differences=differences,
         folds=folds, inputs={name: dec.feature for name, dec in run.items()}, protocol=protocol, seconds=seconds)
 
 
@@ -547,7 +569,8 @@ def plot_decoding(comparison: DecodingComparison, folder: str | Path, stem: str 
     for k, m in enumerate(names):
         p = comparison.metric(m, "p_value")
         if np.isfinite(p):
-            ax.text(k, min(high[k], 1.0) + 0.02, f"p={p:.2g}", ha="center", va="bottom", fontsize=7)
+            top = np.nanmax([high[k], null95[k]])  # above the interval and the null's tick
+            ax.text(k, min(top, 1.0) + 0.02, f"p={p:.2g}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, names, rotation=35, ha="right", fontsize=7)
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("out-of-fold balanced accuracy")
@@ -559,4 +582,4 @@ def plot_decoding(comparison: DecodingComparison, folder: str | Path, stem: str 
 
 __all__ = ["ANALYSIS", "DECODERS", "DIFFERENCE_ANALYSIS", "FAMILIES", "HEADLINE", "METRICS", "Decoder",
            "DecodingComparison", "FoldInput", "balanced_contributions", "binomial_p_value", "compare_decoders",
-           "decoder_grid", "mcnemar_exact", "plot_decoding", "prepare_input"]
+           "decoder_grid", "holm", "mcnemar_exact", "plot_decoding", "prepare_input"]

@@ -126,7 +126,7 @@ def test_scores_long_format(known):
     assert comparison.metric("random_forest_rates", "n_permutations") < 99  # stopped early: no information
     full = comparison.to_scores()
     pairs = full[full.analysis == DIFFERENCE_ANALYSIS]
-    assert len(pairs) == 6 * math.comb(len(METHODS), 2) == 6 * len(comparison.differences)
+    assert len(pairs) == 7 * math.comb(len(METHODS), 2) == 7 * len(comparison.differences)
     assert "linear_latents_vs_majority" in set(pairs.method)
     assert list(full.columns) == list(s.columns)
 
@@ -163,6 +163,13 @@ def test_sign_flip_test_against_a_hand_enumeration():
     assert res.min_p == pytest.approx(2 / 16)
     # blocks with no difference drop out; no difference at all is p = 1
     assert block_sign_flip_test(np.zeros(5), np.arange(5)).p_value == 1.0
+
+
+def test_holm_against_a_hand_computation():
+    from nwb_tavrnn.evaluation.decoding import holm
+
+    # sorted 0.01, 0.02, 0.04, 0.5 -> 4*0.01, max(3*0.02, .), max(2*0.04, .), max(0.5, .)
+    np.testing.assert_allclose(holm(np.array([0.04, 0.01, 0.5, 0.02])), [0.08, 0.04, 0.5, 0.06])
 
 
 def test_intervals_are_balanced_accuracies_of_the_resamples():

@@ -74,6 +74,7 @@ def test_regimes_classified_and_nulls_at_chance(fitted, tmp_path):
     assert json.loads((tmp_path / "report" / "summary.json").read_text())["protocol"]["label_test"] == "valid"
 
 
+@pytest.mark.slow  # three TAVRNN refits (25 s): the default suite stays under 10 minutes on 2 cores
 def test_time_shuffle_refit_runs_the_identical_pipeline(fitted):
     """Without shuffling, the null's refit reproduces the real embeddings exactly: same graphs, same
     |r| features and history-node row, same training settings and seed."""
