@@ -11,7 +11,7 @@ linear / random forest / MLP on latents, source rates and source+target rates) o
 simulator (200 trials, phase and speed labels) and on the same session with its labels replaced by
 blocks unrelated to anything (nothing decodes). Printed: the decoding time (the fold models, the
 features, the observed fits), the label nulls' time (every decoder refitted per labelling, 100
-labellings, sequential stopping after 10 exceedances) as a share of it, per decoder family, and the
+labellings, sequential stopping after 5 exceedances; refits on every core) as a share of it, per decoder family, and the
 latent features' time.
 
     python benchmarks/seq2seq.py [--units 100 1000] [--hours 1] [--epochs 1]
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # internal: one case in this process
     args = parser.parse_args()
     if args.decoding:
-        print("Behaviour decoding, the step's defaults (5 blocked folds; 100 labellings, sequential stopping after 10); "
+        print("Behaviour decoding, the step's defaults (5 blocked folds; 100 labellings, sequential stopping after 5, refits on every core); "
               "two-region simulator, 200 trials of 2 s, 20 ms bins; 2 threads")
         for seed in args.seeds:
             cases = {"phase": ("phase", False), "speed": ("speed", False), "scrambled": ("phase", True)}

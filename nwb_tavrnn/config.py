@@ -178,6 +178,7 @@ SEQ2SEQ_KEYS: dict[str, str] = {
     "latent_features": "what the decoders read of the latents: means, covariances, dynamics, spectrum (means, dynamics)",
     "null": "label null of every decoder: circular_shift (default), block_permutation or iid",
     "n_permutations": "labellings of the label null (100; 0 = no test)",
+    "n_jobs": "threads refitting the label null's labellings (default: one per core)",
     "name_prefix": "prefix of the names of the objects written",
 }
 
@@ -488,7 +489,7 @@ class PipelineConfig:
             segment_options = SegmentOptions(**segment).validate()
             make_estimator(drop_none=False, **n).lag_bins(segment_options.bin_size)
             decoding = DecodingOptions(**{k: options[k] for k in ("n_splits", "chunks", "latent_features", "null",
-                                                                    "n_permutations") if k in options}).validate()
+                                                                    "n_permutations", "n_jobs") if k in options}).validate()
             step = Seq2seqStep(segment_options, dict(n), float(options.get("test_fraction", 0.2)), decoding,
                                str(options.get("name_prefix", "")))
             require(0 < step.test_fraction < 1, f"test_fraction must be in (0, 1), got {step.test_fraction}")

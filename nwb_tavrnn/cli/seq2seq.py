@@ -77,6 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                          "randomised trial design)")
     ev.add_argument("--permutations", type=int, default=100,
                     help="labellings of the label null (100; 0 = no test)")
+    ev.add_argument("--n-jobs", type=int, metavar="N",
+                    help="threads refitting the label null's labellings (default: one per core)")
     ev.add_argument("--report", metavar="DIR", help="write scores.csv and the figures to DIR")
     out = parser.add_argument_group("output")
     out.add_argument("--name-prefix", default="", help="prefix for the names of the objects written")
@@ -108,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
     require(0 < args.test_fraction < 1, f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     require(args.n_splits >= 2, f"--n-splits must be >= 2, got {args.n_splits}")
     require(args.permutations >= 0, f"--permutations must be >= 0, got {args.permutations}")
+    require(args.n_jobs is None or args.n_jobs >= 1, f"--n-jobs must be >= 1, got {args.n_jobs}")
     decoding = DecodingOptions(n_splits=args.n_splits, latent_features=args.latent_features, null=args.null,
-                               n_permutations=args.permutations)
+                               n_permutations=args.permutations, n_jobs=args.n_jobs)
     try:
         decoding.validate()
     except ValueError as err:

@@ -72,7 +72,7 @@ METRICS = ("accuracy", "balanced_accuracy", "balanced_accuracy_ci_low", "balance
            "nir", "n_tested", "null_balanced_accuracy_mean", "null_balanced_accuracy_95", "n_permutations",
            "testable", "p_value", "binomial_p_value_iid")
 #: Refits of a one-labelling-at-a-time decoder stop once this many null scores reach the observed one.
-STOP_AFTER = 10
+STOP_AFTER = 5
 
 #: A fold input: (training indices, test indices) -> (training features, test features).
 FoldInput = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -334,7 +334,7 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
                      seed: int = 0, methods: Mapping[str, Decoder | tuple] | Sequence[str] | None = None,
                      null: str = "circular_shift", n_permutations: int = 100, blocks: Sequence | None = None,
                      alpha: float = 0.05, n_boot: int = 2000, stop_after: int | None = STOP_AFTER,
-                     on_input: Callable[[str], None] | None = None) -> DecodingComparison:
+                     n_jobs: int | None = 1, on_input: Callable[[str], None] | None = None) -> DecodingComparison:
     """Decode the segments' labels with every method on the same folds; test each against a label
     null and every pair against each other (see the module docstring).
 
@@ -366,6 +366,9 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
     stop_after
         Sequential stopping of the null of decoders refitted one labelling at a time
         (:func:`~nwb_tavrnn.evaluation.metrics.permutation_test`); None refits every labelling.
+    n_jobs
+        Threads refitting the null labellings of decoders fitted one labelling at a time (-1 or
+        None: every core); the results do not depend on it.
     on_input
         Called with an input's name before it is prepared (progress of slow fold inputs).
 
@@ -424,7 +427,7 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
             ordered, y[order], np.asarray(starts, float)[order], np.asarray(stops, float)[order], n_splits=n_splits,
             purge_gap=purge_gap, split=split, seed=seed, methods=run, null=null, n_permutations=n_permutations,
             blocks=None if blocks is None else np.asarray(blocks)[order], alpha=alpha, n_boot=n_boot,
-            stop_after=stop_after, on_input=on_input)
+            stop_after=stop_after, n_jobs=n_jobs, on_input=on_input)
         return _unordered(result, order)
 
     classes, codes = _encode(y)
@@ -470,7 +473,7 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
             started = time.perf_counter()
             perm = permutation_test(None, y, None, labelling, dec.classifier, seed=seed, statistic=HEADLINE,
                                     prepared=prepared[dec.feature], stop_after=stop_after,
-                                    observed=float(shares.sum()), skip_untestable=True)
+                                    observed=float(shares.sum()), skip_untestable=True, n_jobs=n_jobs)
             seconds[f"null:{name}"] = time.perf_counter() - started
             drawn = len(perm.null) > 0
             values.update({"null_balanced_accuracy_mean": float(np.mean(perm.null)) if drawn else np.nan,

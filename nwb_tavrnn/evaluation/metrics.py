@@ -412,11 +412,18 @@ def _statistic(truth: np.ndarray, guess: np.ndarray, n_classes: int, statistic: 
     return _scores(truth, guess)[statistic]
 
 
+def _workers(n_jobs: int | None) -> int:
+    import os
+
+    cores = os.cpu_count() or 1
+    return cores if n_jobs in (None, -1) else max(1, min(int(n_jobs), cores))
+
+
 def permutation_test(x: np.ndarray | None, y: Sequence, folds: Iterable | None, null: LabelNull,
                      classifier: ClassifierSpec = "ridge", pca: int | None = None, seed: int = 0,
                      statistic: str = "accuracy", prepared: Sequence[FoldFeatures] | None = None,
                      stop_after: int | None = None, observed: float | None = None,
-                     skip_untestable: bool = False) -> PermutationResult:
+                     skip_untestable: bool = False, n_jobs: int | None = 1) -> PermutationResult:
     """Label null: the same cross-validation (same folds, same fitted features) for every labelling
     of ``null``; the observed statistic is the one :func:`classify` reports for ``y``.
 
@@ -432,6 +439,9 @@ def permutation_test(x: np.ndarray | None, y: Sequence, folds: Iterable | None, 
         The observed statistic when the caller has it already (saves refitting the observed labels).
     skip_untestable
         Draw nothing when the null cannot give a valid p-value (``null.testable`` False).
+    n_jobs
+        Threads refitting labellings of a classifier fitted one labelling at a time (-1 or None:
+        every core); the result does not depend on it.
 
     Shapes
     ------
@@ -448,16 +458,43 @@ def permutation_test(x: np.ndarray | None, y: Sequence, folds: Iterable | None, 
     if skip_untestable and not null.testable:
         perm_codes = perm_codes[:0]
     sequential = bool(stop_after) and classifier != "ridge" and not null.exact and null.testable
-    values: list[float] = []
-    batch = len(perm_codes) if not sequential else 1
-    stopped = False
-    for first in range(0, len(perm_codes), max(batch, 1)):
-        part = perm_codes[first:first + batch]
+    # the batched ridge solves every labelling at once; other classifiers refit one labelling per
+    # worker, in batches of ``workers`` labellings taken in draw order
+    workers = 1 if classifier == "ridge" else _workers(n_jobs)
+    batch = len(perm_codes) if classifier == "ridge" else workers
+
+    def one(part: np.ndarray) -> list[float]:
         pred = predict_labels(prepared, part, len(classes), classifier, seed=seed)
-        values += [_statistic(truth, guess, len(classes), statistic) for truth, guess in zip(part, pred)]
-        if sequential and np.sum(np.asarray(values) >= observed - 1e-12) >= stop_after:
-            stopped = len(values) < len(perm_codes)
-            break
+        return [_statistic(truth, guess, len(classes), statistic) for truth, guess in zip(part, pred)]
+
+    values: list[float] = []
+    stopped = False
+    pool = None
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        # threads: the forests' and MLPs' fits release the GIL; one BLAS thread each, no oversubscription
+        pool = ThreadPoolExecutor(workers)
+        limits = threadpool_limits(limits=1)
+    try:
+        for first in range(0, len(perm_codes), max(batch, 1)):
+            part = perm_codes[first:first + batch]
+            if pool is None:
+                values += one(part)
+            else:
+                values += [v for chunk in pool.map(one, [part[i:i + 1] for i in range(len(part))]) for v in chunk]
+            if sequential:
+                hits = np.cumsum(np.asarray(values) >= observed - 1e-12)
+                if hits[-1] >= stop_after:  # Besag & Clifford: stop at the draw of the h-th exceedance
+                    values = values[:int(np.argmax(hits >= stop_after)) + 1]
+                    stopped = len(values) < len(perm_codes)
+                    break
+    finally:
+        if pool is not None:
+            pool.shutdown()
+            limits.restore_original_limits()
     null_values = np.asarray(values, float)
     if not (null.testable and len(null_values)):
         p = np.nan

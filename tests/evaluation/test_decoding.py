@@ -314,3 +314,22 @@ def test_figure_is_written(tmp_path):
     assert [p.name for p in paths] == ["decoding.png", "decoding.pdf"]
     for p in paths:
         assert p.is_file() and p.stat().st_size > 1000
+
+
+def test_null_refits_in_threads_equal_one_thread_and_stop_where_besag_clifford_says():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(10)
+    n = 80
+    y = block_labels(n, rng)
+    starts = np.arange(n, dtype=float)
+    features = {"weak": rng.normal(size=(n, 3)) + 0.2 * (y == "old")[:, None], "none": rng.normal(size=(n, 3))}
+    methods = {"weak": ("weak", lambda seed: LogisticRegression()), "none": ("none", lambda seed: LogisticRegression())}
+    runs = [compare_decoders(features, y, starts, starts + 1, methods=methods, n_permutations=60, n_jobs=jobs)
+            for jobs in (1, 2)]
+    for method in methods:
+        assert runs[0].metric(method, "p_value") == runs[1].metric(method, "p_value")
+        assert runs[0].metric(method, "n_permutations") == runs[1].metric(method, "n_permutations")
+    # no information: stopped at the 5th null score reaching the observed one, p = 5 / drawn
+    drawn = runs[0].metric("none", "n_permutations")
+    assert drawn < 60 and runs[0].metric("none", "p_value") == pytest.approx(5 / drawn)

@@ -119,6 +119,7 @@ class DecodingOptions:
     latent_features: tuple[str, ...] = DEFAULT_KINDS
     null: str = "circular_shift"
     n_permutations: int = 100
+    n_jobs: int | None = None
 
     def validate(self) -> DecodingOptions:
         from ...evaluation.nulls import NULLS
@@ -134,6 +135,8 @@ class DecodingOptions:
                 f"latent_features must be one or more of {', '.join(KINDS)}, got {list(self.latent_features)}")
         require(self.null in NULLS, f"null must be one of {', '.join(NULLS)}, got {self.null!r}")
         require(int(self.n_permutations) >= 0, f"n_permutations must be >= 0, got {self.n_permutations}")
+        require(self.n_jobs is None or int(self.n_jobs) >= 1 or int(self.n_jobs) == -1,
+                f"n_jobs must be >= 1, or -1 / None for every core, got {self.n_jobs}")
         return self
 
 
@@ -257,7 +260,7 @@ def seq2seq_file(
         try:
             decoding = compare_decoders(features, data.labels, data.starts, data.stops, n_splits=d.n_splits,
                                         seed=int(model.seed or 0), methods=decoder_grid(DECODING_INPUTS),
-                                        null=d.null, n_permutations=d.n_permutations)
+                                        null=d.null, n_permutations=d.n_permutations, n_jobs=d.n_jobs)
         except FloatingPointError as err:  # a fold's Seq2seq diverged
             from ..step import TrainingError
 
