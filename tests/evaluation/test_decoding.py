@@ -62,7 +62,7 @@ def known():
     rates[:, :2] += 0.1 * sign[:, None]
     starts = np.arange(n, dtype=float)
     comparison = compare_decoders({"latents": latents, "rates": rates}, y, starts, starts + 1.0, seed=0,
-                                  n_permutations=99, methods=METHODS)
+                                  n_permutations=49, methods=METHODS)
     return comparison, y, starts
 
 
@@ -81,9 +81,9 @@ def test_latents_beat_chance_and_their_null(known):
     assert ba > 0.8
     low, high = (comparison.metric("linear_latents", f"balanced_accuracy_ci_{k}") for k in ("low", "high"))
     assert low < ba < high and low > 0.6
-    # nothing of 99 circular shifts reaches it: the smallest p-value of 99 random draws
-    assert comparison.metric("linear_latents", "p_value") == pytest.approx(1 / 100)
-    assert comparison.metric("linear_latents", "null_balanced_accuracy_95") < 0.7
+    # nothing of 49 circular shifts reaches it: the smallest p-value of 49 random draws
+    assert comparison.metric("linear_latents", "p_value") == pytest.approx(1 / 50)
+    assert comparison.metric("linear_latents", "null_balanced_accuracy_95") < 0.75  # near chance, far below 0.8
     assert comparison.metric("linear_latents", "binomial_p_value_iid") < 1e-6
     pair = comparison.difference("linear_latents", "majority")
     majority = comparison.metric("majority", "balanced_accuracy")
@@ -123,7 +123,7 @@ def test_scores_long_format(known):
     assert set(s.analysis) == {ANALYSIS}
     assert list(s[s.method == "random_forest_rates"].metric) == list(METRICS)
     assert comparison.metric("random_forest_rates", "n_tested") == 200
-    assert comparison.metric("random_forest_rates", "n_permutations") < 99  # stopped early: no information
+    assert comparison.metric("random_forest_rates", "n_permutations") < 49  # stopped early: no information
     full = comparison.to_scores()
     pairs = full[full.analysis == DIFFERENCE_ANALYSIS]
     assert len(pairs) == 7 * math.comb(len(METHODS), 2) == 7 * len(comparison.differences)

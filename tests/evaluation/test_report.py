@@ -33,6 +33,7 @@ def fitted(tmp_path_factory):
     return fit_file(graphs, folder / "fitted.nwb", TAVRNN(epochs=40, seed=0, patience=None)).path
 
 
+@pytest.mark.slow  # 31 s: the default suite stays under 10 minutes on 2 cores
 def test_regimes_classified_and_nulls_at_chance(fitted, tmp_path):
     cfg = EvaluationConfig(seeds=2, n_permutations=99, baseline_epochs=15, time_shuffle_repeats=2)
     report = evaluate_file(fitted, "epochs:state", tmp_path / "scored.nwb", report_dir=tmp_path / "report", config=cfg)
