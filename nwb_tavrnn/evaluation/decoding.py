@@ -420,9 +420,7 @@ def compare_decoders(features: Mapping[str, np.ndarray | FoldInput], labels: Seq
     # time order throughout: the null's blocks, the bootstrap and the sign flips run along time
     order = np.argsort(np.asarray(starts, float), kind="stable")
     if not np.array_equal(order, np.arange(n)):
-        ordered = {k: (v if callable(v) else np.asarray(v)[order]) for k, v in features.items()}
-        if any(callable(v) for v in features.values()):
-            ordered = {k: (_reindexed(v, order) if callable(v) else ordered[k]) for k, v in features.items()}
+        ordered = {k: (_reindexed(v, order) if callable(v) else np.asarray(v)[order]) for k, v in features.items()}
         result = compare_decoders(
             ordered, y[order], np.asarray(starts, float)[order], np.asarray(stops, float)[order], n_splits=n_splits,
             purge_gap=purge_gap, split=split, seed=seed, methods=run, null=null, n_permutations=n_permutations,

@@ -407,8 +407,7 @@ def _statistic(truth: np.ndarray, guess: np.ndarray, n_classes: int, statistic: 
     if statistic == "accuracy":
         return float(np.mean(truth == guess))
     if statistic == "balanced_accuracy":  # the mean recall of the classes present (scikit-learn's definition)
-        present = np.unique(truth)
-        return float(np.mean([np.mean(guess[truth == k] == k) for k in present]))
+        return float(balanced_accuracies(truth, truth == guess)[0])
     return _scores(truth, guess)[statistic]
 
 

@@ -14,6 +14,7 @@ is reused by every labelling of the null.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -98,7 +99,7 @@ def latent_input(data: Any, params: dict, kinds: Sequence[str], chunks: int,
     from ...evaluation.trajectory import trajectory_features
     from .estimator import Seq2seq
 
-    fold = iter(range(1_000_000))
+    fold = itertools.count()
 
     def features(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if on_fold:
