@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError, require
-from .read import interval_column, read_intervals, read_spike_trains
+from .read import interval_column, ragged_rows, read_intervals, read_spike_trains
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,12 @@ class TrialSpikes:
         The response window W (s): spikes and responses after it are not modelled.
     trial_ids, onsets
         Ids (rows of the source trials table) and session times of the onsets.
+    unit_ids
+        Ids of the units (rows of the source Units table).
+    observed
+        Whether each unit was recorded over each trial's whole window (from the Units table's
+        ``obs_intervals``); None: every unit in every trial. A unit is charged for its expected
+        spikes only in the trials where it was observed, and has no spikes in the others.
 
     Shapes
     ------
@@ -65,6 +71,7 @@ class TrialSpikes:
     unit_region : (units,) int64
     spike_time, spike_trial, spike_unit : (spikes,)
     choice, rt, trial_ids, onsets : (trials,)
+    observed : (trials, units) bool or None
     """
 
     stimulus: np.ndarray
@@ -81,6 +88,7 @@ class TrialSpikes:
     trial_ids: np.ndarray
     onsets: np.ndarray
     unit_ids: np.ndarray | None = None
+    observed: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.stimulus = np.asarray(self.stimulus, dtype=np.float64).reshape(len(self.choice), -1)
@@ -100,6 +108,15 @@ class TrialSpikes:
                 raise ValueError(f"TrialSpikes: {n} trials but {len(getattr(self, name))} {name}")
         if not (len(self.spike_time) == len(self.spike_trial) == len(self.spike_unit)):
             raise ValueError("TrialSpikes: spike_time, spike_trial and spike_unit differ in length")
+        if self.observed is not None:
+            self.observed = np.asarray(self.observed, dtype=bool)
+            if self.observed.shape != (n, len(self.unit_region)):
+                raise ValueError(f"TrialSpikes: observed has shape {self.observed.shape}, expected "
+                                 f"{(n, len(self.unit_region))} (trials, units)")
+            if self.observed.all():
+                self.observed = None
+            elif len(self.spike_unit) and not self.observed[self.spike_trial, self.spike_unit].all():
+                raise ValueError("TrialSpikes: spikes of a unit in a trial where it was not observed")
 
     # -- sizes --------------------------------------------------------------------------------
     @property
@@ -120,9 +137,41 @@ class TrialSpikes:
         return self.unit_region[self.spike_unit]
 
     @property
+    def n_units(self) -> int:
+        return len(self.unit_region)
+
+    @property
     def neurons(self) -> np.ndarray:
-        """Units per region (every unit is observed in every trial). Shape (regions,)."""
+        """Units per region. Shape (regions,)."""
         return np.bincount(self.unit_region, minlength=self.n_regions).astype(np.int64)
+
+    def observation(self) -> np.ndarray:
+        """Whether each unit was observed in each trial (all True without ``obs_intervals``).
+
+        Shapes
+        ------
+        returns : (trials, units) bool
+        """
+        if self.observed is None:
+            return np.ones((self.n_trials, self.n_units), dtype=bool)
+        return self.observed
+
+    def observed_neurons(self) -> np.ndarray:
+        """Units of each region observed in each trial (what each trial's expected spikes are charged for).
+
+        Shapes
+        ------
+        returns : (trials, regions) float64
+        """
+        if self.observed is None:
+            return np.broadcast_to(self.neurons.astype(np.float64), (self.n_trials, self.n_regions)).copy()
+        one_hot = np.eye(self.n_regions)[self.unit_region]  # (units, regions)
+        return self.observed.astype(np.float64) @ one_hot
+
+    def unit_spike_counts(self) -> np.ndarray:
+        """Spikes per trial and unit. Shape (trials, units)."""
+        flat = self.spike_trial * self.n_units + self.spike_unit
+        return np.bincount(flat, minlength=self.n_trials * self.n_units).reshape(self.n_trials, self.n_units)
 
     def spike_counts(self) -> np.ndarray:
         """Spikes per trial and region, pooled over the region's units. Shape (trials, regions)."""
@@ -157,7 +206,7 @@ class TrialSpikes:
             self, stimulus=self.stimulus[trials], spike_time=self.spike_time[keep],
             spike_trial=new_index[self.spike_trial[keep]], spike_unit=self.spike_unit[keep],
             choice=self.choice[trials], rt=self.rt[trials], trial_ids=self.trial_ids[trials],
-            onsets=self.onsets[trials],
+            onsets=self.onsets[trials], observed=None if self.observed is None else self.observed[trials],
         )
 
     def summary(self) -> str:
@@ -227,6 +276,32 @@ def _unit_regions(nwbfile, spikes, regions: str) -> np.ndarray:
         raise InputFileError(f"the Units table has no column {regions!r} for the regions; use location, group or "
                              f"one of its columns: {', '.join(c for c in units.colnames if c != 'spike_times')}")
     return np.asarray([_text(v) for v in units[regions].data[:]], dtype=object)
+
+
+def _observed_windows(units, rows: list[int], onsets: np.ndarray, window: float) -> np.ndarray | None:
+    """Whether each unit's ``obs_intervals`` cover each trial's whole window ``[onset, onset + W)``;
+    None when the table has no ``obs_intervals`` (every unit observed throughout).
+
+    Shapes
+    ------
+    onsets : (trials,) -> (trials, len(rows)) bool
+    """
+    if "obs_intervals" not in units.colnames:
+        return None
+    intervals = ragged_rows(units, "obs_intervals")
+    out = np.zeros((len(onsets), len(rows)), dtype=bool)
+    for j, u in enumerate(rows):
+        spans = np.asarray(intervals[u], dtype=np.float64).reshape(-1, 2)
+        if spans.size == 0:
+            continue
+        tol = 1e-9  # a window ending exactly at the recording's end is inside it
+        covered = (spans[None, :, 0] <= onsets[:, None] + tol) & (onsets[:, None] + window <= spans[None, :, 1] + tol)
+        out[:, j] = covered.any(axis=1)
+    missing = int((~out).sum())
+    if missing:
+        log.info("%d (trial, unit) windows fall outside the units' obs_intervals: those units are not charged "
+                 "there", missing)
+    return out
 
 
 def read_trial_spikes(
@@ -357,8 +432,15 @@ def read_trial_spikes(
 
     t_list, trial_list, unit_list = [], [], []
     ok_onsets = np.where(np.isfinite(onsets), onsets, -np.inf)
+    observed = _observed_windows(nwbfile.units, units, ok_onsets, window)
     for new_u, u in enumerate(units):
         times = spikes.times[u]
+        if observed is not None:  # a unit's spikes in a window it was not recorded over all of are not data
+            inside = np.zeros(len(times), dtype=bool)
+            for lo_t in ok_onsets[observed[:, new_u]]:
+                a, b = np.searchsorted(times, [lo_t, lo_t + window], side="left")
+                inside[a:b] = True
+            times = times[inside]
         # every (spike, trial) pair with onset <= t < onset + W, windows may overlap
         lo = np.searchsorted(times, ok_onsets, side="left")
         hi = np.searchsorted(times, ok_onsets + window, side="left")
@@ -396,7 +478,7 @@ def read_trial_spikes(
     data = TrialSpikes(stimulus=stim, stimulus_names=names, regions=[str(r) for r in wanted], unit_region=unit_region,
                        spike_time=spike_time, spike_trial=spike_trial, spike_unit=spike_unit, choice=choice_idx,
                        actions=actions, rt=rts, window=float(window), trial_ids=ids, onsets=onsets,
-                       unit_ids=spikes.ids[units])
+                       unit_ids=spikes.ids[units], observed=observed)
     if bad.any():
         data = data.subset(np.flatnonzero(~bad))
     if data.n_trials < 2:
