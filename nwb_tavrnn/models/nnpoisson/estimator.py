@@ -39,6 +39,7 @@ from .._torch import deterministic, resolve_device, seed_everything, torch_threa
 from ..base import Estimator
 from ..registry import register_model
 from ..training import EpochCallback, TrainingConfig, train
+from .evaluate import validation_block
 from .likelihood import (
     LossSettings,
     TrialTensors,
@@ -57,11 +58,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "faithful": dict(stimulus_sizes=(10, 10), time_size=10, neural_size=10, behaviour_size=10, rt_layer=True,
                      warp="reference", compensator="end", behaviour_likelihood="reference", behaviour_weight=0.01,
                      standardize=False, count_scale=False, lr=1e-4, epochs=2000, validation_fraction=0.0,
-                     patience=None, clip_grad_norm=None),
+                     patience=None, clip_grad_norm=None, readout="region", components=1),
     "corrected": dict(),
 }
 
 OBJECTIVES = ("joint", "neural", "behaviour")
+READOUTS = ("unit", "region")
+
+#: Largest J tried by ``components="auto"``.
+AUTO_COMPONENTS = 4
 
 #: Points of the time grid used for choice probabilities and RT distributions.
 GRID_POINTS = 256
@@ -97,6 +102,13 @@ class NNPoisson(Estimator):
         Network widths (:class:`~nwb_tavrnn.models.nnpoisson.network.NNPoissonNet`).
     rt_layer
         The reference's unconstrained layer on the last stimulus feature.
+    readout
+        ``"unit"`` (each unit's intensity a non-negative mix of its region's components, with its
+        own gain) or ``"region"`` (one per-neuron intensity shared by a region's units: the
+        reference's pooled model, the faithful preset's).
+    components
+        J, the components per region of the ``"unit"`` read-out (1 for ``"region"``); ``"auto"``
+        chooses J in 1 … 4 by the likelihood of the validation block.
     warp
         ``"none"`` or ``"reference"`` (``u = (W / T_end) t``, T_end the trial's own RT).
     compensator
@@ -113,7 +125,8 @@ class NNPoisson(Estimator):
         Multiply each region's output by its mean spike count per neuron and window.
     epochs, lr, n_batches, validation_fraction, patience, min_delta, clip_grad_norm
         Training: Adam on ``n_batches`` random mini-batches of trials per epoch; early stopping on
-        the validation trials (a random ``validation_fraction`` of the training trials) after
+        the validation trials (the last ``validation_fraction`` of the training trials in time, a
+        contiguous block; training trials whose window overlaps it are left out) after
         ``patience`` epochs without relative improvement ``min_delta``.
     seed, device, threads
         Seed of initialisation and batch order; ``auto``/``cpu``/``cuda``; torch CPU threads
@@ -127,6 +140,8 @@ class NNPoisson(Estimator):
         neural_size: int = 32,
         behaviour_size: int = 16,
         rt_layer: bool = False,
+        readout: str = "unit",
+        components: int | str = 2,
         warp: str = "none",
         compensator: str = "difference",
         behaviour_likelihood: str = "competing_risks",
@@ -151,6 +166,8 @@ class NNPoisson(Estimator):
         self.neural_size = neural_size
         self.behaviour_size = behaviour_size
         self.rt_layer = rt_layer
+        self.readout = readout
+        self.components = components
         self.warp = warp
         self.compensator = compensator
         self.behaviour_likelihood = behaviour_likelihood
@@ -181,7 +198,7 @@ class NNPoisson(Estimator):
     def _validate(self) -> None:
         for name, allowed in (("warp", ("none", "reference")), ("compensator", ("difference", "end")),
                               ("behaviour_likelihood", ("competing_risks", "reference")),
-                              ("objective", OBJECTIVES)):
+                              ("objective", OBJECTIVES), ("readout", READOUTS)):
             require(getattr(self, name) in allowed, f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         require(len(tuple(self.stimulus_sizes)) == 2 and min(int(v) for v in self.stimulus_sizes) >= 1,
                 f"stimulus_sizes must be two widths >= 1, got {self.stimulus_sizes}")
@@ -191,6 +208,13 @@ class NNPoisson(Estimator):
                 f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
         require(self.patience is None or int(self.patience) >= 1, f"patience must be >= 1 or None, got {self.patience}")
         require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
+        if self.components != "auto":
+            require(isinstance(self.components, (int, np.integer)) and not isinstance(self.components, bool)
+                    and int(self.components) >= 1,
+                    f"components must be a whole number >= 1 or 'auto', got {self.components!r}")
+        if self.readout == "region":
+            require(self.components == 1, f"readout='region' has one component per region: components must be 1, "
+                    f"got {self.components!r}")
         require(float(self.neural_weight) >= 0 and float(self.behaviour_weight) >= 0, "loss weights must be >= 0")
         require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0, "clip_grad_norm must be positive or None")
         require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
@@ -217,7 +241,9 @@ class NNPoisson(Estimator):
         return NNPoissonNet(int(meta["n_features"]), len(meta["regions"]), len(meta["actions"]),
                             stimulus_sizes=tuple(int(v) for v in self.stimulus_sizes), time_size=int(self.time_size),
                             neural_size=int(self.neural_size), behaviour_size=int(self.behaviour_size),
-                            rt_layer=bool(self.rt_layer), region_scale=meta.get("region_scale"))
+                            rt_layer=bool(self.rt_layer), region_scale=meta.get("region_scale"),
+                            readout=meta.get("readout", "region"), components=int(meta.get("components", 1)),
+                            unit_region=meta.get("unit_region"), unit_scale=meta.get("unit_scale"))
 
     def _encode(self, data: TrialSpikes) -> np.ndarray:
         meta = self.meta_
@@ -252,11 +278,15 @@ class NNPoisson(Estimator):
     ) -> NNPoisson:
         """Train on trials (:func:`~nwb_tavrnn.io.trials.read_trial_spikes`).
 
+        With ``components="auto"`` one model is trained per candidate J (1 up to
+        :data:`AUTO_COMPONENTS`, at most the units of the smallest region) and the one with the
+        best likelihood of the validation block is kept (``component_scores_``).
+
         Parameters
         ----------
         checkpoint_dir, checkpoint_every, resume
             Write ``checkpoint_dir/checkpoint.pt`` every ``checkpoint_every`` epochs; with
-            ``resume`` continue from it exactly.
+            ``resume`` continue from it exactly (``components="auto"``: one sub-folder per J).
         callback
             ``callback(epoch, loss)`` after every epoch.
         """
@@ -267,43 +297,103 @@ class NNPoisson(Estimator):
             raise ValueError("the stimulus features hold NaN or infinite values; fill them or leave those trials out")
         device = resolve_device(self.device)
         self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
-        rng = np.random.default_rng(self.seed_)
-        n_val = int(round(float(self.validation_fraction) * data.n_trials))
-        order = rng.permutation(data.n_trials)
-        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        train_idx, val_idx, gap = validation_block(data, float(self.validation_fraction))
         train_data = data.subset(train_idx)
         silent = [r for r, n in zip(data.regions, train_data.spike_counts().sum(0)) if n == 0]
         if silent:
             raise ValueError(f"region(s) {', '.join(silent)} have no spike in the training trials: their intensity "
                              "cannot be fitted; leave them out (--keep-regions)")
+        per_unit = self.readout == "unit"
+        unit_counts = train_data.unit_spike_counts().sum(0)
+        if per_unit and (unit_counts == 0).any():
+            ids = data.unit_ids[unit_counts == 0]
+            raise ValueError(f"{len(ids)} unit(s) (ids {ids[:5].tolist()}{'...' if len(ids) > 5 else ''}) have no spike "
+                             "in any training trial: a per-unit intensity cannot be fitted to them; remove them from "
+                             "the Units table, or pool each region's units (--readout region)")
+        candidates = self._component_candidates(data)
         mean = train_data.stimulus.mean(0) if self.standardize else np.zeros(data.stimulus.shape[1])
         std = train_data.stimulus.std(0) if self.standardize else np.ones(data.stimulus.shape[1])
         std = np.where(std > 0, std, 1.0)
-        counts = train_data.spike_counts().mean(0) / np.maximum(data.neurons, 1)
+        exposure = train_data.observed_neurons().sum(0)  # observed (unit, trial) windows per region
+        counts = train_data.spike_counts().sum(0) / np.maximum(exposure, 1)
         scale = np.maximum(counts, 1e-3) if self.count_scale else np.ones(data.n_regions)
-        self.meta_ = {
+        unit_exposure = train_data.observation().sum(0)
+        unit_scale = (np.maximum(unit_counts / np.maximum(unit_exposure, 1), 1e-3) if self.count_scale
+                      else np.ones(data.n_units))
+        base_meta = {
             "n_features": int(data.stimulus.shape[1]), "stimulus_names": list(data.stimulus_names),
             "stimulus_mean": mean.tolist(), "stimulus_std": std.tolist(), "regions": list(data.regions),
             "actions": list(data.actions), "window": float(data.window), "neurons": data.neurons.tolist(),
             "region_scale": [float(v) for v in scale], "n_trials_fit": int(len(train_idx)),
-            "validation_trial_ids": data.trial_ids[val_idx].tolist(),
+            "validation_trial_ids": data.trial_ids[val_idx].tolist(), "gap_trial_ids": data.trial_ids[gap].tolist(),
+            "readout": self.readout, "unit_region": data.unit_region.tolist(),
+            "unit_ids": np.asarray(data.unit_ids).tolist(), "unit_scale": [float(v) for v in unit_scale],
         }
+        digest = hashlib.sha1(json.dumps([data.regions, data.actions, data.stimulus_names, data.window]).encode())
+        for array in (data.spike_time, data.spike_trial, data.spike_unit, data.unit_region, data.rt, data.choice,
+                      data.stimulus, data.observation()):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        fingerprint = digest.hexdigest()
+        scores: dict[int, float] = {}
+        best = None
+        for j in candidates:
+            folder = checkpoint_dir
+            if checkpoint_dir is not None and len(candidates) > 1:
+                folder = os.path.join(os.fspath(checkpoint_dir), f"components_{j}")
+            self.meta_ = {**base_meta, "components": int(j)}
+            run = self._fit_once(data, train_idx, val_idx, device, fingerprint, folder, int(checkpoint_every),
+                                 resume, callback)
+            scores[int(j)] = run["validation_nll"]
+            if best is None or run["validation_nll"] < best["validation_nll"]:
+                best = {**run, "meta": dict(self.meta_)}
+            if len(candidates) > 1:
+                log.info("components=%d: validation negative log-likelihood %.4f nats per trial", j,
+                         run["validation_nll"])
+        self.meta_ = best["meta"]
+        self.module_ = best["module"].eval()
+        self.loss_curve_ = best["losses"]
+        self.validation_curve_ = best["validation"]
+        self.n_epochs_ = best["epochs"]
+        self.stopped_early_ = best["stopped_early"]
+        self.components_ = int(self.meta_["components"])
+        self.component_scores_ = scores
+        return self
+
+    def _component_candidates(self, data: TrialSpikes) -> list[int]:
+        """The J to fit: the given one, or 1 … min(AUTO_COMPONENTS, smallest region) for ``auto``;
+        refuses more components than a region has units."""
+        if self.readout == "region":
+            return [1]
+        smallest = int(data.neurons.min())
+        if self.components == "auto":
+            require(float(self.validation_fraction) > 0,
+                    "components='auto' chooses J on the validation block: validation_fraction must be > 0")
+            return list(range(1, min(AUTO_COMPONENTS, smallest) + 1))
+        j = int(self.components)
+        if j > smallest:
+            region = data.regions[int(np.argmin(data.neurons))]
+            raise ParameterError(f"components={j} but region {region!r} has only {smallest} unit(s): a region "
+                                 f"cannot have more components than units; use components <= {smallest} (or 'auto')")
+        return [j]
+
+    def _fit_once(self, data: TrialSpikes, train_idx: np.ndarray, val_idx: np.ndarray, device: torch.device,
+                  fingerprint: str, checkpoint_dir: Any, checkpoint_every: int, resume: bool,
+                  callback: EpochCallback | None) -> dict[str, Any]:
+        """One training run with the components in ``self.meta_``; its module, curves and the
+        validation block's negative log-likelihood per trial (nats, the objective's weights)."""
         settings = self.settings
         params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "device", "threads")}
         params["seed"] = self.seed_
-        digest = hashlib.sha1(json.dumps([data.regions, data.actions, data.stimulus_names, data.window]).encode())
-        for array in (data.spike_time, data.spike_trial, data.spike_unit, data.unit_region, data.rt, data.choice,
-                      data.stimulus):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        fingerprint = digest.hexdigest()
+        params["components"] = self.meta_["components"]
         identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True, default=list),
                     "data": fingerprint}
         config = TrainingConfig(epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
                                 patience=None if self.patience is None else int(self.patience),
                                 min_delta=float(self.min_delta), checkpoint_dir=checkpoint_dir,
-                                checkpoint_every=int(checkpoint_every), resume=resume)
-        log.info("fitting nnpoisson (%s likelihood, %s objective) on %d trials (%d for validation) on %s",
-                 settings.behaviour, self.objective, len(train_idx), len(val_idx), device)
+                                checkpoint_every=checkpoint_every, resume=resume)
+        log.info("fitting nnpoisson (%s likelihood, %s objective, %s read-out, %d component(s) per region) on %d "
+                 "trials (%d for validation) on %s", settings.behaviour, self.objective, self.readout,
+                 self.meta_["components"], len(train_idx), len(val_idx), device)
         seed_everything(self.seed_)
         with deterministic(), torch_threads(self.threads):
             module = self._build_module(self.meta_).to(device)
@@ -336,12 +426,12 @@ class NNPoisson(Estimator):
                             settings.behaviour_weight * float(out["behaviour"]) / n]
             state = train(module, loss_fn, generator, config, identity, callback, batches=batches,
                           validation_fn=validation_fn)
-        self.module_ = module.eval()
-        self.loss_curve_ = list(state.losses)
-        self.validation_curve_ = list(state.validation)
-        self.n_epochs_ = state.epoch
-        self.stopped_early_ = state.stopped_early
-        return self
+            nll = float("nan")
+            if len(val_idx):
+                with torch.no_grad():
+                    nll = float(sum(validation_fn()))
+        return {"module": module, "losses": list(state.losses), "validation": list(state.validation),
+                "epochs": state.epoch, "stopped_early": state.stopped_early, "validation_nll": nll}
 
     # -- likelihoods ------------------------------------------------------------------------------
     def _eval(self, data: TrialSpikes):
@@ -379,47 +469,95 @@ class NNPoisson(Estimator):
         kappa, mult = warp_factors(self.settings, nan, torch.full((n,), -1, device=nan.device), tensors.window)
         return evaluate(self.module_, terms, trial, t, kappa, mult, rate=rate, actions=actions)
 
-    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """log λ of each spike's region at the spike (per neuron, nats).
+    def _readouts(self, unit_region: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The read-out M (units, components) and the regional average A (regions, components):
+        Λ_units = Λ̃ Mᵀ, per-neuron Λ_regions = Λ̃ Aᵀ (the mean over the region's units).
+
+        Shapes
+        ------
+        unit_region : (units,) -> (units, C), (regions, C)
+        """
+        device = next(self.module_.parameters()).device
+        units = np.asarray(self.meta_.get("unit_region") if unit_region is None else unit_region, dtype=np.int64)
+        with torch.no_grad():
+            m = self.module_.readout_matrix(torch.as_tensor(units, device=device))
+            onehot = torch.nn.functional.one_hot(torch.as_tensor(units, device=device), len(self.meta_["regions"]))
+            onehot = onehot.to(m.dtype)
+            average = (onehot.T @ m) / onehot.sum(0).clamp(min=1)[:, None]
+        return m, average
+
+    def _spike_components(self, data: TrialSpikes) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """λ̃ of every component at every spike, and the read-outs (:meth:`_readouts`)."""
+        tensors, device = self._eval(data)
+        trial = torch.as_tensor(data.spike_trial, device=device)
+        t = torch.as_tensor(data.spike_time, dtype=torch.float32, device=device)
+        lam = self._points(tensors, trial, t, rate=True, actions=False)["lambda"]
+        return (lam, *self._readouts(data.unit_region))
+
+    def unit_log_intensity(self, data: TrialSpikes) -> np.ndarray:
+        """log λ_i of each spike's unit at the spike (nats).
 
         Shapes
         ------
         returns : (spikes,) in the order of ``data.spike_time``
         """
-        tensors, device = self._eval(data)
         with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            trial = torch.as_tensor(data.spike_trial, device=device)
-            t = torch.as_tensor(data.spike_time, dtype=torch.float32, device=device)
-            out = self._points(tensors, trial, t, rate=True, actions=False)["lambda"]
-            region = torch.as_tensor(data.spike_region, device=device)
-            lam = out.gather(1, region[:, None])[:, 0].double()
-        return torch.log(lam.clamp(min=1e-30)).cpu().numpy()
+            lam, m, _ = self._spike_components(data)
+            unit = torch.as_tensor(data.spike_unit, device=lam.device)
+            out = (lam.double() * m.double()[unit]).sum(1)
+        return torch.log(out.clamp(min=1e-30)).cpu().numpy()
+
+    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
+        """log of the per-neuron intensity of each spike's region at the spike (the mean over the
+        region's units of λ_i; the shared intensity of the pooled read-out), nats.
+
+        Shapes
+        ------
+        returns : (spikes,) in the order of ``data.spike_time``
+        """
+        with torch.no_grad(), deterministic(), torch_threads(self.threads):
+            lam, _, average = self._spike_components(data)
+            region = torch.as_tensor(data.spike_region, device=lam.device)
+            out = (lam.double() * average.double()[region]).sum(1)
+        return torch.log(out.clamp(min=1e-30)).cpu().numpy()
+
+    def _cumulative_components(self, data: TrialSpikes, times: np.ndarray) -> torch.Tensor:
+        """Λ̃(t) − Λ̃(0) of every component at the given times of each trial. Shapes: (n, m) -> (n, m, C)."""
+        tensors, device = self._eval(data)
+        times = np.asarray(times, dtype=np.float64)
+        n, m = times.shape
+        trial = torch.arange(n, device=device).repeat_interleave(m + 1)
+        grid = np.concatenate([np.zeros((n, 1)), times], axis=1).ravel()
+        big = self._points(tensors, trial, torch.as_tensor(grid, dtype=torch.float32, device=device),
+                           rate=False, actions=False)["Lambda"].double().reshape(n, m + 1, -1)
+        return big[:, 1:] - big[:, :1]
+
+    def unit_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
+        """Λ_i(t) − Λ_i(0) of every unit at the given times of each trial.
+
+        Shapes
+        ------
+        times : (trials, m) -> (trials, m, units)
+        """
+        with torch.no_grad(), deterministic(), torch_threads(self.threads):
+            big = self._cumulative_components(data, times)
+            m, _ = self._readouts(data.unit_region)
+            return (big @ m.double().T).cpu().numpy()
 
     def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
-        """Per-neuron Λ_k(t) − Λ_k(0) of every region at the given times of each trial.
+        """Per-neuron Λ_k(t) − Λ_k(0) of every region (the mean over its units) at the given times.
 
         Shapes
         ------
         times : (trials, m) -> (trials, m, regions)
         """
-        tensors, device = self._eval(data)
-        times = np.asarray(times, dtype=np.float64)
-        n, m = times.shape
         with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            trial = torch.arange(n, device=device).repeat_interleave(m + 1)
-            grid = np.concatenate([np.zeros((n, 1)), times], axis=1).ravel()
-            big = self._points(tensors, trial, torch.as_tensor(grid, dtype=torch.float32, device=device),
-                               rate=False, actions=False)["Lambda"].double().reshape(n, m + 1, -1)
-        return (big[:, 1:] - big[:, :1]).cpu().numpy()
+            big = self._cumulative_components(data, times)
+            _, average = self._readouts(data.unit_region)
+            return (big @ average.double().T).cpu().numpy()
 
-    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """λ_k(t | s) per neuron (Hz) of every region on a grid, for raw stimulus rows (no warp:
-        for the faithful preset, as on a trial without a response in the window).
-
-        Shapes
-        ------
-        stimulus : (conditions, features); grid : (m,) -> (conditions, regions, m)
-        """
+    def _curve_components(self, stimulus: np.ndarray, grid: np.ndarray) -> torch.Tensor:
+        """λ̃ of every component on a grid for raw stimulus rows (no warp). Shapes: (c, F), (m,) -> (c, m, C)."""
         self._check_fitted()
         meta = self.meta_
         device = next(self.module_.parameters()).device
@@ -427,14 +565,39 @@ class NNPoisson(Estimator):
         grid = np.asarray(grid, dtype=np.float64)
         c, m = s.shape[0], grid.shape[0]
         W = float(meta["window"])
+        terms = self.module_.stimulus_terms(torch.as_tensor(s, dtype=torch.float32, device=device))
+        nan = torch.full((c,), float("nan"), device=device)
+        kappa, mult = warp_factors(self.settings, nan, torch.full((c,), -1, device=device), W)
+        trial = torch.arange(c, device=device).repeat_interleave(m)
+        t = torch.as_tensor(np.tile(grid, c), dtype=torch.float32, device=device)
+        lam = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True)["lambda"]
+        return lam.double().reshape(c, m, -1)
+
+    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """λ_k(t | s) per neuron (Hz, the mean over the region's units) of every region on a grid,
+        for raw stimulus rows (no warp: for the faithful preset, as on a trial without a response
+        in the window).
+
+        Shapes
+        ------
+        stimulus : (conditions, features); grid : (m,) -> (conditions, regions, m)
+        """
         with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            terms = self.module_.stimulus_terms(torch.as_tensor(s, dtype=torch.float32, device=device))
-            nan = torch.full((c,), float("nan"), device=device)
-            kappa, mult = warp_factors(self.settings, nan, torch.full((c,), -1, device=device), W)
-            trial = torch.arange(c, device=device).repeat_interleave(m)
-            t = torch.as_tensor(np.tile(grid, c), dtype=torch.float32, device=device)
-            lam = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True)["lambda"]
-        return lam.double().reshape(c, m, -1).permute(0, 2, 1).cpu().numpy()
+            lam = self._curve_components(stimulus, grid)
+            _, average = self._readouts()
+            return (lam @ average.double().T).permute(0, 2, 1).cpu().numpy()
+
+    def unit_intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """λ_i(t | s) (Hz) of every unit the model was fitted on, on a grid, for raw stimulus rows.
+
+        Shapes
+        ------
+        stimulus : (conditions, features); grid : (m,) -> (conditions, units, m)
+        """
+        with torch.no_grad(), deterministic(), torch_threads(self.threads):
+            lam = self._curve_components(stimulus, grid)
+            m, _ = self._readouts()
+            return (lam @ m.double().T).permute(0, 2, 1).cpu().numpy()
 
     # -- behaviour --------------------------------------------------------------------------------
     def _action_grid(self, data: TrialSpikes, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -59,6 +59,31 @@ def split_trials(data: TrialSpikes, test_fraction: float = 0.2, blocks: int = 10
     return TrialSplit(train=train, test=test, gap=gap)
 
 
+def validation_block(data: TrialSpikes, fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The early-stopping split of the training trials: the last ``fraction`` of them in time (one
+    contiguous block), the rest for training, less the training trials whose window overlaps a
+    validation window (they would share spikes with it).
+
+    A random subset would put every validation trial beside training trials of the same stretch
+    of the session, so slow drifts (of engagement, of the recording) would look predictable.
+
+    Shapes
+    ------
+    returns : train (n,), validation (v,), gap (g,) int64 indices into the trials, sorted
+    """
+    n = data.n_trials
+    n_val = int(round(float(fraction) * n))
+    order = np.argsort(data.onsets, kind="stable")
+    if n_val == 0:
+        return np.sort(order), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    val, rest = order[n - n_val:], order[:n - n_val]
+    first = data.onsets[val].min()
+    overlap = data.onsets[rest] + data.window > first
+    if overlap.any():
+        log.info("left %d training trials out of the fit: their windows overlap the validation block", overlap.sum())
+    return np.sort(rest[~overlap]), np.sort(val), np.sort(rest[overlap])
+
+
 @dataclass
 class Evaluation:
     """Scores of every method on the test trials (a long table) and what the figures need."""
@@ -143,4 +168,4 @@ def fit_methods(model: Any, train: TrialSpikes, *, baselines: bool = True, objec
     return out
 
 
-__all__ = ["Evaluation", "TrialSplit", "fit_methods", "score_methods", "split_trials"]
+__all__ = ["Evaluation", "TrialSplit", "fit_methods", "score_methods", "split_trials", "validation_block"]

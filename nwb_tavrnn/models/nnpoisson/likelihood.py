@@ -5,12 +5,17 @@ Notation: trial ``j`` with stimulus ``s_j``, window ``W``, reaction time ``τ_j`
 or none; ``n_k`` units in region ``k``. The network maps a trial's time ``t`` to ``u = κ_j t`` and
 reports ``Λ(t) = m_j · scale · Λ̃(κ_j t)``, so ``λ(t) = m_j · scale · κ_j · Λ̃'(κ_j t)``.
 
-* Corrected (the default): ``κ_j = 1/W``, ``m_j = 1`` for every trial (no warp), per-region
-  count scales, and the exact log-likelihood of an inhomogeneous Poisson process per neuron plus
-  a competing-risks likelihood for the response::
+* Corrected (the default): ``κ_j = 1/W``, ``m_j = 1`` for every trial (no warp), count scales,
+  and the exact log-likelihood of an inhomogeneous Poisson process per unit plus a
+  competing-risks likelihood for the response::
 
-      −log L_j = Σ_k [ −Σ_{spikes of k in j} log λ_k(t) + n_k (Λ_k(W) − Λ_k(0)) ]
+      −log L_j = Σ_i o_ji [ −Σ_{spikes of i in j} log λ_i(t) + Λ_i(W) − Λ_i(0) ]
                  − 1[resp] log λ_{a_j}(τ_j) + Σ_a (Λ_a(τ*_j) − Λ_a(0)),   τ*_j = τ_j or W
+
+  with o_ji = 1 when unit i was observed over trial j's window, and Λ_i from the network's
+  read-out (:meth:`NNPoissonNet.readout_matrix`): its region's Λ_k for the pooled read-out (the
+  sum is then Σ_k n_k(j) ΔΛ_k, the reference's form), a mix of its region's components for the
+  per-unit one.
 
   averaged over the trials of a mini-batch (behaviour and neural terms on the same trials).
 * Faithful (the reference's ``expr/losses.py``): ``T_j = τ_j`` for a response within W, else
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from ...io.trials import TrialSpikes
 from .network import NNPoissonNet
@@ -54,8 +60,9 @@ class TrialTensors:
     Shapes
     ------
     stimulus : (trials, features) float32 (already encoded for the network)
-    spike_time, spike_trial, spike_region : (spikes,)
-    neurons : (regions,) float32; choice : (trials,) int64; rt : (trials,) float32 (NaN: none)
+    spike_time, spike_trial, spike_region, spike_unit : (spikes,)
+    neurons : (regions,) float32; unit_region : (units,) int64; observed : (trials, units) float32
+    choice : (trials,) int64; rt : (trials,) float32 (NaN: none)
     trial_start : (trials + 1,) int64, spikes of trial j are [trial_start[j], trial_start[j + 1])
     """
 
@@ -63,7 +70,10 @@ class TrialTensors:
     spike_time: torch.Tensor
     spike_trial: torch.Tensor
     spike_region: torch.Tensor
+    spike_unit: torch.Tensor
     neurons: torch.Tensor
+    unit_region: torch.Tensor
+    observed: torch.Tensor
     choice: torch.Tensor
     rt: torch.Tensor
     trial_start: torch.Tensor
@@ -81,7 +91,9 @@ class TrialTensors:
         return cls(
             stimulus=t(stimulus, torch.float32), spike_time=t(data.spike_time[order], torch.float32),
             spike_trial=t(trial, torch.int64), spike_region=t(data.spike_region[order], torch.int64),
-            neurons=t(data.neurons, torch.float32), choice=t(data.choice, torch.int64),
+            spike_unit=t(data.spike_unit[order], torch.int64), neurons=t(data.neurons, torch.float32),
+            unit_region=t(data.unit_region, torch.int64), observed=t(data.observation(), torch.float32),
+            choice=t(data.choice, torch.int64),
             rt=t(data.rt, torch.float32), trial_start=t(start, torch.int64), window=float(data.window),
         )
 
@@ -150,7 +162,8 @@ def evaluate(net: NNPoissonNet, terms: tuple[torch.Tensor, torch.Tensor | None],
 
     Shapes
     ------
-    trial, t : (points,) -> "Lambda", "lambda": (points, regions); "A_Lambda", "A_lambda": (points, actions)
+    trial, t : (points,) -> "Lambda", "lambda": (points, regions · components), per neuron of the
+    pooled read-out, unscaled components of the per-unit one; "A_Lambda", "A_lambda": (points, actions)
     """
     a, r = terms
     k, m = kappa[trial], mult[trial]
@@ -198,8 +211,9 @@ def corrected_nll(net: NNPoissonNet, data: TrialTensors, trials: torch.Tensor, s
     counts = data.trial_start[trials + 1] - data.trial_start[trials]
     sp_local = torch.repeat_interleave(local, counts)
     sp_region = data.spike_region[sp]
+    readout = net.readout_matrix(data.unit_region)  # (units, components)
     at_spikes = evaluate(net, terms, sp_local, data.spike_time[sp], kappa, mult)
-    log_rate = torch.log(_gather(at_spikes["lambda"], sp_region) + CORRECTED_EPS)
+    log_rate = torch.log((at_spikes["lambda"] * readout[data.spike_unit[sp]]).sum(1) + CORRECTED_EPS)
     R = net.n_regions
     spike_term = torch.zeros(nb * R, device=trials.device, dtype=log_rate.dtype).index_add_(
         0, sp_local * R + sp_region, log_rate).reshape(nb, R)
@@ -213,7 +227,9 @@ def corrected_nll(net: NNPoissonNet, data: TrialTensors, trials: torch.Tensor, s
                     detach=settings.detach_behaviour)
     lam0, lamW = ends["Lambda"][:nb], ends["Lambda"][nb:2 * nb]
     compensator = lamW - lam0 if settings.compensator == "difference" else lamW
-    neural = -spike_term + compensator * data.neurons
+    # each unit charged for its expected spikes only in the trials it was observed in
+    charged = (compensator @ readout.T) * data.observed[trials]  # (batch, units)
+    neural = -spike_term + charged @ F.one_hot(data.unit_region, R).to(charged.dtype)
     out: dict[str, torch.Tensor] = {}
     if need_actions:
         a0, atau = ends["A_Lambda"][:nb], ends["A_Lambda"][2 * nb:]

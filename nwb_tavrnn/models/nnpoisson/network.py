@@ -7,8 +7,16 @@ Architecture (the reference's ``expr/model.py``, names of its Keras layers in br
     h1  = tanh(a_s + V u),            V ≥ 0, no bias            time enters      [neuro3, mix]
     h2  = tanh(U1 h1 + c1),           U1 ≥ 0                                     [neuro4]
     h3  = tanh(h2 + R s[-1] + r0)     (only with ``rt_layer``)                   [neuro5, mix2]
-    Λ̃   = softplus(U2 h3 + c2),       U2 ≥ 0   one output per region             [neuro6]
+    Λ̃   = softplus(U2 h3 + c2),       U2 ≥ 0   J outputs per region (the reference: 1)  [neuro6]
     Λ̃_a = softplus(B2_a tanh(B1_a Λ̃ + d1_a) + d2_a),  B ≥ 0   one per action      [beh0-3]
+
+Read-outs (how a unit's cumulative intensity comes from its region's outputs):
+
+* ``"region"`` (the reference's pooled model, J = 1): every unit of region k has Λ_k = scale_k Λ̃_k;
+* ``"unit"``: Λ_i = g_i Σ_j w_ij Λ̃_{k(i), j}, with g_i = exp(log g_i) > 0 and w_i = softmax(logits_i)
+  (non-negative, summing to 1, so g_i is the unit's scale): a non-negative mix of monotone
+  components is monotone, and every unit of a region draws on the same J components (the regional
+  bottleneck). The action heads read the K·J components Λ̃.
 
 Every weight on a path from the time input ``u`` to an output is non-negative and every activation
 increasing, so each output is non-decreasing in ``u``. The intensities are the time derivatives,
@@ -72,12 +80,20 @@ class NNPoissonNet(nn.Module):
         The reference's unconstrained dense layer on the last stimulus feature (``neuro5``); it
         does not depend on time, so monotonicity is kept.
     region_scale
-        Fixed per-region multipliers of the regional outputs (count scale); ones for the faithful
-        preset.
+        Fixed per-region multipliers of the regional outputs (count scale) of the ``"region"``
+        read-out; ones for the faithful preset.
+    readout
+        ``"region"`` or ``"unit"`` (see the module docstring).
+    components
+        J, components per region (1 for the ``"region"`` read-out).
+    unit_region
+        Region index of each unit (the ``"unit"`` read-out's parameters are per unit).
+    unit_scale
+        Initial g_i of each unit (its mean spike count per window: Λ̃ of order 1 fits any rate).
 
     Shapes
     ------
-    region_scale : (regions,)
+    region_scale : (regions,); unit_region, unit_scale : (units,)
     """
 
     def __init__(
@@ -91,23 +107,44 @@ class NNPoissonNet(nn.Module):
         behaviour_size: int = 10,
         rt_layer: bool = False,
         region_scale: Sequence[float] | torch.Tensor | None = None,
+        readout: str = "region",
+        components: int = 1,
+        unit_region: Sequence[int] | torch.Tensor | None = None,
+        unit_scale: Sequence[float] | torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         s1, s2 = (int(v) for v in stimulus_sizes)
         self.n_regions, self.n_actions, self.rt_layer = int(n_regions), int(n_actions), bool(rt_layer)
+        if readout not in ("region", "unit"):
+            raise ValueError(f"readout must be 'region' or 'unit', got {readout!r}")
+        if readout == "region" and int(components) != 1:
+            raise ValueError("the 'region' read-out has one component per region (components=1)")
+        if readout == "unit" and unit_region is None:
+            raise ValueError("the 'unit' read-out needs each unit's region (unit_region)")
+        self.readout, self.components = readout, int(components)
+        n_out = self.n_regions * self.components
         self.stim1 = nn.Linear(n_features, s1)
         self.stim2 = nn.Linear(s1, s2)
         self.stim3 = nn.Linear(s2, time_size)
         self.time_weight = nn.Parameter(torch.empty(time_size, 1))  # V ≥ 0, no bias
         self.hidden = nn.Linear(time_size, neural_size)  # U1 ≥ 0
         self.rt = nn.Linear(1, neural_size) if self.rt_layer else None
-        self.out = nn.Linear(neural_size, n_regions)  # U2 ≥ 0
-        self.beh1_weight = nn.Parameter(torch.empty(n_actions, behaviour_size, n_regions))  # ≥ 0
+        self.out = nn.Linear(neural_size, n_out)  # U2 ≥ 0
+        self.beh1_weight = nn.Parameter(torch.empty(n_actions, behaviour_size, n_out))  # ≥ 0
         self.beh1_bias = nn.Parameter(torch.zeros(n_actions, behaviour_size))
         self.beh2_weight = nn.Parameter(torch.empty(n_actions, 1, behaviour_size))  # ≥ 0
         self.beh2_bias = nn.Parameter(torch.zeros(n_actions, 1))
-        scale = torch.ones(n_regions) if region_scale is None else torch.as_tensor(region_scale, dtype=torch.float32)
-        self.register_buffer("region_scale", scale.reshape(n_regions).clone())
+        if readout == "region":
+            scale = torch.ones(n_regions) if region_scale is None else torch.as_tensor(region_scale, dtype=torch.float32)
+        else:  # the units' gains carry the scale
+            scale = torch.ones(n_out)
+        self.register_buffer("region_scale", scale.reshape(n_out).clone())
+        if readout == "unit":
+            units = torch.as_tensor(unit_region, dtype=torch.int64).reshape(-1)
+            self.register_buffer("unit_region", units.clone())
+            init = torch.ones(len(units)) if unit_scale is None else torch.as_tensor(unit_scale, dtype=torch.float32)
+            self.unit_log_gain = nn.Parameter(torch.log(init.reshape(len(units))).clone())
+            self.unit_logits = nn.Parameter(torch.zeros(len(units), self.components))
         self.reset_parameters()
 
     #: Parameters projected onto ≥ 0 after every optimiser step (Keras ``NonNeg``).
@@ -115,7 +152,8 @@ class NNPoissonNet(nn.Module):
 
     def reset_parameters(self) -> None:
         """The reference's initialisation: Glorot-uniform weights, zero biases, |Glorot| for the
-        non-negative layers (Keras defaults)."""
+        non-negative layers (Keras defaults). The unit read-out starts from equal weights and the
+        gains given at construction."""
         for layer in (self.stim1, self.stim2, self.stim3) + ((self.rt,) if self.rt is not None else ()):
             _glorot_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -149,7 +187,8 @@ class NNPoissonNet(nn.Module):
         Shapes
         ------
         a : (points, time_size); r : (points, neural_size) or None; u : (points,)
-        returns : (points, regions), (points, regions) or None
+        returns : (points, regions · components), same or None (components of region k are the
+        columns k·J … k·J + J − 1)
         """
         v = self.time_weight.clamp(min=0.0)[:, 0]
         h1 = torch.tanh(a + u[:, None] * v)
@@ -167,12 +206,29 @@ class NNPoissonNet(nn.Module):
         dh = (1.0 - h * h) * d2 if r is not None else d2
         return big, torch.sigmoid(z) * F.linear(dh, w2)
 
+    def readout_matrix(self, unit_region: torch.Tensor) -> torch.Tensor:
+        """M with Λ_units = Λ̃_components · Mᵀ (after the component scale): one-hot of each unit's
+        region for the ``"region"`` read-out, g_i w_ij in unit i's region's J columns for ``"unit"``.
+
+        Shapes
+        ------
+        unit_region : (units,) -> (units, regions · components)
+        """
+        onehot = F.one_hot(unit_region, self.n_regions).to(self.region_scale.dtype)
+        if self.readout == "region":
+            return onehot
+        if unit_region.shape != self.unit_region.shape or not torch.equal(unit_region, self.unit_region):
+            raise ValueError(f"the data's {unit_region.shape[0]} units (or their regions) differ from the "
+                             f"{self.unit_region.shape[0]} the model was fitted on")
+        w = torch.softmax(self.unit_logits, dim=1) * torch.exp(self.unit_log_gain)[:, None]  # (U, J)
+        return (onehot[:, :, None] * w[:, None, :]).reshape(len(unit_region), -1)
+
     def actions(self, big: torch.Tensor, dbig: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Λ̃_a of every action from the regional Λ̃, and its derivative by the chain rule.
 
         Shapes
         ------
-        big, dbig : (points, regions) -> (points, actions), (points, actions) or None
+        big, dbig : (points, regions · components) -> (points, actions), (points, actions) or None
         """
         b1 = self.beh1_weight.clamp(min=0.0)  # (A, H, R)
         b2 = self.beh2_weight.clamp(min=0.0)  # (A, 1, H)
