@@ -47,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="two-region task: what the choice reads: phase (default), the latent's half-plane at the "
                              "decision time; speed, blocks of trials whose latent rotates twice as fast (a label in the "
                              "dynamics, autocorrelated)")
+    parser.add_argument("--tuning", choices=["regional", "mixed"],
+                        help="decision task: how units are tuned within a region: regional (default), every unit "
+                             "of a region alike; mixed, alternating preferences for left and right and random gains "
+                             "within each region, so a region's pooled rate hides what its units encode")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same data")
     parser.add_argument("--small", action="store_true",
                         help="start from the tiny test preset (60 nodes, 5 min) instead of the default (900, 30 min)")
@@ -74,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import UsageError
 
         raise UsageError("--label-rule: an option of --task two-region only")
+    if args.tuning is not None and args.task != "decision":
+        from ..errors import UsageError
+
+        raise UsageError("--tuning: an option of --task decision only")
     if args.task == "decision":
         return _decision(args)
     if args.task == "two-region":
@@ -129,10 +137,12 @@ def _decision(args: argparse.Namespace) -> int:
     from ..simulate.decision import DecisionConfig, write_decision_session
 
     _refuse_network_options(args)
-    config = DecisionConfig() if args.trials is None else DecisionConfig(n_trials=args.trials)
+    given = {"n_trials": args.trials, "tuning": args.tuning}
+    config = DecisionConfig(**{k: v for k, v in given.items() if v is not None})
     path = write_decision_session(args.output, config.validate(), seed=args.seed, overwrite=args.overwrite)
+    tuning = "regional tuning" if config.tuning == "regional" else f"mixed tuning (gain spread {config.gain_spread:g})"
     print(f"wrote {path}: decision task, {config.n_trials} trials, regions sensory/left/right "
-          f"({', '.join(map(str, config.neurons))} neurons), window {config.window:g} s, seed {args.seed}")
+          f"({', '.join(map(str, config.neurons))} neurons), {tuning}, window {config.window:g} s, seed {args.seed}")
     return 0
 
 

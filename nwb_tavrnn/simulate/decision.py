@@ -2,39 +2,71 @@
 
 The yardstick for models of stimulus, regional spiking and behaviour (NNPoisson). Each trial shows
 a signed stimulus strength ``c`` (e.g. motion coherence; positive favours "right"). Three regions
-respond, every neuron of a region with the same deterministic rate (Hz), ``t`` seconds after onset:
+respond: ``sensory`` and two integrator regions, ``left`` and ``right``. Rates are in Hz, ``t``
+seconds after onset, with ``rise(t) = 1 − exp(−t / tau)``. Two kinds of tuning
+(:attr:`DecisionConfig.tuning`):
 
-* ``sensory``: ``base + gain_sensory · |c| · (1 − exp(−t / tau))``, the evidence strength;
-* ``left`` and ``right`` integrators: ``base + gain_integrator · (1 ∓ c) · (1 − exp(−t / tau))``,
-  which ramp faster for the side the stimulus favours.
+``regional`` (the default): every neuron of a region has the same deterministic rate,
 
-So the per-neuron intensity λ_k(t | c) of every region is known exactly (:meth:`DecisionSession.
-intensity`). Behaviour is read out from the spikes: the decision is a race between the pooled
-spike counts of the two integrators since onset; the first to reach ``threshold`` spikes wins
-(the choice), and the time of that spike is the reaction time. When neither reaches it within the
-response window ``W``, the trial has no response (censored at ``W``). Because the race runs on
-counts of independent inhomogeneous Poisson processes with known intensities, the exact choice
-probability and RT density follow from the intensities alone (:meth:`DecisionSession.
-choice_probability`): the "true generating model" a fitted model is measured against.
+* ``sensory``: ``base + gain_sensory · |c| · rise(t)``, the evidence strength;
+* ``left`` and ``right`` integrators: ``base + gain_integrator · (1 ∓ c) · rise(t)``, which ramp
+  faster for the side the stimulus favours; the ``left`` region's units are the left accumulator,
+  the ``right`` region's the right one.
 
-Spikes are inhomogeneous Poisson (exact, by thinning), and neurons fire at ``base`` between
-trials. Written to NWB: Units (an electrode group per region, whose ``location`` is the region), a
-``trials`` table (``stimulus``, ``choice``: left / right / none, ``rt`` in s from onset, NaN when
-none, ``response_time`` in session time) and the configuration in the session notes.
+``mixed``: real regions hold units tuned in opposite directions, which a model that pools a
+region's units cannot see. Unit ``i`` has a preference ``p_i`` in {−1, +1}, alternating within each
+region in unit order (−1, +1, −1, ...: a region with an even count is exactly balanced), and a gain
+``g_i = exp(gain_spread · z_i − gain_spread² / 2)`` (mean 1), ``z_i ~ N(0, 1)`` from an RNG stream of
+its own (so the spikes' stream is the regional mode's):
+
+* sensory unit: ``g_i · (base + gain_sensory · (1 + p_i c) / 2 · rise(t))``;
+* integrator unit (either region): ``g_i · (base + gain_integrator · (1 + p_i c) · rise(t))``; it
+  follows the left accumulator when ``p_i = −1`` and the right one when ``p_i = +1``, whatever its
+  region. With balanced units and ``gain_spread = 0`` a region's mean rate does not depend on the
+  stimulus at all: only the units' own rates carry it.
+
+So every unit's intensity λ_i(t | c) is known exactly (:meth:`DecisionSession.unit_intensity`, and
+per region, the mean over its units, :meth:`DecisionSession.intensity`). Behaviour is read out from
+the spikes: the decision is a race between the pooled spike counts since onset of the units that
+follow each accumulator; the first to reach ``threshold`` spikes wins (the choice), and the time of
+that spike is the reaction time. When neither reaches it within the response window ``W``, the
+trial has no response (censored at ``W``). Because the race runs on counts of independent
+inhomogeneous Poisson processes with known intensities (each side's count is Poisson with the sum
+of its followers' cumulative intensities), the exact choice probability and RT law follow from the
+intensities alone (:meth:`DecisionSession.choice_probability`, :meth:`DecisionSession.true_model`):
+the "true generating model" a fitted model is measured against.
+
+Spikes are inhomogeneous Poisson (exact, by thinning), and neurons fire at their baseline (``base``,
+times ``g_i`` in mixed mode) between trials. Written to NWB: Units (an electrode group per region,
+whose ``location`` is the region), a ``trials`` table (``stimulus``, ``choice``: left / right /
+none, ``rt`` in s from onset, NaN when none, ``response_time`` in session time) and the
+configuration in the session notes (the seed and configuration give the units' preferences and
+gains again).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import require
 from ..io.spike_trains import SpikeTrains
 
+if TYPE_CHECKING:
+    from ..io.trials import TrialSpikes
+
 REGIONS = ("sensory", "left", "right")
+
+#: How units are tuned within a region (see the module docstring).
+TUNINGS = ("regional", "mixed")
+
+#: The two accumulators of the race, in the order of the actions (sorted names).
+SIDES = ("left", "right")
 
 
 @dataclass
@@ -56,7 +88,13 @@ class DecisionConfig:
     base, gain_sensory, gain_integrator, tau
         Rates (Hz) and the time constant (s) of the responses.
     threshold
-        Pooled integrator spikes since onset that make a decision.
+        Pooled spikes since onset of one accumulator's units that make a decision.
+    tuning
+        ``regional`` (every unit of a region alike) or ``mixed`` (alternating preferences and
+        random gains within each region); see the module docstring.
+    gain_spread
+        Standard deviation of the log gains of ``mixed`` units (0: all gains 1); unused by
+        ``regional``.
     """
 
     n_trials: int = 400
@@ -69,6 +107,8 @@ class DecisionConfig:
     gain_integrator: float = 25.0
     tau: float = 0.15
     threshold: int = 30
+    tuning: str = "regional"
+    gain_spread: float = 0.3
 
     def validate(self) -> DecisionConfig:
         require(self.n_trials >= 1, f"n_trials must be >= 1, got {self.n_trials}")
@@ -80,6 +120,9 @@ class DecisionConfig:
         require(self.base > 0 and self.gain_sensory >= 0 and self.gain_integrator >= 0,
                 "base must be positive, gains >= 0")
         require(self.threshold >= 1, f"threshold must be >= 1 spike, got {self.threshold}")
+        require(self.tuning in TUNINGS, f"tuning must be one of {', '.join(TUNINGS)}, got {self.tuning!r}")
+        require(np.isfinite(self.gain_spread) and self.gain_spread >= 0,
+                f"gain_spread must be a finite number >= 0, got {self.gain_spread}")
         return self
 
 
@@ -93,6 +136,71 @@ def _cumulative_rise(t: np.ndarray, tau: float) -> np.ndarray:
     return t - tau * (1.0 - np.exp(-t / tau))
 
 
+def _unit_tuning(cfg: DecisionConfig, unit_region: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's preference p_i and gain g_i (see the module docstring).
+
+    In ``regional`` mode the preference is the region's (sensory 0: unsigned, |c|; left −1; right
+    +1) and every gain is 1.
+
+    Shapes
+    ------
+    unit_region : (units,) str
+    returns : preference, gain, each (units,) float64
+    """
+    n = len(unit_region)
+    if cfg.tuning == "regional":
+        sign = {"sensory": 0.0, "left": -1.0, "right": 1.0}
+        return np.array([sign[str(r)] for r in unit_region], dtype=np.float64), np.ones(n)
+    preference = np.empty(n)
+    for region in REGIONS:
+        units = np.flatnonzero(unit_region == region)
+        preference[units] = np.where(np.arange(len(units)) % 2 == 0, -1.0, 1.0)
+    # A stream of its own: the main stream (stimuli, spikes) makes the same draws in both modes.
+    z = np.random.default_rng([int(seed), 1]).standard_normal(n)
+    s = float(cfg.gain_spread)
+    return preference, np.exp(s * z - s**2 / 2)
+
+
+def _unit_accumulator(cfg: DecisionConfig, unit_region: np.ndarray, preference: np.ndarray) -> np.ndarray:
+    """The accumulator each unit's spikes count towards: "left", "right", or "" (sensory units).
+
+    Shapes
+    ------
+    unit_region, preference : (units,)
+    returns : (units,) str
+    """
+    if cfg.tuning == "regional":
+        side = unit_region.astype(str)
+    else:  # an integrator unit follows the accumulator of its preference, whatever its region
+        side = np.where(preference < 0, "left", "right")
+    return np.where(unit_region == "sensory", "", side).astype(str)
+
+
+def _coefficients(cfg: DecisionConfig, unit_region: np.ndarray, preference: np.ndarray, gain: np.ndarray,
+                  c: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """a_i and b_i(c) of each unit's rate λ_i(t | c) = a_i + b_i(c) · rise(t), so that
+    Λ_i(t | c) = a_i · t + b_i(c) · ∫_0^t rise.
+
+    Shapes
+    ------
+    unit_region, preference, gain : (units,)
+    c : scalar or (C,)
+    returns : a (units,); b (units,) for a scalar ``c``, else (C, units)
+    """
+    c = np.asarray(c, dtype=np.float64)[..., None]
+    sensory = unit_region == "sensory"
+    if cfg.tuning == "regional":
+        # The operations, in their order, of the region rate base + gain · (1 ± c) · rise(t): the
+        # regional simulation thins with the same numbers, so it draws the same spikes bit for bit.
+        a = np.full(len(unit_region), float(cfg.base))
+        b = np.where(sensory, cfg.gain_sensory * np.abs(c), cfg.gain_integrator * (1.0 + preference * c))
+        return a, b
+    a = gain * cfg.base
+    b = gain * np.where(sensory, cfg.gain_sensory * (1.0 + preference * c) / 2,
+                        cfg.gain_integrator * (1.0 + preference * c))
+    return a, b
+
+
 @dataclass
 class DecisionSession:
     """A simulated decision session and its ground truth.
@@ -102,6 +210,8 @@ class DecisionSession:
     onsets, stimulus, rt : (trials,) float64 (``rt`` NaN without a response)
     choice : (trials,) str, "left" / "right" / "none"
     unit_region : (units,) str
+    unit_preference, unit_gain : (units,) float64 (see :func:`simulate_decision`; None when built
+        by hand: then derived from ``config`` and ``seed``)
     """
 
     spikes: SpikeTrains
@@ -112,49 +222,290 @@ class DecisionSession:
     rt: np.ndarray
     config: DecisionConfig
     seed: int
+    unit_preference: np.ndarray | None = None
+    unit_gain: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.unit_region = np.asarray(self.unit_region).astype(str)
+        if self.unit_preference is None or self.unit_gain is None:
+            self.unit_preference, self.unit_gain = _unit_tuning(self.config, self.unit_region, self.seed)
+        self.unit_preference = np.asarray(self.unit_preference, dtype=np.float64)
+        self.unit_gain = np.asarray(self.unit_gain, dtype=np.float64)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_region)
+
+    @property
+    def unit_accumulator(self) -> np.ndarray:
+        """The accumulator each unit's spikes count towards in the race: "left", "right", or ""
+        (sensory units). Shape (units,)."""
+        return _unit_accumulator(self.config, self.unit_region, self.unit_preference)
 
     # -- the truth ------------------------------------------------------------------------------
+    def unit_intensity(self, unit: int, t: np.ndarray, c: float) -> np.ndarray:
+        """λ_i(t | c): the rate (Hz) of unit ``unit`` (its index in the session) at ``t`` s after
+        onset (0 ≤ t < W).
+
+        Shapes
+        ------
+        t : any; returns : that of ``t``
+        """
+        a, b = self._coefficients(c)
+        return a[unit] + b[unit] * _rise(np.asarray(t, dtype=np.float64), self.config.tau)
+
+    def unit_cumulative(self, unit: int, t: np.ndarray, c: float) -> np.ndarray:
+        """Λ_i(t | c) = ∫_0^t λ_i(u | c) du of unit ``unit`` (closed form).
+
+        Shapes
+        ------
+        t : any; returns : that of ``t``
+        """
+        a, b = self._coefficients(c)
+        t = np.clip(np.asarray(t, dtype=np.float64), 0.0, None)
+        return a[unit] * t + b[unit] * _cumulative_rise(t, self.config.tau)
+
     def intensity(self, region: str, t: np.ndarray, c: float) -> np.ndarray:
-        """λ_k(t | c): each neuron's rate (Hz) in ``region`` at ``t`` s after onset (0 ≤ t < W)."""
-        return _intensity(self.config, region, np.asarray(t, dtype=np.float64), c)
+        """λ_k(t | c): the per-neuron rate (Hz) of ``region`` at ``t`` s after onset (0 ≤ t < W):
+        every neuron's in ``regional`` mode, the mean over the region's units in ``mixed`` mode.
+
+        Shapes
+        ------
+        t : any; returns : that of ``t``
+        """
+        a, b = self._region_coefficients([region], c)
+        return a[0] + b[0] * _rise(np.asarray(t, dtype=np.float64), self.config.tau)
 
     def cumulative(self, region: str, t: np.ndarray, c: float) -> np.ndarray:
-        """Λ_k(t | c) = ∫_0^t λ_k(u | c) du, per neuron."""
-        return _cumulative(self.config, region, np.asarray(t, dtype=np.float64), c)
+        """Λ_k(t | c) = ∫_0^t λ_k(u | c) du, per neuron (the mean over the region's units).
+
+        Shapes
+        ------
+        t : any; returns : that of ``t``
+        """
+        a, b = self._region_coefficients([region], c)
+        t = np.clip(np.asarray(t, dtype=np.float64), 0.0, None)
+        return a[0] * t + b[0] * _cumulative_rise(t, self.config.tau)
 
     def choice_probability(self, c: float, grid: int = 4000) -> dict[str, float]:
         """Exact P(right), P(left), P(none) for stimulus ``c``: the race of two independent
-        inhomogeneous Poisson counts to ``threshold`` (numerical integration of the densities of
-        the θ-th arrival, f(t) = λ(t) Λ(t)^{θ−1} e^{−Λ(t)} / (θ − 1)!, against the other side's
-        survival P(N(t) < θ))."""
+        inhomogeneous Poisson counts to ``threshold``, each side's of intensity Σ λ_i over the
+        units following it (numerical integration of the densities of the θ-th arrival,
+        f(t) = λ(t) Λ(t)^{θ−1} e^{−Λ(t)} / (θ − 1)!, against the other side's survival
+        P(N(t) < θ))."""
+        t = np.linspace(0.0, self.config.window, grid + 1)
+        dens, surv = self._race(t, c)
+        return {"right": float(np.trapezoid(dens["right"] * surv["left"], t)),
+                "left": float(np.trapezoid(dens["left"] * surv["right"], t)),
+                "none": float(surv["left"][-1] * surv["right"][-1])}
+
+    def true_model(self) -> DecisionTruth:
+        """The generating model, scored like a fitted one (see :class:`DecisionTruth`)."""
+        return DecisionTruth(self)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _coefficients(self, c: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shapes: c scalar or (C,) -> a (units,), b (units,) or (C, units); see :func:`_coefficients`."""
+        return _coefficients(self.config, self.unit_region, self.unit_preference, self.unit_gain, c)
+
+    def _region_coefficients(self, regions: Sequence[str], c: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """a_k, b_k(c) of each region's per-neuron rate (the mean of its units').
+
+        Shapes
+        ------
+        c : scalar or (C,)
+        returns : a (regions,); b (regions,) or (C, regions)
+        """
+        a, b = self._coefficients(c)
+        cols = []
+        for region in regions:
+            units = np.flatnonzero(self.unit_region == region)
+            require(len(units) > 0, f"no units in region {region!r}; the session's regions are {list(REGIONS)}")
+            if self.config.tuning == "regional":
+                units = units[:1]  # all alike: the region's own rate, without a mean's rounding
+            cols.append(units)
+        return (np.array([a[u].mean() for u in cols]),
+                np.stack([b[..., u].mean(axis=-1) for u in cols], axis=-1))
+
+    def _race_coefficients(self, c: float | np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
+        """Each side's pooled rate Σ_{followers} λ_i = A + B(c) · rise(t): side -> (A, B)."""
+        a, b = self._coefficients(c)
+        follows = self.unit_accumulator
+        return {side: (float(a[follows == side].sum()), b[..., follows == side].sum(axis=-1)) for side in SIDES}
+
+    def _race(self, t: np.ndarray, c: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each side's density of its ``threshold``-th pooled spike and survival P(N(t) < θ).
+
+        Shapes
+        ------
+        t : (m,) s after onset; returns : dicts side -> (m,)
+        """
         cfg = self.config
-        t = np.linspace(0.0, cfg.window, grid + 1)
-        out = {}
+        t = np.clip(np.asarray(t, dtype=np.float64), 0.0, None)
         dens, surv = {}, {}
-        for side, k in (("left", 1), ("right", 2)):
-            lam = cfg.neurons[k] * self.intensity(side, t, c)
-            big = cfg.neurons[k] * self.cumulative(side, t, c)
+        for side, (a, b) in self._race_coefficients(c).items():
+            lam = a + b * _rise(t, cfg.tau)
+            big = a * t + b * _cumulative_rise(t, cfg.tau)
             dens[side] = lam * _poisson_pmf(cfg.threshold - 1, big)
             surv[side] = _poisson_cdf(cfg.threshold - 1, big)
-        out["right"] = float(np.trapezoid(dens["right"] * surv["left"], t))
-        out["left"] = float(np.trapezoid(dens["left"] * surv["right"], t))
-        out["none"] = float(surv["left"][-1] * surv["right"][-1])
-        return out
+        return dens, surv
 
 
-def _intensity(cfg: DecisionConfig, region: str, t: np.ndarray, c: float) -> np.ndarray:
-    if region == "sensory":
-        return cfg.base + cfg.gain_sensory * abs(c) * _rise(t, cfg.tau)
-    sign = {"left": -1.0, "right": 1.0}[region]
-    return cfg.base + cfg.gain_integrator * (1.0 + sign * c) * _rise(t, cfg.tau)
+class DecisionTruth:
+    """The exact generating model of a :class:`DecisionSession`, for its trials as read from its
+    NWB file.
 
+    Implements, by duck typing, the per-unit and per-region intensity and the behaviour methods a
+    fitted point-process model of :class:`nwb_tavrnn.io.trials.TrialSpikes` has, for ``data`` read
+    with ``read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt",
+    window=cfg.window)``: ``data.unit_ids`` are the session's unit indices, ``data.regions``
+    region names (matched by name), ``data.stimulus[:, 0]`` the signed stimulus ``c``, and
+    ``data.actions`` the action names. Work is grouped by distinct stimulus value, so it is
+    vectorised over trials.
+    """
 
-def _cumulative(cfg: DecisionConfig, region: str, t: np.ndarray, c: float) -> np.ndarray:
-    t = np.clip(t, 0.0, None)
-    if region == "sensory":
-        return cfg.base * t + cfg.gain_sensory * abs(c) * _cumulative_rise(t, cfg.tau)
-    sign = {"left": -1.0, "right": 1.0}[region]
-    return cfg.base * t + cfg.gain_integrator * (1.0 + sign * c) * _cumulative_rise(t, cfg.tau)
+    def __init__(self, session: DecisionSession) -> None:
+        self.session = session
+
+    # -- per unit -----------------------------------------------------------------------------
+    def unit_log_intensity(self, data: TrialSpikes) -> np.ndarray:
+        """log λ_i(t | c) of each spike's unit at the spike's time, ``c`` its trial's stimulus.
+
+        Shapes
+        ------
+        returns : (spikes,) float64
+        """
+        values, which = self._conditions(data)
+        a, b = self.session._coefficients(values)
+        units = self._units(data)[data.spike_unit]
+        rate = a[units] + b[which[data.spike_trial], units] * _rise(data.spike_time, self.session.config.tau)
+        return np.log(rate)
+
+    def unit_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
+        """Λ_i(t) − Λ_i(0) of every unit of ``data`` at ``times`` (after each trial's onset).
+
+        Shapes
+        ------
+        times : (trials, m)
+        returns : (trials, m, units) float64, units in ``data``'s order
+        """
+        values, which = self._conditions(data)
+        a, b = self.session._coefficients(values)
+        units = self._units(data)
+        t = self._times(data, times)
+        return (a[units] * t[..., None]
+                + b[which][:, None, units] * _cumulative_rise(t, self.session.config.tau)[..., None])
+
+    def unit_intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """λ_i(t | c) of every unit of the session on a time grid, for given stimuli.
+
+        Shapes
+        ------
+        stimulus : (C, 1), the signed stimulus in column 0
+        grid : (m,) s after onset
+        returns : (C, units, m) float64, units in the session's order
+        """
+        a, b = self.session._coefficients(self._stimulus(stimulus))
+        rise = _rise(np.asarray(grid, dtype=np.float64), self.session.config.tau)
+        return a[None, :, None] + b[:, :, None] * rise[None, None, :]
+
+    # -- per region (the mean over a region's units: a per-neuron intensity) -----------------------
+    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
+        """log λ_k(t | c) of each spike's region at the spike's time.
+
+        Shapes
+        ------
+        returns : (spikes,) float64
+        """
+        values, which = self._conditions(data)
+        a, b = self.session._region_coefficients(data.regions, values)
+        k = data.unit_region[data.spike_unit]
+        return np.log(a[k] + b[which[data.spike_trial], k] * _rise(data.spike_time, self.session.config.tau))
+
+    def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
+        """Λ_k(t) − Λ_k(0) per neuron of every region of ``data`` at ``times``.
+
+        Shapes
+        ------
+        times : (trials, m)
+        returns : (trials, m, regions) float64, regions in ``data.regions`` order
+        """
+        values, which = self._conditions(data)
+        a, b = self.session._region_coefficients(data.regions, values)
+        t = self._times(data, times)
+        return a * t[..., None] + b[which][:, None, :] * _cumulative_rise(t, self.session.config.tau)[..., None]
+
+    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """λ_k(t | c) per neuron of every region on a time grid, for given stimuli.
+
+        Shapes
+        ------
+        stimulus : (C, 1)
+        grid : (m,) s after onset
+        returns : (C, regions, m) float64, regions sorted by name (the order ``read_trial_spikes`` gives)
+        """
+        regions = sorted(set(self.session.unit_region))
+        a, b = self.session._region_coefficients(regions, self._stimulus(stimulus))
+        rise = _rise(np.asarray(grid, dtype=np.float64), self.session.config.tau)
+        return a[None, :, None] + b[:, :, None] * rise[None, None, :]
+
+    # -- behaviour ------------------------------------------------------------------------------
+    def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
+        """P(action a wins the race within W), and, last column, P(no response within W).
+
+        Shapes
+        ------
+        returns : (trials, actions + 1) float64, columns ``data.actions`` then "none"
+        """
+        values, which = self._conditions(data)
+        table = []
+        for value in values:
+            p = self.session.choice_probability(float(value))
+            table.append([p[str(action)] for action in data.actions] + [p["none"]])
+        return np.array(table, dtype=np.float64).reshape(len(values), len(data.actions) + 1)[which]
+
+    def rt_cdf(self, data: TrialSpikes, grid: np.ndarray) -> np.ndarray:
+        """P(a response by t) = 1 − S_left(t) · S_right(t), S a side's survival P(N(t) < θ).
+
+        Shapes
+        ------
+        grid : (m,) s after onset
+        returns : (trials, m) float64
+        """
+        values, which = self._conditions(data)
+        grid = np.asarray(grid, dtype=np.float64)
+        table = np.empty((len(values), len(grid)))
+        for v, value in enumerate(values):
+            _, surv = self.session._race(grid, float(value))
+            table[v] = 1.0 - surv["left"] * surv["right"]
+        return table[which]
+
+    # -- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _conditions(data: TrialSpikes) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct stimulus values and each trial's index into them. Shapes: (V,), (trials,)."""
+        values, which = np.unique(np.asarray(data.stimulus, dtype=np.float64)[:, 0], return_inverse=True)
+        return values, which.reshape(-1)
+
+    @staticmethod
+    def _stimulus(stimulus: np.ndarray) -> np.ndarray:
+        """Shapes: (C, features) -> (C,), the signed stimulus."""
+        stimulus = np.asarray(stimulus, dtype=np.float64)
+        return stimulus.reshape(len(stimulus), -1)[:, 0]
+
+    @staticmethod
+    def _times(data: TrialSpikes, times: np.ndarray) -> np.ndarray:
+        t = np.clip(np.asarray(times, dtype=np.float64), 0.0, None)
+        require(t.ndim == 2 and len(t) == data.n_trials, f"times must be (trials, m) = ({data.n_trials}, m), "
+                f"got shape {t.shape}")
+        return t
+
+    def _units(self, data: TrialSpikes) -> np.ndarray:
+        """The session's index of each unit of ``data``. Shape (units,)."""
+        ids = np.asarray(data.unit_ids, dtype=np.int64)
+        require(len(ids) == 0 or (ids.min() >= 0 and ids.max() < self.session.n_units),
+                f"unit ids {ids.tolist()[:5]}... are not this session's (0..{self.session.n_units - 1})")
+        return ids
 
 
 def _poisson_pmf(k: int, mu: np.ndarray) -> np.ndarray:
@@ -173,34 +524,44 @@ def _poisson_times(rng: np.random.Generator, rate_fn, peak: float, start: float,
 
 
 def simulate_decision(config: DecisionConfig | None = None, seed: int = 0) -> DecisionSession:
-    """Simulate a session (see the module docstring)."""
+    """Simulate a session (see the module docstring).
+
+    With ``tuning="regional"`` the draws, and so the session, are those of the regional simulator
+    before mixed tuning existed; ``mixed`` makes the same draws from the main stream (stimuli,
+    spikes) and the units' gains from a stream of their own, ``default_rng([seed, 1])``.
+    """
     cfg = (config or DecisionConfig()).validate()
     require(int(seed) >= 0, f"seed must be >= 0, got {seed}")
     rng = np.random.default_rng(seed)
     n_units = int(sum(cfg.neurons))
     unit_region = np.repeat(np.array(REGIONS), cfg.neurons)
+    preference, gain = _unit_tuning(cfg, unit_region, int(seed))
+    follows = _unit_accumulator(cfg, unit_region, preference)
     period = cfg.window + cfg.inter_trial
     onsets = cfg.inter_trial + period * np.arange(cfg.n_trials)
-    stimulus = rng.choice(np.asarray(cfg.stimuli, dtype=np.float64), cfg.n_trials)
+    stimuli = np.asarray(cfg.stimuli, dtype=np.float64)
+    stimulus = rng.choice(stimuli, cfg.n_trials)
     times: list[list[np.ndarray]] = [[] for _ in range(n_units)]
     choice = np.full(cfg.n_trials, "none", dtype=object)
     rt = np.full(cfg.n_trials, np.nan)
-    # the rates rise monotonically: their largest value is at the end of the window
-    peak = {r: max(float(_intensity(cfg, r, np.array([cfg.window]), c)[0]) for c in cfg.stimuli) for r in REGIONS}
+    a, b_all = _coefficients(cfg, unit_region, preference, gain, stimuli)  # (units,), (stimuli, units)
+    b_of = {float(s): row for s, row in zip(stimuli, b_all)}
+    # the rates rise monotonically: each unit's largest value is at the end of the window
+    peak = (a + b_all * _rise(np.array([cfg.window]), cfg.tau)).max(axis=0)
     previous_end = 0.0
     for j, (onset, c) in enumerate(zip(onsets, stimulus)):
-        pooled: dict[str, list[np.ndarray]] = {"left": [], "right": []}
+        b = b_of[float(c)]
+        pooled: dict[str, list[np.ndarray]] = {side: [] for side in SIDES}
         for u in range(n_units):
-            region = unit_region[u]
-            times[u].append(_poisson_times(rng, lambda t: np.full(t.shape, cfg.base), cfg.base, previous_end, onset))
-            spikes = _poisson_times(rng, lambda t, r=region, c=c: _intensity(cfg, r, t, c), peak[region], onset,
-                                    onset + cfg.window)
+            times[u].append(_poisson_times(rng, lambda t, r=a[u]: np.full(t.shape, r), a[u], previous_end, onset))
+            spikes = _poisson_times(rng, lambda t, a_u=a[u], b_u=b[u]: a_u + b_u * _rise(t, cfg.tau), peak[u],
+                                    onset, onset + cfg.window)
             times[u].append(spikes)
-            if region in pooled:
-                pooled[region].append(spikes - onset)
+            if follows[u]:
+                pooled[follows[u]].append(spikes - onset)
         crossing = {}
-        for side in ("left", "right"):
-            merged = np.sort(np.concatenate(pooled[side]))
+        for side in SIDES:
+            merged = np.sort(np.concatenate(pooled[side])) if pooled[side] else np.zeros(0)
             crossing[side] = merged[cfg.threshold - 1] if len(merged) >= cfg.threshold else np.inf
         first = min(crossing, key=crossing.get)
         if np.isfinite(crossing[first]):
@@ -208,10 +569,11 @@ def simulate_decision(config: DecisionConfig | None = None, seed: int = 0) -> De
         previous_end = onset + cfg.window
     end = previous_end + cfg.inter_trial
     for u in range(n_units):
-        times[u].append(_poisson_times(rng, lambda t: np.full(t.shape, cfg.base), cfg.base, previous_end, end))
+        times[u].append(_poisson_times(rng, lambda t, r=a[u]: np.full(t.shape, r), a[u], previous_end, end))
     spikes = SpikeTrains([np.concatenate(t) for t in times], np.arange(n_units), [str(r) for r in unit_region],
                          [str(r) for r in unit_region], 0.0, float(end))
-    return DecisionSession(spikes, unit_region, onsets, stimulus, choice.astype(str), rt, cfg, int(seed))
+    return DecisionSession(spikes, unit_region, onsets, stimulus, choice.astype(str), rt, cfg, int(seed),
+                           unit_preference=preference, unit_gain=gain)
 
 
 def decision_nwbfile(session: DecisionSession):
@@ -222,10 +584,15 @@ def decision_nwbfile(session: DecisionSession):
     from ._nwb import add_regional_units, simulated_nwbfile
 
     cfg = session.config
+    # the regional description is the one files had before mixed tuning existed
+    tuning = "" if cfg.tuning == "regional" else (
+        f" Mixed tuning: units of each region alternate in preferring left and right, with log-normal gains "
+        f"(spread {cfg.gain_spread:g}); integrator units race for the side they prefer.")
     nwbfile = simulated_nwbfile(
         "decision", f"Simulated decision task: {cfg.n_trials} trials of signed stimulus strength "
         f"{sorted(set(cfg.stimuli))}; sensory, left and right integrator regions with known intensities; choice "
-        f"and RT from a race of the integrators to {cfg.threshold} spikes within {cfg.window:g} s.", session.seed, cfg)
+        f"and RT from a race of the integrators to {cfg.threshold} spikes within {cfg.window:g} s.{tuning}",
+        session.seed, cfg)
     nwbfile.subject = Subject(subject_id=f"simulated-decision-{session.seed}", species="Macaca mulatta", sex="U",
                               age="P5Y", description="A simulated population (no animal).")
     add_regional_units(nwbfile, session.spikes, session.unit_region, REGIONS, noun="neuron")
@@ -248,5 +615,5 @@ def write_decision_session(path: str | Path, config: DecisionConfig | None = Non
     return write_nwbfile(decision_nwbfile(simulate_decision(config, seed)), path, overwrite=overwrite)
 
 
-__all__ = ["REGIONS", "DecisionConfig", "DecisionSession", "decision_nwbfile", "simulate_decision",
-           "write_decision_session"]
+__all__ = ["REGIONS", "SIDES", "TUNINGS", "DecisionConfig", "DecisionSession", "DecisionTruth", "decision_nwbfile",
+           "simulate_decision", "write_decision_session"]
