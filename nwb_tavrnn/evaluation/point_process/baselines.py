@@ -1,26 +1,36 @@
 """Baseline point-process models of trial-aligned regional spiking (and of behaviour).
 
-Each implements :class:`~.metrics.IntensityModel` and has ``fit(data) -> self``:
+Each implements :class:`~.protocols.IntensityModel` and :class:`~.protocols.UnitIntensityModel`
+(the first two also :class:`~.protocols.BehaviourModel`), and has ``fit(data) -> self``:
 
-* :class:`HomogeneousPoisson`: one constant per-neuron rate per region (the bits/spike reference);
-  also a stimulus-blind behaviour baseline (pooled choice frequencies and RT distribution);
-* :class:`PSTHPoisson`: the peri-stimulus time histogram of each region and stimulus condition,
-  and the empirical choice frequencies and RT distribution of each condition;
-* :class:`RaisedCosineGLM`: a Poisson GLM per region on a raised-cosine basis of time in the window
-  and its products with the stimulus features (fitted with nemos; smooth in t, and it generalises
-  to unseen stimuli).
+* :class:`HomogeneousPoisson`: one constant per-neuron rate per region (the bits/spike reference),
+  or per unit; also a stimulus-blind behaviour baseline (pooled choice frequencies and RT
+  distribution);
+* :class:`PSTHPoisson`: the peri-stimulus time histogram of each region (or unit) and stimulus
+  condition, and the empirical choice frequencies and RT distribution of each condition;
+* :class:`~.glm.RaisedCosineGLM` (in :mod:`.glm`): a Poisson GLM per region (or unit) on a
+  raised-cosine basis of time in the window and its products with the stimulus features.
+
+``per="region"`` (the default) fits one intensity per region, shared by its units (its unit
+methods give each unit its region's). ``per="unit"`` fits one per unit (its region methods give
+the mean over the region's units: the per-neuron intensity of their superposition); such a model
+scores only trials of the units it was fitted on. Exposure is counted in observed units only
+(``TrialSpikes.observed``). The behaviour methods do not depend on ``per``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from typing import Literal
 
 import numpy as np
 
 from ...io.trials import TrialSpikes
+from .protocols import _groups, unit_averaging
 
 log = logging.getLogger(__name__)
+
+Per = Literal["region", "unit"]
 
 
 # -- shared pieces ----------------------------------------------------------------------------------
@@ -48,6 +58,112 @@ def _fitted(model, data: TrialSpikes) -> None:
     if list(model.regions_) != list(data.regions):
         raise ValueError(f"{type(model).__name__} was fitted on regions {model.regions_} but the data have "
                          f"{list(data.regions)}")
+    if getattr(model, "per", "region") == "unit":
+        # a per-unit model's columns are the training units: other units would silently get their rates
+        if data.n_units != len(model.unit_region_):
+            raise ValueError(f"{type(model).__name__}(per='unit') was fitted on {len(model.unit_region_)} units but "
+                             f"the data have {data.n_units}: score it on trials of the same units")
+        if not np.array_equal(data.unit_region, model.unit_region_):
+            raise ValueError(f"{type(model).__name__}(per='unit') was fitted on units in other regions than the "
+                             "data's: score it on trials of the same units")
+
+
+def _check_per(per: str) -> str:
+    if per not in ("region", "unit"):
+        raise ValueError(f"per must be 'region' or 'unit', got {per!r}")
+    return per
+
+
+class _Columns:
+    """The protocols of a baseline whose rates live in one column per region or per unit.
+
+    A subclass fits its rates in columns (``per="region"``: regions; ``per="unit"``: units),
+    calls :meth:`_store_units` in ``fit``, and implements ``_log_rate(data, column of each spike)``
+    (spikes,), ``_cumulative(data, times)`` (trials, m, columns) and ``_curves(stimulus, grid,
+    columns=None)`` (C, columns or the given ones, m). The region and unit methods follow: a region
+    column serves each of its units, and a region's intensity from unit columns is the mean over
+    its units.
+    """
+
+    #: Largest (units × spikes) block of unit intensities evaluated at once for a region's mean.
+    _max_elements = 8_000_000
+
+    per: str
+
+    def _store_units(self, data: TrialSpikes) -> None:
+        self.regions_ = list(data.regions)
+        self.unit_region_ = data.unit_region.copy()
+        self.unit_ids_ = np.asarray(data.unit_ids).copy()
+        self._averaging = unit_averaging(self.unit_region_, data.n_regions)
+
+    def _columns(self, data: TrialSpikes) -> np.ndarray:
+        """The column of each spike. Shape (spikes,)."""
+        return data.spike_region if self.per == "region" else data.spike_unit
+
+    def _warn_floored(self, data: TrialSpikes, floored: np.ndarray) -> None:
+        if floored.any():
+            names = np.asarray(data.regions if self.per == "region" else data.unit_ids)[floored]
+            log.warning("%s: %d %s without training spikes (%s): rate floored", type(self).__name__,
+                        int(floored.sum()), "regions" if self.per == "region" else "units", names[:10].tolist())
+
+    # region protocol
+    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
+        """Shapes: returns (spikes,)."""
+        _fitted(self, data)
+        if self.per == "region":
+            return self._log_rate(data, data.spike_region)
+        # the mean of the region's units' λ_i at each spike: per region and stimulus, only its units evaluated
+        out = np.empty(len(data.spike_time))
+        unique, which = np.unique(data.stimulus, axis=0, return_inverse=True)
+        key = data.spike_region * len(unique) + which.ravel()[data.spike_trial]
+        for value, spikes in _groups(key):
+            k, c = divmod(value, len(unique))
+            units = np.flatnonzero(self.unit_region_ == k)
+            chunk = max(1, self._max_elements // max(len(units), 1))
+            for start in range(0, len(spikes), chunk):
+                sel = spikes[start:start + chunk]
+                lam = self._curves(unique[c:c + 1], data.spike_time[sel], units)[0]  # (units of k, m)
+                with np.errstate(divide="ignore"):
+                    out[sel] = np.log(lam.mean(axis=0))
+        return out
+
+    def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
+        """Shapes: times (trials, m) -> (trials, m, regions)."""
+        _fitted(self, data)
+        cum = self._cumulative(data, times)
+        return cum if self.per == "region" else cum @ self._averaging
+
+    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """Shapes: stimulus (C, features), grid (m,) -> (C, regions, m)."""
+        curves = self._curves(stimulus, grid)
+        return curves if self.per == "region" else np.einsum("cum,uk->ckm", curves, self._averaging)
+
+    # unit protocol
+    def unit_log_intensity(self, data: TrialSpikes) -> np.ndarray:
+        """Shapes: returns (spikes,)."""
+        _fitted(self, data)
+        return self._log_rate(data, self._columns(data))
+
+    def unit_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
+        """Shapes: times (trials, m) -> (trials, m, units)."""
+        _fitted(self, data)
+        cum = self._cumulative(data, times)
+        return cum[..., data.unit_region] if self.per == "region" else cum
+
+    def unit_intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """Shapes: stimulus (C, features), grid (m,) -> (C, units, m) (the training units)."""
+        curves = self._curves(stimulus, grid)
+        return curves[:, self.unit_region_, :] if self.per == "region" else curves
+
+
+def _observed_exposure(data: TrialSpikes, per: str) -> np.ndarray:
+    """Observed units of each column in each trial: of each region (``per="region"``), or 0/1 per unit.
+
+    Shapes
+    ------
+    returns : (trials, regions or units) float64
+    """
+    return data.observed_neurons() if per == "region" else data.observation().astype(np.float64)
 
 
 class _EmpiricalBehaviour:
@@ -85,53 +201,67 @@ class _EmpiricalBehaviour:
 
 
 # -- homogeneous ------------------------------------------------------------------------------------
-class HomogeneousPoisson:
-    """One constant per-neuron rate per region, over all training trials and the whole window.
+class HomogeneousPoisson(_Columns):
+    """One constant per-neuron rate per region (or per unit), over all training trials and the window.
 
-    The reference of :func:`~.metrics.bits_per_spike`. As a behaviour model it ignores the
-    stimulus: the pooled choice frequencies and RT distribution of the training trials.
+    The reference of :func:`~.metrics.bits_per_spike` (``per="unit"``: of
+    :func:`~.units.unit_bits_per_spike`). The rate is the spikes over the observed exposure (units
+    observed × trials × W); one without training spikes is floored at 0.001 spikes per window.
+    As a behaviour model it ignores the stimulus: the pooled choice frequencies and RT
+    distribution of the training trials.
 
     Parameters
     ----------
     alpha
         Dirichlet smoothing of the choice frequencies (pseudo-trials per outcome).
+    per
+        ``region`` (a rate per region, shared by its units) or ``unit`` (a rate per unit).
 
     Attributes
     ----------
     rate_
-        Per-neuron rate of each region (Hz). Shape (regions,).
+        Per-neuron rate of each region, or rate of each unit (Hz).
+
+    Shapes
+    ------
+    rate_ : (regions,) or (units,)
     """
 
-    def __init__(self, alpha: float = 0.5) -> None:
+    def __init__(self, alpha: float = 0.5, *, per: Per = "region") -> None:
         self.alpha = alpha
+        self.per = _check_per(per)
 
     def fit(self, data: TrialSpikes) -> HomogeneousPoisson:
-        spikes = np.bincount(data.spike_region, minlength=data.n_regions).astype(np.float64)
-        exposure = np.maximum(data.neurons, 1) * data.n_trials * data.window
+        n_columns = data.n_regions if self.per == "region" else data.n_units
+        spikes = np.bincount(self._columns(data), minlength=n_columns).astype(np.float64)
+        exposure = np.maximum(_observed_exposure(data, self.per).sum(axis=0), 1) * data.window
         self.rate_ = spikes / exposure
-        if (self.rate_ == 0).any():
-            log.warning("regions without training spikes (%s): rate floored", np.array(data.regions)[self.rate_ == 0])
+        floored = self.rate_ == 0
+        self._warn_floored(data, floored)
+        if self.per == "region":
             self.rate_ = np.maximum(self.rate_, 1e-3 / data.window)
-        self.regions_ = list(data.regions)
+        else:  # only the silent units: a rate of one spike in many trials is an estimate, not noise
+            self.rate_ = np.where(floored, 1e-3 / data.window, self.rate_)
+        self._store_units(data)
         self.window_ = data.window
         self._behaviour = _EmpiricalBehaviour(data, np.zeros(data.n_trials, dtype=np.int64), 0, self.alpha)
-        log.info("homogeneous Poisson: %s Hz per neuron", dict(zip(self.regions_, np.round(self.rate_, 3))))
+        if self.per == "region":
+            log.info("homogeneous Poisson: %s Hz per neuron", dict(zip(self.regions_, np.round(self.rate_, 3))))
+        else:
+            log.info("homogeneous Poisson per unit: %d units, median %.3g Hz", data.n_units,
+                     float(np.median(self.rate_)) if data.n_units else np.nan)
         return self
 
-    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """Shapes: returns (spikes,)."""
-        _fitted(self, data)
-        return np.log(self.rate_)[data.spike_region]
+    def _log_rate(self, data: TrialSpikes, column: np.ndarray) -> np.ndarray:
+        return np.log(self.rate_)[column]
 
-    def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
-        """Shapes: times (trials, m) -> (trials, m, regions)."""
-        _fitted(self, data)
+    def _cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
         return np.clip(np.asarray(times, dtype=np.float64), 0.0, None)[..., None] * self.rate_
 
-    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """Shapes: stimulus (C, features), grid (m,) -> (C, regions, m)."""
+    def _curves(self, stimulus: np.ndarray, grid: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         n = len(np.asarray(stimulus))
-        return np.broadcast_to(self.rate_[None, :, None], (n, len(self.rate_), len(grid))).copy()
+        rate = self.rate_ if columns is None else self.rate_[columns]
+        return np.broadcast_to(rate[None, :, None], (n, len(rate), len(grid))).copy()
 
     def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
         """Shapes: returns (trials, actions + 1)."""
@@ -145,14 +275,15 @@ class HomogeneousPoisson:
 
 
 # -- PSTH -------------------------------------------------------------------------------------------
-class PSTHPoisson:
-    """Piecewise-constant per-neuron rate of each region and stimulus condition (the PSTH).
+class PSTHPoisson(_Columns):
+    """Piecewise-constant per-neuron rate of each region (or unit) and stimulus condition (the PSTH).
 
-    Fitted on the training trials: the spikes of a region's units in each time bin of the window,
-    over the trials of each distinct stimulus, divided by units × trials × bin width. A stimulus
-    not seen in training gets the PSTH pooled over all conditions. ``floor`` spikes per neuron per
+    Fitted on the training trials: the spikes of a region's units (or of a unit) in each time bin
+    of the window, over the trials of each distinct stimulus, divided by the observed units ×
+    trials × bin width. A stimulus not seen in training gets the PSTH pooled over all conditions
+    (as does a condition in which a unit was never observed). ``floor`` spikes per neuron per
     window, spread over the window, are added to every rate so that an empty bin does not give
-    log 0 on new data.
+    log 0 on new data (a unit without training spikes keeps only the floor).
 
     As a behaviour model: the smoothed choice frequencies of each condition, and its empirical RT
     distribution given a response (the pooled one for a condition without responses), weighted by
@@ -166,6 +297,8 @@ class PSTHPoisson:
         Spikes per neuron per window added to every rate (spread uniformly).
     alpha
         Dirichlet smoothing of the choice frequencies (pseudo-trials per outcome).
+    per
+        ``region`` (a PSTH per region, shared by its units) or ``unit`` (a PSTH per unit).
 
     Attributes
     ----------
@@ -176,14 +309,16 @@ class PSTHPoisson:
 
     Shapes
     ------
-    rate_ : (conditions + 1, regions, bins)
+    rate_ : (conditions + 1, regions or units, bins)
     edges_ : (bins + 1,)
     """
 
-    def __init__(self, bin_width: float | None = None, floor: float = 1e-3, alpha: float = 0.5) -> None:
+    def __init__(self, bin_width: float | None = None, floor: float = 1e-3, alpha: float = 0.5, *,
+                 per: Per = "region") -> None:
         self.bin_width = bin_width
         self.floor = floor
         self.alpha = alpha
+        self.per = _check_per(per)
 
     def fit(self, data: TrialSpikes) -> PSTHPoisson:
         w = data.window
@@ -194,48 +329,59 @@ class PSTHPoisson:
         self.width_ = width
         self.edges_ = np.minimum(np.arange(n_bins + 1) * width, w)
         unique, condition = data.conditions()
-        n_cond, n_regions = len(unique), data.n_regions
+        n_cond = len(unique)
+        n_columns = data.n_regions if self.per == "region" else data.n_units
         self._index = _ConditionIndex(unique)
         spike_bin = self._bin(data.spike_time)
-        flat = (condition[data.spike_trial] * n_regions + data.spike_region) * n_bins + spike_bin
-        counts = np.bincount(flat, minlength=n_cond * n_regions * n_bins).reshape(n_cond, n_regions, n_bins)
+        flat = (condition[data.spike_trial] * n_columns + self._columns(data)) * n_bins + spike_bin
+        counts = np.bincount(flat, minlength=n_cond * n_columns * n_bins).reshape(n_cond, n_columns, n_bins)
         counts = np.concatenate([counts, counts.sum(axis=0, keepdims=True)]).astype(np.float64)
-        trials = np.append(np.bincount(condition, minlength=n_cond), data.n_trials).astype(np.float64)
+        # observed units × trials of each condition (then pooled), per column
+        observed = _observed_exposure(data, self.per)
+        units_trials = np.zeros((n_cond + 1, n_columns))
+        np.add.at(units_trials, condition, observed)
+        units_trials[-1] = observed.sum(axis=0)
         widths = np.diff(self.edges_)
-        exposure = trials[:, None, None] * np.maximum(data.neurons, 1)[None, :, None] * widths[None, None, :]
-        self.rate_ = counts / exposure + self.floor / w
-        self.cum_ = np.concatenate([np.zeros((n_cond + 1, n_regions, 1)),
+        exposure = units_trials[:, :, None] * widths[None, None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = counts / exposure
+        # a column never observed in a condition borrows its pooled PSTH; never observed at all: 0 (+ floor)
+        raw = np.where(units_trials[:, :, None] > 0, raw, raw[-1:])
+        raw = np.where(np.isfinite(raw), raw, 0.0)
+        self._warn_floored(data, counts[-1].sum(axis=1) == 0)
+        self.rate_ = raw + self.floor / w
+        self.cum_ = np.concatenate([np.zeros((n_cond + 1, n_columns, 1)),
                                     np.cumsum(self.rate_ * widths, axis=2)], axis=2)
-        self.regions_ = list(data.regions)
+        self._store_units(data)
         self.conditions_ = unique
         self._behaviour = _EmpiricalBehaviour(data, condition, n_cond, self.alpha)
-        log.info("PSTH: %d conditions × %d regions × %d bins of %.3g s", n_cond, n_regions, n_bins, width)
+        log.info("PSTH: %d conditions × %d %s × %d bins of %.3g s", n_cond, n_columns,
+                 "regions" if self.per == "region" else "units", n_bins, width)
         return self
 
     def _bin(self, t: np.ndarray) -> np.ndarray:
         return np.clip(np.floor(np.asarray(t) / self.width_).astype(np.int64), 0, len(self.edges_) - 2)
 
-    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """Shapes: returns (spikes,)."""
-        _fitted(self, data)
+    def _log_rate(self, data: TrialSpikes, column: np.ndarray) -> np.ndarray:
         index = self._index(data.stimulus)
-        return np.log(self.rate_[index[data.spike_trial], data.spike_region, self._bin(data.spike_time)])
+        return np.log(self.rate_[index[data.spike_trial], column, self._bin(data.spike_time)])
 
-    def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
+    def _cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
         """Exact integral of the piecewise-constant rate (the last bin's rate continues past W).
 
-        Shapes: times (trials, m) -> (trials, m, regions).
+        Shapes: times (trials, m) -> (trials, m, columns).
         """
-        _fitted(self, data)
         t = np.clip(np.asarray(times, dtype=np.float64), 0.0, None)
         index = self._index(data.stimulus)[:, None, None]
         b = self._bin(t)[..., None]
-        k = np.arange(len(self.regions_))[None, None, :]
+        k = np.arange(self.rate_.shape[1])[None, None, :]
         return self.cum_[index, k, b] + self.rate_[index, k, b] * (t[..., None] - self.edges_[b])
 
-    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """Shapes: stimulus (C, features), grid (m,) -> (C, regions, m)."""
-        return self.rate_[self._index(stimulus)][:, :, self._bin(grid)]
+    def _curves(self, stimulus: np.ndarray, grid: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        rate = self.rate_[self._index(stimulus)]
+        if columns is not None:
+            rate = rate[:, columns]
+        return rate[:, :, self._bin(grid)]
 
     def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
         """Shapes: returns (trials, actions + 1)."""
@@ -248,154 +394,13 @@ class PSTHPoisson:
         return self._behaviour.rt_cdf(self._index(data.stimulus), grid)
 
 
-# -- raised-cosine GLM ------------------------------------------------------------------------------
-class RaisedCosineGLM:
-    """A Poisson GLM of each region's pooled spike counts on a raised-cosine basis of time.
+def __getattr__(name: str):
+    # RaisedCosineGLM moved to .glm (which imports this module); still importable from here
+    if name == "RaisedCosineGLM":
+        from .glm import RaisedCosineGLM
 
-    Design (per trial and time bin of the training trials): the ``n_basis`` raised cosines
-    B(t) over the window [0, W] (nemos ``RaisedCosineLinearEval``), then their products with each
-    standardised stimulus feature, B(t)·s_f. The count of all of a region's units in a bin is
-    Poisson with mean exp(x·w + b); the per-neuron rate is that over bin width × units, which the
-    intercept absorbs: log λ_k(t | s) = B(t)·(w_0 + Σ_f s_f w_f) + b − log(bin width · n_k).
-
-    The intensity is evaluated at exact spike times through the basis (continuous in t), and Λ
-    by the trapezoid rule on ``n_grid`` points over the window, linearly interpolated. The stimulus
-    enters log-linearly: a rate that depends on |s| (or otherwise non-monotonically) is beyond it.
-
-    Parameters
-    ----------
-    n_basis
-        Raised-cosine functions over the window.
-    bin_width
-        Bin width of the fit (s); rounded so that it divides the window.
-    regularizer_strength
-        Ridge strength (nemos' loss is the mean negative log-likelihood per bin).
-    n_grid
-        Points of the trapezoid grid of Λ.
-    solver_name
-        nemos solver. BFGS converged in about half the time of LBFGS here (151 against 336
-        steps, 1.8 s against 4.1 s for 300 trials × 100 bins × 3 regions); nemos' default
-        (GradientDescent) did not converge within its defaults.
-
-    Attributes
-    ----------
-    coef_, intercept_
-        Fitted weights per region: time basis first, then its product with each feature.
-
-    Shapes
-    ------
-    coef_ : (regions, 1 + features, n_basis)
-    intercept_ : (regions,)
-    """
-
-    def __init__(self, n_basis: int = 8, bin_width: float = 0.01, regularizer_strength: float = 1e-4,
-                 n_grid: int = 1001, solver_name: str = "BFGS") -> None:
-        self.n_basis = n_basis
-        self.bin_width = bin_width
-        self.regularizer_strength = regularizer_strength
-        self.n_grid = n_grid
-        self.solver_name = solver_name
-
-    def _basis(self, t: np.ndarray) -> np.ndarray:
-        """The raised cosines at ``t`` (continuous). Shapes: (n,) -> (n, n_basis)."""
-        # the Eval basis is NaN outside its bounds: evaluate at the window's edge past it
-        t = np.clip(np.asarray(t, dtype=np.float64).ravel(), 0.0, self.window_)
-        # jax compiles the evaluation once per input length (~0.5 s each): pad to a power of two so
-        # that a handful of lengths serve every call
-        size = max(64, 1 << int(np.ceil(np.log2(max(len(t), 1)))))
-        padded = np.zeros(size)
-        padded[:len(t)] = t
-        return np.asarray(self.basis_.compute_features(padded), dtype=np.float64)[:len(t)]
-
-    def _features(self, stimulus: np.ndarray) -> np.ndarray:
-        s = np.asarray(stimulus, dtype=np.float64).reshape(len(stimulus), -1)[:, self.keep_]
-        return (s - self.mean_) / self.scale_
-
-    def fit(self, data: TrialSpikes) -> RaisedCosineGLM:
-        try:
-            import nemos as nmo  # brings jax: only when a GLM is fitted
-        except ImportError:
-            from ...errors import UsageError
-
-            raise UsageError("the Poisson GLM baseline needs nemos: pip install 'nwb-tavrnn[nnpoisson]' "
-                             "(or leave the baselines out: --no-baselines)") from None
-
-        start = time.perf_counter()
-        w = data.window
-        n_bins = max(1, round(w / self.bin_width))
-        width = w / n_bins
-        self.window_ = w
-        self.basis_ = nmo.basis.RaisedCosineLinearEval(self.n_basis, bounds=(0.0, w))
-        centres = (np.arange(n_bins) + 0.5) * width
-        b = self._basis(centres)  # (bins, n_basis)
-        # a constant feature only duplicates the time basis: left out (and it cannot be standardised)
-        scale = data.stimulus.std(axis=0)
-        self.keep_ = scale > 0
-        self.mean_ = data.stimulus[:, self.keep_].mean(axis=0)
-        self.scale_ = scale[self.keep_]
-        s = self._features(data.stimulus)  # (trials, F)
-        n_feat = s.shape[1]
-        blocks = [np.tile(b, (data.n_trials, 1))]
-        blocks += [np.repeat(s[:, f], n_bins)[:, None] * blocks[0] for f in range(n_feat)]
-        x = np.concatenate(blocks, axis=1).astype(np.float32)  # (trials * bins, n_basis * (1 + F))
-        spike_bin = np.clip(np.floor(data.spike_time / width).astype(np.int64), 0, n_bins - 1)
-        n_regions = data.n_regions
-        flat = (data.spike_trial * n_bins + spike_bin) * n_regions + data.spike_region
-        y = np.bincount(flat, minlength=data.n_trials * n_bins * n_regions).reshape(-1, n_regions)
-        # the regions' GLMs share the design and not a parameter: one PopulationGLM fits them all at
-        # once, in one compilation and one solver run (a GLM per region took three times as long)
-        glm = nmo.glm.PopulationGLM(observation_model="Poisson", regularizer="Ridge",
-                                    regularizer_strength=self.regularizer_strength, solver_name=self.solver_name)
-        glm.fit(x, y.astype(np.float32))
-        self.coef_ = np.asarray(glm.coef_, dtype=np.float64).T.reshape(n_regions, 1 + n_feat, self.n_basis)
-        self.intercept_ = np.asarray(glm.intercept_, dtype=np.float64).ravel()
-        self.offset_ = self.intercept_ - np.log(width * np.maximum(data.neurons, 1))
-        self.regions_ = list(data.regions)
-        self.grid_ = np.linspace(0.0, w, self.n_grid)
-        self._grid_basis = self._basis(self.grid_)
-        log.info("raised-cosine GLM: %d regions, %d rows × %d columns, fitted in %.1f s", n_regions, x.shape[0],
-                 x.shape[1], time.perf_counter() - start)
-        return self
-
-    def _weights(self, features: np.ndarray) -> np.ndarray:
-        """Effective basis weights of each stimulus: w_0 + Σ_f s_f w_f. Shapes: (n, F) -> (n, regions, n_basis)."""
-        return self.coef_[None, :, 0, :] + np.einsum("nf,rfb->nrb", features, self.coef_[:, 1:, :])
-
-    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """Shapes: returns (spikes,)."""
-        _fitted(self, data)
-        weights = self._weights(self._features(data.stimulus))  # (trials, regions, n_basis)
-        region = data.spike_region
-        eff = weights[data.spike_trial, region]  # (spikes, n_basis)
-        return np.einsum("sb,sb->s", self._basis(data.spike_time), eff) + self.offset_[region]
-
-    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """Shapes: stimulus (C, features), grid (m,) -> (C, regions, m)."""
-        return self._curves(self._features(stimulus), self._basis(grid))
-
-    def _curves(self, features: np.ndarray, basis: np.ndarray) -> np.ndarray:
-        log_rate = np.einsum("nrb,mb->nrm", self._weights(features), basis) + self.offset_[None, :, None]
-        return np.exp(log_rate)
-
-    def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
-        """Λ by the trapezoid rule on the fine grid, interpolated linearly (extrapolated past W).
-
-        Shapes: times (trials, m) -> (trials, m, regions).
-        """
-        _fitted(self, data)
-        unique, which = np.unique(data.stimulus, axis=0, return_inverse=True)
-        rate = self._curves(self._features(unique), self._grid_basis)  # (U, regions, grid)
-        step = self.grid_[1] - self.grid_[0]
-        cum = np.concatenate([np.zeros(rate.shape[:2] + (1,)),
-                              np.cumsum(0.5 * step * (rate[..., 1:] + rate[..., :-1]), axis=-1)], axis=-1)
-        t = np.clip(np.asarray(times, dtype=np.float64), 0.0, None)
-        pos = t / step
-        i = np.clip(np.floor(pos).astype(np.int64), 0, self.n_grid - 2)
-        frac = (pos - i)[..., None]
-        c = which.ravel()[:, None, None]
-        k = np.arange(len(self.regions_))[None, None, :]
-        lo, hi = cum[c, k, i[..., None]], cum[c, k, i[..., None] + 1]
-        return lo + frac * (hi - lo)
+        return RaisedCosineGLM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["HomogeneousPoisson", "PSTHPoisson", "RaisedCosineGLM"]

@@ -1,14 +1,22 @@
 """Goodness of fit of point-process models of trial-aligned regional spiking, and of behaviour.
 
 Every model of "stimulus → per-neuron intensity of each region" (NNPoisson and the baselines of
-:mod:`.baselines`) implements :class:`IntensityModel`; models that also predict the choice and the
-reaction time implement :class:`BehaviourModel`. The scores here only use those methods, so any
-model is scored by the same code:
+:mod:`.baselines`) implements :class:`IntensityModel`, or, per unit, :class:`UnitIntensityModel`;
+models that also predict the choice and the reaction time implement :class:`BehaviourModel` (the
+protocols live in :mod:`.protocols` and are re-exported here). The scores here only use those
+methods, so any model is scored by the same code; a unit-level model is scored per region through
+:func:`~.protocols.region_view` (the mean of its units' intensities):
 
 * :func:`neural_log_likelihood` and :func:`bits_per_spike`: the exact continuous-time Poisson
-  log-likelihood, and the gain over a reference model per spike;
-* :func:`time_rescaling_ks`: the time-rescaling goodness-of-fit test (Brown et al. 2002);
-* :func:`choice_accuracy`, :func:`rt_ks` (and :func:`rt_mixture_cdf`): behaviour.
+  log-likelihood of each region, and the gain over a reference model per spike (per-unit versions
+  in :mod:`.units`);
+* :func:`time_rescaling_ks`: the time-rescaling goodness-of-fit test (Brown et al. 2002), per
+  region, per unit, or per region with each unit's own Λ;
+* :func:`choice_accuracy`, :func:`rt_ks` (and :func:`rt_mixture_cdf`): behaviour (intervals and
+  paired tests between models in :mod:`.behaviour`).
+
+Units count only in the trials where they were observed (``TrialSpikes.observed``): a unit is
+charged for its expected spikes there, and nowhere else.
 
 Pure numpy/scipy: no torch, no jax.
 """
@@ -17,12 +25,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 import numpy as np
 from scipy import stats
 
 from ...io.trials import TrialSpikes
+from .protocols import BehaviourModel, IntensityModel, UnitIntensityModel, region_view
 
 log = logging.getLogger(__name__)
 
@@ -30,84 +39,23 @@ log = logging.getLogger(__name__)
 KS_95 = 1.36
 
 
-@runtime_checkable
-class IntensityModel(Protocol):
-    """A per-neuron inhomogeneous Poisson intensity of each region, given the trial's stimulus.
-
-    Every neuron of region k fires, in the window ``[0, W)`` after each trial's onset, as an
-    inhomogeneous Poisson process of intensity λ_k(t | stimulus) (Hz), independently of the others.
-    """
-
-    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """log λ_k(t_spike | stimulus of the spike's trial), k the spike's region, in log Hz.
-
-        Shapes
-        ------
-        returns : (spikes,) float64
-        """
-        ...
-
-    def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
-        """Λ_k(t) − Λ_k(0) = ∫_0^t λ_k(u | stimulus of the trial) du, per neuron, at ``times``.
-
-        Shapes
-        ------
-        times : (trials, m) s after each trial's onset
-        returns : (trials, m, regions) float64
-        """
-        ...
-
-    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """λ_k(t | s) per neuron (Hz) of every region on a time grid, for given stimuli.
-
-        Shapes
-        ------
-        stimulus : (C, features)
-        grid : (m,) s after onset
-        returns : (C, regions, m) float64
-        """
-        ...
-
-
-@runtime_checkable
-class BehaviourModel(Protocol):
-    """The choice and reaction time of each trial, given its stimulus (and nothing observed later)."""
-
-    def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
-        """P(action a is the first response within W), and, last column, P(no response within W).
-
-        Shapes
-        ------
-        returns : (trials, actions + 1) float64, rows summing to 1
-        """
-        ...
-
-    def rt_cdf(self, data: TrialSpikes, grid: np.ndarray) -> np.ndarray:
-        """P(a response by t | the trial's stimulus), unconditional: tends to 1 − P(none) at W.
-
-        Shapes
-        ------
-        grid : (m,) s after onset
-        returns : (trials, m) float64
-        """
-        ...
-
-
 # -- results ----------------------------------------------------------------------------------------
 @dataclass
 class RescalingKS:
-    """Time-rescaling KS test of one region.
+    """Time-rescaling KS test of one region, or of one unit.
 
     Attributes
     ----------
     region
-        The region's name.
+        The region's name (for a unit: its region's).
     statistic, p_value
         Kolmogorov–Smirnov distance of the rescaled values from Uniform(0, 1), and its p-value.
     n
         Rescaled values tested (intervals).
     u
         The rescaled values, sorted (the KS plot's empirical quantiles).
+    unit
+        The unit's id as text for a per-unit test (``per="unit"``), else None.
 
     Shapes
     ------
@@ -119,6 +67,13 @@ class RescalingKS:
     p_value: float
     n: int
     u: np.ndarray = field(repr=False)
+    unit: str | None = None
+    """The unit's id as text, for a per-unit test; None for a region's."""
+
+    @property
+    def name(self) -> str:
+        """The unit's id for a per-unit test, else the region's name."""
+        return self.unit if self.unit is not None else self.region
 
     @property
     def band(self) -> float:
@@ -163,16 +118,22 @@ def _check_regions(model, data: TrialSpikes) -> None:
         raise ValueError(f"the model was fitted on regions {list(regions)} but the data have {list(data.regions)}")
 
 
-def neural_log_likelihood(model: IntensityModel, data: TrialSpikes) -> np.ndarray:
+def _as_region_model(model, data: TrialSpikes) -> IntensityModel:
+    """The model, or the region view of a unit-only model over the data's units."""
+    return region_view(model, data.unit_region, data.n_regions)
+
+
+def neural_log_likelihood(model: IntensityModel | UnitIntensityModel, data: TrialSpikes) -> np.ndarray:
     """Exact continuous-time Poisson log-likelihood of each region's spikes, in nats.
 
-    LL_k = Σ_{spikes of region k} log λ_k(t | s) − n_k Σ_trials (Λ_k(W) − Λ_k(0)), with n_k the
-    units of region k (all observed in every trial) and W the window.
+    LL_k = Σ_{spikes of region k} log λ_k(t | s) − Σ_trials n_{j,k} (Λ_k(W) − Λ_k(0)), with n_{j,k}
+    the units of region k observed in trial j (``data.observed_neurons()``) and W the window.
 
     Parameters
     ----------
     model
-        Any :class:`IntensityModel`.
+        Any :class:`IntensityModel`, or a :class:`UnitIntensityModel` (scored through its region
+        view: λ_k the mean of its units' intensities).
     data
         The trials to score.
 
@@ -191,6 +152,7 @@ def neural_log_likelihood(model: IntensityModel, data: TrialSpikes) -> np.ndarra
     returns : (regions,) float64
     """
     _check_regions(model, data)
+    model = _as_region_model(model, data)
     n_regions = data.n_regions
     log_lam = np.asarray(model.region_log_intensity(data), dtype=np.float64)
     if log_lam.shape != data.spike_time.shape:
@@ -203,10 +165,15 @@ def neural_log_likelihood(model: IntensityModel, data: TrialSpikes) -> np.ndarra
         raise ValueError(f"region_cumulative returned shape {cum.shape}, expected {(data.n_trials, 1, n_regions)}")
     if np.isnan(cum).any():
         raise ValueError("region_cumulative returned NaN")
-    return spike_term - data.neurons * cum[:, 0, :].sum(axis=0)
+    observed = data.observed_neurons()
+    # a trial where none of a region's units was observed charges nothing (even if the model's Λ is inf)
+    with np.errstate(invalid="ignore"):
+        charged = np.where(observed > 0, observed * cum[:, 0, :], 0.0)
+    return spike_term - charged.sum(axis=0)
 
 
-def bits_per_spike(model: IntensityModel, data: TrialSpikes, reference: IntensityModel) -> np.ndarray:
+def bits_per_spike(model: IntensityModel | UnitIntensityModel, data: TrialSpikes,
+                   reference: IntensityModel | UnitIntensityModel) -> np.ndarray:
     """Log-likelihood gain of ``model`` over ``reference`` per spike, in bits, for each region.
 
     (LL_model − LL_reference) / (spikes_k · ln 2). The reference is normally a
@@ -223,14 +190,24 @@ def bits_per_spike(model: IntensityModel, data: TrialSpikes, reference: Intensit
         return np.where(spikes > 0, gain / (spikes * np.log(2.0)), np.nan)
 
 
-def time_rescaling_ks(model: IntensityModel, data: TrialSpikes, *,
+def time_rescaling_ks(model: IntensityModel | UnitIntensityModel, data: TrialSpikes, *,
+                      per: Literal["region", "unit", "unit_pooled"] = "region",
                       censored: Literal["randomise", "drop"] = "randomise", seed: int = 0,
                       max_elements: int = 8_000_000) -> list[RescalingKS]:
-    """Time-rescaling goodness-of-fit test of each region (Brown et al. 2002).
+    """Time-rescaling goodness-of-fit test of each region, or of each unit (Brown et al. 2002).
 
     For each unit and trial with spikes t_1 < … < t_n in ``[0, W)``, z_i = Λ(t_i) − Λ(t_{i−1})
     (t_0 = 0) are independent Exp(1) under the model, so u_i = 1 − exp(−z_i) are Uniform(0, 1);
-    the u of all units and trials of a region are tested against the uniform law (KS).
+    the u are tested against the uniform law (KS), pooled as ``per`` says:
+
+    * ``"region"`` (default): Λ is the unit's region's per-neuron Λ_k (``region_cumulative``; a
+      unit-level model through its region view, the mean of its units' Λ_i), the u of all units
+      and trials of a region pooled: one test per region;
+    * ``"unit"``: Λ is the unit's own Λ_i (``unit_cumulative``; a region-level model gives each
+      unit its region's), one test per unit, in the order of ``data.unit_ids``;
+    * ``"unit_pooled"``: each unit's own Λ_i, the u of a region's units pooled: one test per
+      region, which a model whose units of a region differ passes and its region average does not.
+      For a region-level model it is the ``"region"`` test.
 
     The window cuts the last interval: only the intervals that end inside it are complete, and
     they are biased short (the pooled survival is e^{−z}(1 − z/Λ(W)), not e^{−z}: a KS distance of
@@ -239,38 +216,83 @@ def time_rescaling_ks(model: IntensityModel, data: TrialSpikes, *,
     final interval z_c = Λ(W) − Λ(t_n), completed at random as u = 1 − e^{−z_c} V with V uniform:
     by the memorylessness of the rescaled process this is distributed as the crossing interval,
     and the pooled values are then exactly uniform in expectation. ``censored="drop"`` is the
-    textbook version (complete intervals only), deterministic.
+    textbook version (complete intervals only), deterministic. Only the (trial, unit) pairs where
+    the unit was observed (``data.observation()``) have a censored interval.
 
     Parameters
     ----------
     model
-        Any :class:`IntensityModel`.
+        Any :class:`IntensityModel` or :class:`UnitIntensityModel`.
     data
         The trials to test.
+    per
+        ``region``, ``unit`` or ``unit_pooled`` (see above).
     censored
         ``randomise`` or ``drop`` (see above).
     seed
-        Seed of the random completion of the censored intervals.
+        Seed of the random completion of the censored intervals (the same draws whatever ``per``).
     max_elements
-        Largest (trials × m × regions) array asked of ``region_cumulative`` at once; the trials
-        are taken in chunks beyond it.
+        Largest (trials × m × columns) array asked of the cumulative intensity at once (columns:
+        regions, or units with the unit Λ); the trials are taken in chunks beyond it.
 
     Returns
     -------
     list of RescalingKS
-        One per region, in the order of ``data.regions``.
+        One per region, in the order of ``data.regions``; with ``per="unit"``, one per unit, in the
+        order of the units, named by ``unit`` (the unit id as text; ``region`` its region).
 
     Shapes
     ------
     returns[k].u : (n_k,) sorted
     """
+    if per not in ("region", "unit", "unit_pooled"):
+        raise ValueError(f"per must be 'region', 'unit' or 'unit_pooled', got {per!r}")
     if censored not in ("randomise", "drop"):
         raise ValueError(f"censored must be 'randomise' or 'drop', got {censored!r}")
     _check_regions(model, data)
-    n_trials, n_regions, n_units = data.n_trials, data.n_regions, len(data.unit_region)
+    region_level = not isinstance(model, UnitIntensityModel) or (
+        getattr(model, "per", None) == "region" and isinstance(model, IntensityModel))
+    if per == "region" or region_level:
+        # a region-level model's Λ_i is its region's: the region Λ serves every unit (units × cheaper;
+        # a baseline fitted per="region" says so through its ``per``)
+        cumulative, column, what = _as_region_model(model, data).region_cumulative, data.unit_region, "region"
+    else:
+        cumulative, column, what = model.unit_cumulative, np.arange(data.n_units), "unit"
+    u, u_unit = _rescaled_values(cumulative, column, what, data, censored, seed, max_elements)
+    if per == "unit":
+        return [_ks_result(u[u_unit == i], data.regions[k], str(uid))
+                for i, (k, uid) in enumerate(zip(data.unit_region, data.unit_ids))]
+    u_region = data.unit_region[u_unit]
+    return [_ks_result(u[u_region == k], name) for k, name in enumerate(data.regions)]
+
+
+def _ks_result(values: np.ndarray, region: str, unit: str | None = None) -> RescalingKS:
+    values = np.sort(values)
+    if len(values) == 0:
+        return RescalingKS(region, np.nan, np.nan, 0, values, unit)
+    test = stats.kstest(values, "uniform")
+    log.debug("time rescaling %s: KS %.4f, p %.3g, %d values", unit if unit is not None else region,
+              test.statistic, test.pvalue, len(values))
+    return RescalingKS(region, float(test.statistic), float(test.pvalue), len(values), values, unit)
+
+
+def _rescaled_values(cumulative, column: np.ndarray, what: str, data: TrialSpikes, censored: str, seed: int,
+                     max_elements: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rescaled values u of every interval, and the unit of each.
+
+    ``cumulative(part, times)`` returns Λ at ``times`` in one column per region or unit; unit i's
+    is column ``column[i]``.
+
+    Shapes
+    ------
+    column : (units,)
+    returns : (values,) float64, (values,) int64
+    """
+    n_trials, n_units = data.n_trials, data.n_units
+    n_columns = n_units if what == "unit" else data.n_regions
     order = np.lexsort((data.spike_time, data.spike_unit, data.spike_trial))
     trial, unit, t = data.spike_trial[order], data.spike_unit[order], data.spike_time[order]
-    region = data.unit_region[unit]
+    col = column[unit]
     # each trial's spikes (all units) side by side in one padded row, and W last: one call per chunk
     per_trial = np.bincount(trial, minlength=n_trials)
     first = np.concatenate([[0], np.cumsum(per_trial)[:-1]])
@@ -280,16 +302,16 @@ def time_rescaling_ks(model: IntensityModel, data: TrialSpikes, *,
     times[trial, position] = t
     times[:, -1] = data.window
     cum_at_spike = np.empty(len(t))
-    cum_at_end = np.empty((n_trials, n_regions))
-    chunk = max(1, max_elements // (width * max(n_regions, 1)))
+    cum_at_end = np.empty((n_trials, n_columns))
+    chunk = max(1, max_elements // (width * max(n_columns, 1)))
     for start in range(0, n_trials, chunk):
         rows = np.arange(start, min(start + chunk, n_trials))
         part = data if len(rows) == n_trials else data.subset(rows)
-        cum = np.asarray(model.region_cumulative(part, times[rows]), dtype=np.float64)
-        if cum.shape != (len(rows), width, n_regions):
-            raise ValueError(f"region_cumulative returned shape {cum.shape}, expected {(len(rows), width, n_regions)}")
+        cum = np.asarray(cumulative(part, times[rows]), dtype=np.float64)
+        if cum.shape != (len(rows), width, n_columns):
+            raise ValueError(f"{what}_cumulative returned shape {cum.shape}, expected {(len(rows), width, n_columns)}")
         sel = (trial >= rows[0]) & (trial <= rows[-1])
-        cum_at_spike[sel] = cum[trial[sel] - rows[0], position[sel], region[sel]]
+        cum_at_spike[sel] = cum[trial[sel] - rows[0], position[sel], col[sel]]
         cum_at_end[rows] = cum[:, -1, :]
     # the previous spike of the same unit in the same trial (sorted by trial, unit, time), or t_0 = 0
     new_train = np.ones(len(t), dtype=bool)
@@ -300,27 +322,21 @@ def time_rescaling_ks(model: IntensityModel, data: TrialSpikes, *,
         log.warning("time rescaling: the model's cumulative intensity decreases between %d spike pairs",
                     int((z < 0).sum()))
     u = -np.expm1(-z)
-    u_region = region
+    u_unit = unit
     if censored == "randomise":
         # Λ of each unit's last spike in each trial (0 without spikes), then the censored interval to W
         last = np.zeros((n_trials, n_units))
         is_last = np.ones(len(t), dtype=bool)
         is_last[:-1] = new_train[1:]
         last[trial[is_last], unit[is_last]] = cum_at_spike[is_last]
-        z_c = cum_at_end[:, data.unit_region] - last  # (trials, units)
+        z_c = cum_at_end[:, column] - last  # (trials, units)
+        # drawn for every pair, observed or not: the same draws as without a mask
         v = np.random.default_rng(seed).uniform(size=z_c.shape)
-        u = np.concatenate([u, (-np.expm1(-z_c) + np.exp(-z_c) * v).ravel()])
-        u_region = np.concatenate([region, np.tile(data.unit_region, n_trials)])
-    results = []
-    for k, name in enumerate(data.regions):
-        values = np.sort(u[u_region == k])
-        if len(values) == 0:
-            results.append(RescalingKS(name, np.nan, np.nan, 0, values))
-            continue
-        test = stats.kstest(values, "uniform")
-        results.append(RescalingKS(name, float(test.statistic), float(test.pvalue), len(values), values))
-        log.debug("time rescaling %s: KS %.4f, p %.3g, %d values", name, test.statistic, test.pvalue, len(values))
-    return results
+        observed = data.observation()
+        censored_u = -np.expm1(-z_c[observed]) + np.exp(-z_c[observed]) * v[observed]
+        u = np.concatenate([u, censored_u])
+        u_unit = np.concatenate([unit, np.nonzero(observed)[1]])
+    return u, u_unit
 
 
 # -- behaviour --------------------------------------------------------------------------------------
@@ -431,5 +447,6 @@ def rt_ks(model: BehaviourModel, data: TrialSpikes, grid: np.ndarray, *,
     return KSResult(float(test.statistic), float(test.pvalue), sub.n_trials)
 
 
-__all__ = ["KS_95", "BehaviourModel", "ChoiceScore", "IntensityModel", "KSResult", "RescalingKS", "bits_per_spike",
-           "choice_accuracy", "neural_log_likelihood", "rt_ks", "rt_mixture_cdf", "time_rescaling_ks"]
+__all__ = ["KS_95", "BehaviourModel", "ChoiceScore", "IntensityModel", "KSResult", "RescalingKS", "UnitIntensityModel",
+           "bits_per_spike", "choice_accuracy", "neural_log_likelihood", "rt_ks", "rt_mixture_cdf",
+           "time_rescaling_ks"]
