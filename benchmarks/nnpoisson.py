@@ -11,11 +11,19 @@ that recomputes the behaviour term on all trials as the reference does, is timed
 loss and gradients before printing the times and their ratio.
 
     python benchmarks/nnpoisson.py [--trials 400] [--batches 10] [--threads 2] [--repeats 3]
+
+``--case readouts``: the training time per epoch and the peak memory (resident set of a fresh
+process per fit) of the per-unit read-out (the corrected default) against the pooled one, on the
+mixed-tuning task with 400 trials and 200 units:
+
+    python benchmarks/nnpoisson.py --case readouts [--units 200] [--epochs 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import resource
 import time
 
 import numpy as np
@@ -100,13 +108,56 @@ def timed(fn, repeats: int) -> tuple[float, torch.Tensor, list[torch.Tensor]]:
     return best, value, grads
 
 
+def _fit_child(readout: str, trials: int, units: int, epochs: int, threads: int, queue) -> None:
+    """One fit in a fresh process: seconds per epoch and the process's peak resident memory."""
+    from nwb_tavrnn.models.nnpoisson import NNPoisson
+
+    per_region = [units // 3 + (i < units % 3) for i in range(3)]
+    session = simulate_decision(DecisionConfig(n_trials=trials, neurons=tuple(per_region), tuning="mixed"), seed=0)
+    data = read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt", window=session.config.window)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = NNPoisson(readout=readout, components=2 if readout == "unit" else 1, epochs=epochs, patience=None,
+                      device="cpu", threads=threads, seed=0)
+    start = time.perf_counter()
+    model.fit(data)
+    seconds = (time.perf_counter() - start) / model.n_epochs_
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    queue.put((seconds, peak / 1024, before / 1024, len(data.spike_time)))
+
+
+def readouts(args: argparse.Namespace) -> None:
+    ctx = multiprocessing.get_context("spawn")  # a fresh process per fit: peak memory is the fit's own
+    rows = {}
+    for readout in ("region", "unit"):
+        queue = ctx.Queue()
+        child = ctx.Process(target=_fit_child, args=(readout, args.trials, args.units, args.epochs, args.threads,
+                                                     queue))
+        child.start()
+        rows[readout] = queue.get()
+        child.join()
+    spikes = rows["unit"][3]
+    print(f"mixed-tuning decision task: {args.trials} trials, {args.units} units, {spikes} spikes in the windows, "
+          f"{args.epochs} epochs, {args.threads} threads")
+    print("| read-out | s / epoch | peak RSS (MiB) | of which before the fit |")
+    print("|---|---|---|---|")
+    for readout, (sec, peak, before, _) in rows.items():
+        print(f"| {readout} | {sec:.3f} | {peak:.0f} | {before:.0f} |")
+    print(f"per-unit / pooled time per epoch: {rows['unit'][0] / rows['region'][0]:.2f}x")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", choices=["loss", "readouts"], default="loss")
     parser.add_argument("--trials", type=int, default=400)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--units", type=int, default=200, help="units (readouts case)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per fit (readouts case)")
     args = parser.parse_args()
+    if args.case == "readouts":
+        readouts(args)
+        raise SystemExit(0)
     torch.set_num_threads(args.threads)
     session = simulate_decision(DecisionConfig(n_trials=args.trials), seed=0)
     trials = read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt", window=session.config.window)

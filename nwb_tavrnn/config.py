@@ -153,7 +153,8 @@ EVALUATION_KEYS: dict[str, str] = {
 NNPOISSON_TRIAL_FIELDS = ("stimulus", "choice", "rt", "response_time", "trials", "onset", "rt_reference", "regions",
                           "keep_regions", "window", "no_response", "late", "invalid")
 #: NNPoisson.__init__ arguments.
-NNPOISSON_MODEL_FIELDS = ("stimulus_sizes", "time_size", "neural_size", "behaviour_size", "rt_layer", "warp",
+NNPOISSON_MODEL_FIELDS = ("stimulus_sizes", "time_size", "neural_size", "behaviour_size", "rt_layer", "readout",
+                          "components", "warp",
                           "compensator", "behaviour_likelihood", "neural_weight", "behaviour_weight", "objective",
                           "standardize", "count_scale", "epochs", "lr", "n_batches", "validation_fraction", "patience",
                           "min_delta", "clip_grad_norm", "seed", "device", "threads")
@@ -161,7 +162,7 @@ NNPOISSON_KEYS: dict[str, str] = {
     "preset": "corrected (default) | faithful (other keys override it)",
     "test_fraction": "share of trials held out (0.2)",
     "baselines": "also fit the PSTH and GLM baselines (true)",
-    "compare_objectives": "also fit neural-only and behaviour-only models (false)",
+    "compare_objectives": "also fit a behaviour-only model (false; the neural-only fit is always made)",
     "name_prefix": "prefix of the names of the objects written",
 }
 

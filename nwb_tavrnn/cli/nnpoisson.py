@@ -30,6 +30,15 @@ def _columns(value: str) -> tuple[str, ...]:
     return items
 
 
+def _components(value: str) -> int | str:
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(value)  # the estimator checks the range, in one line
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or 'auto', got {value!r}") from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "nnpoisson",
@@ -68,6 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="'faithful': the reference's network, time warp and loss; 'corrected' (default): no warp, "
                             "exact likelihood, competing risks for choice and RT")
     model.add_argument("--preset", dest="preset", choices=["corrected", "faithful"], help=argparse.SUPPRESS)  # as fit
+    model.add_argument("--readout", choices=["unit", "region"],
+                       help="'unit' (corrected default): each unit's intensity a non-negative mix of its region's "
+                            "components, with its own gain; 'region' (faithful): one intensity shared by a region's "
+                            "units")
+    model.add_argument("--components", type=_components, metavar="J|auto",
+                       help="components per region of the per-unit read-out (2), or 'auto': chosen by the "
+                            "likelihood of the validation block among 1-4")
     model.add_argument("--objective", choices=["joint", "neural", "behaviour"],
                        help="fit both terms (joint, default), the neural term only, or behaviour only")
     model.add_argument("--epochs", type=int, help="maximum epochs (corrected 400, faithful 2000)")
@@ -80,9 +96,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ev.add_argument("--test-fraction", type=float, default=0.2,
                     help="share of trials held out, as contiguous blocks spread over the session (0.2)")
     ev.add_argument("--no-baselines", dest="baselines", action="store_false",
-                    help="skip the PSTH and raised-cosine GLM baselines")
+                    help="skip the PSTH and raised-cosine GLM baselines (per region and per unit)")
     ev.add_argument("--compare-objectives", action="store_true",
-                    help="also fit neural-only and behaviour-only models and score them")
+                    help="also fit a behaviour-only model and score it (the neural-only fit is always made)")
     ev.add_argument("--report", metavar="DIR", help="write scores.csv and the figures to DIR")
     out = parser.add_argument_group("output")
     out.add_argument("--checkpoint-dir", metavar="DIR", help="write DIR/checkpoint.pt while training")
@@ -99,6 +115,8 @@ def make_estimator(preset: str = "corrected", **overrides):
     from ..models.nnpoisson import NNPoisson
 
     overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
+    if overrides.get("readout") == "region" and "components" not in overrides:
+        overrides["components"] = 1  # the pooled read-out has one component per region
     model = NNPoisson.preset(preset, **{k: v for k, v in overrides.items() if k != "patience"})
     if "patience" in overrides:  # None (never stop early) is a value here, not "unset"
         model.patience = overrides["patience"]
@@ -114,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                            keep_regions=args.keep_regions, window=args.window, no_response=args.no_response,
                            late=args.late, invalid=args.invalid).validate()
     overrides = {"epochs": args.epochs, "lr": args.lr, "objective": args.objective, "seed": args.seed,
-                 "device": args.device}
+                 "device": args.device, "readout": args.readout, "components": args.components}
     if args.patience is not None:
         overrides["patience"] = args.patience or None  # 0: never stop early
     model = make_estimator(args.preset, **overrides)

@@ -42,8 +42,11 @@ def test_nnpoisson_command_writes_results_beside_the_data(decision, tmp_path):
     assert hashlib.sha256(Path(decision).read_bytes()).hexdigest() == before
     with open_nwb(out) as f:
         proc = f.processing["nnpoisson"]
-        assert set(proc.data_interfaces) == {"ModelProvenance", "intensities", "trial_predictions",
-                                              "EvaluationScores"}
+        assert set(proc.data_interfaces) == {"ModelProvenance", "intensities", "unit_intensities",
+                                              "trial_predictions", "EvaluationScores"}
+        units = proc["unit_intensities"].to_dataframe()
+        assert len(units) == 9 * len(np.unique(f.trials["stimulus"][:]))  # every unit x condition
+        assert set(units["unit_id"]) == set(f.units.id.data[:])
         preds = proc["trial_predictions"].to_dataframe()
         assert len(preds) == len(f.trials)
         assert set(preds["split"]) <= {"train", "validation", "test", "excluded"} and (preds["split"] == "test").any()
@@ -51,9 +54,15 @@ def test_nnpoisson_command_writes_results_beside_the_data(decision, tmp_path):
         rows = proc["trial_predictions"]["trial"].data[:]
         np.testing.assert_array_equal(np.asarray(f.trials.id.data[:])[rows], preds["trial_id"])
         scores = proc["EvaluationScores"].to_dataframe()
-        assert {"nnpoisson", "psth", "glm"} <= set(scores["method"])
+        assert {"nnpoisson", "nnpoisson_neural_only", "psth", "psth_unit", "glm", "glm_unit", "ceiling"} <= set(
+            scores["method"])
         assert "bits_per_spike[sensory]" in set(scores["metric"])
-        assert "choice_accuracy" in set(scores[scores["method"] == "nnpoisson"]["metric"])
+        per_unit = scores[(scores["analysis"] == "neural_heldout_unit") & (scores["method"] == "nnpoisson")]
+        assert {f"bits_per_spike[unit {u}]" for u in f.units.id.data[:]} <= set(per_unit["metric"])
+        behaviour = scores[(scores["analysis"] == "behaviour_heldout") & (scores["method"] == "nnpoisson")]
+        behaviour = behaviour.set_index("metric")["value"]
+        assert behaviour["choice_accuracy_low"] <= behaviour["choice_accuracy"] <= behaviour["choice_accuracy_high"]
+        assert 0 <= behaviour["choice_accuracy_p_vs_psth"] <= 1
         assert len(proc["ModelProvenance"].training_loss[:]) == 3
     assert {p.name for p in report.iterdir()} >= {"scores.csv", "intensities.png", "rt_distributions.png",
                                                   "time_rescaling_ks.png"}
@@ -66,6 +75,8 @@ def test_nnpoisson_command_writes_results_beside_the_data(decision, tmp_path):
     (["--keep-regions", "striatum"], "no units in region"),
     (["--trials", "epochs"], "no intervals table 'epochs'"),
     (["--epochs", "0"], "epochs must be >= 1"),
+    (["--components", "0"], "components must be a whole number >= 1"),
+    (["--components", "4"], "only 3 unit(s)"),
 ])
 def test_bad_trial_settings_exit_2_with_one_line(decision, tmp_path, extra, words):
     out = tmp_path / "out.nwb"
@@ -108,6 +119,36 @@ def test_dandi_recognition_trials_by_electrode_location(dandi_file):
     # RT from the image onset = RT from the image's offset + the image's duration (~1.53 s)
     assert np.nanmin(data.rt) > 0 and np.nanmax(data.rt) < 4.0
     assert 150 < data.n_trials <= 180
+
+
+def test_a_unit_silent_in_every_training_trial_is_refused(tmp_path):
+    """The per-unit read-out cannot fit a unit that never fired in training: one line, exit 2, no
+    output; pooling the region's units (--readout region) fits."""
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    from nwb_tavrnn.io.files import write_nwbfile
+
+    rng = np.random.default_rng(0)
+    f = mock_NWBFile()
+    f.add_unit_column("region", "brain region")
+    for _ in range(2):
+        f.add_unit(spike_times=np.sort(rng.uniform(0, 80, 800)), region="CA1")
+    f.add_unit(spike_times=np.array([79.5]), region="CA1")  # one spike, in the last (test) trial
+    f.add_trial_column("contrast", "stimulus")
+    f.add_trial_column("choice", "response")
+    f.add_trial_column("rt", "reaction time")
+    for j in range(40):
+        f.add_trial(start_time=2.0 * j, stop_time=2.0 * j + 1, contrast=float(j % 2), choice=["a", "b"][j % 2],
+                    rt=0.3)
+    source = write_nwbfile(f, tmp_path / "silent.nwb")
+    out = tmp_path / "out.nwb"
+    argv = ["nnpoisson", str(source), str(out), "--stimulus", "contrast", "--choice", "choice", "--rt", "rt",
+            "--window", "1.5", "--epochs", "2", "--components", "1", "--no-baselines"]
+    rc, _, err = _run(argv)
+    assert rc == 2 and "no spike in any training trial" in err and "--readout region" in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+    rc, _, err = _run([*argv, "--readout", "region"])
+    assert rc == 0, err
 
 
 def test_save_model_never_replaces_the_input(decision, tmp_path):

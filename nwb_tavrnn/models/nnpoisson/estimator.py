@@ -45,12 +45,11 @@ from .likelihood import (
     TrialTensors,
     corrected_nll,
     end_times,
-    evaluate,
     reference_losses,
     reference_step_loss,
-    warp_factors,
 )
 from .network import NNPoissonNet
+from .queries import IntensityQueries
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,6 @@ READOUTS = ("unit", "region")
 #: Largest J tried by ``components="auto"``.
 AUTO_COMPONENTS = 4
 
-#: Points of the time grid used for choice probabilities and RT distributions.
-GRID_POINTS = 256
 
 
 @dataclass
@@ -93,7 +90,7 @@ class TrialPredictions:
 
 
 @register_model("nnpoisson")
-class NNPoisson(Estimator):
+class NNPoisson(IntensityQueries, Estimator):
     """Neural-network Poisson model of stimulus → regional spiking → choice and reaction time.
 
     Parameters
@@ -434,11 +431,6 @@ class NNPoisson(Estimator):
                 "epochs": state.epoch, "stopped_early": state.stopped_early, "validation_nll": nll}
 
     # -- likelihoods ------------------------------------------------------------------------------
-    def _eval(self, data: TrialSpikes):
-        self._check_fitted()
-        device = next(self.module_.parameters()).device
-        return self._tensors(data, device), device
-
     def loss(self, data: TrialSpikes) -> dict[str, float]:
         """The training objective on these trials, its parts, with the fitted weights.
 
@@ -454,201 +446,6 @@ class NNPoisson(Estimator):
                         "neural": parts["neural"].cpu().numpy(), "behaviour": float(parts["behaviour"])}
             out = corrected_nll(self.module_, tensors, trials, self.settings)
         return {"loss": float(out["loss"]), "neural": out["neural"].cpu().numpy(), "behaviour": float(out["behaviour"])}
-
-    def _points(self, tensors: TrialTensors, trial: torch.Tensor, t: torch.Tensor, *, rate: bool,
-                actions: bool) -> dict[str, torch.Tensor]:
-        """Intensities at points of these trials, as the model predicts them from the stimulus alone.
-
-        The faithful preset's warp needs each trial's own RT (its future); scoring with it would let
-        the held-out RT into the neural likelihood. Predictions and scores therefore use the warp of
-        a trial without a response within W (``T_end = W``), for every trial.
-        """
-        terms = self.module_.stimulus_terms(tensors.stimulus)
-        n = tensors.n_trials
-        nan = torch.full((n,), float("nan"), device=tensors.rt.device)
-        kappa, mult = warp_factors(self.settings, nan, torch.full((n,), -1, device=nan.device), tensors.window)
-        return evaluate(self.module_, terms, trial, t, kappa, mult, rate=rate, actions=actions)
-
-    def _readouts(self, unit_region: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The read-out M (units, components) and the regional average A (regions, components):
-        Λ_units = Λ̃ Mᵀ, per-neuron Λ_regions = Λ̃ Aᵀ (the mean over the region's units).
-
-        Shapes
-        ------
-        unit_region : (units,) -> (units, C), (regions, C)
-        """
-        device = next(self.module_.parameters()).device
-        units = np.asarray(self.meta_.get("unit_region") if unit_region is None else unit_region, dtype=np.int64)
-        with torch.no_grad():
-            m = self.module_.readout_matrix(torch.as_tensor(units, device=device))
-            onehot = torch.nn.functional.one_hot(torch.as_tensor(units, device=device), len(self.meta_["regions"]))
-            onehot = onehot.to(m.dtype)
-            average = (onehot.T @ m) / onehot.sum(0).clamp(min=1)[:, None]
-        return m, average
-
-    def _spike_components(self, data: TrialSpikes) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """λ̃ of every component at every spike, and the read-outs (:meth:`_readouts`)."""
-        tensors, device = self._eval(data)
-        trial = torch.as_tensor(data.spike_trial, device=device)
-        t = torch.as_tensor(data.spike_time, dtype=torch.float32, device=device)
-        lam = self._points(tensors, trial, t, rate=True, actions=False)["lambda"]
-        return (lam, *self._readouts(data.unit_region))
-
-    def unit_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """log λ_i of each spike's unit at the spike (nats).
-
-        Shapes
-        ------
-        returns : (spikes,) in the order of ``data.spike_time``
-        """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam, m, _ = self._spike_components(data)
-            unit = torch.as_tensor(data.spike_unit, device=lam.device)
-            out = (lam.double() * m.double()[unit]).sum(1)
-        return torch.log(out.clamp(min=1e-30)).cpu().numpy()
-
-    def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """log of the per-neuron intensity of each spike's region at the spike (the mean over the
-        region's units of λ_i; the shared intensity of the pooled read-out), nats.
-
-        Shapes
-        ------
-        returns : (spikes,) in the order of ``data.spike_time``
-        """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam, _, average = self._spike_components(data)
-            region = torch.as_tensor(data.spike_region, device=lam.device)
-            out = (lam.double() * average.double()[region]).sum(1)
-        return torch.log(out.clamp(min=1e-30)).cpu().numpy()
-
-    def _cumulative_components(self, data: TrialSpikes, times: np.ndarray) -> torch.Tensor:
-        """Λ̃(t) − Λ̃(0) of every component at the given times of each trial. Shapes: (n, m) -> (n, m, C)."""
-        tensors, device = self._eval(data)
-        times = np.asarray(times, dtype=np.float64)
-        n, m = times.shape
-        trial = torch.arange(n, device=device).repeat_interleave(m + 1)
-        grid = np.concatenate([np.zeros((n, 1)), times], axis=1).ravel()
-        big = self._points(tensors, trial, torch.as_tensor(grid, dtype=torch.float32, device=device),
-                           rate=False, actions=False)["Lambda"].double().reshape(n, m + 1, -1)
-        return big[:, 1:] - big[:, :1]
-
-    def unit_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
-        """Λ_i(t) − Λ_i(0) of every unit at the given times of each trial.
-
-        Shapes
-        ------
-        times : (trials, m) -> (trials, m, units)
-        """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            big = self._cumulative_components(data, times)
-            m, _ = self._readouts(data.unit_region)
-            return (big @ m.double().T).cpu().numpy()
-
-    def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
-        """Per-neuron Λ_k(t) − Λ_k(0) of every region (the mean over its units) at the given times.
-
-        Shapes
-        ------
-        times : (trials, m) -> (trials, m, regions)
-        """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            big = self._cumulative_components(data, times)
-            _, average = self._readouts(data.unit_region)
-            return (big @ average.double().T).cpu().numpy()
-
-    def _curve_components(self, stimulus: np.ndarray, grid: np.ndarray) -> torch.Tensor:
-        """λ̃ of every component on a grid for raw stimulus rows (no warp). Shapes: (c, F), (m,) -> (c, m, C)."""
-        self._check_fitted()
-        meta = self.meta_
-        device = next(self.module_.parameters()).device
-        s = (np.asarray(stimulus, dtype=np.float64) - np.asarray(meta["stimulus_mean"])) / np.asarray(meta["stimulus_std"])
-        grid = np.asarray(grid, dtype=np.float64)
-        c, m = s.shape[0], grid.shape[0]
-        W = float(meta["window"])
-        terms = self.module_.stimulus_terms(torch.as_tensor(s, dtype=torch.float32, device=device))
-        nan = torch.full((c,), float("nan"), device=device)
-        kappa, mult = warp_factors(self.settings, nan, torch.full((c,), -1, device=device), W)
-        trial = torch.arange(c, device=device).repeat_interleave(m)
-        t = torch.as_tensor(np.tile(grid, c), dtype=torch.float32, device=device)
-        lam = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True)["lambda"]
-        return lam.double().reshape(c, m, -1)
-
-    def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """λ_k(t | s) per neuron (Hz, the mean over the region's units) of every region on a grid,
-        for raw stimulus rows (no warp: for the faithful preset, as on a trial without a response
-        in the window).
-
-        Shapes
-        ------
-        stimulus : (conditions, features); grid : (m,) -> (conditions, regions, m)
-        """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam = self._curve_components(stimulus, grid)
-            _, average = self._readouts()
-            return (lam @ average.double().T).permute(0, 2, 1).cpu().numpy()
-
-    def unit_intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """λ_i(t | s) (Hz) of every unit the model was fitted on, on a grid, for raw stimulus rows.
-
-        Shapes
-        ------
-        stimulus : (conditions, features); grid : (m,) -> (conditions, units, m)
-        """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam = self._curve_components(stimulus, grid)
-            m, _ = self._readouts()
-            return (lam @ m.double().T).permute(0, 2, 1).cpu().numpy()
-
-    # -- behaviour --------------------------------------------------------------------------------
-    def _action_grid(self, data: TrialSpikes, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Λ_a(t) − Λ_a(0) and λ_a(t) on a grid for every trial (no warp for the faithful preset:
-        predictions cannot use the RT they predict).
-
-        Shapes
-        ------
-        returns : (trials, m, actions), (trials, m, actions)
-        """
-        tensors, device = self._eval(data)
-        n, m = data.n_trials, len(grid)
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            terms = self.module_.stimulus_terms(tensors.stimulus)
-            nan = torch.full((n,), float("nan"), device=device)
-            kappa, mult = warp_factors(self.settings, nan, torch.full((n,), -1, device=device), tensors.window)
-            trial = torch.arange(n, device=device).repeat_interleave(m + 1)
-            t = torch.as_tensor(np.tile(np.concatenate([[0.0], grid]), n), dtype=torch.float32, device=device)
-            out = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True, actions=True)
-            big = out["A_Lambda"].double().reshape(n, m + 1, -1)
-            lam = out["A_lambda"].double().reshape(n, m + 1, -1)
-        return (big[:, 1:] - big[:, :1]).cpu().numpy(), lam[:, 1:].cpu().numpy()
-
-    def _grid(self) -> np.ndarray:
-        return np.linspace(0.0, float(self.meta_["window"]), GRID_POINTS)
-
-    def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
-        """P(action a first within W | stimulus) and P(no response), from the competing risks:
-        ``P(a) = ∫_0^W λ_a(t) exp(−Σ_b ΔΛ_b(t)) dt``, ``P(none) = exp(−Σ_b ΔΛ_b(W))``.
-
-        Shapes
-        ------
-        returns : (trials, actions + 1)
-        """
-        grid = self._grid()
-        big, lam = self._action_grid(data, grid)
-        survival = np.exp(-big.sum(2))  # (n, m)
-        p = np.trapezoid(lam * survival[:, :, None], grid, axis=1)
-        none = survival[:, -1]
-        out = np.concatenate([p, none[:, None]], axis=1)
-        return out / out.sum(1, keepdims=True)  # removes the quadrature's small error
-
-    def rt_cdf(self, data: TrialSpikes, grid: np.ndarray) -> np.ndarray:
-        """P(a response by t | stimulus) = 1 − exp(−Σ_a ΔΛ_a(t)).
-
-        Shapes
-        ------
-        grid : (m,) -> (trials, m)
-        """
-        big, _ = self._action_grid(data, np.asarray(grid, dtype=np.float64))
-        return 1.0 - np.exp(-big.sum(2))
 
     def predict(self, data: TrialSpikes) -> TrialPredictions:
         """Choice probabilities, the predicted choice, the median RT and each trial's
@@ -683,7 +480,8 @@ class NNPoisson(Estimator):
     # -- NWB --------------------------------------------------------------------------------------
     def to_nwb(self, data: TrialSpikes, predictions: TrialPredictions | None = None, *, split: np.ndarray | None = None,
                trials_table: Any | None = None, grid_points: int = 200, name_prefix: str = "") -> tuple:
-        """NWB containers of this fit: (ModelProvenance, intensities table, trial predictions table).
+        """NWB containers of this fit: (ModelProvenance, intensities table, trial predictions table),
+        and with the per-unit read-out a fourth, the unit intensities table.
 
         Parameters
         ----------
@@ -704,7 +502,8 @@ class NNPoisson(Estimator):
         if getattr(self, "validation_curve_", None):
             fields["validation_loss"] = np.asarray(self.validation_curve_, dtype=np.float64)
         desc = (f"nnpoisson ({self.behaviour_likelihood} likelihood, warp {self.warp}, {self.objective} objective, "
-                f"seed {getattr(self, 'seed_', self.seed)}) on {', '.join(self.meta_['regions'])}")
+                f"{self.meta_.get('readout', 'region')} read-out with {self.meta_.get('components', 1)} component(s) "
+                f"per region, seed {getattr(self, 'seed_', self.seed)}) on {', '.join(self.meta_['regions'])}")
         provenance = ModelProvenance(
             name=f"{name_prefix}ModelProvenance",
             description=f"training run of {desc}; {len(self.loss_curve_)} epochs; loss per epoch = mean mini-batch "
@@ -719,7 +518,15 @@ class NNPoisson(Estimator):
         table = predictions_table(predictions, data, split=split, trials_table=trials_table,
                                   name=f"{name_prefix}trial_predictions",
                                   description=f"per-trial predictions of {desc}")
-        return provenance, intensities, table
+        if self.meta_.get("readout", "region") != "unit":
+            return provenance, intensities, table
+        regions = list(self.meta_["regions"])
+        units = intensity_table(self.unit_intensity_curves(stimuli, grid), grid, stimuli, data.condition_labels(),
+                                regions, name=f"{name_prefix}unit_intensities",
+                                description=f"intensity of each unit per stimulus condition, {desc}",
+                                unit_ids=np.asarray(self.meta_["unit_ids"]),
+                                unit_regions=[regions[k] for k in self.meta_["unit_region"]])
+        return provenance, intensities, table, units
 
     def _restore(self, meta: dict[str, Any], state_dict: dict[str, torch.Tensor], loss_curve: list[float]) -> None:
         state_dict = dict(state_dict)

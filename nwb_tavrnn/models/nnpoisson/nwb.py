@@ -11,30 +11,41 @@ from ...io.trials import TrialSpikes
 
 
 def intensity_table(curves: np.ndarray, grid: np.ndarray, stimulus: np.ndarray, labels: list[str],
-                    regions: list[str], name: str = "intensities", description: str = "") -> Any:
+                    regions: list[str], name: str = "intensities", description: str = "", *,
+                    unit_ids: np.ndarray | None = None, unit_regions: list[str] | None = None) -> Any:
     """One row per (condition, region): the per-neuron intensity λ_k(t | s) (Hz) on ``time`` (s after
-    onset), with the condition's stimulus features.
+    onset), with the condition's stimulus features; or, given ``unit_ids``, one row per
+    (condition, unit) with the unit's own intensity λ_i(t | s) and its region.
 
     Shapes
     ------
-    curves : (conditions, regions, m); grid : (m,); stimulus : (conditions, features)
+    curves : (conditions, regions or units, m); grid : (m,); stimulus : (conditions, features)
+    unit_ids, unit_regions : (units,)
     """
     from hdmf.common import DynamicTable, VectorData
 
     c, r, m = curves.shape
     rows = [(ci, ri) for ci in range(c) for ri in range(r)]
+    per_unit = unit_ids is not None
+    region_of = list(unit_regions) if per_unit else list(regions)
     columns = [
         VectorData(name="condition", description="Stimulus condition.", data=[labels[ci] for ci, _ in rows]),
         VectorData(name="stimulus", description="Stimulus features of the condition (as in the trials table).",
                    data=np.stack([stimulus[ci] for ci, _ in rows]).astype(np.float64)),
-        VectorData(name="region", description="Brain region.", data=[regions[ri] for _, ri in rows]),
+    ]
+    if per_unit:
+        columns.append(VectorData(name="unit_id", description="Id of the unit in the Units table.",
+                                  data=np.asarray([unit_ids[ri] for _, ri in rows], dtype=np.int64)))
+    columns += [
+        VectorData(name="region", description="Brain region.", data=[region_of[ri] for _, ri in rows]),
         VectorData(name="time", description="Time after stimulus onset (s) of each intensity sample.",
                    data=np.tile(np.asarray(grid, dtype=np.float64), (len(rows), 1))),
-        VectorData(name="intensity", description="Per-neuron intensity of the region (spikes/s) at 'time'.",
+        VectorData(name="intensity", description=("Intensity of the unit" if per_unit else
+                                                  "Per-neuron intensity of the region") + " (spikes/s) at 'time'.",
                    data=np.stack([curves[ci, ri] for ci, ri in rows]).astype(np.float64)),
     ]
-    return DynamicTable(name=name, description=description or "fitted per-neuron intensity per condition and region",
-                        columns=columns)
+    what = "unit" if per_unit else "per-neuron intensity per condition and region"
+    return DynamicTable(name=name, description=description or f"fitted {what}", columns=columns)
 
 
 def predictions_table(predictions: Any, data: TrialSpikes, split: np.ndarray | None = None,

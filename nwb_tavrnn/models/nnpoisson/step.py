@@ -91,11 +91,27 @@ class NNPoissonResult:
         s = self.scores
         lines = []
         for method in s["method"].unique():
-            rows = s[s["method"] == method].set_index("metric")["value"]
-            parts = [f"{rows.get('bits_per_spike', np.nan):.3f} bits/spike"]
-            if "choice_accuracy" in rows:
-                parts.append(f"choice accuracy {rows['choice_accuracy']:.3f}")
-                parts.append(f"RT KS {rows['rt_ks_statistic']:.3f}")
+            mine = s[s["method"] == method]
+
+            def get(analysis: str, metric: str) -> float:
+                hit = mine[(mine["analysis"] == analysis) & (mine["metric"] == metric)]["value"]
+                return float(hit.iloc[0]) if len(hit) else np.nan
+
+            if method == "ceiling":
+                lines.append(f"  per-condition ceiling (test trials' own majority per stimulus): choice accuracy "
+                             f"{get('behaviour_heldout', 'choice_accuracy'):.3f}")
+                continue
+            parts = [f"{get('neural_heldout', 'bits_per_spike'):.3f} bits/spike pooled, "
+                     f"{get('neural_heldout_unit', 'bits_per_spike'):.3f} per unit"]
+            accuracy = get("behaviour_heldout", "choice_accuracy")
+            if np.isfinite(accuracy):
+                text = (f"choice accuracy {accuracy:.3f} [{get('behaviour_heldout', 'choice_accuracy_low'):.3f}, "
+                        f"{get('behaviour_heldout', 'choice_accuracy_high'):.3f}]")
+                p = mine[mine["metric"].str.startswith("choice_accuracy_p_vs_")]
+                if len(p):
+                    text += f" (p {float(p['value'].iloc[0]):.3g} vs {p['metric'].iloc[0].rsplit('_vs_', 1)[1]})"
+                parts.append(text)
+                parts.append(f"RT KS {get('behaviour_heldout', 'rt_ks_statistic'):.3f}")
             lines.append(f"  {method}: " + ", ".join(parts))
         return "\n".join(lines)
 
@@ -117,7 +133,8 @@ def nnpoisson_file(
         Share of trials held out (contiguous blocks spread over the session,
         :func:`~nwb_tavrnn.models.nnpoisson.evaluate.split_trials`).
     baselines, objectives
-        Also fit the PSTH and GLM baselines; also fit the neural-only and behaviour-only models.
+        Also fit the PSTH and GLM baselines (per region and per unit); also fit the behaviour-only
+        model (the neural-only fit is always made beside a joint corrected one).
     report_dir
         Write ``scores.csv`` and the figures there.
     """
@@ -186,14 +203,13 @@ def nnpoisson_file(
             table = copy.intervals[options.trials]
         elif options.trials == "trials":
             table = copy.trials
-        provenance, intensities, trial_table = model.to_nwb(data, predictions, split=labels, trials_table=table,
-                                                            name_prefix=name_prefix)
+        containers = model.to_nwb(data, predictions, split=labels, trials_table=table, name_prefix=name_prefix)
         scores = EvaluationScores.from_frame(
             evaluation.scores, name=f"{name_prefix}EvaluationScores",
             description="held-out scores of NNPoisson and its baselines on the test trials",
             labels=f"{options.trials}: choice={options.choice}, stimulus={','.join(options.stimulus)}",
             parameters=json.loads(json.dumps(parameters, default=str)))
-        return [provenance, intensities, trial_table, scores]
+        return [*containers, scores]
 
     path = append_results(source, build, None if in_place else destination, in_place=in_place,
                           overwrite=overwrite, module_name=MODULE_NAME, module_description=MODULE_DESCRIPTION)
