@@ -17,6 +17,12 @@ process per fit) of the per-unit read-out (the corrected default) against the po
 mixed-tuning task with 400 trials and 200 units:
 
     python benchmarks/nnpoisson.py --case readouts [--units 200] [--epochs 20]
+
+``--case recovery``: the per-unit read-out against the generating model on the mixed-tuning task
+(one session per seed: the first 600 trials train, the last 400 test), beside the per-unit PSTH;
+and on the homogeneous (regional) task, the per-unit read-out against the pooled one:
+
+    python benchmarks/nnpoisson.py --case recovery [--seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -145,9 +151,67 @@ def readouts(args: argparse.Namespace) -> None:
     print(f"per-unit / pooled time per epoch: {rows['unit'][0] / rows['region'][0]:.2f}x")
 
 
+def _recovery_scores(model, test, train, truth=None) -> dict[str, float]:
+    """Per-unit held-out bits/spike (against per-unit rates of the training trials), choice
+    accuracy, the classes predicted and, given the truth, the largest and median relative L2 error
+    of the per-unit intensities over units × conditions."""
+    from nwb_tavrnn.evaluation import point_process as pp
+
+    reference = pp.HomogeneousPoisson(per="unit").fit(train)
+    bits = pp.unit_bits(model, test, reference)
+    out = {"bits": float(bits.gain.sum() / (bits.spikes.sum() * np.log(2)))}
+    if hasattr(model, "choice_probabilities"):
+        probs = model.choice_probabilities(test)
+        out["accuracy"] = pp.choice_accuracy(probs, test).accuracy
+        out["classes"] = len(np.unique(probs.argmax(1)))
+    if truth is not None and hasattr(model, "unit_intensity_curves"):
+        grid = np.linspace(0.0, test.window, 200)
+        stimuli, _ = test.conditions()
+        fitted, true = model.unit_intensity_curves(stimuli, grid), truth.unit_intensity_curves(stimuli, grid)
+        error = np.linalg.norm(fitted - true, axis=2) / np.linalg.norm(true, axis=2)
+        out["l2_max"], out["l2_median"] = float(error.max()), float(np.median(error))
+    return out
+
+
+def recovery(args: argparse.Namespace) -> None:
+    from nwb_tavrnn.evaluation import point_process as pp
+    from nwb_tavrnn.models.nnpoisson import NNPoisson
+
+    print("mixed tuning (per seed: 600 training trials, 400 test trials of the same session, 8 units per region)")
+    print("| seed | true bits/spike | nnpoisson | psth_unit | true accuracy | nnpoisson | classes | ceiling | "
+          "rel. L2 max | median | fit s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for seed in args.seeds:
+        session = simulate_decision(DecisionConfig(n_trials=1000, tuning="mixed"), seed=seed)
+        data = read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt", window=session.config.window)
+        train, test = data.subset(np.arange(600)), data.subset(np.arange(600, 1000))
+        truth = session.true_model()
+        start = time.perf_counter()
+        model = NNPoisson(device="cpu", seed=0, threads=args.threads).fit(train)
+        seconds = time.perf_counter() - start
+        t, m = _recovery_scores(truth, test, train), _recovery_scores(model, test, train, truth)
+        psth = _recovery_scores(pp.PSTHPoisson(per="unit").fit(train), test, train)
+        print(f"| {seed} | {t['bits']:.4f} | {m['bits']:.4f} | {psth['bits']:.4f} | {t['accuracy']:.3f} | "
+              f"{m['accuracy']:.3f} | {m['classes']} | {pp.condition_ceiling(test):.3f} | {m['l2_max']:.3f} | "
+              f"{m['l2_median']:.3f} | {seconds:.0f} |", flush=True)
+    print("\nregional (homogeneous) tuning, seed 0: the per-unit read-out against the pooled one")
+    session = simulate_decision(DecisionConfig(n_trials=1000), seed=0)
+    data = read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt", window=session.config.window)
+    train, test = data.subset(np.arange(600)), data.subset(np.arange(600, 1000))
+    truth = _recovery_scores(session.true_model(), test, train)
+    print(f"true: {truth['bits']:.4f} bits/spike per unit, choice accuracy {truth['accuracy']:.3f}")
+    for readout in ("region", "unit"):
+        model = NNPoisson(device="cpu", seed=0, threads=args.threads, readout=readout,
+                          components=1 if readout == "region" else 2).fit(train)
+        r = _recovery_scores(model, test, train)
+        print(f"{readout} read-out: {r['bits']:.4f} bits/spike per unit, choice accuracy {r['accuracy']:.3f}",
+              flush=True)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", choices=["loss", "readouts"], default="loss")
+    parser.add_argument("--case", choices=["loss", "readouts", "recovery"], default="loss")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (recovery case)")
     parser.add_argument("--trials", type=int, default=400)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
@@ -155,8 +219,8 @@ if __name__ == "__main__":
     parser.add_argument("--units", type=int, default=200, help="units (readouts case)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per fit (readouts case)")
     args = parser.parse_args()
-    if args.case == "readouts":
-        readouts(args)
+    if args.case in ("readouts", "recovery"):
+        {"readouts": readouts, "recovery": recovery}[args.case](args)
         raise SystemExit(0)
     torch.set_num_threads(args.threads)
     session = simulate_decision(DecisionConfig(n_trials=args.trials), seed=0)

@@ -1,7 +1,9 @@
-"""NNPoisson against the truth of the simulated decision task (slow: one full fit, ~3 min on 2 cores).
+"""NNPoisson against the truth of the simulated decision task (slow: three fits, ~6 min on 2 cores).
 
-The corrected model fitted on one session is scored on another session of the same task against the
-generating intensities (the true model), the PSTH and GLM baselines."""
+The truth is the simulator's closed-form intensities and exact race probabilities
+(:meth:`DecisionSession.true_model`), not the model's. Mixed tuning puts units tuned in opposite
+directions in every region, which the pooled model cannot represent; one session per case, the
+first 600 trials train and the last 400 test (a per-unit model needs the same units)."""
 
 from __future__ import annotations
 
@@ -18,71 +20,67 @@ from nwb_tavrnn.simulate.decision import DecisionConfig, decision_nwbfile, simul
 pytestmark = pytest.mark.slow
 
 
-class TrueModel:
-    """The generating model: the simulator's intensities, and its exact choice probabilities."""
-
-    def __init__(self, session):
-        self.s = session
-
-    def region_log_intensity(self, data):
-        out = np.empty(len(data.spike_time))
-        c = data.stimulus[data.spike_trial, 0]
-        for k, region in enumerate(data.regions):
-            for value in np.unique(c):
-                sel = (data.spike_region == k) & (c == value)
-                out[sel] = np.log(self.s.intensity(region, data.spike_time[sel], value))
-        return out
-
-    def region_cumulative(self, data, times):
-        out = np.empty((*times.shape, data.n_regions))
-        for j in range(data.n_trials):
-            for k, region in enumerate(data.regions):
-                out[j, :, k] = self.s.cumulative(region, times[j], data.stimulus[j, 0])
-        return out
-
-    def intensity_curves(self, stimulus, grid):
-        return np.stack([[self.s.intensity(r, grid, c) for r in ("left", "right", "sensory")]
-                         for c in stimulus[:, 0]])
-
-    def choice_probabilities(self, data):
-        probs = {c: self.s.choice_probability(c) for c in np.unique(data.stimulus[:, 0])}
-        return np.array([[probs[c]["left"], probs[c]["right"], probs[c]["none"]] for c in data.stimulus[:, 0]])
+def _split_session(seed, tuning):
+    session = simulate_decision(DecisionConfig(n_trials=1000, tuning=tuning), seed)
+    data = read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt", window=session.config.window)
+    return session, data.subset(np.arange(600)), data.subset(np.arange(600, 1000))
 
 
-def _session(seed, n_trials=600):
-    session = simulate_decision(DecisionConfig(n_trials=n_trials), seed)
-    return session, read_trial_spikes(decision_nwbfile(session), ["stimulus"], "choice", "rt",
-                                      window=session.config.window)
+def _unit_bits(model, train, test):
+    """Held-out bits/spike with each unit's own intensity, against per-unit rates of the training trials."""
+    bits = pp.unit_bits(model, test, pp.HomogeneousPoisson(per="unit").fit(train))
+    return float(bits.gain.sum() / (bits.spikes.sum() * np.log(2)))
 
 
-def test_corrected_model_recovers_the_generating_model():
-    session, train = _session(0)
-    _, test = _session(1)
+def _accuracy(model, test):
+    probs = model.choice_probabilities(test)
+    return pp.choice_accuracy(probs, test).accuracy, np.unique(probs.argmax(1))
+
+
+def test_per_unit_model_recovers_opposite_tuning_within_regions():
+    session, train, test = _split_session(0, "mixed")
+    truth = session.true_model()
     model = NNPoisson(device="cpu", seed=0, threads=2).fit(train)
-    truth = TrueModel(session)
-    reference = pp.HomogeneousPoisson().fit(train)
+    b_true, b_model = _unit_bits(truth, train, test), _unit_bits(model, train, test)
+    b_psth = _unit_bits(pp.PSTHPoisson(per="unit").fit(train), train, test)
+    b_pooled_truth = _unit_bits(pp.region_view(truth), train, test)
+    print(f"per-unit bits/spike: true {b_true:.4f}, nnpoisson {b_model:.4f}, psth_unit {b_psth:.4f}, "
+          f"the truth pooled per region {b_pooled_truth:.4f}")
+    assert abs(b_true - b_model) <= 0.01
+    assert b_model > b_psth
+    assert b_pooled_truth < b_true - 0.02  # the case is outside the pooled model's class
 
-    def bits(m):  # pooled over regions
-        spikes = len(test.spike_time)
-        return float((pp.neural_log_likelihood(m, test) - pp.neural_log_likelihood(reference, test)).sum()
-                     / (spikes * np.log(2)))
-
-    b_true, b_model = bits(truth), bits(model)
-    b_psth, b_glm = bits(pp.PSTHPoisson().fit(train)), bits(pp.RaisedCosineGLM().fit(train))
-    print(f"bits/spike: true {b_true:.4f}, nnpoisson {b_model:.4f}, psth {b_psth:.4f}, glm {b_glm:.4f}")
-    assert abs(b_true - b_model) < 0.05
-    assert b_model > b_psth and b_model > b_glm
-
-    # intensities within 10 % (relative L2 over the window) per region and condition
     grid = np.linspace(0.0, test.window, 200)
     stimuli, _ = test.conditions()
-    fitted, true = model.intensity_curves(stimuli, grid), truth.intensity_curves(stimuli, grid)
+    fitted, true = model.unit_intensity_curves(stimuli, grid), truth.unit_intensity_curves(stimuli, grid)
     errors = np.linalg.norm(fitted - true, axis=2) / np.linalg.norm(true, axis=2)
-    print("relative L2 of the intensities (conditions x regions):\n", np.round(errors, 3))
-    assert errors.max() < 0.10
+    print("relative L2 of the unit intensities: max", errors.max().round(3), "median", np.median(errors).round(3))
+    assert errors.max() < 0.15
 
-    # choice accuracy within 0.03 of the generating model's
-    acc_model = pp.choice_accuracy(model.choice_probabilities(test), test).accuracy
-    acc_true = pp.choice_accuracy(truth.choice_probabilities(test), test).accuracy
+    (acc_model, classes), (acc_true, _) = _accuracy(model, test), _accuracy(truth, test)
     print(f"choice accuracy: nnpoisson {acc_model:.3f}, true {acc_true:.3f}")
     assert abs(acc_model - acc_true) <= 0.03
+    assert len(classes) >= 2  # never one class for every test trial
+
+
+def test_homogeneous_regions_per_unit_no_worse_than_pooled():
+    session, train, test = _split_session(0, "regional")
+    truth = session.true_model()
+    unit = NNPoisson(device="cpu", seed=0, threads=2).fit(train)
+    pooled = NNPoisson(device="cpu", seed=0, threads=2, readout="region", components=1).fit(train)
+    b_true, b_unit, b_pooled = (_unit_bits(m, train, test) for m in (truth, unit, pooled))
+    b_glm = _unit_bits(pp.RaisedCosineGLM().fit(train), train, test)
+    print(f"per-unit bits/spike: true {b_true:.4f}, unit read-out {b_unit:.4f}, pooled {b_pooled:.4f}, glm {b_glm:.4f}")
+    assert b_unit >= b_pooled - 0.005
+    assert abs(b_true - b_pooled) < 0.05 and b_pooled > b_glm
+
+    grid = np.linspace(0.0, test.window, 200)
+    stimuli, _ = test.conditions()
+    fitted, true = pooled.intensity_curves(stimuli, grid), truth.intensity_curves(stimuli, grid)
+    errors = np.linalg.norm(fitted - true, axis=2) / np.linalg.norm(true, axis=2)
+    assert errors.max() < 0.10
+    # the default's choices; the pooled fit is under-confident near zero stimulus here (0.812 against
+    # 0.887, published in the README), so it is reported, not held to the truth
+    acc_unit, acc_pooled, acc_true = (_accuracy(m, test)[0] for m in (unit, pooled, truth))
+    print(f"choice accuracy: unit read-out {acc_unit:.3f}, pooled {acc_pooled:.3f}, true {acc_true:.3f}")
+    assert abs(acc_unit - acc_true) <= 0.03
