@@ -168,6 +168,24 @@ class TrialSpikes:
         one_hot = np.eye(self.n_regions)[self.unit_region]  # (units, regions)
         return self.observed.astype(np.float64) @ one_hot
 
+    def check_units(self, unit_ids: Sequence[int], unit_region: Sequence[int], what: str) -> None:
+        """Refuse trials of other units than a per-unit model was fitted on (same ids, same regions,
+        same order): another unit would silently get that unit's intensity.
+
+        Raises
+        ------
+        ValueError
+            Naming the model (``what``) and the first difference.
+        """
+        ids, regions = np.asarray(unit_ids, dtype=np.int64), np.asarray(unit_region, dtype=np.int64)
+        if len(ids) != self.n_units:
+            raise ValueError(f"{what} was fitted on {len(ids)} units but the trials have {self.n_units}: score it "
+                             "on trials of the same units")
+        if not (np.array_equal(ids, self.unit_ids) and np.array_equal(regions, self.unit_region)):
+            i = int(np.flatnonzero((ids != self.unit_ids) | (regions != self.unit_region))[0])
+            raise ValueError(f"{what} was fitted on other units (or another order) than the trials': unit {i} is id "
+                             f"{ids[i]} there, {self.unit_ids[i]} here; score it on trials of the same units")
+
     def unit_spike_counts(self) -> np.ndarray:
         """Spikes per trial and unit. Shape (trials, units)."""
         flat = self.spike_trial * self.n_units + self.spike_unit
@@ -435,12 +453,6 @@ def read_trial_spikes(
     observed = _observed_windows(nwbfile.units, units, ok_onsets, window)
     for new_u, u in enumerate(units):
         times = spikes.times[u]
-        if observed is not None:  # a unit's spikes in a window it was not recorded over all of are not data
-            inside = np.zeros(len(times), dtype=bool)
-            for lo_t in ok_onsets[observed[:, new_u]]:
-                a, b = np.searchsorted(times, [lo_t, lo_t + window], side="left")
-                inside[a:b] = True
-            times = times[inside]
         # every (spike, trial) pair with onset <= t < onset + W, windows may overlap
         lo = np.searchsorted(times, ok_onsets, side="left")
         hi = np.searchsorted(times, ok_onsets + window, side="left")
@@ -449,6 +461,9 @@ def read_trial_spikes(
             continue
         trial_of = np.repeat(np.arange(len(onsets)), counts)
         idx = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi) if b > a])
+        if observed is not None:  # a unit's spikes in a window it was not recorded over all of are not data
+            keep = observed[trial_of, new_u]
+            trial_of, idx = trial_of[keep], idx[keep]
         t_list.append(times[idx] - onsets[trial_of])
         trial_list.append(trial_of)
         unit_list.append(np.full(len(idx), new_u, dtype=np.int64))

@@ -236,3 +236,101 @@ def test_faithful_validation_trials_stay_out_of_training():
     second = NNPoisson.preset("faithful", **kw).fit(flipped)
     assert first.loss_curve_ == second.loss_curve_
     assert first.validation_curve_ != second.validation_curve_
+
+
+# -- the per-unit read-out -----------------------------------------------------------------------
+def test_per_unit_likelihood_with_an_observation_mask_matches_independent_implementation():
+    """Λ_i = g_i Σ_j w_ij Λ̃_{k(i),j}, charged only in the trials unit i was observed in, against a
+    float64 loop from the definition (finite-difference intensities)."""
+    from dataclasses import replace
+
+    _, data = _trials(12, seed=5, window=0.8)
+    observed = np.ones((data.n_trials, data.n_units), dtype=bool)
+    observed[:5, 0] = observed[7:, 3] = False  # unit 0 recorded late, unit 3 lost early
+    keep = observed[data.spike_trial, data.spike_unit]
+    data = replace(data, spike_time=data.spike_time[keep], spike_trial=data.spike_trial[keep],
+                   spike_unit=data.spike_unit[keep], observed=observed)
+    net = NNPoissonNet(1, data.n_regions, data.n_actions, readout="unit", components=2,
+                       unit_region=data.unit_region, unit_scale=np.linspace(2.0, 9.0, data.n_units)).double()
+    with torch.no_grad():
+        net.unit_logits.normal_(0.0, 1.0)
+        for name, p in net.named_parameters():
+            if "bias" in name:
+                p.normal_(0.0, 0.3)
+    tensors = TrialTensors.from_trials(data, data.stimulus, "cpu")
+    tensors.spike_time, tensors.rt, tensors.stimulus = (tensors.spike_time.double(), tensors.rt.double(),
+                                                         tensors.stimulus.double())
+    out = corrected_nll(net, tensors, torch.arange(data.n_trials), LossSettings())
+    w = ref.weights_from(net)
+    gain = np.exp(w["unit_log_gain"])
+    mix = np.exp(w["unit_logits"]) / np.exp(w["unit_logits"]).sum(1, keepdims=True)
+    W, J = data.window, 2
+    expected = np.zeros(data.n_regions)
+    for j in range(data.n_trials):
+        def unit_big(t, i, j=j):  # corrected: Λ(t) = Λ̃(t / W); the reference outputs are W Λ̃(t / W)
+            comps = ref.reference_outputs(w, data.stimulus[j], t, 1.0 / W)[0] / W
+            k = data.unit_region[i]
+            return gain[i] * mix[i] @ comps[k * J:(k + 1) * J]
+
+        for i in range(data.n_units):
+            if not observed[j, i]:
+                continue
+            k = data.unit_region[i]
+            for t in data.spike_time[(data.spike_trial == j) & (data.spike_unit == i)]:
+                rate = (unit_big(t + ref.STEP, i) - unit_big(t - ref.STEP, i)) / (2 * ref.STEP)
+                expected[k] -= np.log(rate)
+            expected[k] += unit_big(W, i) - unit_big(0.0, i)
+    np.testing.assert_allclose(out["neural"].detach().numpy(), expected, rtol=1e-7)
+
+
+def test_per_unit_model_refuses_other_units_and_the_faithful_loss():
+    from dataclasses import replace
+
+    from nwb_tavrnn.errors import ParameterError
+
+    _, data = _trials(16, seed=6)
+    model = NNPoisson(device="cpu", epochs=2, seed=0).fit(data)
+    swapped = replace(data, unit_ids=data.unit_ids[::-1].copy())
+    with pytest.raises(ValueError, match="other units"):
+        model.choice_probabilities(swapped)
+    with pytest.raises(ParameterError, match="readout='region'"):
+        NNPoisson.preset("faithful", readout="unit", device="cpu").fit(data)
+    with pytest.raises(ParameterError, match="only 2 unit"):
+        NNPoisson(components=3, device="cpu", epochs=1).fit(data)
+
+
+def test_validation_is_a_contiguous_block_without_overlapping_training_trials():
+    from dataclasses import replace
+
+    from nwb_tavrnn.models.nnpoisson.evaluate import validation_block
+
+    _, data = _trials(40, seed=7)
+    data = replace(data, onsets=np.arange(40) * 1.5)  # 1 s windows every 1.5 s: no overlap
+    train, val, gap = validation_block(data, 0.2)
+    np.testing.assert_array_equal(val, np.arange(32, 40))
+    assert len(gap) == 0 and len(train) == 32
+    data = replace(data, onsets=np.arange(40) * 0.6)  # windows overlap their neighbours
+    train, val, gap = validation_block(data, 0.2)
+    np.testing.assert_array_equal(val, np.arange(32, 40))
+    np.testing.assert_array_equal(gap, [31])  # its window [18.6, 19.6) reaches into the block's first (19.2)
+    assert set(train) == set(range(31))
+
+
+def test_obs_intervals_mark_units_unobserved_even_with_overlapping_windows():
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    f = mock_NWBFile()
+    rng = np.random.default_rng(1)
+    f.add_unit_column("region", "brain region")
+    f.add_unit(spike_times=np.sort(rng.uniform(0, 30, 600)), obs_intervals=[[0.0, 30.0]], region="CA1")
+    f.add_unit(spike_times=np.sort(rng.uniform(0, 30, 600)), obs_intervals=[[0.0, 12.0]], region="CA1")  # lost at 12 s
+    f.add_trial_column("contrast", "stimulus")
+    f.add_trial_column("choice", "response")
+    f.add_trial_column("rt", "reaction time")
+    for j in range(14):  # 2.5 s windows every 2 s: neighbours overlap
+        f.add_trial(start_time=2.0 * j, stop_time=2.0 * j + 1, contrast=float(j % 2), choice="a", rt=0.5)
+    data = read_trial_spikes(f, ["contrast"], "choice", "rt", window=2.5)
+    expected = np.array([2.0 * j + 2.5 <= 12.0 for j in range(14)])
+    np.testing.assert_array_equal(data.observation()[:, 1], expected)
+    assert data.observation()[:, 0].all()
+    assert not np.isin(data.spike_trial[data.spike_unit == 1], np.flatnonzero(~expected)).any()

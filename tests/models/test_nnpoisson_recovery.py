@@ -43,7 +43,7 @@ def test_per_unit_model_recovers_opposite_tuning_within_regions():
     model = NNPoisson(device="cpu", seed=0, threads=2).fit(train)
     b_true, b_model = _unit_bits(truth, train, test), _unit_bits(model, train, test)
     b_psth = _unit_bits(pp.PSTHPoisson(per="unit").fit(train), train, test)
-    b_pooled_truth = _unit_bits(pp.region_view(truth), train, test)
+    b_pooled_truth = _unit_bits(pp.UnitView(pp.region_view(truth), test.unit_region), train, test)
     print(f"per-unit bits/spike: true {b_true:.4f}, nnpoisson {b_model:.4f}, psth_unit {b_psth:.4f}, "
           f"the truth pooled per region {b_pooled_truth:.4f}")
     assert abs(b_true - b_model) <= 0.01

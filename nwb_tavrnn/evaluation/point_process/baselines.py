@@ -60,12 +60,7 @@ def _fitted(model, data: TrialSpikes) -> None:
                          f"{list(data.regions)}")
     if getattr(model, "per", "region") == "unit":
         # a per-unit model's columns are the training units: other units would silently get their rates
-        if data.n_units != len(model.unit_region_):
-            raise ValueError(f"{type(model).__name__}(per='unit') was fitted on {len(model.unit_region_)} units but "
-                             f"the data have {data.n_units}: score it on trials of the same units")
-        if not np.array_equal(data.unit_region, model.unit_region_):
-            raise ValueError(f"{type(model).__name__}(per='unit') was fitted on units in other regions than the "
-                             "data's: score it on trials of the same units")
+        data.check_units(model.unit_ids_, model.unit_region_, f"{type(model).__name__}(per='unit')")
 
 
 def _check_per(per: str) -> str:

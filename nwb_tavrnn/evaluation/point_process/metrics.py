@@ -266,6 +266,18 @@ def time_rescaling_ks(model: IntensityModel | UnitIntensityModel, data: TrialSpi
     return [_ks_result(u[u_region == k], name) for k, name in enumerate(data.regions)]
 
 
+def pool_units_by_region(per_unit: list[RescalingKS], data: TrialSpikes) -> list[RescalingKS]:
+    """The ``per="unit_pooled"`` tests from the ``per="unit"`` ones (the same values, pooled per
+    region), without evaluating the model again.
+
+    Shapes
+    ------
+    per_unit : one per unit, in the order of ``data.unit_ids`` -> one per region
+    """
+    return [_ks_result(np.concatenate([res.u for res, r in zip(per_unit, data.unit_region) if r == k]
+                                      or [np.zeros(0)]), name) for k, name in enumerate(data.regions)]
+
+
 def _ks_result(values: np.ndarray, region: str, unit: str | None = None) -> RescalingKS:
     values = np.sort(values)
     if len(values) == 0:
@@ -448,5 +460,5 @@ def rt_ks(model: BehaviourModel, data: TrialSpikes, grid: np.ndarray, *,
 
 
 __all__ = ["KS_95", "BehaviourModel", "ChoiceScore", "IntensityModel", "KSResult", "RescalingKS", "UnitIntensityModel",
-           "bits_per_spike", "choice_accuracy", "neural_log_likelihood", "rt_ks", "rt_mixture_cdf",
-           "time_rescaling_ks"]
+           "bits_per_spike", "choice_accuracy", "neural_log_likelihood", "pool_units_by_region", "rt_ks",
+           "rt_mixture_cdf", "time_rescaling_ks"]

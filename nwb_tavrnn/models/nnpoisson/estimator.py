@@ -217,9 +217,10 @@ class NNPoisson(IntensityQueries, Estimator):
         require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
         require(self.threads is None or int(self.threads) >= 1, f"threads must be >= 1, got {self.threads}")
         if self.behaviour_likelihood == "reference":
-            require(self.warp == "reference" and self.compensator == "end" and self.objective == "joint",
+            require(self.warp == "reference" and self.compensator == "end" and self.objective == "joint"
+                    and self.readout == "region",
                     "behaviour_likelihood='reference' is the reference's whole loss: it needs warp='reference', "
-                    "compensator='end' and objective='joint' (use NNPoisson.preset('faithful'))")
+                    "compensator='end', objective='joint' and readout='region' (use NNPoisson.preset('faithful'))")
         resolve_device(self.device)
 
     @property
@@ -251,6 +252,8 @@ class NNPoisson(IntensityQueries, Estimator):
 
     def _check_compatible(self, data: TrialSpikes) -> None:
         meta = self.meta_
+        if meta.get("readout", "region") == "unit":  # each unit has its own gain and weights
+            data.check_units(meta["unit_ids"], meta["unit_region"], "this NNPoisson (per-unit read-out)")
         if list(data.regions) != list(meta["regions"]):
             raise ValueError(f"the trials' regions {data.regions} differ from the fitted {meta['regions']}")
         if list(data.actions) != list(meta["actions"]):
@@ -352,6 +355,7 @@ class NNPoisson(IntensityQueries, Estimator):
         self.validation_curve_ = best["validation"]
         self.n_epochs_ = best["epochs"]
         self.stopped_early_ = best["stopped_early"]
+        self.meta_["component_scores"] = {str(j): v for j, v in scores.items()}
         self.components_ = int(self.meta_["components"])
         self.component_scores_ = scores
         return self
@@ -531,7 +535,14 @@ class NNPoisson(IntensityQueries, Estimator):
     def _restore(self, meta: dict[str, Any], state_dict: dict[str, torch.Tensor], loss_curve: list[float]) -> None:
         state_dict = dict(state_dict)
         state_dict.setdefault("region_scale", torch.as_tensor(meta.get("region_scale"), dtype=torch.float32))
+        meta = dict(meta)
+        if "readout" not in meta:  # saved before the per-unit read-out: the pooled model, units in region order
+            meta.update(readout="region", components=1,
+                        unit_region=np.repeat(np.arange(len(meta["neurons"])), meta["neurons"]).tolist())
+        self.readout, self.components = meta["readout"], int(meta["components"])
         super()._restore(meta, state_dict, loss_curve)
+        self.components_ = int(meta["components"])
+        self.component_scores_ = {int(j): float(v) for j, v in meta.get("component_scores", {}).items()}
 
     def reference_t_end(self, data: TrialSpikes) -> np.ndarray:
         """The reference's T_end of each trial (its RT within W, else W)."""

@@ -111,8 +111,6 @@ BEHAVIOUR_BLOCK = 10
 def _neural_rows(name: str, model: Any, test: TrialSpikes, references: dict[str, Any]) -> tuple[list, dict]:
     """Held-out neural scores of one model: pooled per region (against a homogeneous rate per
     region) and per unit (against a homogeneous rate per unit), and the time-rescaling tests."""
-    from scipy import stats
-
     from ...evaluation import point_process as pp
 
     rows: list[dict[str, Any]] = []
@@ -135,12 +133,9 @@ def _neural_rows(name: str, model: Any, test: TrialSpikes, references: dict[str,
         **{f"ks_statistic[{r}]": res.statistic for r, res in zip(test.regions, ks)},
         **{f"ks_p_value[{r}]": res.p_value for r, res in zip(test.regions, ks)}})
     per_unit = pp.time_rescaling_ks(model, test, per="unit")
-    ks_values: dict[str, float] = {}
-    for k, region in enumerate(test.regions):  # each unit's own Λ, the region's values pooled
-        pooled = np.concatenate([res.u for res, r in zip(per_unit, test.unit_region) if r == k] or [np.zeros(0)])
-        test_k = stats.kstest(pooled, "uniform") if len(pooled) else None
-        ks_values[f"ks_statistic[{region}]"] = test_k.statistic if test_k else np.nan
-        ks_values[f"ks_p_value[{region}]"] = test_k.pvalue if test_k else np.nan
+    pooled = pp.pool_units_by_region(per_unit, test)  # each unit's own Λ, a region's values pooled
+    ks_values: dict[str, float] = {f"ks_statistic[{r}]": res.statistic for r, res in zip(test.regions, pooled)}
+    ks_values.update({f"ks_p_value[{r}]": res.p_value for r, res in zip(test.regions, pooled)})
     for res, u in zip(per_unit, test.unit_ids):
         ks_values[f"ks_statistic[unit {u}]"] = res.statistic
         ks_values[f"ks_p_value[unit {u}]"] = res.p_value

@@ -27,6 +27,11 @@ class IntensityQueries:
         device = next(self.module_.parameters()).device
         return self._tensors(data, device), device
 
+    def _predictive_warp(self, n: int, device: torch.device, window: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Warp factors of ``n`` trials as if none responded within W (no trial's own RT)."""
+        nan = torch.full((n,), float("nan"), device=device)
+        return warp_factors(self.settings, nan, torch.full((n,), -1, device=device), window)
+
     def _points(self, tensors: TrialTensors, trial: torch.Tensor, t: torch.Tensor, *, rate: bool,
                 actions: bool) -> dict[str, torch.Tensor]:
         """Intensities at points of these trials, as the model predicts them from the stimulus alone.
@@ -37,8 +42,7 @@ class IntensityQueries:
         """
         terms = self.module_.stimulus_terms(tensors.stimulus)
         n = tensors.n_trials
-        nan = torch.full((n,), float("nan"), device=tensors.rt.device)
-        kappa, mult = warp_factors(self.settings, nan, torch.full((n,), -1, device=nan.device), tensors.window)
+        kappa, mult = self._predictive_warp(n, tensors.rt.device, tensors.window)
         return evaluate(self.module_, terms, trial, t, kappa, mult, rate=rate, actions=actions)
 
     def _readouts(self, unit_region: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,8 +142,7 @@ class IntensityQueries:
         c, m = s.shape[0], grid.shape[0]
         W = float(meta["window"])
         terms = self.module_.stimulus_terms(torch.as_tensor(s, dtype=torch.float32, device=device))
-        nan = torch.full((c,), float("nan"), device=device)
-        kappa, mult = warp_factors(self.settings, nan, torch.full((c,), -1, device=device), W)
+        kappa, mult = self._predictive_warp(c, device, W)
         trial = torch.arange(c, device=device).repeat_interleave(m)
         t = torch.as_tensor(np.tile(grid, c), dtype=torch.float32, device=device)
         lam = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True)["lambda"]
@@ -184,8 +187,7 @@ class IntensityQueries:
         n, m = data.n_trials, len(grid)
         with torch.no_grad(), deterministic(), torch_threads(self.threads):
             terms = self.module_.stimulus_terms(tensors.stimulus)
-            nan = torch.full((n,), float("nan"), device=device)
-            kappa, mult = warp_factors(self.settings, nan, torch.full((n,), -1, device=device), tensors.window)
+            kappa, mult = self._predictive_warp(n, device, tensors.window)
             trial = torch.arange(n, device=device).repeat_interleave(m + 1)
             t = torch.as_tensor(np.tile(np.concatenate([[0.0], grid]), n), dtype=torch.float32, device=device)
             out = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True, actions=True)

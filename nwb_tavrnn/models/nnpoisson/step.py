@@ -192,6 +192,9 @@ def nnpoisson_file(
     validation_ids = set(model.meta_.get("validation_trial_ids", []))
     validation = np.array([i for i in split.train if data.trial_ids[i] in validation_ids], dtype=np.int64)
     labels = split.labels(data.n_trials, validation)
+    # training trials held back beside the validation block were not fitted on
+    held_back = set(model.meta_.get("gap_trial_ids", []))
+    labels[[i for i in split.train if data.trial_ids[i] in held_back]] = "excluded"
     predictions = model.predict(data)
     parameters = {"trials": asdict(options), "test_fraction": test_fraction, "n_train": int(len(split.train)),
                   "n_test": int(len(split.test)), "n_gap": int(len(split.gap)),
