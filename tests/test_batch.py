@@ -44,6 +44,7 @@ def inputs(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow  # default suite under 10 min; CI runs it with -m slow
 def test_batch_on_a_local_cluster_reports_the_bad_file_and_finishes_the_others(inputs, tmp_path, capsys):
     before = {p.name: sha256(p) for p in inputs.iterdir()}
     config = tmp_path / "fast.yaml"

@@ -237,6 +237,7 @@ def test_report_folder_checked_before_work_and_scores_listed(files, tmp_path):
     assert "EvaluationScores" in text.getvalue() and "methods tavrnn" in text.getvalue()
 
 
+@pytest.mark.slow  # default suite under 10 min; CI runs it with -m slow
 def test_long_steps_report_progress_when_piped(files, tmp_path):
     """Not a terminal: every step and every evaluation sub-step is a plain log line on stderr."""
     out = tmp_path / "out.nwb"

@@ -66,6 +66,7 @@ def fitted_run(tmp_path_factory):
     return folder, session, folder / "fitted.nwb"
 
 
+@pytest.mark.slow  # default suite under 10 min; CI runs it with -m slow
 def test_monitor_writes_the_offline_embeddings_progressively(fitted_run, capsys):
     from nwb_tavrnn.cli.main import main
     from nwb_tavrnn.io.files import open_nwb

@@ -282,6 +282,7 @@ def test_demo_small_through_the_cli(tmp_path, capsys, monkeypatch):
 
 
 # -- streaming ----------------------------------------------------------------------------------------
+@pytest.mark.slow  # default suite under 10 min; CI runs it with -m slow
 def test_pipeline_streams_a_dandi_file_over_http(dandi_file, tmp_path):
     pytest.importorskip("remfile")
     from nwb_tavrnn.io import open_nwb

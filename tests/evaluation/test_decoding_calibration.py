@@ -37,12 +37,14 @@ def test_the_sessions_are_what_the_check_needs():
     assert lag1 > 0.5  # features drift: neighbouring segments are alike
 
 
+@pytest.mark.slow  # default suite under 10 min; CI runs it with -m slow
 def test_decoder_label_null_is_calibrated(draws):
     r = rate(draws, "decoder")
     assert abs(r - ALPHA) <= 3 * monte_carlo_error(ALPHA, DRAWS), r
     assert 0.45 <= np.mean([d["balanced_accuracy"] for d in draws]) <= 0.6
 
 
+@pytest.mark.slow  # default suite under 10 min; CI runs it with -m slow
 def test_paired_sign_flip_is_calibrated(draws):
     r = rate(draws, "difference")
     assert abs(r - ALPHA) <= 3 * monte_carlo_error(ALPHA, DRAWS), r

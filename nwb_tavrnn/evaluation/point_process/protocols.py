@@ -77,33 +77,17 @@ class UnitIntensityModel(Protocol):
     """
 
     def unit_log_intensity(self, data: TrialSpikes) -> np.ndarray:
-        """log λ_i(t_spike | stimulus of the spike's trial), i the spike's unit, in log Hz.
-
-        Shapes
-        ------
-        returns : (spikes,) float64
-        """
+        """log λ_i(t_spike | stimulus of the spike's trial), i the spike's unit, in log Hz; shape
+        (spikes,) float64."""
         ...
 
     def unit_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
-        """Λ_i(t) − Λ_i(0) = ∫_0^t λ_i(u | stimulus of the trial) du of every unit, at ``times``.
-
-        Shapes
-        ------
-        times : (trials, m) s after each trial's onset
-        returns : (trials, m, units) float64
-        """
+        """Λ_i(t) − Λ_i(0) of every unit at ``times`` (trials, m) s after each trial's onset; shape
+        (trials, m, units) float64."""
         ...
 
     def unit_intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """λ_i(t | s) (Hz) of every unit on a time grid, for given stimuli.
-
-        Shapes
-        ------
-        stimulus : (C, features)
-        grid : (m,) s after onset
-        returns : (C, units, m) float64
-        """
+        """λ_i(t | s) (Hz) of every unit on a grid (m,) for stimuli (C, features); shape (C, units, m)."""
         ...
 
 

@@ -307,7 +307,8 @@ class NNPoisson(IntensityQueries, Estimator):
         unit_counts = train_data.unit_spike_counts().sum(0)
         if per_unit and (unit_counts == 0).any():
             ids = data.unit_ids[unit_counts == 0]
-            raise ValueError(f"{len(ids)} unit(s) (ids {ids[:5].tolist()}{'...' if len(ids) > 5 else ''}) have no spike "
+            listed = f"{ids[:5].tolist()}{'...' if len(ids) > 5 else ''}"
+            raise ValueError(f"{len(ids)} unit(s) (ids {listed}) have no spike "
                              "in any training trial: a per-unit intensity cannot be fitted to them; remove them from "
                              "the Units table, or pool each region's units (--readout region)")
         candidates = self._component_candidates(data)

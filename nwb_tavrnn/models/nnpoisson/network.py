@@ -135,7 +135,8 @@ class NNPoissonNet(nn.Module):
         self.beh2_weight = nn.Parameter(torch.empty(n_actions, 1, behaviour_size))  # ≥ 0
         self.beh2_bias = nn.Parameter(torch.zeros(n_actions, 1))
         if readout == "region":
-            scale = torch.ones(n_regions) if region_scale is None else torch.as_tensor(region_scale, dtype=torch.float32)
+            scale = (torch.ones(n_regions) if region_scale is None
+                     else torch.as_tensor(region_scale, dtype=torch.float32))
         else:  # the units' gains carry the scale
             scale = torch.ones(n_out)
         self.register_buffer("region_scale", scale.reshape(n_out).clone())

@@ -45,30 +45,34 @@ class IntensityQueries:
         kappa, mult = self._predictive_warp(n, tensors.rt.device, tensors.window)
         return evaluate(self.module_, terms, trial, t, kappa, mult, rate=rate, actions=actions)
 
-    def _readouts(self, unit_region: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The read-out M (units, components) and the regional average A (regions, components):
-        Λ_units = Λ̃ Mᵀ, per-neuron Λ_regions = Λ̃ Aᵀ (the mean over the region's units).
+    def _readout(self, per: str, unit_region: np.ndarray | None = None) -> torch.Tensor:
+        """The matrix from components to units (``per="unit"``: M with Λ_units = Λ̃ Mᵀ) or to
+        regions (``"region"``: the per-neuron mean over each region's units, A = onehotᵀ M / n_k).
 
         Shapes
         ------
-        unit_region : (units,) -> (units, C), (regions, C)
+        unit_region : (units,) -> (units or regions, C)
         """
         device = next(self.module_.parameters()).device
-        units = np.asarray(self.meta_.get("unit_region") if unit_region is None else unit_region, dtype=np.int64)
+        units = torch.as_tensor(np.asarray(self.meta_.get("unit_region") if unit_region is None else unit_region,
+                                           dtype=np.int64), device=device)
         with torch.no_grad():
-            m = self.module_.readout_matrix(torch.as_tensor(units, device=device))
-            onehot = torch.nn.functional.one_hot(torch.as_tensor(units, device=device), len(self.meta_["regions"]))
-            onehot = onehot.to(m.dtype)
-            average = (onehot.T @ m) / onehot.sum(0).clamp(min=1)[:, None]
-        return m, average
+            m = self.module_.readout_matrix(units)
+            if per == "unit":
+                return m.double()
+            onehot = torch.nn.functional.one_hot(units, len(self.meta_["regions"])).to(m.dtype)
+            return ((onehot.T @ m) / onehot.sum(0).clamp(min=1)[:, None]).double()
 
-    def _spike_components(self, data: TrialSpikes) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """λ̃ of every component at every spike, and the read-outs (:meth:`_readouts`)."""
+    def _log_at_spikes(self, data: TrialSpikes, per: str) -> np.ndarray:
+        """log λ of each spike's unit or region at the spike. Shapes: returns (spikes,)."""
         tensors, device = self._eval(data)
-        trial = torch.as_tensor(data.spike_trial, device=device)
-        t = torch.as_tensor(data.spike_time, dtype=torch.float32, device=device)
-        lam = self._points(tensors, trial, t, rate=True, actions=False)["lambda"]
-        return (lam, *self._readouts(data.unit_region))
+        with torch.no_grad(), deterministic(), torch_threads(self.threads):
+            trial = torch.as_tensor(data.spike_trial, device=device)
+            t = torch.as_tensor(data.spike_time, dtype=torch.float32, device=device)
+            lam = self._points(tensors, trial, t, rate=True, actions=False)["lambda"].double()
+            column = torch.as_tensor(data.spike_unit if per == "unit" else data.spike_region, device=device)
+            out = (lam * self._readout(per, data.unit_region)[column]).sum(1)
+        return torch.log(out.clamp(min=1e-30)).cpu().numpy()
 
     def unit_log_intensity(self, data: TrialSpikes) -> np.ndarray:
         """log λ_i of each spike's unit at the spike (nats).
@@ -77,11 +81,7 @@ class IntensityQueries:
         ------
         returns : (spikes,) in the order of ``data.spike_time``
         """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam, m, _ = self._spike_components(data)
-            unit = torch.as_tensor(data.spike_unit, device=lam.device)
-            out = (lam.double() * m.double()[unit]).sum(1)
-        return torch.log(out.clamp(min=1e-30)).cpu().numpy()
+        return self._log_at_spikes(data, "unit")
 
     def region_log_intensity(self, data: TrialSpikes) -> np.ndarray:
         """log of the per-neuron intensity of each spike's region at the spike (the mean over the
@@ -91,22 +91,24 @@ class IntensityQueries:
         ------
         returns : (spikes,) in the order of ``data.spike_time``
         """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam, _, average = self._spike_components(data)
-            region = torch.as_tensor(data.spike_region, device=lam.device)
-            out = (lam.double() * average.double()[region]).sum(1)
-        return torch.log(out.clamp(min=1e-30)).cpu().numpy()
+        return self._log_at_spikes(data, "region")
 
-    def _cumulative_components(self, data: TrialSpikes, times: np.ndarray) -> torch.Tensor:
-        """Λ̃(t) − Λ̃(0) of every component at the given times of each trial. Shapes: (n, m) -> (n, m, C)."""
+    def _cumulative(self, data: TrialSpikes, times: np.ndarray, per: str) -> np.ndarray:
+        """Λ(t) − Λ(0) of every unit or region at the given times of each trial.
+
+        Shapes
+        ------
+        times : (n, m) -> (n, m, units or regions)
+        """
         tensors, device = self._eval(data)
         times = np.asarray(times, dtype=np.float64)
         n, m = times.shape
-        trial = torch.arange(n, device=device).repeat_interleave(m + 1)
-        grid = np.concatenate([np.zeros((n, 1)), times], axis=1).ravel()
-        big = self._points(tensors, trial, torch.as_tensor(grid, dtype=torch.float32, device=device),
-                           rate=False, actions=False)["Lambda"].double().reshape(n, m + 1, -1)
-        return big[:, 1:] - big[:, :1]
+        with torch.no_grad(), deterministic(), torch_threads(self.threads):
+            trial = torch.arange(n, device=device).repeat_interleave(m + 1)
+            grid = np.concatenate([np.zeros((n, 1)), times], axis=1).ravel()
+            big = self._points(tensors, trial, torch.as_tensor(grid, dtype=torch.float32, device=device),
+                               rate=False, actions=False)["Lambda"].double().reshape(n, m + 1, -1)
+            return ((big[:, 1:] - big[:, :1]) @ self._readout(per, data.unit_region).T).cpu().numpy()
 
     def unit_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
         """Λ_i(t) − Λ_i(0) of every unit at the given times of each trial.
@@ -115,10 +117,7 @@ class IntensityQueries:
         ------
         times : (trials, m) -> (trials, m, units)
         """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            big = self._cumulative_components(data, times)
-            m, _ = self._readouts(data.unit_region)
-            return (big @ m.double().T).cpu().numpy()
+        return self._cumulative(data, times, "unit")
 
     def region_cumulative(self, data: TrialSpikes, times: np.ndarray) -> np.ndarray:
         """Per-neuron Λ_k(t) − Λ_k(0) of every region (the mean over its units) at the given times.
@@ -127,26 +126,29 @@ class IntensityQueries:
         ------
         times : (trials, m) -> (trials, m, regions)
         """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            big = self._cumulative_components(data, times)
-            _, average = self._readouts(data.unit_region)
-            return (big @ average.double().T).cpu().numpy()
+        return self._cumulative(data, times, "region")
 
-    def _curve_components(self, stimulus: np.ndarray, grid: np.ndarray) -> torch.Tensor:
-        """λ̃ of every component on a grid for raw stimulus rows (no warp). Shapes: (c, F), (m,) -> (c, m, C)."""
+    def _curves(self, stimulus: np.ndarray, grid: np.ndarray, per: str) -> np.ndarray:
+        """λ of every unit or region on a grid for raw stimulus rows (no warp).
+
+        Shapes
+        ------
+        stimulus : (c, features); grid : (m,) -> (c, units or regions, m)
+        """
         self._check_fitted()
         meta = self.meta_
         device = next(self.module_.parameters()).device
-        s = (np.asarray(stimulus, dtype=np.float64) - np.asarray(meta["stimulus_mean"])) / np.asarray(meta["stimulus_std"])
+        s = ((np.asarray(stimulus, dtype=np.float64) - np.asarray(meta["stimulus_mean"]))
+             / np.asarray(meta["stimulus_std"]))
         grid = np.asarray(grid, dtype=np.float64)
         c, m = s.shape[0], grid.shape[0]
-        W = float(meta["window"])
-        terms = self.module_.stimulus_terms(torch.as_tensor(s, dtype=torch.float32, device=device))
-        kappa, mult = self._predictive_warp(c, device, W)
-        trial = torch.arange(c, device=device).repeat_interleave(m)
-        t = torch.as_tensor(np.tile(grid, c), dtype=torch.float32, device=device)
-        lam = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True)["lambda"]
-        return lam.double().reshape(c, m, -1)
+        with torch.no_grad(), deterministic(), torch_threads(self.threads):
+            terms = self.module_.stimulus_terms(torch.as_tensor(s, dtype=torch.float32, device=device))
+            kappa, mult = self._predictive_warp(c, device, float(meta["window"]))
+            trial = torch.arange(c, device=device).repeat_interleave(m)
+            t = torch.as_tensor(np.tile(grid, c), dtype=torch.float32, device=device)
+            lam = evaluate(self.module_, terms, trial, t, kappa, mult, rate=True)["lambda"].double().reshape(c, m, -1)
+            return (lam @ self._readout(per).T).permute(0, 2, 1).cpu().numpy()
 
     def intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """λ_k(t | s) per neuron (Hz, the mean over the region's units) of every region on a grid,
@@ -157,10 +159,7 @@ class IntensityQueries:
         ------
         stimulus : (conditions, features); grid : (m,) -> (conditions, regions, m)
         """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam = self._curve_components(stimulus, grid)
-            _, average = self._readouts()
-            return (lam @ average.double().T).permute(0, 2, 1).cpu().numpy()
+        return self._curves(stimulus, grid, "region")
 
     def unit_intensity_curves(self, stimulus: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """λ_i(t | s) (Hz) of every unit the model was fitted on, on a grid, for raw stimulus rows.
@@ -169,10 +168,7 @@ class IntensityQueries:
         ------
         stimulus : (conditions, features); grid : (m,) -> (conditions, units, m)
         """
-        with torch.no_grad(), deterministic(), torch_threads(self.threads):
-            lam = self._curve_components(stimulus, grid)
-            m, _ = self._readouts()
-            return (lam @ m.double().T).permute(0, 2, 1).cpu().numpy()
+        return self._curves(stimulus, grid, "unit")
 
     # -- behaviour --------------------------------------------------------------------------------
     def _action_grid(self, data: TrialSpikes, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
