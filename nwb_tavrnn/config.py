@@ -216,7 +216,7 @@ class NNPoissonStep:
     name_prefix: str = ""
 
     def make_model(self) -> Any:
-        from .cli.nnpoisson import make_estimator
+        from .models.nnpoisson.step import make_estimator
 
         return make_estimator(self.preset, **self.model)
 
@@ -232,7 +232,7 @@ class Seq2seqStep:
     name_prefix: str = ""
 
     def make_model(self) -> Any:
-        from .cli.seq2seq import make_estimator
+        from .models.seq2seq.step import make_estimator
 
         return make_estimator(drop_none=False, **self.model)
 
@@ -396,7 +396,7 @@ class PipelineConfig:
     def _connectivity(self):
         from .connectivity import ConnectivityParams
 
-        from .io.nodes import NodeOptions
+        from .connectivity.nodes import NodeOptions
 
         c = dict(self.connectivity)
         preset = c.pop("preset", None)
@@ -453,7 +453,7 @@ class PipelineConfig:
             return None
         n = dict(self.nnpoisson)
         try:
-            from .cli.nnpoisson import make_estimator
+            from .models.nnpoisson.step import make_estimator
             from .models.nnpoisson.step import TrialOptions
         except ImportError as err:
             raise ConfigError(f"nnpoisson needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
@@ -478,7 +478,7 @@ class PipelineConfig:
             return None
         n = dict(self.seq2seq)
         try:
-            from .cli.seq2seq import make_estimator
+            from .models.seq2seq.step import make_estimator
             from .models.seq2seq.step import DecodingOptions, SegmentOptions
         except ImportError as err:
             raise ConfigError(f"seq2seq needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None

@@ -87,7 +87,7 @@ _NODE_OPTIONS = ("nodes", "series", "rois", "signal", "event_threshold", "baseli
 
 
 def nodes_from_args(args: argparse.Namespace):
-    from ..io.nodes import NodeOptions
+    from ..connectivity.nodes import NodeOptions
 
     return NodeOptions.from_mapping({k: getattr(args, k, None) for k in _NODE_OPTIONS})
 

@@ -110,22 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def make_estimator(preset: str = "corrected", **overrides):
-    """The NNPoisson of a preset with overrides (None values ignored), checked."""
-    from ..models.nnpoisson import NNPoisson
-
-    overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
-    if overrides.get("readout") == "region" and "components" not in overrides:
-        overrides["components"] = 1  # the pooled read-out has one component per region
-    model = NNPoisson.preset(preset, **{k: v for k, v in overrides.items() if k != "patience"})
-    if "patience" in overrides:  # None (never stop early) is a value here, not "unset"
-        model.patience = overrides["patience"]
-    model._validate()
-    return model
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..models.nnpoisson.step import TrialOptions, nnpoisson_file
+    from ..models.nnpoisson.step import TrialOptions, make_estimator, nnpoisson_file
 
     options = TrialOptions(stimulus=args.stimulus, choice=args.choice, rt=args.rt, response_time=args.response_time,
                            trials=args.trials, onset=args.onset, rt_reference=args.rt_reference, regions=args.regions,

@@ -87,22 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def make_estimator(drop_none: bool = True, **overrides):
-    """A Seq2seq with these settings, checked. ``drop_none``: None means "not given" (command-line
-    flags), except patience, where None means never stop early; a configuration's values are taken
-    as written (``drop_none=False``)."""
-    from ..models.seq2seq import Seq2seq
-
-    if drop_none:
-        overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
-    model = Seq2seq(**overrides)
-    model._validate()
-    return model
-
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import require
-    from ..models.seq2seq.step import DecodingOptions, SegmentOptions, seq2seq_file
+    from ..models.seq2seq.step import DecodingOptions, SegmentOptions, make_estimator, seq2seq_file
 
     options = SegmentOptions(source=args.source, target=args.target, bin_size=args.bin_size, trials=args.trials,
                              event=args.event, window=tuple(args.window), segment_duration=args.segment_duration,

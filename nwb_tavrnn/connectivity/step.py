@@ -20,8 +20,9 @@ import pandas as pd
 
 from ..errors import InputFileError, NwbTavrnnError, require
 from ..io.files import PathLike, check_writable, open_nwb
-from ..io.nodes import NodeOptions
-from ..io.read import interval_column, interval_times, read_intervals
+from .nodes import NodeOptions
+from ..io.intervals import intervals_table, label_run_windows, parse_table_spec, restriction_spec_ranges
+from ..io.read import read_intervals
 from ..io.spike_trains import SpikeTrains
 from ..io.write import append_results, module_for, write_derived
 from .compute import ConnectivityParams, check_params_for_nodes, iter_dynamic_connectivity, plan_windows
@@ -46,21 +47,6 @@ class WindowPlan:
     windows: Windows
     labels: list | None = None
     source: dict[str, Any] = field(default_factory=dict)
-
-
-def _parse_table_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """``TABLE``, ``TABLE:COLUMN`` or ``TABLE:COLUMN=VALUE`` → (table, column, value)."""
-    table, _, rest = spec.partition(":")
-    column, _, value = rest.partition("=")
-    return table, column or None, value or None
-
-
-def _table(intervals: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    if name not in intervals:
-        known = ", ".join(sorted(intervals)) or "none"
-        raise InputFileError(f"no intervals table named {name!r}; the file has: {known}")
-    interval_times(intervals[name], name)  # NaN times or rows ending before they start: refused
-    return intervals[name].sort_values("start_time")
 
 
 #: More windows than this is a corrupt time axis (or a step far too small), not an analysis: even
@@ -100,52 +86,6 @@ def _check_spike_span(trains: SpikeTrains) -> None:
         )
 
 
-def label_run_windows(df: pd.DataFrame, table: str, column: str | None) -> tuple[np.ndarray, np.ndarray, list | None]:
-    """One window per row, or (with ``column``) per run of consecutive rows with the same value,
-    spanning the run's first start to its last stop."""
-    starts = df["start_time"].to_numpy(float)
-    stops = df["stop_time"].to_numpy(float)
-    if column is None:
-        return starts, stops, None
-    values = interval_column(df, column, table).to_numpy()
-    breaks = np.flatnonzero(values[1:] != values[:-1]) + 1
-    first = np.concatenate([[0], breaks])
-    last = np.concatenate([breaks, [len(values)]]) - 1
-    return starts[first], stops[last], [_plain(values[i]) for i in first]
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def restriction_ranges(df: pd.DataFrame, table: str, column: str | None, value: str | None) -> np.ndarray:
-    """Time ranges of the rows of an intervals table (those whose ``column`` equals ``value``).
-
-    Shapes
-    ------
-    return : (ranges, 2) float64 seconds
-    """
-    if column is not None:
-        values = interval_column(df, column, table).astype(str)
-        if value is None:
-            raise InputFileError(f"restrict to {table}:{column}=VALUE, e.g. {table}:{column}={values.iloc[0]}")
-        df = df[values == value]
-        if df.empty:
-            raise InputFileError(f"no row of {table!r} has {column} = {value!r}; values: {sorted(set(values))[:10]}")
-    return df[["start_time", "stop_time"]].to_numpy(float)
-
-
-def restriction_spec_ranges(intervals: dict[str, pd.DataFrame], spec: str) -> np.ndarray:
-    """Time ranges named by ``TABLE`` or ``TABLE:COLUMN=VALUE`` (e.g. ``epochs:state=run``).
-
-    Shapes
-    ------
-    return : (ranges, 2) float64 seconds
-    """
-    table, column, value = _parse_table_spec(spec)
-    return restriction_ranges(_table(intervals, table), table, column, value)
-
-
 def plan_step_windows(
     trains: SpikeTrains, params: ConnectivityParams, intervals: dict[str, pd.DataFrame],
     windows_from: str | None = None, restrict_to: str | None = None,
@@ -155,8 +95,8 @@ def plan_step_windows(
     if windows_from and restrict_to:
         raise NwbTavrnnError("give either windows from an intervals table or a restriction, not both")
     if windows_from:
-        table, column, _ = _parse_table_spec(windows_from)
-        starts, stops, labels = label_run_windows(_table(intervals, table), table, column)
+        table, column, _ = parse_table_spec(windows_from)
+        starts, stops, labels = label_run_windows(intervals_table(intervals, table), table, column)
         keep = (stops - starts) >= params.bin_size
         if not keep.any():
             raise InputFileError(f"every interval of {table!r} is shorter than one bin ({params.bin_size} s)")
@@ -355,7 +295,7 @@ def run_connectivity(
         ``"derived"`` (a new self-contained file), ``"append"`` (a copy of the source with the
         result added) or ``"in_place"`` (the source itself, atomically).
     nodes
-        :class:`~nwb_tavrnn.io.nodes.NodeOptions` (or its fields as a dict): units or ROI traces,
+        :class:`~nwb_tavrnn.connectivity.nodes.NodeOptions` (or its fields as a dict): units or ROI traces,
         which series and signal. Default: the Units when the file has units, else its ROI traces.
     source_label
         What a derived file records as its source, when ``source`` stands for another input (an

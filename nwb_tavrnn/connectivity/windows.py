@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..io.intervals import label_runs  # noqa: F401 - part of this module's API
 from .binning import BIN_TOLERANCE
 
 __all__ = ["Windows", "explicit_windows", "label_runs", "sliding_windows", "sliding_windows_in_ranges"]
@@ -173,29 +174,3 @@ def explicit_windows(starts, stops, bin_size: float, origin: float = 0.0) -> Win
     sb = np.rint((s - origin) / bin_size).astype(np.int64)
     eb = np.rint((e - origin) / bin_size).astype(np.int64)
     return Windows(sb, eb, float(origin), float(bin_size))
-
-
-def label_runs(times, labels, min_duration: float = 0.0):
-    """Contiguous runs of a sampled label (e.g. position segment) as (starts, stops, labels).
-
-    A run starts at its first sample and stops at the first sample of the next run (the last run
-    stops at the last sample). Runs shorter than ``min_duration`` seconds are dropped.
-
-    Shapes
-    ------
-    times, labels : (samples,)
-    return : three arrays of (runs,)
-    """
-    t = np.asarray(times, dtype=np.float64).ravel()
-    lab = np.asarray(labels).ravel()
-    if t.shape != lab.shape:
-        raise ValueError("label_runs: times and labels differ in length")
-    if t.size == 0:
-        return np.zeros(0), np.zeros(0), lab[:0]
-    change = np.flatnonzero(lab[1:] != lab[:-1]) + 1
-    first = np.concatenate([[0], change])
-    starts = t[first]
-    stops = np.concatenate([t[change], [t[-1]]])
-    keep = (stops - starts) >= max(min_duration, 0.0)
-    keep &= stops > starts
-    return starts[keep], stops[keep], lab[first][keep]

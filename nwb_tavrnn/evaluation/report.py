@@ -655,7 +655,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
     def trains():
         """The graphs' nodes (spike trains, or ROI traces in memory), read from the file once, when first needed."""
         if not node_trains:
-            from ..io.nodes import read_graph_nodes
+            from ..connectivity.nodes import read_graph_nodes
 
             nodes = read_graph_nodes(nwbfile, conn)
             # ROI traces are held in memory here: the shuffled refits run in other processes

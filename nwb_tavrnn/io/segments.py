@@ -14,7 +14,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..connectivity.windows import label_runs
+from .intervals import label_runs, restriction_spec_ranges
 from ..errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,6 @@ def add_segments_to_file(source, destination=None, *, series: str = "position", 
     -------
     Path of the written file.
     """
-    from ..connectivity.step import restriction_spec_ranges
     from .read import read_behavior_series, read_intervals
     from .write import append_results
 

@@ -116,6 +116,20 @@ class NNPoissonResult:
         return "\n".join(lines)
 
 
+def make_estimator(preset: str = "corrected", **overrides: Any) -> Any:
+    """The NNPoisson of a preset with overrides (None values ignored), checked."""
+    from .estimator import NNPoisson
+
+    overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
+    if overrides.get("readout") == "region" and "components" not in overrides:
+        overrides["components"] = 1  # the pooled read-out has one component per region
+    model = NNPoisson.preset(preset, **{k: v for k, v in overrides.items() if k != "patience"})
+    if "patience" in overrides:  # None (never stop early) is a value here, not "unset"
+        model.patience = overrides["patience"]
+    model._validate()
+    return model
+
+
 def nnpoisson_file(
     source: PathLike, destination: PathLike | None, model: Any, options: TrialOptions, *,
     test_fraction: float = 0.2, baselines: bool = True, objectives: bool = False,
@@ -250,4 +264,4 @@ def write_report(folder: Path, evaluation: Any, data: Any) -> list[Path]:
     return paths
 
 
-__all__ = ["MODULE_NAME", "NNPoissonResult", "TrialOptions", "nnpoisson_file", "write_report"]
+__all__ = ["MODULE_NAME", "NNPoissonResult", "TrialOptions", "make_estimator", "nnpoisson_file", "write_report"]

@@ -203,6 +203,19 @@ def neural_scores(model: Any, train: Any, test: Any, trial_aligned: bool, labels
     return pd.DataFrame(rows), baselines
 
 
+def make_estimator(drop_none: bool = True, **overrides: Any) -> Any:
+    """A Seq2seq with these settings, checked. ``drop_none``: None means "not given" (command-line
+    flags), except patience, where None means never stop early; a configuration's values are taken
+    as written (``drop_none=False``)."""
+    from .estimator import Seq2seq
+
+    if drop_none:
+        overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
+    model = Seq2seq(**overrides)
+    model._validate()
+    return model
+
+
 def seq2seq_file(
     source: PathLike, destination: PathLike | None, model: Any, options: SegmentOptions, *,
     test_fraction: float = 0.2, decoding: DecodingOptions | None = None, report_dir: PathLike | None = None,
@@ -340,4 +353,4 @@ def write_report(folder: Path, scores: pd.DataFrame, model: Any, data: Any, test
 
 
 __all__ = ["DECODING_INPUTS", "MODULE_NAME", "DecodingOptions", "Seq2seqResult", "SegmentOptions", "latent_input",
-           "rate_features", "seq2seq_file"]
+           "make_estimator", "rate_features", "seq2seq_file"]

@@ -110,7 +110,7 @@ class NodeOptions:
             return read_roi_traces(nwbfile, self.series, rois=self.rois, signal=self.signal,
                                    event_threshold=float(self.event_threshold),
                                    baseline_window=float(self.baseline_window), neuropil=float(self.neuropil))
-        from .read import read_spike_trains
+        from ..io.read import read_spike_trains
 
         return read_spike_trains(nwbfile)
 
