@@ -23,9 +23,8 @@ LAYERS = {
     "cli": 4,
 }
 
-#: Upward imports still to move (issue 27): the NWB writer and the file summary read ROI series
-#: through ophys. Nothing may be added here.
-KNOWN = {("io/summary.py", "ophys"), ("io/write.py", "ophys")}
+#: Upward imports still to move. Nothing may be added here.
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

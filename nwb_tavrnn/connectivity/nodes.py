@@ -98,7 +98,7 @@ class NodeOptions:
         units = nwbfile.units
         if units is not None and len(units) > 0:
             return False
-        from ..ophys.read import has_roi_series
+        from ..io.roi_series import has_roi_series
 
         return has_roi_series(nwbfile)
 

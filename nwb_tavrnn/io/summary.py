@@ -60,12 +60,12 @@ def summarize(nwbfile: NWBFile) -> dict:
 
 def _roi_series(nwbfile: NWBFile) -> dict:
     """Each ROI series (the names ``--series`` takes): shape, rate, plane, and the ROIs accepted."""
-    from ..ophys.read import _ACCEPTED_COLUMNS, _column, find_roi_series
+    from .roi_series import ACCEPTED_COLUMNS, column_of, find_roi_series
 
     out = {}
     for info in find_roi_series(nwbfile):
         series, table = info.series, info.series.rois.table
-        accepted = _column(table, _ACCEPTED_COLUMNS)
+        accepted = column_of(table, ACCEPTED_COLUMNS)
         out[info.path] = {
             "shape": list(series.data.shape),
             "rate": float(series.rate) if series.rate is not None else None,

@@ -247,7 +247,7 @@ def _node_table(nwbfile: NWBFile, node_table: str):
     """The table node ids refer to: Units, electrodes, or (``ophys:PATH``) the PlaneSegmentation of
     the ROI series at PATH."""
     if node_table.startswith("ophys:"):
-        from ..ophys.read import roi_series_at
+        from .roi_series import roi_series_at
 
         series = roi_series_at(nwbfile, node_table.split(":", 1)[1])
         return series.rois.table if series is not None else None
@@ -310,7 +310,7 @@ def build_derived_nwbfile(
     copy_intervals(source, derived)
     copy_behavior(source, derived)
     if node_table.startswith("ophys:"):  # the ROIs the nodes stand for, and the traces they were computed on
-        from ..ophys.copy import copy_roi_series
+        from .roi_copy import copy_roi_series
 
         copy_roi_series(source, derived, node_table.split(":", 1)[1])
     copied = {"nwbfile": source.object_id}

@@ -17,6 +17,15 @@ import numpy as np
 from pynwb import NWBFile
 
 from ..errors import InputFileError
+# the NWB lookups live in io (the writer and the file summary need them); re-exported here as part of this API
+from ..io.roi_series import (  # noqa: F401
+    ACCEPTED_COLUMNS,
+    SeriesInfo,
+    column_of,
+    find_roi_series,
+    has_roi_series,
+    roi_series_at,
+)
 from .signals import SIGNALS
 from .traces import RoiTraces
 from .write import weighted_centre
@@ -28,52 +37,8 @@ __all__ = ["SeriesInfo", "find_roi_series", "has_roi_series", "read_roi_traces",
 #: Which ROIs become nodes: those a classifier accepted (suite2p ``iscell``, CaImAn's accepted
 #: components, an ``Accepted`` column) when the table says, or every ROI.
 ROI_SELECTIONS = ("accepted", "all")
-_ACCEPTED_COLUMNS = ("accepted", "iscell", "is_cell")
 _GROUP_COLUMNS = ("group", "region", "subregion", "brain_area")
 _CENTROID_COLUMNS = ("roicentroid", "roi_centroid", "roi_centroids", "centroid", "centroids")
-
-
-@dataclass
-class SeriesInfo:
-    """One RoiResponseSeries of a file: where it is and what it holds."""
-
-    path: str
-    series: object
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.series.data.shape)
-
-    def describe(self) -> str:
-        table = getattr(getattr(self.series, "rois", None), "table", None)
-        plane = getattr(getattr(table, "imaging_plane", None), "name", "?")
-        return f"{self.path} {'x'.join(map(str, self.shape))} (plane {plane})"
-
-
-def find_roi_series(nwbfile: NWBFile) -> list[SeriesInfo]:
-    """Every RoiResponseSeries in the file's processing modules (and acquisition), by path."""
-    from pynwb.ophys import RoiResponseSeries
-
-    found: list[SeriesInfo] = []
-    for mod_name, module in nwbfile.processing.items():
-        for name, obj in module.data_interfaces.items():
-            if isinstance(obj, RoiResponseSeries):
-                found.append(SeriesInfo(f"{mod_name}/{name}", obj))
-            for sname, series in (getattr(obj, "roi_response_series", None) or {}).items():
-                found.append(SeriesInfo(f"{mod_name}/{name}/{sname}", series))
-    for name, obj in nwbfile.acquisition.items():
-        if isinstance(obj, RoiResponseSeries):
-            found.append(SeriesInfo(f"acquisition/{name}", obj))
-    return found
-
-
-def roi_series_at(nwbfile: NWBFile, path: str):
-    """The RoiResponseSeries at ``path`` (as :func:`find_roi_series` names it), or None."""
-    return next((s.series for s in find_roi_series(nwbfile) if s.path == path), None)
-
-
-def has_roi_series(nwbfile: NWBFile) -> bool:
-    return bool(find_roi_series(nwbfile))
 
 
 def _choose(found: list[SeriesInfo], name: str | None, label: str) -> SeriesInfo:
@@ -101,17 +66,9 @@ def _choose(found: list[SeriesInfo], name: str | None, label: str) -> SeriesInfo
                          f"(connectivity.series), one of: {listing}")
 
 
-def _column(table, names: tuple[str, ...]):
-    lower = {c.lower(): c for c in table.colnames}
-    for n in names:
-        if n in lower:
-            return lower[n]
-    return None
-
-
 def _centroids(table, rows: np.ndarray) -> np.ndarray | None:
     """Each row's centroid (row, column) in pixels: a centroid column, else the masks' weighted centre."""
-    col = _column(table, _CENTROID_COLUMNS)
+    col = column_of(table, _CENTROID_COLUMNS)
     if col is not None:
         values = np.asarray(table[col].data[:], dtype=np.float64)
         if values.ndim == 2 and values.shape[1] >= 2:
@@ -226,7 +183,7 @@ def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = 
     rate, start, timestamps = _timing(s, where, shape[0])
     ids_all = np.asarray(table.id.data[:], dtype=np.int64)[rows]
     keep = np.ones(len(rows), dtype=bool)
-    acc = _column(table, _ACCEPTED_COLUMNS)
+    acc = column_of(table, ACCEPTED_COLUMNS)
     if rois == "accepted" and acc is not None:
         keep = np.asarray(table[acc].data[:]).astype(bool)[rows]
         log.info("%s: %d of %d ROIs accepted (column %r)", info.path, int(keep.sum()), len(rows), acc)
@@ -236,7 +193,7 @@ def read_roi_traces(nwbfile: NWBFile, series: str | None = None, *, rois: str = 
     if len(rows) < 2:
         raise InputFileError(f"{where}: {len(rows)} ROI; a graph needs at least 2")
     plane = getattr(table, "imaging_plane", None)
-    gcol = _column(table, _GROUP_COLUMNS)
+    gcol = column_of(table, _GROUP_COLUMNS)
     if gcol is not None:
         groups = np.asarray([str(g) for g in table[gcol].data[:]], dtype=object)[rows]
     else:

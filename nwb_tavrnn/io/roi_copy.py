@@ -17,7 +17,7 @@ import numpy as np
 from pynwb import NWBFile
 
 from ..errors import InputFileError
-from .read import roi_series_at
+from .roi_series import roi_series_at
 
 log = logging.getLogger(__name__)
 
