@@ -93,7 +93,7 @@ def main(argv=None) -> None:
 
     from nwb_tavrnn.sorting import (DetectionParams, JobParams, SortingParams, compare_to_ground_truth,
                                     detect_events, sort)
-    from nwb_tavrnn.sorting._spikeinterface import (generate_channel_events, generate_ground_truth,
+    from nwb_tavrnn.sorting.adapter import (generate_channel_events, generate_ground_truth,
                                                     spikeinterface_version)
 
     job = JobParams(n_jobs=args.n_jobs)

@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def _pyplot():
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend (imported when a figure is drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed, works headless and in CI
@@ -25,7 +27,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, folder: Path, stem: str) -> list[Path]:
+def save_figure(fig: Any, folder: Path, stem: str) -> list[Path]:
+    """Save ``fig`` as ``folder/stem.png`` and ``.pdf``, close it, and return the two paths."""
     paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
     for p in paths:
         fig.savefig(p, dpi=150, bbox_inches="tight")
@@ -37,7 +40,7 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
 
 def _label_colours(classes) -> dict:
     """A distinct colour per class: tab10 up to 10 classes, tab20 up to 20, then a continuous map."""
-    plt = _pyplot()
+    plt = pyplot()
     names = sorted(set(classes))
     if len(names) <= 10:
         cmap = plt.get_cmap("tab10")
@@ -52,7 +55,7 @@ def _label_colours(classes) -> dict:
 def scores_figure(report, folder: Path) -> list[Path]:
     """Accuracy per method with its block-bootstrap interval, each method's label-null 95th
     percentile (a tick) and p-value, and every time-shuffle refit as a dot."""
-    plt = _pyplot()
+    plt = pyplot()
     head = report.headline()
     acc = head[head.analysis == "classification"].reset_index(drop=True)
     shuffle = head[head.analysis == "time_shuffle"].reset_index(drop=True)
@@ -89,13 +92,13 @@ def scores_figure(report, folder: Path) -> list[Path]:
     test = report.protocol.get("label_test", "")
     note = "" if test in ("valid", "") else "\nlabel test not possible (n.t.): too few label blocks"
     ax.set_title(f"Window classification ({report.labels.spec}); bars: 95 % block bootstrap{note}", fontsize=8)
-    return _save(fig, folder, "scores")
+    return save_figure(fig, folder, "scores")
 
 
 def embeddings_figure(report, folder: Path) -> list[Path]:
     """One window per class (the first of each, panels in time order): every node's embedding on
     that window's first two principal components, coloured by node group."""
-    plt = _pyplot()
+    plt = pyplot()
     mean, groups = report.extras["mean"], report.extras["groups"]
     idx, y = report.extras["window_index"], report.extras["window_classes"]
     picks = sorted((int(idx[np.flatnonzero(y == c)[0]]), c) for c in sorted(set(y)))[:4]
@@ -122,7 +125,7 @@ def embeddings_figure(report, folder: Path) -> list[Path]:
                frameon=False)
     fig.suptitle("Node embeddings on each window's first two principal components", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth() * (1 if len(labels) <= 12 else 1.8), 0.95))
-    return _save(fig, folder, "embeddings")
+    return save_figure(fig, folder, "embeddings")
 
 
 def _shade_labels(ax, report) -> None:
@@ -140,7 +143,7 @@ def _shade_labels(ax, report) -> None:
 def connectivity_figure(report, folder: Path) -> list[Path]:
     """How the graphs change: the mean |r| of the kept edges (and the density, which a density
     threshold holds constant), and how many edges each window shares with the previous one."""
-    plt = _pyplot()
+    plt = pyplot()
     starts, stops = report.extras["starts"], report.extras["stops"]
     centre = (starts + stops) / 2
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.4), sharex=True)
@@ -161,27 +164,27 @@ def connectivity_figure(report, folder: Path) -> list[Path]:
     bottom.set_ylabel("edges shared with\nprevious window\n(Jaccard)")
     bottom.set_xlabel("window centre (s)")
     fig.tight_layout()
-    return _save(fig, folder, "connectivity")
+    return save_figure(fig, folder, "connectivity")
 
 
 def attention_figure(report, folder: Path) -> list[Path]:
     att = report.extras.get("attention")
     if att is None:
         return []
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(3.8, 3.4))
     im = ax.imshow(att, cmap="viridis", vmin=0, origin="upper")
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_xlabel("key window")
     ax.set_ylabel("query window")
     ax.set_title("Temporal attention", fontsize=10)
-    return _save(fig, folder, "attention")
+    return save_figure(fig, folder, "attention")
 
 
 def alignment_figure(report, folder: Path) -> list[Path]:
     if not np.isfinite(report.alignment).any():
         return []
-    plt = _pyplot()
+    plt = pyplot()
     starts, stops = report.extras["starts"], report.extras["stops"]
     fig, ax = plt.subplots(figsize=(7, 2.8))
     _shade_labels(ax, report)
@@ -195,7 +198,7 @@ def alignment_figure(report, folder: Path) -> list[Path]:
         twin.set_ylabel("behaviour", color="tab:orange")
     ax.legend(fontsize=7, loc="best")
     ax.set_title("Do nodes cluster by group as behaviour changes?", fontsize=10)
-    return _save(fig, folder, "alignment")
+    return save_figure(fig, folder, "alignment")
 
 
 def report_figures(report, folder: Path) -> list[Path]:

@@ -130,7 +130,7 @@ def test_killing_monitor_keeps_every_completed_window(fitted_run):
 def test_a_recording_streamed_chunk_by_chunk_gives_the_one_shot_crossings():
     pytest.importorskip("spikeinterface")
     from nwb_tavrnn.online.monitor import recording_source
-    from nwb_tavrnn.sorting._spikeinterface import channel_noise, detect_events, generate_ground_truth
+    from nwb_tavrnn.sorting.adapter import channel_noise, detect_events, generate_ground_truth
     from nwb_tavrnn.sorting.params import DetectionParams
 
     rec, _ = generate_ground_truth(duration=6.0, num_channels=8, num_units=5)

@@ -547,11 +547,11 @@ def plot_decoding(comparison: DecodingComparison, folder: str | Path, stem: str 
     list[Path]
         The files written (``folder/stem.png``, ``folder/stem.pdf``).
     """
-    from ..plots import _pyplot, _save
+    from ..plots import pyplot, save_figure
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    plt = _pyplot()
+    plt = pyplot()
     names = comparison.methods
     ba = np.array([comparison.metric(m, HEADLINE) for m in names])
     low = np.array([comparison.metric(m, "balanced_accuracy_ci_low") for m in names])
@@ -578,7 +578,7 @@ def plot_decoding(comparison: DecodingComparison, folder: str | Path, stem: str 
     ax.legend(loc="lower right", fontsize=7)
     ax.set_title(f"Behaviour decoding, {len(comparison.folds)}-fold {comparison.folds.kind} "
                  f"({len(comparison.labels)} segments); p: label null", fontsize=8)
-    return _save(fig, folder, stem)
+    return save_figure(fig, folder, stem)
 
 
 __all__ = ["ANALYSIS", "DECODERS", "DIFFERENCE_ANALYSIS", "FAMILIES", "HEADLINE", "METRICS", "Decoder",

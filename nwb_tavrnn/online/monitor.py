@@ -82,7 +82,7 @@ def recording_source(recording, params: Any = None, chunk_seconds: float = 1.0,
     HD-MEA mode does (bandpass, common reference, bad channels) before streaming it, and map the
     yielded channel indices to the electrode ids the model's nodes carry.
     """
-    from ..sorting._spikeinterface import channel_noise, detect_events
+    from ..sorting.adapter import channel_noise, detect_events
     from ..sorting.params import DetectionParams
 
     params = params or DetectionParams()
@@ -296,9 +296,9 @@ class LiveFigure:
     def update(self, result: WindowResult, moved: bool) -> None:
         import os
 
-        from ..plots import _pyplot
+        from ..plots import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         self.times.append(result.stop)
         self.edges.append(result.n_edges)
         self.alignment.append(np.nan if result.alignment is None else result.alignment)

@@ -7,7 +7,7 @@ Two modes, both writing a Units table (see :mod:`.nwb` for the layout):
   thresholds (:data:`DEFAULT_CURATION`).
 - :func:`detect_events`: HD-MEA mode, per-electrode threshold crossings as nodes, no sorting.
 
-Importing this package is light; SpikeInterface is imported by :mod:`._spikeinterface` when a
+Importing this package is light; SpikeInterface is imported by :mod:`.adapter` when a
 function runs.
 """
 
@@ -26,9 +26,9 @@ from .params import (
 
 _LAZY = {
     "sort": "step", "detect_events": "step", "write_recording_nwb": "step", "SortingResult": "step",
-    "EventsResult": "step", "SortingFailed": "_spikeinterface", "FORMATS": "_spikeinterface",
-    "compare_to_ground_truth": "_spikeinterface", "sorting_from_times": "_spikeinterface",
-    "generate_ground_truth": "_spikeinterface", "params_from_description": "nwb",
+    "EventsResult": "step", "SortingFailed": "adapter", "FORMATS": "adapter",
+    "compare_to_ground_truth": "adapter", "sorting_from_times": "adapter",
+    "generate_ground_truth": "adapter", "params_from_description": "nwb",
 }
 
 

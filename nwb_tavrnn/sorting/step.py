@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputFileError, OutputFileError
 from ..io.files import PathLike, atomic_destination, check_writable, temporary_work_folder
-from . import _spikeinterface as adapter
+from . import adapter
 from .params import DetectionParams, JobParams, ParamsError, SortingParams
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def sort(source: Any, output: PathLike | None = None, params: SortingParams | No
     params
         :class:`SortingParams` (default: lupin, default preprocessing and curation).
     format, reader_options, electrical_series, segment_index
-        See :func:`nwb_tavrnn.sorting._spikeinterface.load_recording`.
+        See :func:`nwb_tavrnn.sorting.adapter.load_recording`.
     mode
         ``"derived"``: a new file (session metadata, Subject, electrodes and intervals copied from an
         NWB input); ``"append"``: a copy of the NWB input with the units added.

@@ -21,7 +21,7 @@ def _parse(argv):
 
 
 def test_hdmea_on_binary_file(tmp_path, capsys):
-    from nwb_tavrnn.sorting._spikeinterface import generate_channel_events
+    from nwb_tavrnn.sorting.adapter import generate_channel_events
 
     recording, truth = generate_channel_events(num_channels=4, duration=3.0, seed=1)
     raw = tmp_path / "rec.raw"

@@ -20,7 +20,7 @@ from nwb_tavrnn.sorting import (
     sorting_from_times,
     write_recording_nwb,
 )
-from nwb_tavrnn.sorting._spikeinterface import generate_ground_truth
+from nwb_tavrnn.sorting.adapter import generate_ground_truth
 
 log = logging.getLogger(__name__)
 

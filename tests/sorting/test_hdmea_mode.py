@@ -8,7 +8,7 @@ import pytest
 from nwb_tavrnn.io.files import open_nwb
 from nwb_tavrnn.io.read import ragged_rows
 from nwb_tavrnn.sorting import DetectionParams, detect_events, params_from_description
-from nwb_tavrnn.sorting._spikeinterface import generate_channel_events
+from nwb_tavrnn.sorting.adapter import generate_channel_events
 
 
 def _match(truth: np.ndarray, found: np.ndarray, tol: float = 1e-3) -> tuple[int, int]:

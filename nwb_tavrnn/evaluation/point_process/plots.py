@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...plots import _pyplot, _save
+from ...plots import pyplot, save_figure
 from .metrics import KS_95, RescalingKS
 
 #: Line styles of successive models (the PSTH is always dashed).
@@ -24,7 +24,7 @@ _KS_POINTS = 2000
 
 
 def _condition_colours(n: int) -> list:
-    plt = _pyplot()
+    plt = pyplot()
     cmap = plt.get_cmap("coolwarm")  # diverging: signed stimuli from one side to the other, in order
     return [cmap(0.5)] if n == 1 else [cmap(i / (n - 1)) for i in range(n)]
 
@@ -60,7 +60,7 @@ def plot_intensities(curves_by_model: Mapping[str, np.ndarray], grid: np.ndarray
     curves_by_model[name], psth : (C, regions, m)
     grid : (m,)
     """
-    plt = _pyplot()
+    plt = pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     grid = np.asarray(grid, dtype=np.float64)
@@ -88,7 +88,7 @@ def plot_intensities(curves_by_model: Mapping[str, np.ndarray], grid: np.ndarray
     fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
     fig.suptitle("Per-neuron intensity λ(t | stimulus) of each region", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1 - 1.7 / fig.get_figwidth(), 0.94))
-    return _save(fig, folder, stem)
+    return save_figure(fig, folder, stem)
 
 
 def plot_rt_distributions(observed_rts: np.ndarray, model_cdfs: Mapping[str, np.ndarray], grid: np.ndarray,
@@ -120,7 +120,7 @@ def plot_rt_distributions(observed_rts: np.ndarray, model_cdfs: Mapping[str, np.
     observed_rts : (n,)
     model_cdfs[name], grid : (m,)
     """
-    plt = _pyplot()
+    plt = pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     grid = np.asarray(grid, dtype=np.float64)
@@ -145,7 +145,7 @@ def plot_rt_distributions(observed_rts: np.ndarray, model_cdfs: Mapping[str, np.
         ax.legend(fontsize=7, frameon=False)
     fig.suptitle("Reaction times given a response within the window", fontsize=10)
     fig.tight_layout()
-    return _save(fig, folder, stem)
+    return save_figure(fig, folder, stem)
 
 
 def plot_ks(ks_results: Mapping[str, Sequence[RescalingKS]], regions: Sequence[str], folder: str | Path, *,
@@ -170,7 +170,7 @@ def plot_ks(ks_results: Mapping[str, Sequence[RescalingKS]], regions: Sequence[s
     list of Path
         The PNG and PDF written.
     """
-    plt = _pyplot()
+    plt = pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(2, len(regions), figsize=(3.0 * len(regions) + 0.4, 5.6), squeeze=False,
@@ -206,7 +206,7 @@ def plot_ks(ks_results: Mapping[str, Sequence[RescalingKS]], regions: Sequence[s
     axes[1][0].set_ylabel("empirical − uniform", fontsize=8)
     fig.suptitle("Time-rescaling KS plot", fontsize=10)
     fig.tight_layout()
-    return _save(fig, folder, stem)
+    return save_figure(fig, folder, stem)
 
 
 __all__ = ["plot_intensities", "plot_ks", "plot_rt_distributions"]

@@ -309,12 +309,12 @@ def write_report(folder: Path, scores: pd.DataFrame, model: Any, data: Any, test
                  baselines: dict[str, Any], decoding: Any) -> list[Path]:
     """``scores.csv`` and the figures: latent trajectories coloured by behaviour, predicted vs observed
     target PSTHs on the test segments, and the decoding comparison."""
-    from ...plots import _pyplot, _save
+    from ...plots import pyplot, save_figure
 
     folder.mkdir(parents=True, exist_ok=True)
     scores.to_csv(folder / "scores.csv", index=False)
     paths = [folder / "scores.csv"]
-    plt = _pyplot()
+    plt = pyplot()
     # latent trajectories
     fig, ax = plt.subplots(figsize=(5, 4.5))
     labels = data.labels if data.labels is not None else np.array(["segment"] * data.n_segments)
@@ -329,7 +329,7 @@ def write_report(folder: Path, scores: pd.DataFrame, model: Any, data: Any, test
                 label=f"{label} (mean of {len(sel)})")
     ax.set(xlabel="latent 1", ylabel="latent 2", title="Seq2seq latent trajectories")
     ax.legend(fontsize=8)
-    paths += _save(fig, folder, "latents")
+    paths += save_figure(fig, folder, "latents")
     # predicted vs observed target PSTH on the test segments
     observed = np.concatenate([test.batch(p)[1] for p in np.array_split(np.arange(test.n_segments), 1)]) / test.bin_size
     predicted = model.predict(test)
@@ -344,7 +344,7 @@ def write_report(folder: Path, scores: pd.DataFrame, model: Any, data: Any, test
         ax.set(title=f"target unit {model.meta_['target_ids'][j]}", xlabel="time in segment (s)")
     axes[0][0].set_ylabel("rate (spikes/s), test segments")
     axes[0][0].legend(fontsize=7)
-    paths += _save(fig, folder, "target_psth")
+    paths += save_figure(fig, folder, "target_psth")
     if decoding is not None:
         from ...evaluation.decoding import plot_decoding
 
