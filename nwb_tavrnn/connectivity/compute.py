@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError, require
+from ..io.spike_trains import is_traces
 from .correlation import iter_window_correlations
 from .thresholds import THRESHOLD_MODES, apply_threshold, mp_edges, weighted_adjacency
 from .windows import Windows, explicit_windows, sliding_windows
@@ -366,7 +367,7 @@ def check_params_for_nodes(params: ConnectivityParams, nodes) -> None:
     ------
     ParameterError
     """
-    if not hasattr(nodes, "bin_range"):
+    if not is_traces(nodes):
         return
     require(params.bin_size * nodes.rate >= 1.0 - 1e-6,
             f"bin_size {params.bin_size:g} s is shorter than one imaging frame ({1 / nodes.rate:.4g} s at "
@@ -407,7 +408,7 @@ def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,
     monitor = _SparsityMonitor()
     starts, stops = win.start_times, win.stop_times
     check_params_for_nodes(params, trains)
-    nodes = trains if hasattr(trains, "bin_range") else trains.times
+    nodes = trains if is_traces(trains) else trains.times
     for chunk in iter_window_correlations(nodes, win, binary=params.binary,
                                           chunk_windows=chunk_windows, progress=progress):
         r, inactive = chunk.correlation, chunk.inactive

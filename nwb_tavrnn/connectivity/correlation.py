@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..io.spike_trains import is_traces
 from .binning import bin_range
 from .windows import Windows
 
@@ -316,7 +317,7 @@ def iter_window_correlations(
     times : nodes x (spikes_i,)
     """
     n_nodes = len(times)
-    continuous = hasattr(times, "bin_range")  # ROI traces bin themselves (see nwb_tavrnn.ophys)
+    continuous = is_traces(times)  # ROI traces bin themselves (see nwb_tavrnn.ophys)
     if len(windows) == 0:
         return
     longest = int(windows.n_bins.max())

@@ -20,12 +20,12 @@ import pandas as pd
 
 from ..errors import InputFileError, NwbTavrnnError, require
 from ..io.files import PathLike, check_writable, open_nwb
-from .nodes import NodeOptions
 from ..io.intervals import intervals_table, label_run_windows, parse_table_spec, restriction_spec_ranges
 from ..io.read import read_intervals
-from ..io.spike_trains import SpikeTrains
+from ..io.spike_trains import SpikeTrains, is_traces
 from ..io.write import append_results, module_for, write_derived
 from .compute import ConnectivityParams, check_params_for_nodes, iter_dynamic_connectivity, plan_windows
+from .nodes import NodeOptions
 from .windows import Windows, sliding_windows_in_ranges
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def plan_step_windows(
             raise InputFileError(f"no {params.window} s window fits inside the intervals of {restrict_to!r}; "
                                  "use a shorter --window")
         return WindowPlan(win, None, {"restrict_to": restrict_to})
-    if not hasattr(trains, "bin_range"):  # ROI traces have frames, no stray spikes
+    if not is_traces(trains):  # ROI traces have frames, no stray spikes
         _check_spike_span(trains)
     _check_window_count(np.array([trains.duration]), params, f"the recording ({trains.duration:.6g} s)")
     win = plan_windows(trains, params)
@@ -145,7 +145,7 @@ def build_container(trains: SpikeTrains, params: ConnectivityParams, plan: Windo
     from ..schema import DynamicConnectivity
 
     w, n = len(plan.windows.start_bins), len(trains)
-    traces = hasattr(trains, "bin_range")
+    traces = is_traces(trains)
     parameters = {**params.to_dict(), **plan.source, **selection, **(trains.settings() if traces else {})}
     if plan.labels is not None:
         parameters["window_labels"] = plan.labels
@@ -217,7 +217,7 @@ def params_for_nodes(params, nodes) -> ConnectivityParams:
     ParameterError
         A bin shorter than an imaging frame, or binary bins of continuous traces.
     """
-    rois = hasattr(nodes, "bin_range")
+    rois = is_traces(nodes)
     if params is None:
         params = ConnectivityParams.preset("ophys" if rois else "default")
     elif callable(params):
@@ -253,7 +253,7 @@ def restrict_to_range(trains: SpikeTrains, time_range: Sequence[float]) -> Spike
     """
     start, stop = float(time_range[0]), float(time_range[1])
     require(stop > start, f"time range: stop must be after start, got [{start:g}, {stop:g}]")
-    if hasattr(trains, "bin_range"):  # ROI traces: the range must overlap the frames
+    if is_traces(trains):  # ROI traces: the range must overlap the frames
         require(start < trains.t_stop and stop > trains.t_start,
                 f"time range [{start:g}, {stop:g}] s holds no imaging frames; the frames span "
                 f"{trains.t_start:g} to {trains.t_stop:g} s")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io.spike_trains import SpikeTrains
+from ..io.spike_trains import SpikeTrains, is_traces
 
 
 def embedding_features(mean: np.ndarray, mode: str = "node_mean") -> np.ndarray:
@@ -59,7 +59,7 @@ def rate_features(trains: SpikeTrains, starts: np.ndarray, stops: np.ndarray) ->
     return : (windows, nodes)
     """
     starts, stops = np.asarray(starts, float), np.asarray(stops, float)
-    if hasattr(trains, "bin_range"):
+    if is_traces(trains):
         return _trace_activity(trains, starts, stops)
     out = np.empty((len(starts), len(trains)))
     for j, t in enumerate(trains.times):
@@ -102,7 +102,7 @@ def circular_shift(trains: SpikeTrains, seed: int = 0, boundaries: np.ndarray | 
     if trains.duration <= 0:
         raise ValueError("circular_shift needs a recording of positive duration")
     edges = shuffle_pieces(trains.t_start, trains.t_stop, boundaries)
-    if hasattr(trains, "bin_range"):
+    if is_traces(trains):
         return _shift_traces(trains, edges, rng)
     lengths = np.diff(edges)
     shifted = []

@@ -24,6 +24,7 @@ import pandas as pd
 from ..connectivity.compute import edge_density, edge_strength, edge_turnover
 from ..errors import InputFileError, ParameterError
 from ..io.files import PathLike, check_report_folder, check_writable, open_nwb
+from ..io.spike_trains import is_traces
 from . import features as feats
 from .labels import (
     classes_from_values,
@@ -710,7 +711,7 @@ def evaluate(nwbfile, labels: str | list, *, embeddings: str | None = None, conf
         elif name == "cebra":
             from .cebra_baseline import cebra_available, cebra_window_features
 
-            if hasattr(trains(), "bin_range"):
+            if is_traces(trains()):
                 log.warning("the CEBRA baseline reads spike trains; skipped for ROI traces")
             elif not cebra_available():
                 log.warning("the 'cebra' package is not installed: skipping the CEBRA baseline (pip install cebra)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -63,6 +64,9 @@ class SpikeTrains:
     t_start: float | None = None
     t_stop: float | None = None
     node_table: str = "units"
+
+    #: What the nodes are (see :func:`is_traces`): ``"spikes"`` here, ``"traces"`` for ROI traces.
+    kind: ClassVar[str] = "spikes"
 
     def __post_init__(self) -> None:
         n = len(self.times)
@@ -143,3 +147,10 @@ class SpikeTrains:
             raise ValueError(f"restrict: t_stop {t_stop} must be after t_start {t_start}")
         times = [t[np.searchsorted(t, t_start): np.searchsorted(t, t_stop)] for t in self.times]
         return SpikeTrains(times, self.ids, self.groups, self.locations, float(t_start), float(t_stop), self.node_table)
+
+
+def is_traces(nodes: Any) -> bool:
+    """Whether graph nodes are sampled traces (:class:`~nwb_tavrnn.ophys.traces.RoiTraces`, which
+    bin themselves on their frames) rather than spike times (a :class:`SpikeTrains` or a list of
+    spike-time arrays): the one place that tells the two node kinds apart."""
+    return getattr(nodes, "kind", "spikes") == "traces"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -98,6 +98,9 @@ class RoiTraces:
     baseline_sigma: float = 10.0
     t_start: float | None = None
     t_stop: float | None = None
+
+    #: What the nodes are (:func:`nwb_tavrnn.io.spike_trains.is_traces`).
+    kind: ClassVar[str] = "traces"
     node_table: str = "ophys"
     series_name: str = ""
     noise: np.ndarray | None = None
