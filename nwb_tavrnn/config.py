@@ -438,7 +438,7 @@ class PipelineConfig:
 
         def factory():
             estimator = cls.preset(preset, **m) if preset else cls(**m)
-            estimator._validate()
+            estimator.check_params()
             return estimator
 
         try:

@@ -91,7 +91,7 @@ def _estimator(args: argparse.Namespace):
         overrides["attention"] = args.attention
     try:
         model = TAVRNN.preset(args.preset, **overrides) if args.preset else TAVRNN(**overrides)
-        model._validate()
+        model.check_params()
     except ValueError as err:
         raise InputFileError(str(err)) from None
     return model

@@ -59,6 +59,20 @@ class Estimator(ABC):
             setattr(self, key, value)
         return self
 
+    def check_params(self) -> Estimator:
+        """Check every parameter now, as :meth:`fit` does first, and return the estimator.
+
+        Raises
+        ------
+        ParameterError
+            Naming the first parameter out of range, or a combination that cannot work.
+        """
+        self._validate()
+        return self
+
+    def _validate(self) -> None:
+        """Refuse parameters out of range (each estimator checks its own)."""
+
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]

@@ -126,7 +126,7 @@ def make_estimator(preset: str = "corrected", **overrides: Any) -> Any:
     model = NNPoisson.preset(preset, **{k: v for k, v in overrides.items() if k != "patience"})
     if "patience" in overrides:  # None (never stop early) is a value here, not "unset"
         model.patience = overrides["patience"]
-    model._validate()
+    model.check_params()
     return model
 
 
@@ -167,10 +167,10 @@ def nnpoisson_file(
     if report_dir is not None:
         protect = (source,) if in_place else (source, destination)
         check_report_folder(report_dir, overwrite=overwrite, protect=protect)
-    model._validate()
+    model.check_params()
     if objectives:  # the comparison fits must be possible too: refused now, not after the main fit
         for objective in ("neural", "behaviour"):
-            type(model)(**{**model.get_params(), "objective": objective})._validate()
+            type(model)(**{**model.get_params(), "objective": objective}).check_params()
     if baselines:
         try:
             import nemos  # noqa: F401 - the GLM baseline's; checked before any work

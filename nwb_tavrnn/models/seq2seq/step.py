@@ -212,7 +212,7 @@ def make_estimator(drop_none: bool = True, **overrides: Any) -> Any:
     if drop_none:
         overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
     model = Seq2seq(**overrides)
-    model._validate()
+    model.check_params()
     return model
 
 
@@ -230,7 +230,7 @@ def seq2seq_file(
 
     options.validate()
     decoding_options = (decoding or DecodingOptions()).validate()
-    model._validate()
+    model.check_params()
     model.lag_bins(options.bin_size)  # a lag that is not a whole number of bins: refused before any work
     if not in_place:
         if destination is None:

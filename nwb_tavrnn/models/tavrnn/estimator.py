@@ -469,7 +469,7 @@ class TAVRNN(LatentGraphModel):
                   "features": "reference",
                   "encoder_bias": encoder_bias, **overrides}
         est = cls(**params)
-        est._validate()
+        est.check_params()
         kind = est.features if est.features in ("correlation", "identity") else "reference"
         meta = {"n_nodes": int(x_dim) - 1, "x_dim": int(x_dim), "feature_kind": kind, "decoder": "dense",
                 "n_windows_fit": 0}
