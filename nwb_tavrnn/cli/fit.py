@@ -15,6 +15,7 @@ import argparse
 import logging
 
 from ..errors import InputFileError
+from ._options import add_patience, patience_value
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--preset", dest="preset", choices=["faithful", "improved"], help=argparse.SUPPRESS)  # older
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same result on CPU")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default 500)")
-    parser.add_argument("--patience", type=int,
-                        help="stop after this many epochs without improvement (default 50; 0 = never stop early)")
+    add_patience(parser, default=50)
     parser.add_argument("--lr", type=float, help="Adam learning rate (default 0.01)")
     parser.add_argument("--h-dim", type=int, help="recurrent state size (default 32)")
     parser.add_argument("--z-dim", type=int, help="latent size (default 8)")
@@ -86,7 +86,7 @@ def _estimator(args: argparse.Namespace):
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides["seed"] = args.seed
     if args.patience is not None:
-        overrides["patience"] = None if args.patience == 0 else args.patience
+        overrides["patience"] = patience_value(args.patience)
     if hasattr(args, "attention"):  # absent unless given, since None ('none') is a valid choice
         overrides["attention"] = args.attention
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ._options import add_patience, patience_value
 from ._progress import EpochBar
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="fit both terms (joint, default), the neural term only, or behaviour only")
     model.add_argument("--epochs", type=int, help="maximum epochs (corrected 400, faithful 2000)")
     model.add_argument("--lr", type=float, help="Adam learning rate (corrected 0.01, faithful 1e-4)")
-    model.add_argument("--patience", type=int, help="epochs without validation improvement before stopping "
-                       "(default 40; 0 = never)")
+    add_patience(model, default=40)
     model.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     model.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     ev = parser.add_argument_group("evaluation")
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"epochs": args.epochs, "lr": args.lr, "objective": args.objective, "seed": args.seed,
                  "device": args.device, "readout": args.readout, "components": args.components}
     if args.patience is not None:
-        overrides["patience"] = args.patience or None  # 0: never stop early
+        overrides["patience"] = patience_value(args.patience)
     model = make_estimator(args.preset, **overrides)
     if args.save_model:  # checked before any work: never the input or the output, a folder that exists
         from ..errors import UsageError

@@ -22,6 +22,8 @@ import argparse
 import sys
 from typing import Any
 
+from ._options import add_patience, patience_value
+
 #: option dest -> (section, key) of the configuration it overrides.
 OPTION_KEYS: dict[str, tuple[str, str]] = {
     "preset": ("connectivity", "preset"),
@@ -93,7 +95,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     m = parser.add_argument_group("model")
     m.add_argument("--model-preset", choices=["faithful", "improved"], help="TAVRNN preset")
     m.add_argument("--epochs", type=int, help="maximum epochs")
-    m.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: never stop early)")
+    add_patience(m)
     m.add_argument("--seed", type=int, help="model seed")
     m.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     e = parser.add_argument_group("evaluation")
@@ -131,8 +133,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         value = getattr(args, dest, None)
         if value is None:
             continue
-        if dest == "patience" and value == 0:
-            value = None  # 0 on the command line: never stop early
+        if dest == "patience":
+            value = patience_value(value)
         if dest == "time_range":
             value = list(value)
         overrides.setdefault(section, {})[key] = value

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ._options import add_patience, patience_value
 from ._progress import EpochBar
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                             "source precedes the target; 0 predicts a bin from the same bin: co-firing)")
     model.add_argument("--epochs", type=int, help="maximum epochs (300)")
     model.add_argument("--lr", type=float, help="Adam learning rate (0.005)")
-    model.add_argument("--patience", type=int, help="epochs without validation improvement before stopping (25; 0 = never)")
+    add_patience(model, default=25)
     model.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     model.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     ev = parser.add_argument_group("evaluation")
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"latent_dim": args.latent_dim, "hidden": args.hidden, "lag": args.lag, "epochs": args.epochs,
                  "lr": args.lr, "seed": args.seed, "device": args.device}
     if args.patience is not None:
-        overrides["patience"] = args.patience or None
+        overrides["patience"] = patience_value(args.patience)
     model = make_estimator(**overrides)
     model.lag_bins(args.bin_size)  # one line naming the valid lags before anything is read
     with EpochBar("seq2seq", model.epochs, args, log) as bar:
