@@ -159,7 +159,7 @@ def _recovery_scores(model, test, train, truth=None) -> dict[str, float]:
 
     reference = pp.HomogeneousPoisson(per="unit").fit(train)
     bits = pp.unit_bits(model, test, reference)
-    out = {"bits": float(bits.gain.sum() / (bits.spikes.sum() * np.log(2)))}
+    out = {"bits": bits.overall}
     if hasattr(model, "choice_probabilities"):
         probs = model.choice_probabilities(test)
         out["accuracy"] = pp.choice_accuracy(probs, test).accuracy

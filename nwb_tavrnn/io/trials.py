@@ -234,6 +234,22 @@ class TrialSpikes:
                 f"responses ({', '.join(f'{a}: {int((self.choice == i).sum())}' for i, a in enumerate(self.actions))})")
 
 
+def unit_averaging(unit_region: np.ndarray, n_regions: int) -> np.ndarray:
+    """The matrix that averages unit columns into region columns: A[i, k] = 1/n_k if i is in k.
+
+    A region without units gets an all-zero column (its mean intensity is taken as 0: it is charged
+    for nothing, having no units).
+
+    Shapes
+    ------
+    unit_region : (units,) -> (units, regions) float64
+    """
+    unit_region = np.asarray(unit_region, dtype=np.int64)
+    one_hot = np.zeros((len(unit_region), n_regions))
+    one_hot[np.arange(len(unit_region)), unit_region] = 1.0
+    return one_hot / np.maximum(one_hot.sum(axis=0), 1.0)
+
+
 # -- reading from NWB -------------------------------------------------------------------------
 def _encode_stimulus(df: pd.DataFrame, columns: Sequence[str], table: str) -> tuple[np.ndarray, list[str]]:
     blocks, names = [], []
@@ -505,4 +521,4 @@ def read_trial_spikes(
     return data
 
 
-__all__ = ["DEFAULT_NO_RESPONSE", "REGION_SOURCES", "TrialSpikes", "read_trial_spikes"]
+__all__ = ["DEFAULT_NO_RESPONSE", "REGION_SOURCES", "TrialSpikes", "read_trial_spikes", "unit_averaging"]

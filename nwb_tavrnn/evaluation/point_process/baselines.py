@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from ...io.trials import TrialSpikes
-from .protocols import _groups, unit_averaging
+from ...io.trials import TrialSpikes, unit_averaging
+from .protocols import _groups
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ...io.trials import TrialSpikes
+from ...io.trials import TrialSpikes, unit_averaging
 
 #: Largest (units × times) block evaluated at once when a region's intensity at spike times is
 #: averaged over its units (bounded memory for many units and spikes).
@@ -124,22 +124,6 @@ def _check_units(unit_region: np.ndarray, data: TrialSpikes, what: str) -> None:
         raise ValueError(f"{what} was made for {len(unit_region)} units (regions {np.bincount(unit_region).tolist()}) "
                          f"but the data have {data.n_units} (regions {data.neurons.tolist()}): score it on the units "
                          "it was made for")
-
-
-def unit_averaging(unit_region: np.ndarray, n_regions: int) -> np.ndarray:
-    """The matrix that averages unit columns into region columns: A[i, k] = 1/n_k if i is in k.
-
-    A region without units gets an all-zero column (its mean intensity is taken as 0: it is charged
-    for nothing, having no units).
-
-    Shapes
-    ------
-    unit_region : (units,) -> (units, regions) float64
-    """
-    unit_region = np.asarray(unit_region, dtype=np.int64)
-    one_hot = np.zeros((len(unit_region), n_regions))
-    one_hot[np.arange(len(unit_region)), unit_region] = 1.0
-    return one_hot / np.maximum(one_hot.sum(axis=0), 1.0)
 
 
 def region_log_intensity_from_units(curves, data: TrialSpikes, averaging: np.ndarray,

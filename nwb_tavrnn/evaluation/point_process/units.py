@@ -106,6 +106,11 @@ class UnitBits:
     per_unit: np.ndarray
     per_region: np.ndarray
 
+    @property
+    def overall(self) -> float:
+        """Σ over all units of the gain / (all spikes · ln 2): bits per spike of the whole population."""
+        return float(self.gain.sum() / (self.spikes.sum() * np.log(2.0)))
+
 
 def unit_bits(model: IntensityModel | UnitIntensityModel, data: TrialSpikes,
               reference: IntensityModel | UnitIntensityModel) -> UnitBits:

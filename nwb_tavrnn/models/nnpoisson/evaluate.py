@@ -125,7 +125,7 @@ def _neural_rows(name: str, model: Any, test: TrialSpikes, references: dict[str,
     bits = pp.unit_bits(model, test, unit_reference)
     unit_values = {f"bits_per_spike[unit {u}]": b for u, b in zip(test.unit_ids, bits.per_unit)}
     unit_values.update({f"bits_per_spike[{r}]": b for r, b in zip(test.regions, bits.per_region)})
-    unit_values["bits_per_spike"] = float(bits.gain.sum() / (bits.spikes.sum() * np.log(2)))
+    unit_values["bits_per_spike"] = bits.overall
     unit_values["log_likelihood_nats"] = float(pp.unit_log_likelihood(model, test).sum())
     rows += _rows(name, "neural_heldout_unit", unit_values)
     ks = pp.time_rescaling_ks(model, test)

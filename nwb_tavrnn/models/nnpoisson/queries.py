@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...io.trials import TrialSpikes
+from ...io.trials import TrialSpikes, unit_averaging
 from .._torch import deterministic, torch_threads
 from .likelihood import TrialTensors, evaluate, warp_factors
 
@@ -54,14 +54,13 @@ class IntensityQueries:
         unit_region : (units,) -> (units or regions, C)
         """
         device = next(self.module_.parameters()).device
-        units = torch.as_tensor(np.asarray(self.meta_.get("unit_region") if unit_region is None else unit_region,
-                                           dtype=np.int64), device=device)
+        units = np.asarray(self.meta_.get("unit_region") if unit_region is None else unit_region, dtype=np.int64)
         with torch.no_grad():
-            m = self.module_.readout_matrix(units)
+            m = self.module_.readout_matrix(torch.as_tensor(units, device=device)).double()
             if per == "unit":
-                return m.double()
-            onehot = torch.nn.functional.one_hot(units, len(self.meta_["regions"])).to(m.dtype)
-            return ((onehot.T @ m) / onehot.sum(0).clamp(min=1)[:, None]).double()
+                return m
+            average = unit_averaging(units, len(self.meta_["regions"]))  # (units, regions)
+            return torch.as_tensor(average.T, device=device) @ m
 
     def _log_at_spikes(self, data: TrialSpikes, per: str) -> np.ndarray:
         """log λ of each spike's unit or region at the spike. Shapes: returns (spikes,)."""
