@@ -484,8 +484,8 @@ class DecisionTruth:
     @staticmethod
     def _conditions(data: TrialSpikes) -> tuple[np.ndarray, np.ndarray]:
         """Distinct stimulus values and each trial's index into them. Shapes: (V,), (trials,)."""
-        values, which = np.unique(np.asarray(data.stimulus, dtype=np.float64)[:, 0], return_inverse=True)
-        return values, which.reshape(-1)
+        unique, which = data.conditions()  # the stimulus is one signed value per trial
+        return unique[:, 0], which
 
     @staticmethod
     def _stimulus(stimulus: np.ndarray) -> np.ndarray:
