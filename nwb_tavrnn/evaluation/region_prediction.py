@@ -15,99 +15,23 @@ lagged model can predict. Baselines:
   regression: the reduction ignores the targets); scikit-learn's PCA and PoissonRegressor.
 
 Binning is streamed through :meth:`~nwb_tavrnn.io.region_pairs.RegionPairSegments.batch`.
+:class:`MeanRate`, the likelihood and bits/spike live in :mod:`nwb_tavrnn.models.metrics` (Seq2seq
+scores itself with them) and are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
-from scipy.special import gammaln
 
 from ..io.region_pairs import RegionPairSegments
+from ..models.metrics import FLOOR, MeanRate, RateBaseline, bits_per_spike, poisson_log_likelihood, segment_chunks
 
 log = logging.getLogger(__name__)
 
-#: Floor under a predicted count per bin (keeps log finite for units silent in training).
-FLOOR = 1e-6
 
-
-def _chunks(n: int, size: int = 128) -> list[np.ndarray]:
-    return np.array_split(np.arange(n), max(1, math.ceil(n / size)))
-
-
-def poisson_log_likelihood(rate: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Σ over segments and bins of ``y log r − r − log y!`` per unit.
-
-    Shapes
-    ------
-    rate, counts : (segments, bins, units) -> (units,)
-    """
-    rate = np.maximum(rate, FLOOR)
-    return (counts * np.log(rate) - rate - gammaln(counts + 1.0)).sum((0, 1))
-
-
-def bits_per_spike(ll_model: np.ndarray, ll_reference: np.ndarray, data: RegionPairSegments, lag: int) -> float:
-    """(LL_model − LL_reference) / (target spikes in the predicted bins · ln 2), pooled over units."""
-    spikes = 0.0
-    for part in _chunks(data.n_segments):
-        spikes += float(data.batch(part)[1][:, lag:].sum())
-    return float((np.sum(ll_model) - np.sum(ll_reference)) / (max(spikes, 1.0) * np.log(2.0)))
-
-
-class _Baseline:
-    lag: int = 0
-
-    def expected(self, data: RegionPairSegments, part: np.ndarray, source: np.ndarray,
-                 target: np.ndarray | None = None) -> np.ndarray:
-        """Expected counts of the segments ``part`` given their binned source (and, for baselines
-        on the target's own past, target) counts."""
-        raise NotImplementedError
-
-    def log_likelihood(self, data: RegionPairSegments) -> np.ndarray:
-        total = np.zeros(data.n_target)
-        for part in _chunks(data.n_segments):
-            src, tgt = data.batch(part)
-            rate = self.expected(data, part, src, tgt)
-            total += poisson_log_likelihood(rate[:, self.lag:], tgt[:, self.lag:].astype(np.float64))
-        return total
-
-    def predict(self, data: RegionPairSegments) -> np.ndarray:
-        """Expected count per bin of every target unit. Shape (segments, bins, n_target)."""
-        out = np.empty((data.n_segments, data.n_bins, data.n_target))
-        for part in _chunks(data.n_segments):
-            src, tgt = data.batch(part)
-            out[part] = self.expected(data, part, src, tgt)
-        return out
-
-
-class MeanRate(_Baseline):
-    """Each target unit's mean count per bin on the training segments."""
-
-    def __init__(self, lag: int = 0) -> None:
-        self.lag = int(lag)
-
-    @classmethod
-    def from_means(cls, means: np.ndarray, lag: int = 0) -> MeanRate:
-        out = cls(lag)
-        out.mean_ = np.asarray(means, dtype=np.float64)
-        return out
-
-    def fit(self, data: RegionPairSegments) -> MeanRate:
-        total, bins = np.zeros(data.n_target), 0
-        for part in _chunks(data.n_segments):
-            tgt = data.batch(part)[1][:, self.lag:]
-            total += tgt.sum((0, 1))
-            bins += tgt.shape[0] * tgt.shape[1]
-        self.mean_ = total / max(bins, 1)
-        return self
-
-    def expected(self, data, part, source, target=None):
-        return np.broadcast_to(self.mean_, (len(part), data.n_bins, data.n_target))
-
-
-class ConditionPSTH(_Baseline):
+class ConditionPSTH(RateBaseline):
     """Mean count per bin of the segment, per unit and condition (the segment labels), smoothed in
     time (a Gaussian of ``smooth_bins``) and shrunk towards the unit's mean rate by ``prior_segments``
     pseudo-segments: a raw per-bin mean of sparse units predicts zero where a test spike then costs
@@ -127,7 +51,7 @@ class ConditionPSTH(_Baseline):
             raise ValueError("a per-condition PSTH needs labelled (trial-aligned) segments")
         sums: dict[str, np.ndarray] = {}
         counts: dict[str, int] = {}
-        for part in _chunks(data.n_segments):
+        for part in segment_chunks(data.n_segments):
             tgt = data.batch(part)[1].astype(np.float64)
             for i, seg in enumerate(part):
                 key = str(data.labels[seg]) if self.conditions else ""
@@ -155,7 +79,7 @@ class ConditionPSTH(_Baseline):
         return np.stack([self.psth_.get(str(data.labels[s]), self.pooled_) for s in part])
 
 
-class HistoryGLM(_Baseline):
+class HistoryGLM(RateBaseline):
     """Poisson GLM of every target unit on recent history, through ``rank`` principal components of
     that history (principal-component regression).
 
@@ -213,7 +137,7 @@ class HistoryGLM(_Baseline):
         total = data.n_segments * (data.n_bins - self.lag)
         keep = min(1.0, self.max_rows / max(total, 1))
         xs, ys = [], []
-        for part in _chunks(data.n_segments):
+        for part in segment_chunks(data.n_segments):
             src, tgt = data.batch(part)
             x = self._design(src, tgt)[:, self.lag:]
             x = x.reshape(-1, x.shape[2])

@@ -28,6 +28,7 @@ from ...errors import require
 from ...io.region_pairs import RegionPairSegments
 from .._torch import deterministic, resolve_device, seed_everything, torch_threads
 from ..base import Estimator
+from ..metrics import MeanRate, bits_per_spike
 from ..registry import register_model
 from ..training import EpochCallback, TrainingConfig, train
 from .network import Seq2seqNet, poisson_nll
@@ -159,8 +160,6 @@ class Seq2seq(Estimator):
             train_idx = train_idx[data.stops[train_idx] <= first]
         require(len(train_idx) >= 1, "no training segment left before the validation block")
         _, target_mean = data.subset(train_idx).mean_rates()
-        from ...evaluation.region_prediction import MeanRate
-
         reference = MeanRate(lag).fit(data)
         silent = np.flatnonzero(reference.mean_ == 0)
         if len(silent):  # any rate beats the reference's floor there: bits/spike would be meaningless
@@ -284,8 +283,6 @@ class Seq2seq(Estimator):
     def score(self, data: RegionPairSegments) -> float:
         """Held-out bits/spike of the target against each unit's mean count per bin on all the
         segments given to :meth:`fit` (from the lag on; the step's reference too). Higher is better."""
-        from ...evaluation.region_prediction import MeanRate, bits_per_spike
-
         reference = MeanRate.from_means(np.asarray(self.meta_["reference_mean"]), int(self.meta_["lag_bins"]))
         return float(bits_per_spike(self.log_likelihood(data), reference.log_likelihood(data), data,
                                     int(self.meta_["lag_bins"])))
