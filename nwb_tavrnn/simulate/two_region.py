@@ -58,7 +58,6 @@ readout parameters follow from them: ``simulate_two_region(config, seed)`` makes
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +66,8 @@ import numpy as np
 
 from ..errors import require
 from ..io.spike_trains import SpikeTrains
-
-log = logging.getLogger(__name__)
+from .two_region_latent import _simulate_latent, _speed_blocks
+from .two_region_spikes import _thin
 
 #: Name of the processing module and TimeSeries holding the true latent in the NWB file.
 GROUND_TRUTH_MODULE = "ground_truth"
@@ -78,10 +77,6 @@ TRUE_LATENT_NAME = "true_latent"
 LABEL_RULES = ("phase", "speed")
 #: Ratio of successive oscillator frequencies when ``latent_dim > 2`` (irrational: no locking).
 _FREQUENCY_RATIO = (1.0 + math.sqrt(5.0)) / 2.0
-#: Grid steps per thinning block (with dt = 2 ms: 50 ms).
-_BLOCK_STEPS = 25
-#: Blocks whose grid log rates are held in memory at once.
-_CHUNK_BLOCKS = 2000
 
 
 @dataclass
@@ -332,171 +327,11 @@ class TwoRegionSession:
         return self.latent_at(self.onsets + self.config.decision_time)
 
 
-# -- the latent ----------------------------------------------------------------------------------
+# -- the simulation (its latent: .two_region_latent, its spikes: .two_region_spikes) -------------
 def _unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     """``n`` directions uniform on the sphere in ``dim`` dimensions; shape (n, dim)."""
     v = rng.standard_normal((n, dim))
     return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def _integrate_trials(rng: np.random.Generator, cfg: TwoRegionConfig, z0: np.ndarray,
-                      omega: np.ndarray) -> np.ndarray:
-    """The within-trial Stuart–Landau paths from the start states ``z0``, all trials at once, each
-    trial rotating at its own angular frequencies ``omega``.
-
-    Shapes
-    ------
-    z0, omega : (trials, oscillators) -> (trials, trial_steps + 1, oscillators) complex
-    """
-    n_steps = cfg.trial_steps
-    # one draw of the whole noise up front: the loop then is pure arithmetic over trials
-    kicks = cfg.noise * math.sqrt(cfg.dt) * (rng.standard_normal((n_steps, *z0.shape))
-                                             + 1j * rng.standard_normal((n_steps, *z0.shape)))
-    path = np.empty((z0.shape[0], n_steps + 1, z0.shape[1]), dtype=np.complex128)
-    z = z0.copy()
-    path[:, 0] = z
-    for k in range(n_steps):
-        # exact flow of the rotation and of the radial growth frozen at the step's start (stable for
-        # any dt that resolves the oscillation), then the Euler–Maruyama noise increment
-        z = z * np.exp(((cfg.mu - np.abs(z) ** 2) + 1j * omega) * cfg.dt) + kicks[k]
-        path[:, k + 1] = z
-    return path
-
-
-def _bridge(cfg: TwoRegionConfig, start: np.ndarray, stop: np.ndarray, omega: np.ndarray) -> np.ndarray:
-    """Deterministic log-polar paths from ``start`` to ``stop`` over ``inter_trial`` s.
-
-    The phase advances by the amount congruent to ``arg(stop) − arg(start)`` closest to
-    ``ω · inter_trial`` (``omega``: the angular frequencies of the trial the bridge leads to), so
-    the bridge keeps rotating at about the oscillation's own speed.
-
-    Shapes
-    ------
-    start, stop, omega : (bridges, oscillators) -> (bridges, inter_trial_steps + 1, oscillators)
-    """
-    s = (np.arange(cfg.inter_trial_steps + 1) / cfg.inter_trial_steps)[None, :, None]
-    natural = omega * cfg.inter_trial
-    delta = np.angle(stop) - np.angle(start)
-    delta = delta + 2 * np.pi * np.round((natural - delta) / (2 * np.pi))
-    # radii stay away from 0 (the SDE can wander there in principle): log-polar needs r > 0
-    log_r0 = np.log(np.maximum(np.abs(start), 1e-9))
-    log_r1 = np.log(np.maximum(np.abs(stop), 1e-9))
-    log_r = log_r0[:, None] + (log_r1 - log_r0)[:, None] * s
-    phase = np.angle(start)[:, None] + delta[:, None] * s
-    path = np.exp(log_r + 1j * phase)
-    path[:, -1] = stop  # exactly, not up to rounding: the trial's first grid value is its start state
-    return path
-
-
-def _speed_blocks(rng: np.random.Generator, cfg: TwoRegionConfig) -> np.ndarray:
-    """Which trials rotate fast: alternating blocks of geometric lengths (mean ``speed_block``),
-    the first block's speed at random; all False for the phase rule.
-
-    Shapes
-    ------
-    -> (trials,) bool
-    """
-    if cfg.label_rule != "speed":
-        return np.zeros(cfg.n_trials, dtype=bool)
-    fast, state = [], bool(rng.integers(2))
-    while len(fast) < cfg.n_trials:
-        fast += [state] * int(rng.geometric(1.0 / cfg.speed_block))
-        state = not state
-    return np.array(fast[:cfg.n_trials], dtype=bool)
-
-
-def _simulate_latent(rng: np.random.Generator, cfg: TwoRegionConfig, fast: np.ndarray) -> np.ndarray:
-    """The latent on the whole session's grid: bridge, trial, bridge, trial, ..., bridge.
-
-    Shapes
-    ------
-    fast : (trials,) bool
-    -> (samples, latent_dim) float64, samples = inter_trial_steps + n_trials · (trial + inter_trial steps) + 1
-    """
-    n, n_osc = cfg.n_trials, cfg.latent_dim // 2
-    lo, hi = cfg.initial_radius
-
-    def random_states(count: int) -> np.ndarray:
-        return rng.uniform(lo, hi, (count, n_osc)) * np.exp(1j * rng.uniform(0, 2 * np.pi, (count, n_osc)))
-
-    # trial starts 0..n-1, plus the state the final bridge heads to (a trial that never comes)
-    starts = random_states(n + 1)
-    before = random_states(1)
-    omega = cfg.angular_frequencies[None, :] * np.where(fast, cfg.speed_ratio, 1.0)[:, None]  # (trials, osc)
-    trials = _integrate_trials(rng, cfg, starts[:n], omega)
-    # each bridge rotates at the speed of the trial it leads to (the last one at the last trial's)
-    bridges = _bridge(cfg, np.concatenate([before, trials[:, -1]]), starts, np.concatenate([omega, omega[-1:]]))
-    m, b = cfg.trial_steps, cfg.inter_trial_steps
-    z = np.empty((b + n * (m + b) + 1, n_osc), dtype=np.complex128)
-    z[: b + 1] = bridges[0]
-    for k in range(n):
-        onset = b + k * (m + b)
-        z[onset: onset + m + 1] = trials[k]
-        z[onset + m: onset + m + b + 1] = bridges[k + 1]
-    # interleave real and imaginary parts: coordinates (Re z_0, Im z_0, Re z_1, Im z_1, ...)
-    return np.stack([z.real, z.imag], axis=2).reshape(len(z), cfg.latent_dim)
-
-
-# -- the spikes ----------------------------------------------------------------------------------
-def _thin(rng: np.random.Generator, session: TwoRegionSession) -> list[np.ndarray]:
-    """Exact inhomogeneous Poisson spike times of every unit (sources first) over the grid's span.
-
-    Per unit and block of ``_BLOCK_STEPS`` grid steps the envelope is the rate's maximum on the
-    block's grid points (both ends included) raised by a Lipschitz bound on the change between
-    grid points. Between two grid times the interpolated latent (also ``lag`` s earlier) stays
-    within ``Δ`` (the longest grid step of the latent) of one of the two grid times' states. A
-    source's log λ is linear in the latent, so along a grid segment it peaks at an end: no margin.
-    A target's log λ exceeds the grid maximum by at most ``‖d_j‖ ‖W‖₂ Δ`` (tanh is 1-Lipschitz),
-    and never exceeds ``c_j + ‖d_j‖₁`` (tanh's bound), whichever is lower.
-    """
-    cfg = session.config
-    times, n_steps = session.latent_times, len(session.latent_times) - 1
-    n_src = cfg.n_source
-    n_units = n_src + cfg.n_target
-    step = float(np.max(np.linalg.norm(np.diff(session.latent, axis=0), axis=1)))
-    margin = np.concatenate([np.zeros(n_src),
-                             np.linalg.norm(session.target_loading, axis=1) * np.linalg.norm(session.target_map, 2)
-                             * step])
-    cap = np.concatenate([np.full(n_src, np.inf),
-                          session.target_offset + np.abs(session.target_loading).sum(axis=1)])
-    n_blocks = -(-n_steps // _BLOCK_STEPS)
-    block_start = np.arange(n_blocks) * _BLOCK_STEPS
-    block_stop = np.minimum(block_start + _BLOCK_STEPS, n_steps)
-    log_env = np.empty((n_blocks, n_units))
-    for first in range(0, n_blocks, _CHUNK_BLOCKS):
-        last = min(first + _CHUNK_BLOCKS, n_blocks)
-        idx = np.arange(block_start[first], block_stop[last - 1] + 1)
-        log_rate = session._log_rates(times[idx])
-        pad = (last - first) * _BLOCK_STEPS + 1 - len(idx)  # the final block may be short: repeat its end
-        log_rate = np.concatenate([log_rate, np.repeat(log_rate[-1:], pad, axis=0)])
-        inner = log_rate[:-1].reshape(last - first, _BLOCK_STEPS, n_units).max(axis=1)
-        log_env[first:last] = np.maximum(inner, log_rate[_BLOCK_STEPS::_BLOCK_STEPS])
-    log_env = np.minimum(log_env + margin, cap)
-    # a hair above the bound: exp/log rounding must never make a true rate exceed its envelope
-    envelope = np.exp(log_env) * (1 + 1e-9)
-    t0, span = times[block_start], times[block_stop] - times[block_start]
-
-    counts = rng.poisson(envelope * span[:, None])
-    block = np.repeat(np.repeat(np.arange(n_blocks), n_units), counts.ravel())
-    unit = np.repeat(np.tile(np.arange(n_units), n_blocks), counts.ravel())
-    t = t0[block] + rng.uniform(0.0, 1.0, block.size) * span[block]
-    ceiling = envelope[block, unit]
-    rate = np.empty(t.size)
-    src = unit < n_src
-    x = session.latent_at(t[src])
-    rate[src] = np.exp(session.source_offset[unit[src]] + np.einsum("nd,nd->n", x, session.source_loading[unit[src]]))
-    tgt = ~src
-    g = session.target_features(session.latent_at(t[tgt] - cfg.lag))
-    rate[tgt] = np.exp(session.target_offset[unit[tgt] - n_src]
-                       + np.einsum("nf,nf->n", g, session.target_loading[unit[tgt] - n_src]))
-    if np.any(rate > ceiling):  # would make the spikes inexact: a bug, never a property of the input
-        raise RuntimeError("two-region simulation: a true rate exceeded its thinning envelope")
-    keep = rng.uniform(0.0, 1.0, t.size) * ceiling < rate
-    t, unit = t[keep], unit[keep]
-    order = np.lexsort((t, unit))
-    t, unit = t[order], unit[order]
-    log.debug("thinning kept %d of %d candidate spikes", t.size, keep.size)
-    return np.split(t, np.cumsum(np.bincount(unit, minlength=n_units))[:-1])
 
 
 def simulate_two_region(config: TwoRegionConfig | None = None, seed: int = 0) -> TwoRegionSession:
