@@ -26,33 +26,43 @@ VERSION = "0.2.0"
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "spec"
 
 
+def _array(name: str, doc: str, dtype: str, dims: list, *, shape: list | None = None,
+           optional: bool = False) -> NWBDatasetSpec:
+    """A dataset of any length along each of ``dims`` (``shape`` where one is fixed).
+
+    ``optional``: quantity "?", the dataset may be absent.
+    """
+    extra = {"quantity": "?"} if optional else {}
+    return NWBDatasetSpec(name=name, doc=doc, dtype=dtype, shape=[None] * len(dims) if shape is None else shape,
+                          dims=dims, **extra)
+
+
+def _interface(type_name: str, doc: str, **specs) -> NWBGroupSpec:
+    """A type of the extension: an ``NWBDataInterface`` (see the module docstring) whose default name
+    is the type's; ``specs`` are its ``attributes``, ``datasets`` and ``links``."""
+    return NWBGroupSpec(neurodata_type_def=type_name, neurodata_type_inc="NWBDataInterface", default_name=type_name,
+                        doc=doc, **specs)
+
+
+def _optional_attribute(name: str, doc: str, dtype: str) -> NWBAttributeSpec:
+    """An attribute that may be absent (``required=False``)."""
+    return NWBAttributeSpec(name, doc, dtype, required=False)
+
+
+def _optional_link(name: str, target_type: str, doc: str) -> NWBLinkSpec:
+    """A link to another object of the file, which may be absent (quantity "?")."""
+    return NWBLinkSpec(name=name, target_type=target_type, doc=doc, quantity="?")
+
+
 def _node_identity_specs() -> list[NWBDatasetSpec]:
     """Node identity both by value (stands alone in a derived file) and by region (links to rows)."""
     return [
-        NWBDatasetSpec(
-            name="node_ids",
-            doc="Identifier of each node: the Units id or electrodes id it stands for, so the file "
-            "remains interpretable even where no table region can be kept.",
-            dtype="int64",
-            shape=[None],
-            dims=["nodes"],
-        ),
-        NWBDatasetSpec(
-            name="node_groups",
-            doc="Group label of each node (electrode group, subregion or brain area).",
-            dtype="text",
-            shape=[None],
-            dims=["nodes"],
-            quantity="?",
-        ),
-        NWBDatasetSpec(
-            name="node_locations",
-            doc="Anatomical or array location of each node.",
-            dtype="text",
-            shape=[None],
-            dims=["nodes"],
-            quantity="?",
-        ),
+        _array("node_ids",
+               "Identifier of each node: the Units id or electrodes id it stands for, so the file "
+               "remains interpretable even where no table region can be kept.", "int64", ["nodes"]),
+        _array("node_groups", "Group label of each node (electrode group, subregion or brain area).", "text", ["nodes"],
+               optional=True),
+        _array("node_locations", "Anatomical or array location of each node.", "text", ["nodes"], optional=True),
         NWBDatasetSpec(
             name="node_region",
             neurodata_type_inc="DynamicTableRegion",
@@ -68,26 +78,14 @@ def _node_identity_specs() -> list[NWBDatasetSpec]:
 def build_types() -> list[NWBGroupSpec]:
     """Return the group specs of the extension, in dependency order."""
     window_times = [
-        NWBDatasetSpec(
-            name="window_start_times",
-            doc="Start time of each window, in seconds from the session start.",
-            dtype="float64",
-            shape=[None],
-            dims=["windows"],
-        ),
-        NWBDatasetSpec(
-            name="window_stop_times",
-            doc="Stop time of each window, in seconds from the session start.",
-            dtype="float64",
-            shape=[None],
-            dims=["windows"],
-        ),
+        _array("window_start_times", "Start time of each window, in seconds from the session start.", "float64",
+               ["windows"]),
+        _array("window_stop_times", "Stop time of each window, in seconds from the session start.", "float64",
+               ["windows"]),
     ]
 
-    connectivity = NWBGroupSpec(
-        neurodata_type_def="DynamicConnectivity",
-        neurodata_type_inc="NWBDataInterface",
-        default_name="DynamicConnectivity",
+    connectivity = _interface(
+        "DynamicConnectivity",
         doc="A sequence of weighted graphs over the same nodes, one per time window, estimated from "
         "spike trains. Dense form: 'data' [windows x nodes x nodes]. Sparse form for large node "
         "counts: 'edge_index' [edges x 3] (window, source, target) with 'edge_weight' [edges]. "
@@ -97,93 +95,43 @@ def build_types() -> list[NWBGroupSpec]:
             NWBAttributeSpec("method", "Estimator of the edge weights, e.g. 'pearson'.", "text"),
             NWBAttributeSpec("directed", "Whether edges are directed; undirected graphs are symmetric.", "bool"),
             NWBAttributeSpec("bin_size", "Width of the spike-count bins, in seconds.", "float64"),
-            NWBAttributeSpec(
-                "threshold_mode",
-                "How edges were kept: 'fixed', 'top_k', 'density', 'marchenko_pastur' or 'none'.",
-                "text",
-                required=False,
-            ),
-            NWBAttributeSpec(
-                "threshold",
-                "Value of the threshold in 'threshold_mode' units (e.g. |r| for 'fixed', k for "
-                "'top_k', the target fraction for 'density').",
-                "float64",
-                required=False,
-            ),
-            NWBAttributeSpec(
-                "window_duration", "Nominal window length in seconds (absent if windows vary).",
-                "float64", required=False,
-            ),
-            NWBAttributeSpec(
-                "window_step", "Nominal step between window starts in seconds (absent if windows vary).",
-                "float64", required=False,
-            ),
-            NWBAttributeSpec(
-                "parameters",
-                "All parameters of the processing step, as a JSON object, so it can be re-run.",
-                "text",
-                required=False,
-            ),
+            _optional_attribute("threshold_mode",
+                                "How edges were kept: 'fixed', 'top_k', 'density', 'marchenko_pastur' or 'none'.",
+                                "text"),
+            _optional_attribute("threshold",
+                                "Value of the threshold in 'threshold_mode' units (e.g. |r| for 'fixed', k for "
+                                "'top_k', the target fraction for 'density').", "float64"),
+            _optional_attribute("window_duration", "Nominal window length in seconds (absent if windows vary).",
+                                "float64"),
+            _optional_attribute("window_step",
+                                "Nominal step between window starts in seconds (absent if windows vary).", "float64"),
+            _optional_attribute("parameters",
+                                "All parameters of the processing step, as a JSON object, so it can be re-run.",
+                                "text"),
         ],
         datasets=[
-            NWBDatasetSpec(
-                name="data",
-                doc="Edge weights per window; zero where there is no edge.",
-                dtype="float32",
-                shape=[None, None, None],
-                dims=["windows", "source_nodes", "target_nodes"],
-                quantity="?",
-            ),
-            NWBDatasetSpec(
-                name="edge_index",
-                doc="Sparse form: one row per edge, (window index, source node index, target node index).",
-                dtype="int64",
-                shape=[None, 3],
-                dims=["edges", "window_source_target"],
-                quantity="?",
-            ),
-            NWBDatasetSpec(
-                name="edge_weight",
-                doc="Sparse form: weight of each edge in 'edge_index'.",
-                dtype="float32",
-                shape=[None],
-                dims=["edges"],
-                quantity="?",
-            ),
-            NWBDatasetSpec(
-                name="correlation",
-                doc="The unthresholded estimate per window (used as node features by graph models).",
-                dtype="float32",
-                shape=[None, None, None],
-                dims=["windows", "source_nodes", "target_nodes"],
-                quantity="?",
-            ),
-            NWBDatasetSpec(
-                name="inactive_mask",
-                doc="True where a node was silent or constant within a window (its weights are 0 there).",
-                dtype="bool",
-                shape=[None, None],
-                dims=["windows", "nodes"],
-                quantity="?",
-            ),
+            _array("data", "Edge weights per window; zero where there is no edge.", "float32",
+                   ["windows", "source_nodes", "target_nodes"], optional=True),
+            _array("edge_index", "Sparse form: one row per edge, (window index, source node index, target node index).",
+                   "int64", ["edges", "window_source_target"], shape=[None, 3], optional=True),
+            _array("edge_weight", "Sparse form: weight of each edge in 'edge_index'.", "float32", ["edges"],
+                   optional=True),
+            _array("correlation", "The unthresholded estimate per window (used as node features by graph models).",
+                   "float32", ["windows", "source_nodes", "target_nodes"], optional=True),
+            _array("inactive_mask",
+                   "True where a node was silent or constant within a window (its weights are 0 there).", "bool",
+                   ["windows", "nodes"], optional=True),
             *window_times,
             *_node_identity_specs(),
-            NWBDatasetSpec(
-                name="node_positions",
-                doc="Position of each node in the recording's own coordinates: for ROIs of an imaging "
-                "plane, the centroid (row, column) in pixels of the plane; for electrodes, their (x, y[, z]).",
-                dtype="float64",
-                shape=[[None, 2], [None, 3]],
-                dims=[["nodes", "row_column"], ["nodes", "xyz"]],
-                quantity="?",
-            ),
+            _array("node_positions",
+                   "Position of each node in the recording's own coordinates: for ROIs of an imaging "
+                   "plane, the centroid (row, column) in pixels of the plane; for electrodes, their (x, y[, z]).",
+                   "float64", [["nodes", "row_column"], ["nodes", "xyz"]], shape=[[None, 2], [None, 3]], optional=True),
         ],
     )
 
-    provenance = NWBGroupSpec(
-        neurodata_type_def="ModelProvenance",
-        neurodata_type_inc="NWBDataInterface",
-        default_name="ModelProvenance",
+    provenance = _interface(
+        "ModelProvenance",
         doc="How a latent model was trained, with its weights, so a collaborator can re-embed data "
         "from this file alone.",
         attributes=[
@@ -192,132 +140,63 @@ def build_types() -> list[NWBGroupSpec]:
             NWBAttributeSpec("hyperparameters", "Constructor arguments of the model, as JSON.", "text"),
             NWBAttributeSpec("versions", "Versions of the packages used, as JSON.", "text"),
             NWBAttributeSpec("seed", "Random seed of the run (-1 if none was set).", "int64"),
-            NWBAttributeSpec(
-                "weights_layout",
-                "JSON list of {name, shape, offset} locating each parameter tensor in 'weights'.",
-                "text",
-                required=False,
-            ),
+            _optional_attribute("weights_layout",
+                                "JSON list of {name, shape, offset} locating each parameter tensor in 'weights'.",
+                                "text"),
         ],
         datasets=[
-            NWBDatasetSpec(
-                name="training_loss",
-                doc="Training loss after each epoch.",
-                dtype="float64",
-                shape=[None],
-                dims=["epochs"],
-            ),
-            NWBDatasetSpec(
-                name="validation_loss",
-                doc="Validation loss after each epoch, if one was computed.",
-                dtype="float64",
-                shape=[None],
-                dims=["epochs"],
-                quantity="?",
-            ),
-            NWBDatasetSpec(
-                name="weights",
-                doc="All trained parameters concatenated (float32); see 'weights_layout'.",
-                dtype="float32",
-                shape=[None],
-                dims=["parameters"],
-                quantity="?",
-            ),
+            _array("training_loss", "Training loss after each epoch.", "float64", ["epochs"]),
+            _array("validation_loss", "Validation loss after each epoch, if one was computed.", "float64", ["epochs"],
+                   optional=True),
+            _array("weights", "All trained parameters concatenated (float32); see 'weights_layout'.", "float32",
+                   ["parameters"], optional=True),
         ],
         links=[
-            NWBLinkSpec(
-                name="connectivity",
-                target_type="DynamicConnectivity",
-                doc="The graphs the model was trained on.",
-                quantity="?",
-            )
+            _optional_link("connectivity", "DynamicConnectivity", "The graphs the model was trained on.")
         ],
     )
 
-    embeddings = NWBGroupSpec(
-        neurodata_type_def="NodeEmbeddings",
-        neurodata_type_inc="NWBDataInterface",
-        default_name="NodeEmbeddings",
+    embeddings = _interface(
+        "NodeEmbeddings",
         doc="Latent embedding of every node in every window.",
         attributes=[
             NWBAttributeSpec("description", "Free-text description of the embeddings.", "text"),
             NWBAttributeSpec("model_name", "Name of the model that produced them.", "text"),
         ],
         datasets=[
-            NWBDatasetSpec(
-                name="mean",
-                doc="Posterior mean of each node's latent vector per window.",
-                dtype="float32",
-                shape=[None, None, None],
-                dims=["windows", "nodes", "latent"],
-            ),
-            NWBDatasetSpec(
-                name="log_variance",
-                doc="Posterior log-variance, same shape as 'mean'.",
-                dtype="float32",
-                shape=[None, None, None],
-                dims=["windows", "nodes", "latent"],
-                quantity="?",
-            ),
-            NWBDatasetSpec(
-                name="sample",
-                doc="Random draws z = mean + std * eps that the model's recurrence used, when the embeddings "
-                    "are samples (the reference's choice); same shape as 'mean'.",
-                dtype="float32",
-                shape=[None, None, None],
-                dims=["windows", "nodes", "latent"],
-                quantity="?",
-            ),
+            _array("mean", "Posterior mean of each node's latent vector per window.", "float32",
+                   ["windows", "nodes", "latent"]),
+            _array("log_variance", "Posterior log-variance, same shape as 'mean'.", "float32",
+                   ["windows", "nodes", "latent"], optional=True),
+            _array("sample",
+                   "Random draws z = mean + std * eps that the model's recurrence used, when the embeddings "
+                   "are samples (the reference's choice); same shape as 'mean'.", "float32",
+                   ["windows", "nodes", "latent"], optional=True),
             *window_times,
             *[s for s in _node_identity_specs() if s.name != "node_region"],
         ],
         links=[
-            NWBLinkSpec(
-                name="connectivity",
-                target_type="DynamicConnectivity",
-                doc="The graphs these embeddings were computed from.",
-                quantity="?",
-            ),
-            NWBLinkSpec(
-                name="model",
-                target_type="ModelProvenance",
-                doc="The trained model that produced these embeddings.",
-                quantity="?",
-            ),
+            _optional_link("connectivity", "DynamicConnectivity", "The graphs these embeddings were computed from."),
+            _optional_link("model", "ModelProvenance", "The trained model that produced these embeddings."),
         ],
     )
 
-    attention = NWBGroupSpec(
-        neurodata_type_def="TemporalAttention",
-        neurodata_type_inc="NWBDataInterface",
-        default_name="TemporalAttention",
+    attention = _interface(
+        "TemporalAttention",
         doc="Temporal attention weights: row t holds the weights window t gave to windows 0..t "
         "(each row sums to 1 over the windows it attends to; zero elsewhere).",
         attributes=[
             NWBAttributeSpec("description", "Free-text description.", "text"),
-            NWBAttributeSpec(
-                "window_width",
-                "How many past windows the attention could see (0 means the whole history).",
-                "int64",
-                required=False,
-            ),
+            _optional_attribute("window_width",
+                                "How many past windows the attention could see (0 means the whole history).", "int64"),
         ],
         datasets=[
-            NWBDatasetSpec(
-                name="data",
-                doc="Attention weight of query window (row) on key window (column).",
-                dtype="float32",
-                shape=[None, None],
-                dims=["query_windows", "key_windows"],
-            ),
+            _array("data", "Attention weight of query window (row) on key window (column).", "float32",
+                   ["query_windows", "key_windows"]),
         ],
         links=[
-            NWBLinkSpec(
-                name="embeddings",
-                target_type="NodeEmbeddings",
-                doc="The embeddings whose recurrent state the attention acted on.",
-                quantity="?",
-            )
+            _optional_link("embeddings", "NodeEmbeddings",
+                           "The embeddings whose recurrent state the attention acted on.")
         ],
     )
 
@@ -331,15 +210,10 @@ def build_types() -> list[NWBGroupSpec]:
             NWBAttributeSpec("description", "Free-text description.", "text"),
             NWBAttributeSpec("source_identifier", "'identifier' of the source NWBFile.", "text"),
             NWBAttributeSpec("source_object_id", "object_id of the source NWBFile.", "text"),
-            NWBAttributeSpec(
-                "source_path", "Path, URL or DANDI asset path of the source file.", "text", required=False
-            ),
-            NWBAttributeSpec(
-                "copied_objects",
-                "JSON object mapping each copied object (e.g. 'units') to its object_id in the source.",
-                "text",
-                required=False,
-            ),
+            _optional_attribute("source_path", "Path, URL or DANDI asset path of the source file.", "text"),
+            _optional_attribute("copied_objects",
+                                "JSON object mapping each copied object (e.g. 'units') to its object_id in the source.",
+                                "text"),
         ],
     )
     def column(name: str, doc: str, dtype: str) -> NWBDatasetSpec:
@@ -352,11 +226,9 @@ def build_types() -> list[NWBGroupSpec]:
         doc="Scores relating embeddings (and baselines) to behaviour: one row per method, analysis, "
         "metric and seed.",
         attributes=[
-            NWBAttributeSpec(
-                "labels", "Where the window labels came from (e.g. 'trials:hit top_bottom k=3').", "text",
-                required=False,
-            ),
-            NWBAttributeSpec("parameters", "Parameters of the evaluation, as JSON.", "text", required=False),
+            _optional_attribute("labels", "Where the window labels came from (e.g. 'trials:hit top_bottom k=3').",
+                                "text"),
+            _optional_attribute("parameters", "Parameters of the evaluation, as JSON.", "text"),
         ],
         datasets=[
             column("method", "Method whose features were scored (e.g. 'tavrnn', 'raw_correlation').", "text"),
