@@ -100,6 +100,25 @@ def _to_bins(seconds: float | np.ndarray, bin_size: float, what: str) -> np.ndar
     return n
 
 
+def _paired_times(starts, stops, mismatch: str) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop times (s) as float64 arrays, checked to pair up one to one.
+
+    Raises
+    ------
+    ValueError
+        ``mismatch``, formatted with the counts ``{starts}`` and ``{stops}``, if the shapes differ.
+
+    Shapes
+    ------
+    starts, stops : (n,) or scalars; return : two (n,) float64
+    """
+    lo = np.atleast_1d(np.asarray(starts, dtype=np.float64))
+    hi = np.atleast_1d(np.asarray(stops, dtype=np.float64))
+    if lo.shape != hi.shape:
+        raise ValueError(mismatch.format(starts=lo.size, stops=hi.size))
+    return lo, hi
+
+
 def sliding_windows(t_start: float, t_stop: float, bin_size: float, window: float = 120.0,
                     step: float = 60.0, origin: float | None = None) -> Windows:
     """Windows of ``window`` seconds every ``step`` seconds that fit inside ``[t_start, t_stop)``.
@@ -140,10 +159,8 @@ def sliding_windows_in_ranges(range_starts, range_stops, bin_size: float, window
     ------
     range_starts, range_stops : (ranges,) float64, seconds
     """
-    lo = np.atleast_1d(np.asarray(range_starts, dtype=np.float64))
-    hi = np.atleast_1d(np.asarray(range_stops, dtype=np.float64))
-    if lo.shape != hi.shape:
-        raise ValueError("sliding_windows_in_ranges: range starts and stops differ in length")
+    lo, hi = _paired_times(range_starts, range_stops,
+                           "sliding_windows_in_ranges: range starts and stops differ in length")
     parts = [sliding_windows(a, b, bin_size, window, step, origin=origin) for a, b in zip(lo, hi)]
     start = np.concatenate([p.start_bins for p in parts]) if parts else np.zeros(0, np.int64)
     stop = np.concatenate([p.stop_bins for p in parts]) if parts else np.zeros(0, np.int64)
@@ -165,10 +182,7 @@ def explicit_windows(starts, stops, bin_size: float, origin: float = 0.0) -> Win
     ------
     starts, stops : (windows,) float64, seconds
     """
-    s = np.atleast_1d(np.asarray(starts, dtype=np.float64))
-    e = np.atleast_1d(np.asarray(stops, dtype=np.float64))
-    if s.shape != e.shape:
-        raise ValueError(f"explicit_windows: {s.size} starts but {e.size} stops")
+    s, e = _paired_times(starts, stops, "explicit_windows: {starts} starts but {stops} stops")
     if not (np.isfinite(s).all() and np.isfinite(e).all()):
         raise ValueError("explicit_windows: window times must be finite")
     sb = np.rint((s - origin) / bin_size).astype(np.int64)
