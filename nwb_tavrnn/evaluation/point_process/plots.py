@@ -23,6 +23,13 @@ _STYLES = ("-", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 _KS_POINTS = 2000
 
 
+def _figure_folder(folder: str | Path) -> Path:
+    """Where a figure's files go, created (with its parents) if needed."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _condition_colours(n: int) -> list:
     plt = pyplot()
     cmap = plt.get_cmap("coolwarm")  # diverging: signed stimuli from one side to the other, in order
@@ -61,8 +68,7 @@ def plot_intensities(curves_by_model: Mapping[str, np.ndarray], grid: np.ndarray
     grid : (m,)
     """
     plt = pyplot()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _figure_folder(folder)
     grid = np.asarray(grid, dtype=np.float64)
     colours = _condition_colours(len(conditions))
     fig, axes = plt.subplots(1, len(regions), figsize=(3.6 * len(regions) + 1.8, 3.2), squeeze=False, sharex=True)
@@ -121,8 +127,7 @@ def plot_rt_distributions(observed_rts: np.ndarray, model_cdfs: Mapping[str, np.
     model_cdfs[name], grid : (m,)
     """
     plt = pyplot()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _figure_folder(folder)
     grid = np.asarray(grid, dtype=np.float64)
     rts = np.sort(np.asarray(observed_rts, dtype=np.float64))
     rts = rts[np.isfinite(rts)]
@@ -171,8 +176,7 @@ def plot_ks(ks_results: Mapping[str, Sequence[RescalingKS]], regions: Sequence[s
         The PNG and PDF written.
     """
     plt = pyplot()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _figure_folder(folder)
     fig, axes = plt.subplots(2, len(regions), figsize=(3.0 * len(regions) + 0.4, 5.6), squeeze=False,
                              gridspec_kw={"height_ratios": (3, 2)})
     for k, region in enumerate(regions):
