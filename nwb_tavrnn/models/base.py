@@ -1,33 +1,49 @@
-"""The interface every latent graph model follows, and the parts they share (parameters, saving,
-loading, NWB provenance).
+"""The interface every registered model follows, and the parts they share (parameters, presets,
+the fit skeleton, saving, loading, NWB provenance).
 
 An estimator is configured by its constructor arguments only (scikit-learn style: ``get_params``,
-``set_params``), learns in :meth:`fit`, and after fitting holds a torch module (``module_``) whose
-construction depends only on the constructor arguments and :meth:`_fitted_meta` (the sizes learnt
-from data). That is what lets :meth:`load` and :meth:`from_provenance` rebuild it from a file.
+``set_params``, ``preset``), learns in :meth:`fit`, and after fitting holds a torch module
+(``module_``) whose construction depends only on the constructor arguments and :meth:`_fitted_meta`
+(the sizes learnt from data). That is what lets :meth:`load` and :meth:`from_provenance` rebuild it
+from a file.
+
+Every ``fit`` runs the same skeleton (:meth:`Estimator._start_fit`, :meth:`~Estimator._draw_seed`,
+:meth:`~Estimator._train_module`, :meth:`~Estimator._record_fit`); an estimator supplies its data
+preparation, the sizes it learns (``meta``) and its loss (an :class:`~.training.Objective`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
 import os
+import secrets
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 
-from ._torch import versions
+from ..errors import ParameterError, require
+from ._torch import deterministic, resolve_device, seed_everything, torch_threads, versions
+from .training import EpochCallback, Objective, TrainingConfig, TrainingState, train
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 
+E = TypeVar("E", bound="Estimator")
+
 
 class NotFittedError(RuntimeError):
-    """The estimator was used before :meth:`fit` (or :meth:`load`)."""
+    """The estimator was used before :meth:`~Estimator.fit` (or :meth:`~Estimator.load`).
+
+    A ``RuntimeError``, what an unfitted estimator raised before this class existed, so callers
+    catching that still catch it.
+    """
 
 
 class Estimator(ABC):
@@ -41,7 +57,28 @@ class Estimator(ABC):
 
     model_name: str = "base"
 
+    #: Named parameter sets for :meth:`preset`; a parameter a preset does not name keeps its default.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    #: Parameters that do not change a run's numbers, left out of its checkpoint identity: a run may
+    #: be resumed with more epochs, on another device or with another thread count.
+    _NOT_IN_IDENTITY: ClassVar[tuple[str, ...]] = ("epochs", "device", "threads")
+
     # -- parameters ---------------------------------------------------------------------------
+    @classmethod
+    def preset(cls: type[E], name: str, **overrides: Any) -> E:
+        """An estimator with the parameters of the preset ``name`` (one of :attr:`PRESETS`);
+        keywords override them.
+
+        Raises
+        ------
+        ParameterError
+            For an unknown name, listing the known ones.
+        """
+        if name not in cls.PRESETS:
+            raise ParameterError(f"unknown preset {name!r}; choose from {sorted(cls.PRESETS)}")
+        return cls(**{**cls.PRESETS[name], **overrides})
+
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
@@ -71,7 +108,23 @@ class Estimator(ABC):
         return self
 
     def _validate(self) -> None:
-        """Refuse parameters out of range (each estimator checks its own)."""
+        """Refuse parameters out of range: each estimator checks its own, then calls
+        :meth:`_check_training_params`."""
+
+    def _check_training_params(self) -> None:
+        """Refuse training parameters out of range; every estimator has these (``threads``: where it
+        has one), so they are checked, and their messages written, once."""
+        require(int(self.epochs) >= 1, f"epochs must be >= 1, got {self.epochs}")
+        require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
+        require(self.patience is None or int(self.patience) >= 1,
+                f"patience must be a positive number of epochs (0 on the command line, None in Python: never "
+                f"stop early), got {self.patience}")
+        require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0,
+                f"clip_grad_norm must be positive or None, got {self.clip_grad_norm}")
+        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
+        threads = getattr(self, "threads", None)
+        require(threads is None or int(threads) >= 1, f"threads must be >= 1, got {threads}")
+        resolve_device(self.device)  # an unknown or absent device fails here, before any work
 
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
@@ -93,13 +146,88 @@ class Estimator(ABC):
     @abstractmethod
     def to_nwb(self, data: Any, *args: Any, **kwargs: Any) -> tuple: ...
 
-    @abstractmethod
     def _fitted_meta(self) -> dict[str, Any]:
         """Sizes learnt from the data that the module's shape depends on (JSON-serialisable)."""
+        return dict(self.meta_)
 
     @abstractmethod
     def _build_module(self, meta: dict[str, Any]) -> torch.nn.Module:
         """A fresh module for these parameters and ``meta`` (weights to be loaded after)."""
+
+    # -- the fit skeleton ---------------------------------------------------------------------
+    def _start_fit(self, checkpoint_every: int) -> None:
+        """What every ``fit`` checks first: the parameters, then the checkpoint interval."""
+        self.check_params()
+        require(int(checkpoint_every) >= 1, f"checkpoint_every must be >= 1 epoch, got {checkpoint_every}")
+
+    def _draw_seed(self) -> int:
+        """``seed_``: the ``seed`` parameter, or a fresh one when it is None (recorded, so the run
+        can be repeated)."""
+        self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
+        return self.seed_
+
+    def _run_identity(self, fingerprint: str, **fitted: Any) -> dict[str, str]:
+        """What a checkpoint must match to be resumed: the model, its parameters (less
+        :attr:`_NOT_IN_IDENTITY`, with the seed drawn and ``fitted`` choices such as the
+        components) and the data's ``fingerprint``."""
+        params = {k: v for k, v in self.get_params().items() if k not in self._NOT_IN_IDENTITY}
+        params["seed"] = self.seed_
+        params.update(fitted)
+        return {"model": self.model_name, "params": json.dumps(params, sort_keys=True, default=list),
+                "data": fingerprint}
+
+    def _training_config(self, checkpoint_dir: str | os.PathLike | None, checkpoint_every: int,
+                         resume: bool) -> TrainingConfig:
+        """The loop's settings from the estimator's parameters and ``fit``'s checkpoint arguments."""
+        return TrainingConfig(epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
+                              patience=None if self.patience is None else int(self.patience),
+                              min_delta=float(self.min_delta), checkpoint_dir=checkpoint_dir,
+                              checkpoint_every=int(checkpoint_every), resume=resume)
+
+    def _threads(self, meta: dict[str, Any], device: torch.device) -> contextlib.AbstractContextManager:
+        """Torch's CPU thread count while training and computing outputs (``threads``, else torch's)."""
+        return torch_threads(getattr(self, "threads", None))
+
+    def _generator_device(self, device: torch.device) -> torch.device | str:
+        """Where the run's random generator lives (batch order: on the CPU)."""
+        return "cpu"
+
+    def _train_module(self, meta: dict[str, Any], device: torch.device,
+                      objective: Callable[[torch.nn.Module, torch.Generator], Objective], config: TrainingConfig,
+                      identity: dict[str, str], callback: EpochCallback | None,
+                      ) -> tuple[torch.nn.Module, TrainingState, Objective]:
+        """One seeded, deterministic training run of a fresh module for ``meta``.
+
+        Parameters
+        ----------
+        objective
+            ``objective(module, generator)`` returns what to minimise (its loss, batches and
+            validation); called inside the seeded block, after the module is built.
+        identity
+            See :meth:`_run_identity`.
+
+        Returns
+        -------
+        (module, state, objective)
+            The trained module (in eval mode, the best validation epoch's weights where there was
+            validation), what the loop did, and the objective (to score it again).
+        """
+        seed_everything(self.seed_)
+        with deterministic(), self._threads(meta, device):
+            module = self._build_module(meta).to(device)
+            generator = torch.Generator(device=self._generator_device(device)).manual_seed(self.seed_)
+            run = objective(module, generator)
+            state = train(module, run.loss_fn, generator, config, identity, callback, batches=run.batches,
+                          validation_fn=run.validation_fn)
+        return module, state, run
+
+    def _record_fit(self, module: torch.nn.Module, state: TrainingState) -> None:
+        """Keep a finished run: the module and the curves every fitted estimator has."""
+        self.module_ = module.eval()
+        self.loss_curve_ = list(state.losses)
+        self.validation_curve_ = list(state.validation)
+        self.n_epochs_ = state.epoch
+        self.stopped_early_ = state.stopped_early
 
     # -- persistence --------------------------------------------------------------------------
     def _restore(self, meta: dict[str, Any], state_dict: dict[str, torch.Tensor], loss_curve: list[float]) -> None:

@@ -65,6 +65,26 @@ class TrainingConfig:
     resume: bool = False
 
 
+@dataclass
+class Objective:
+    """What one training run minimises (the arguments of :func:`train` an estimator supplies).
+
+    Attributes
+    ----------
+    loss_fn
+        ``loss_fn()``: the scalar loss of the whole sequence; with ``batches``, ``loss_fn(batch)``:
+        one mini-batch's.
+    batches
+        The mini-batches of one epoch, drawn anew each epoch; None: one step on everything.
+    validation_fn
+        The held-out loss to stop early on (a list: terms watched apart); None: the training loss.
+    """
+
+    loss_fn: Callable[..., torch.Tensor]
+    batches: Callable[[], list[Any]] | None = None
+    validation_fn: Callable[[], float | list[float]] | None = None
+
+
 def checkpoint_path(directory: str | os.PathLike) -> Path:
     return Path(directory) / CHECKPOINT_NAME
 

@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +34,10 @@ import torch
 
 from ...errors import ParameterError, require
 from ...io.trials import TrialSpikes
-from .._torch import deterministic, resolve_device, seed_everything, torch_threads
+from .._torch import deterministic, resolve_device, torch_threads
 from ..base import Estimator
 from ..registry import register_model
-from ..training import EpochCallback, TrainingConfig, train
+from ..training import EpochCallback, Objective, TrainingConfig, TrainingState
 from .evaluate import validation_block
 from .likelihood import (
     LossSettings,
@@ -130,6 +129,9 @@ class NNPoisson(IntensityQueries, Estimator):
         (None: torch's default).
     """
 
+    #: ``"faithful"`` (the reference's computation) and ``"corrected"`` (the defaults).
+    PRESETS = PRESETS
+
     def __init__(
         self,
         stimulus_sizes: tuple[int, int] = (32, 32),
@@ -184,13 +186,6 @@ class NNPoisson(IntensityQueries, Estimator):
         self.device = device
         self.threads = threads
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> NNPoisson:
-        """``"faithful"`` (the reference's computation) or ``"corrected"``; keywords override."""
-        if name not in PRESETS:
-            raise ParameterError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
-
     # -- validation ---------------------------------------------------------------------------
     def _validate(self) -> None:
         for name, allowed in (("warp", ("none", "reference")), ("compensator", ("difference", "end")),
@@ -199,12 +194,10 @@ class NNPoisson(IntensityQueries, Estimator):
             require(getattr(self, name) in allowed, f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         require(len(tuple(self.stimulus_sizes)) == 2 and min(int(v) for v in self.stimulus_sizes) >= 1,
                 f"stimulus_sizes must be two widths >= 1, got {self.stimulus_sizes}")
-        for name in ("time_size", "neural_size", "behaviour_size", "epochs", "n_batches"):
+        for name in ("time_size", "neural_size", "behaviour_size", "n_batches"):
             require(int(getattr(self, name)) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         require(0.0 <= float(self.validation_fraction) < 0.5,
                 f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
-        require(self.patience is None or int(self.patience) >= 1, f"patience must be >= 1 or None, got {self.patience}")
-        require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
         if self.components != "auto":
             require(isinstance(self.components, (int, np.integer)) and not isinstance(self.components, bool)
                     and int(self.components) >= 1,
@@ -213,15 +206,12 @@ class NNPoisson(IntensityQueries, Estimator):
             require(self.components == 1, f"readout='region' has one component per region: components must be 1, "
                     f"got {self.components!r}")
         require(float(self.neural_weight) >= 0 and float(self.behaviour_weight) >= 0, "loss weights must be >= 0")
-        require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0, "clip_grad_norm must be positive or None")
-        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
-        require(self.threads is None or int(self.threads) >= 1, f"threads must be >= 1, got {self.threads}")
         if self.behaviour_likelihood == "reference":
             require(self.warp == "reference" and self.compensator == "end" and self.objective == "joint"
                     and self.readout == "region",
                     "behaviour_likelihood='reference' is the reference's whole loss: it needs warp='reference', "
                     "compensator='end', objective='joint' and readout='region' (use NNPoisson.preset('faithful'))")
-        resolve_device(self.device)
+        self._check_training_params()
 
     @property
     def settings(self) -> LossSettings:
@@ -232,9 +222,6 @@ class NNPoisson(IntensityQueries, Estimator):
                             neural_weight=nw, behaviour_weight=bw, detach_behaviour=self.objective == "neural")
 
     # -- the module -----------------------------------------------------------------------------
-    def _fitted_meta(self) -> dict[str, Any]:
-        return dict(self.meta_)
-
     def _build_module(self, meta: dict[str, Any]) -> NNPoissonNet:
         return NNPoissonNet(int(meta["n_features"]), len(meta["regions"]), len(meta["actions"]),
                             stimulus_sizes=tuple(int(v) for v in self.stimulus_sizes), time_size=int(self.time_size),
@@ -290,13 +277,12 @@ class NNPoisson(IntensityQueries, Estimator):
         callback
             ``callback(epoch, loss)`` after every epoch.
         """
-        self._validate()
-        require(int(checkpoint_every) >= 1, f"checkpoint_every must be >= 1 epoch, got {checkpoint_every}")
+        self._start_fit(checkpoint_every)
         require(data.n_trials >= 2, f"NNPoisson needs at least 2 trials, got {data.n_trials}")
         if not np.isfinite(data.stimulus).all():
             raise ValueError("the stimulus features hold NaN or infinite values; fill them or leave those trials out")
         device = resolve_device(self.device)
-        self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
+        self._draw_seed()
         train_idx, val_idx, gap = validation_block(data, float(self.validation_fraction))
         train_data = data.subset(train_idx)
         silent = [r for r, n in zip(data.regions, train_data.spike_counts().sum(0)) if n == 0]
@@ -342,20 +328,15 @@ class NNPoisson(IntensityQueries, Estimator):
             if checkpoint_dir is not None and len(candidates) > 1:
                 folder = os.path.join(os.fspath(checkpoint_dir), f"components_{j}")
             self.meta_ = {**base_meta, "components": int(j)}
-            run = self._fit_once(data, train_idx, val_idx, device, fingerprint, folder, int(checkpoint_every),
-                                 resume, callback)
-            scores[int(j)] = run["validation_nll"]
-            if best is None or run["validation_nll"] < best["validation_nll"]:
-                best = {**run, "meta": dict(self.meta_)}
+            config = self._training_config(folder, checkpoint_every, resume)
+            module, state, nll = self._fit_once(data, train_idx, val_idx, device, fingerprint, config, callback)
+            scores[int(j)] = nll
+            if best is None or nll < best[2]:
+                best = (module, state, nll, dict(self.meta_))
             if len(candidates) > 1:
-                log.info("components=%d: validation negative log-likelihood %.4f nats per trial", j,
-                         run["validation_nll"])
-        self.meta_ = best["meta"]
-        self.module_ = best["module"].eval()
-        self.loss_curve_ = best["losses"]
-        self.validation_curve_ = best["validation"]
-        self.n_epochs_ = best["epochs"]
-        self.stopped_early_ = best["stopped_early"]
+                log.info("components=%d: validation negative log-likelihood %.4f nats per trial", j, nll)
+        module, state, _, self.meta_ = best
+        self._record_fit(module, state)
         self.meta_["component_scores"] = {str(j): v for j, v in scores.items()}
         self.components_ = int(self.meta_["components"])
         self.component_scores_ = scores
@@ -379,31 +360,22 @@ class NNPoisson(IntensityQueries, Estimator):
         return [j]
 
     def _fit_once(self, data: TrialSpikes, train_idx: np.ndarray, val_idx: np.ndarray, device: torch.device,
-                  fingerprint: str, checkpoint_dir: Any, checkpoint_every: int, resume: bool,
-                  callback: EpochCallback | None) -> dict[str, Any]:
-        """One training run with the components in ``self.meta_``; its module, curves and the
-        validation block's negative log-likelihood per trial (nats, the objective's weights)."""
+                  fingerprint: str, config: TrainingConfig,
+                  callback: EpochCallback | None) -> tuple[NNPoissonNet, TrainingState, float]:
+        """One training run with the components in ``self.meta_``: its module, what the loop did,
+        and the validation block's negative log-likelihood per trial (nats, the objective's
+        weights; NaN without validation)."""
         settings = self.settings
-        params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "device", "threads")}
-        params["seed"] = self.seed_
-        params["components"] = self.meta_["components"]
-        identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True, default=list),
-                    "data": fingerprint}
-        config = TrainingConfig(epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
-                                patience=None if self.patience is None else int(self.patience),
-                                min_delta=float(self.min_delta), checkpoint_dir=checkpoint_dir,
-                                checkpoint_every=checkpoint_every, resume=resume)
+        identity = self._run_identity(fingerprint, components=self.meta_["components"])
         log.info("fitting nnpoisson (%s likelihood, %s objective, %s read-out, %d component(s) per region) on %d "
                  "trials (%d for validation) on %s", settings.behaviour, self.objective, self.readout,
                  self.meta_["components"], len(train_idx), len(val_idx), device)
-        seed_everything(self.seed_)
-        with deterministic(), torch_threads(self.threads):
-            module = self._build_module(self.meta_).to(device)
+
+        def objective(module: NNPoissonNet, generator: torch.Generator) -> Objective:
             self.module_ = module
             tensors = TrialTensors.from_trials(data, self._encode(data), device)
             train_t = torch.as_tensor(train_idx, device=device)
             val_t = torch.as_tensor(val_idx, device=device)
-            generator = torch.Generator(device="cpu").manual_seed(self.seed_)
             n_batches = min(int(self.n_batches), len(train_idx))
 
             def batches() -> list[torch.Tensor]:
@@ -415,25 +387,24 @@ class NNPoisson(IntensityQueries, Estimator):
                     return reference_step_loss(module, tensors, batch, behaviour_trials=train_t)
                 return corrected_nll(module, tensors, batch, settings)["loss"]
 
-            validation_fn = None
-            if len(val_idx):
-                def validation_fn() -> list[float]:
-                    # the two terms watched apart: a behaviour still improving is not lost in the
-                    # much larger neural term
-                    if settings.faithful:
-                        return [float(reference_step_loss(module, tensors, val_t, behaviour_trials=val_t))]
-                    out = corrected_nll(module, tensors, val_t, settings)
-                    n = len(val_idx)
-                    return [settings.neural_weight * float(out["neural"].sum()) / n,
-                            settings.behaviour_weight * float(out["behaviour"]) / n]
-            state = train(module, loss_fn, generator, config, identity, callback, batches=batches,
-                          validation_fn=validation_fn)
-            nll = float("nan")
-            if len(val_idx):
-                with torch.no_grad():
-                    nll = float(sum(validation_fn()))
-        return {"module": module, "losses": list(state.losses), "validation": list(state.validation),
-                "epochs": state.epoch, "stopped_early": state.stopped_early, "validation_nll": nll}
+            def validation_fn() -> list[float]:
+                # the two terms watched apart: a behaviour still improving is not lost in the
+                # much larger neural term
+                if settings.faithful:
+                    return [float(reference_step_loss(module, tensors, val_t, behaviour_trials=val_t))]
+                out = corrected_nll(module, tensors, val_t, settings)
+                n = len(val_idx)
+                return [settings.neural_weight * float(out["neural"].sum()) / n,
+                        settings.behaviour_weight * float(out["behaviour"]) / n]
+
+            return Objective(loss_fn, batches, validation_fn if len(val_idx) else None)
+
+        module, state, run = self._train_module(self.meta_, device, objective, config, identity, callback)
+        nll = float("nan")
+        if run.validation_fn is not None:  # the kept weights scored as during training (same settings)
+            with torch.no_grad(), deterministic(), self._threads(self.meta_, device):
+                nll = float(sum(run.validation_fn()))
+        return module, state, nll
 
     # -- likelihoods ------------------------------------------------------------------------------
     def loss(self, data: TrialSpikes) -> dict[str, float]:

@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import os
-import secrets
 from typing import Any
 
 import numpy as np
@@ -26,11 +25,11 @@ import torch
 
 from ...errors import require
 from ...io.region_pairs import RegionPairSegments
-from .._torch import deterministic, resolve_device, seed_everything, torch_threads
+from .._torch import deterministic, resolve_device, torch_threads
 from ..base import Estimator
 from ..metrics import MeanRate, bits_per_spike
 from ..registry import register_model
-from ..training import EpochCallback, TrainingConfig, train
+from ..training import EpochCallback, Objective
 from .network import Seq2seqNet, poisson_nll
 
 log = logging.getLogger(__name__)
@@ -93,22 +92,14 @@ class Seq2seq(Estimator):
 
     def _validate(self) -> None:
         require(1 <= int(self.latent_dim) <= 64, f"latent_dim must be in 1..64, got {self.latent_dim}")
-        for name in ("hidden", "epochs", "batch_size"):
+        for name in ("hidden", "batch_size"):
             require(int(getattr(self, name)) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         require(self.lag is None or float(self.lag) >= 0, f"lag must be >= 0 seconds or None (one bin), got {self.lag}")
         require(0.0 <= float(self.validation_fraction) < 0.5,
                 f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
-        require(self.patience is None or int(self.patience) >= 1, f"patience must be >= 1 or None, got {self.patience}")
-        require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
-        require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0, "clip_grad_norm must be positive")
-        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
-        require(self.threads is None or int(self.threads) >= 1, f"threads must be >= 1, got {self.threads}")
-        resolve_device(self.device)
+        self._check_training_params()
 
     # -- the module -----------------------------------------------------------------------------
-    def _fitted_meta(self) -> dict[str, Any]:
-        return dict(self.meta_)
-
     def _build_module(self, meta: dict[str, Any]) -> Seq2seqNet:
         return Seq2seqNet(int(meta["n_source"]), int(meta["n_target"]), int(self.latent_dim), int(self.hidden),
                           bool(self.bidirectional), torch.as_tensor(meta["target_mean"], dtype=torch.float32))
@@ -146,12 +137,12 @@ class Seq2seq(Estimator):
             checkpoint_every: int = 25, resume: bool = False, callback: EpochCallback | None = None) -> Seq2seq:
         """Train on the segments (all of them: hold test segments out before, e.g. with
         :func:`~nwb_tavrnn.evaluation.splits.holdout_blocks`)."""
-        self._validate()
+        self._start_fit(checkpoint_every)
         lag = self.lag_bins(data.bin_size)
         require(lag < data.n_bins, f"lag {self.lag} s is {lag} bins, not shorter than the {data.n_bins}-bin segments")
         require(data.n_segments >= 2, f"Seq2seq needs at least 2 segments, got {data.n_segments}")
         device = resolve_device(self.device)
-        self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
+        self._draw_seed()
         order = np.argsort(data.starts, kind="stable")
         n_val = int(math.floor(float(self.validation_fraction) * data.n_segments))
         train_idx, val_idx = np.sort(order[:data.n_segments - n_val]), np.sort(order[data.n_segments - n_val:])
@@ -170,25 +161,18 @@ class Seq2seq(Estimator):
                       "source_ids": data.source.ids.tolist(), "target_ids": data.target.ids.tolist(),
                       "source_name": data.source_name, "target_name": data.target_name,
                       "n_segments_fit": int(len(train_idx)), "reference_mean": reference.mean_.tolist()}
-        params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "device", "threads")}
-        params["seed"] = self.seed_
         digest = hashlib.sha1(np.ascontiguousarray(data.starts).tobytes())
         for trains in (data.source, data.target):
             for t in trains.times:
                 digest.update(np.ascontiguousarray(t).tobytes())
         digest.update(json.dumps([data.bin_size, data.n_bins, lag, data.source.ids.tolist(),
                                   data.target.ids.tolist()]).encode())
-        identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True), "data": digest.hexdigest()}
-        config = TrainingConfig(epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
-                                patience=None if self.patience is None else int(self.patience),
-                                min_delta=float(self.min_delta), checkpoint_dir=checkpoint_dir,
-                                checkpoint_every=int(checkpoint_every), resume=resume)
+        identity = self._run_identity(digest.hexdigest())
+        config = self._training_config(checkpoint_dir, checkpoint_every, resume)
         log.info("fitting seq2seq (latent %d, lag %d bins) on %d segments (%d for validation) on %s",
                  int(self.latent_dim), lag, len(train_idx), n_val, device)
-        seed_everything(self.seed_)
-        with deterministic(), torch_threads(self.threads):
-            module = self._build_module(self.meta_).to(device)
-            generator = torch.Generator(device="cpu").manual_seed(self.seed_)
+
+        def objective(module: Seq2seqNet, generator: torch.Generator) -> Objective:
             n_batches = max(1, math.ceil(len(train_idx) / int(self.batch_size)))
 
             def batches() -> list[np.ndarray]:
@@ -200,18 +184,13 @@ class Seq2seq(Estimator):
                 _, log_rate = module(src)
                 return poisson_nll(log_rate, tgt, lag).sum(1).mean()
 
-            validation_fn = None
-            if n_val:
-                def validation_fn() -> float:
-                    return self._nll(module, data, val_idx, lag, device) / len(val_idx)
+            def validation_fn() -> float:
+                return self._nll(module, data, val_idx, lag, device) / len(val_idx)
 
-            state = train(module, loss_fn, generator, config, identity, callback, batches=batches,
-                          validation_fn=validation_fn)
-        self.module_ = module.eval()
-        self.loss_curve_ = list(state.losses)
-        self.validation_curve_ = list(state.validation)
-        self.n_epochs_ = state.epoch
-        self.stopped_early_ = state.stopped_early
+            return Objective(loss_fn, batches, validation_fn if n_val else None)
+
+        module, state, _ = self._train_module(self.meta_, device, objective, config, identity, callback)
+        self._record_fit(module, state)
         return self
 
     # -- outputs --------------------------------------------------------------------------------
@@ -331,9 +310,6 @@ class Seq2seq(Estimator):
                                              f"{self.meta_['target_ids'][:20]}...), {desc}{segment_note}; NaN where the "
                                              "lag leaves nothing to predict from")
         return provenance, latent_series, rate_series
-
-    def _restore(self, meta: dict[str, Any], state_dict: dict[str, torch.Tensor], loss_curve: list[float]) -> None:
-        super()._restore(meta, state_dict, loss_curve)
 
 
 __all__ = ["Seq2seq"]

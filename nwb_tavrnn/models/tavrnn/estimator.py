@@ -29,11 +29,10 @@ of windows). Features given as an array tie the model to their width instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import logging
 import os
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +40,11 @@ import numpy as np
 import torch
 
 from ...errors import ParameterError, require
-from .._torch import cpu_threads_for, deterministic, resolve_device, seed_everything
+from .._torch import cpu_threads_for, deterministic, resolve_device
 from ..base import LatentGraphModel
 from ..graphs import GCN_NORMS, GraphSequence, prepare_sequence
 from ..registry import register_model
-from ..training import EpochCallback, TrainingConfig, train
+from ..training import EpochCallback, Objective
 from .modules import ATTENTION_MEMORIES, KL_SCALES, LOSS_REDUCTIONS, VGRNNNet
 
 log = logging.getLogger(__name__)
@@ -183,6 +182,9 @@ class TAVRNN(LatentGraphModel):
     seed_ : int, the seed actually used
     """
 
+    #: ``"faithful"`` (the reference notebook's computation) and ``"improved"`` (the defaults).
+    PRESETS = PRESETS
+
     def __init__(
         self,
         h_dim: int = 32,
@@ -235,13 +237,6 @@ class TAVRNN(LatentGraphModel):
         self.training_z = training_z
         self.warm_start = warm_start
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> TAVRNN:
-        """``"faithful"`` (the reference notebook's computation) or ``"improved"``; keywords override."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
-
     # -- validation ---------------------------------------------------------------------------
     def _validate(self) -> None:
         _check_attention(self.attention)
@@ -250,18 +245,11 @@ class TAVRNN(LatentGraphModel):
                               ("attention_memory", ATTENTION_MEMORIES), ("kl_scale", KL_SCALES),
                               ("loss_reduction", LOSS_REDUCTIONS)):
             require(getattr(self, name) in allowed, f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("epochs", "h_dim", "z_dim"):
+        for name in ("h_dim", "z_dim"):
             require(int(getattr(self, name)) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
-        require(self.patience is None or int(self.patience) >= 1,
-                f"patience must be a positive number of epochs (0 on the command line, None in Python: never "
-                f"stop early), got {self.patience}")
-        require(self.seed is None or int(self.seed) >= 0, f"seed must be >= 0, got {self.seed}")
-        resolve_device(self.device)  # an unknown or absent device fails here, before any work
-        require(float(self.lr) > 0, f"lr must be positive, got {self.lr}")
-        require(self.clip_grad_norm is None or float(self.clip_grad_norm) > 0,
-                f"clip_grad_norm must be positive or None, got {self.clip_grad_norm}")
         require(float(self.negative_ratio) > 0, f"negative_ratio must be positive, got {self.negative_ratio}")
         require(float(self.min_delta) >= 0, f"min_delta must be >= 0, got {self.min_delta}")
+        self._check_training_params()
 
     def _decoder_for(self, n_nodes: int) -> str:
         if self.decoder == "auto":
@@ -269,8 +257,11 @@ class TAVRNN(LatentGraphModel):
         return self.decoder
 
     # -- the module -----------------------------------------------------------------------------
-    def _fitted_meta(self) -> dict[str, Any]:
-        return dict(self.meta_)
+    def _threads(self, meta: dict[str, Any], device: torch.device) -> contextlib.AbstractContextManager:
+        return cpu_threads_for(int(meta["n_nodes"]), device)
+
+    def _generator_device(self, device: torch.device) -> torch.device:
+        return device  # ε and the sampled non-edges are drawn where the model runs
 
     def _build_module(self, meta: dict[str, Any]) -> VGRNNNet:
         return VGRNNNet(int(meta["x_dim"]), int(self.h_dim), int(self.z_dim), self.attention,
@@ -326,51 +317,40 @@ class TAVRNN(LatentGraphModel):
         connectivity (array) : (W, N, N)
         features (array) : (W, N, x_dim)
         """
-        self._validate()
-        require(int(checkpoint_every) >= 1, f"checkpoint_every must be >= 1 epoch, got {checkpoint_every}")
+        self._start_fit(checkpoint_every)
         warm = bool(self.warm_start and self.is_fitted)
         device = next(self.module_.parameters()).device if warm else resolve_device(self.device)
         seq = self._fit_sequence(connectivity, features).to(device)
-        self.seed_ = int(self.seed) if self.seed is not None else secrets.randbelow(2**31)
+        self._draw_seed()
         decoder = self._decoder_for(seq.n_nodes)
         meta = {"n_nodes": seq.n_nodes, "x_dim": seq.x_dim, "feature_kind": seq.feature_kind, "decoder": decoder,
                 "n_windows_fit": seq.num_windows}
-        config = TrainingConfig(
-            epochs=int(self.epochs), lr=float(self.lr), clip_grad_norm=self.clip_grad_norm,
-            patience=None if self.patience is None else int(self.patience), min_delta=float(self.min_delta),
-            checkpoint_dir=checkpoint_dir, checkpoint_every=int(checkpoint_every), resume=resume,
-        )
-        params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "device")}
-        params["seed"] = self.seed_
-        identity = {"model": self.model_name, "params": json.dumps(params, sort_keys=True),
-                    "data": seq.fingerprint}
+        config = self._training_config(checkpoint_dir, checkpoint_every, resume)
+        identity = self._run_identity(seq.fingerprint)
         if warm:
             identity["start"] = hashlib.sha1(b"".join(v.detach().cpu().numpy().tobytes()
                                                       for v in self.module_.state_dict().values())).hexdigest()
         log.info("fitting %s on %d windows x %d nodes (x_dim %d, %s decoder) on %s%s", self.model_name,
                  seq.num_windows, seq.n_nodes, seq.x_dim, decoder, device, " from the fitted weights" if warm else "")
-        seed_everything(self.seed_)
-        with deterministic(), cpu_threads_for(seq.n_nodes, device):
-            module = self._build_module(meta).to(device)
+        sample = self.training_z == "sample"
+
+        def objective(module: VGRNNNet, generator: torch.Generator) -> Objective:
             if warm:  # today's settings (KL scale, frozen recurrence...) on the fitted weights
                 try:
                     module.load_state_dict(self.module_.state_dict())
                 except RuntimeError:
                     raise ValueError("warm_start cannot change the network's shape (encoder_bias, attention, "
                                      "h_dim, z_dim); refit without warm_start") from None
-            generator = torch.Generator(device=device).manual_seed(self.seed_)
-            sample = self.training_z == "sample"
 
             def loss_fn() -> torch.Tensor:
                 return module(seq, sample=sample, generator=generator, decoder=decoder,
                               negative_ratio=float(self.negative_ratio))["loss"]
 
-            state = train(module, loss_fn, generator, config, identity, callback)
-        self.module_ = module.eval()
+            return Objective(loss_fn)
+
+        module, state, _ = self._train_module(meta, device, objective, config, identity, callback)
         self.meta_ = meta
-        self.loss_curve_ = list(state.losses)
-        self.n_epochs_ = state.epoch
-        self.stopped_early_ = state.stopped_early
+        self._record_fit(module, state)
         return self
 
     # -- transform ------------------------------------------------------------------------------
