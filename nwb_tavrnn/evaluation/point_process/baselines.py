@@ -91,6 +91,10 @@ class _Columns:
         self.unit_ids_ = np.asarray(data.unit_ids).copy()
         self._averaging = unit_averaging(self.unit_region_, data.n_regions)
 
+    def _n_columns(self, data: TrialSpikes) -> int:
+        """Columns of the rates: regions or units."""
+        return data.n_regions if self.per == "region" else data.n_units
+
     def _columns(self, data: TrialSpikes) -> np.ndarray:
         """The column of each spike. Shape (spikes,)."""
         return data.spike_region if self.per == "region" else data.spike_unit
@@ -195,8 +199,28 @@ class _EmpiricalBehaviour:
         return (1.0 - self.probabilities[:, -1])[:, None][index] * table[index]
 
 
+class _BehaviourOfConditions:
+    """The behaviour protocol of a baseline whose ``fit`` keeps an :class:`_EmpiricalBehaviour` as
+    ``_behaviour``: a subclass says which of its conditions each trial is in (``_trial_conditions``)."""
+
+    _behaviour: _EmpiricalBehaviour
+
+    def _trial_conditions(self, data: TrialSpikes) -> np.ndarray:
+        raise NotImplementedError
+
+    def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
+        """Shapes: returns (trials, actions + 1)."""
+        _fitted(self, data)
+        return self._behaviour.choice_probabilities(data, self._trial_conditions(data))
+
+    def rt_cdf(self, data: TrialSpikes, grid: np.ndarray) -> np.ndarray:
+        """Shapes: grid (m,) -> (trials, m)."""
+        _fitted(self, data)
+        return self._behaviour.rt_cdf(self._trial_conditions(data), grid)
+
+
 # -- homogeneous ------------------------------------------------------------------------------------
-class HomogeneousPoisson(_Columns):
+class HomogeneousPoisson(_BehaviourOfConditions, _Columns):
     """One constant per-neuron rate per region (or per unit), over all training trials and the window.
 
     The reference of :func:`~.metrics.bits_per_spike` (``per="unit"``: of
@@ -227,7 +251,7 @@ class HomogeneousPoisson(_Columns):
         self.per = _check_per(per)
 
     def fit(self, data: TrialSpikes) -> HomogeneousPoisson:
-        n_columns = data.n_regions if self.per == "region" else data.n_units
+        n_columns = self._n_columns(data)
         spikes = np.bincount(self._columns(data), minlength=n_columns).astype(np.float64)
         exposure = np.maximum(_observed_exposure(data, self.per).sum(axis=0), 1) * data.window
         self.rate_ = spikes / exposure
@@ -258,19 +282,13 @@ class HomogeneousPoisson(_Columns):
         rate = self.rate_ if columns is None else self.rate_[columns]
         return np.broadcast_to(rate[None, :, None], (n, len(rate), len(grid))).copy()
 
-    def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
-        """Shapes: returns (trials, actions + 1)."""
-        _fitted(self, data)
-        return self._behaviour.choice_probabilities(data, np.zeros(data.n_trials, dtype=np.int64))
-
-    def rt_cdf(self, data: TrialSpikes, grid: np.ndarray) -> np.ndarray:
-        """Shapes: grid (m,) -> (trials, m)."""
-        _fitted(self, data)
-        return self._behaviour.rt_cdf(np.zeros(data.n_trials, dtype=np.int64), grid)
+    def _trial_conditions(self, data: TrialSpikes) -> np.ndarray:
+        """Every trial in the one pooled condition: the stimulus is ignored. Shape (trials,)."""
+        return np.zeros(data.n_trials, dtype=np.int64)
 
 
 # -- PSTH -------------------------------------------------------------------------------------------
-class PSTHPoisson(_Columns):
+class PSTHPoisson(_BehaviourOfConditions, _Columns):
     """Piecewise-constant per-neuron rate of each region (or unit) and stimulus condition (the PSTH).
 
     Fitted on the training trials: the spikes of a region's units (or of a unit) in each time bin
@@ -325,7 +343,7 @@ class PSTHPoisson(_Columns):
         self.edges_ = np.minimum(np.arange(n_bins + 1) * width, w)
         unique, condition = data.conditions()
         n_cond = len(unique)
-        n_columns = data.n_regions if self.per == "region" else data.n_units
+        n_columns = self._n_columns(data)
         self._index = _ConditionIndex(unique)
         spike_bin = self._bin(data.spike_time)
         flat = (condition[data.spike_trial] * n_columns + self._columns(data)) * n_bins + spike_bin
@@ -378,15 +396,9 @@ class PSTHPoisson(_Columns):
             rate = rate[:, columns]
         return rate[:, :, self._bin(grid)]
 
-    def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:
-        """Shapes: returns (trials, actions + 1)."""
-        _fitted(self, data)
-        return self._behaviour.choice_probabilities(data, self._index(data.stimulus))
-
-    def rt_cdf(self, data: TrialSpikes, grid: np.ndarray) -> np.ndarray:
-        """Shapes: grid (m,) -> (trials, m)."""
-        _fitted(self, data)
-        return self._behaviour.rt_cdf(self._index(data.stimulus), grid)
+    def _trial_conditions(self, data: TrialSpikes) -> np.ndarray:
+        """Each trial's training condition (the pooled one when unseen). Shape (trials,)."""
+        return self._index(data.stimulus)
 
 
 def __getattr__(name: str):
