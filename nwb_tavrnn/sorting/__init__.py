@@ -7,8 +7,8 @@ Two modes, both writing a Units table (see :mod:`.nwb` for the layout):
   thresholds (:data:`DEFAULT_CURATION`).
 - :func:`detect_events`: HD-MEA mode, per-electrode threshold crossings as nodes, no sorting.
 
-Importing this package is light; SpikeInterface is imported by :mod:`.adapter` when a
-function runs.
+Importing this package is light; SpikeInterface is imported by :mod:`.adapter` (and
+:mod:`.recording`, which opens the recordings) when a function runs.
 """
 
 from __future__ import annotations
