@@ -24,6 +24,7 @@ _LAZY = {
     "Embeddings": "nwb_tavrnn.models.tavrnn",
     "LatentGraphModel": "nwb_tavrnn.models.base",
     "Estimator": "nwb_tavrnn.models.base",
+    "NotFittedError": "nwb_tavrnn.models.base",
     "NNPoisson": "nwb_tavrnn.models.nnpoisson",
     "Seq2seq": "nwb_tavrnn.models.seq2seq",
 }
@@ -37,4 +38,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["TAVRNN", "VGRNN", "Embeddings", "Estimator", "LatentGraphModel", "NNPoisson", "Seq2seq", "available_models", "get_model", "register_model"]
+__all__ = ["TAVRNN", "VGRNN", "Embeddings", "Estimator", "LatentGraphModel", "NNPoisson", "NotFittedError", "Seq2seq",
+           "available_models", "get_model", "register_model"]

@@ -26,7 +26,8 @@ _BUILTIN: dict[str, str] = {
 def register_model(name: str) -> Callable[[T], T]:
     """Class decorator: make an estimator available as ``get_model(name)``.
 
-    The class must implement the :class:`~nwb_tavrnn.models.base.LatentGraphModel` interface.
+    The class must implement the :class:`~nwb_tavrnn.models.base.Estimator` interface (the
+    contract ``tests/test_estimator_contract.py`` holds every registered model to).
     """
     key = name.lower()
 

@@ -191,6 +191,7 @@ class IntensityQueries:
         return (big[:, 1:] - big[:, :1]).cpu().numpy(), lam[:, 1:].cpu().numpy()
 
     def _grid(self) -> np.ndarray:
+        self._check_fitted()  # the first thing predict and choice_probabilities read
         return np.linspace(0.0, float(self.meta_["window"]), GRID_POINTS)
 
     def choice_probabilities(self, data: TrialSpikes) -> np.ndarray:

@@ -58,6 +58,10 @@ class Seq2seq(Estimator):
         As for the other models.
     """
 
+    #: One preset, the defaults (every estimator has ``preset``; the seed project left no
+    #: reference computation to reproduce).
+    PRESETS = {"default": {}}
+
     def __init__(
         self,
         latent_dim: int = 4,
@@ -236,6 +240,7 @@ class Seq2seq(Estimator):
         ------
         returns : (segments, bins, n_target)
         """
+        self._check_fitted()
         lag = int(self.meta_["lag_bins"])
         out = np.full((data.n_segments, data.n_bins, data.n_target), np.nan)
         for part, _, log_rate, _ in self._run(data):
@@ -252,6 +257,7 @@ class Seq2seq(Estimator):
         """
         from scipy.special import gammaln
 
+        self._check_fitted()
         lag = int(self.meta_["lag_bins"])
         total = np.zeros(data.n_target)
         for _, _, log_rate, tgt in self._run(data):
@@ -262,6 +268,7 @@ class Seq2seq(Estimator):
     def score(self, data: RegionPairSegments) -> float:
         """Held-out bits/spike of the target against each unit's mean count per bin on all the
         segments given to :meth:`fit` (from the lag on; the step's reference too). Higher is better."""
+        self._check_fitted()
         reference = MeanRate.from_means(np.asarray(self.meta_["reference_mean"]), int(self.meta_["lag_bins"]))
         return float(bits_per_spike(self.log_likelihood(data), reference.log_likelihood(data), data,
                                     int(self.meta_["lag_bins"])))
