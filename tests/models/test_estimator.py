@@ -1,4 +1,5 @@
-"""The TAVRNN estimator: learning, determinism, persistence, resuming, NWB containers."""
+"""The TAVRNN estimator: learning, resuming, early stopping, inputs, NWB containers (determinism, save/load,
+parameters and unfitted use: tests/test_estimator_contract.py, for every model)."""
 
 from __future__ import annotations
 
@@ -41,27 +42,6 @@ def test_embeddings_separate_planted_communities(fitted, planted):
     for t in (0, N_WINDOWS - 1):
         pred = KMeans(2, n_init=10, random_state=0).fit_predict(mean[t])
         assert adjusted_rand_score(labels, pred) >= 0.9
-
-
-def test_same_seed_same_embeddings_on_cpu(planted, fitted):
-    conn, _ = planted
-    again = TAVRNN(epochs=40, seed=0, device="cpu").fit(conn)
-    assert again.loss_curve_ == fitted.loss_curve_
-    np.testing.assert_array_equal(again.transform(conn).mean, fitted.transform(conn).mean)
-    other = TAVRNN(epochs=3, seed=1, device="cpu").fit(conn)
-    assert other.loss_curve_[0] != fitted.loss_curve_[0]
-
-
-def test_save_load_gives_identical_outputs(fitted, planted, tmp_path):
-    conn, _ = planted
-    path = tmp_path / "model.pt"
-    fitted.save(path)
-    loaded = TAVRNN.load(path)
-    assert loaded.get_params() == fitted.get_params()
-    assert loaded.loss_curve_ == fitted.loss_curve_
-    a, b = fitted.transform(conn), loaded.transform(conn)
-    for field in ("mean", "log_variance", "attention", "history_mean", "history_hidden"):
-        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
 def test_interrupted_then_resumed_matches_uninterrupted(planted, tmp_path):
@@ -182,15 +162,6 @@ def test_registry():
     assert {"tavrnn", "vgrnn"} <= set(available_models())
     with pytest.raises(KeyError, match="available"):
         get_model("lfads")
-
-
-def test_bad_parameters(planted):
-    conn, _ = planted
-    for bad in (dict(attention=0), dict(decoder="x"), dict(embeddings="x"), dict(epochs=0)):
-        with pytest.raises(ValueError):
-            TAVRNN(device="cpu", **bad).fit(conn)
-    with pytest.raises(RuntimeError, match="not fitted"):
-        TAVRNN().transform(conn)
 
 
 def test_importing_the_package_does_not_import_torch():
