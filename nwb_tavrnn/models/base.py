@@ -48,11 +48,13 @@ class NotFittedError(RuntimeError):
 
 class Estimator(ABC):
     """Base class of every registered model (see :mod:`nwb_tavrnn.models.registry`): graph models
-    (TAVRNN, VGRNN) and point-process models (NNPoisson).
+    (TAVRNN, VGRNN), point-process models (NNPoisson) and region-to-region models (Seq2seq).
 
-    Subclasses implement :meth:`fit`, :meth:`to_nwb`, :meth:`_fitted_meta` and
-    :meth:`_build_module`; this class gives them parameters, ``save``/``load`` and
-    ``from_provenance``.
+    Subclasses implement :meth:`fit` (on the shared skeleton), ``transform`` or
+    ``predict``/``score``, :meth:`to_nwb`, :meth:`_validate` and :meth:`_build_module`, and name
+    their :attr:`PRESETS`; this class gives them parameters, presets, ``check_params``,
+    ``save``/``load`` and ``from_provenance``. ``tests/test_estimator_contract.py`` holds every
+    registered model to this contract.
     """
 
     model_name: str = "base"
@@ -89,6 +91,13 @@ class Estimator(ABC):
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> Estimator:
+        """Change constructor arguments (checked by :meth:`check_params` or :meth:`fit`, not here).
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor argument.
+        """
         valid = set(self._param_names())
         for key, value in params.items():
             if key not in valid:

@@ -372,7 +372,7 @@ class NNPoisson(IntensityQueries, Estimator):
                  self.meta_["components"], len(train_idx), len(val_idx), device)
 
         def objective(module: NNPoissonNet, generator: torch.Generator) -> Objective:
-            self.module_ = module
+            self.module_ = module  # held while it trains: a callback may query the estimator
             tensors = TrialTensors.from_trials(data, self._encode(data), device)
             train_t = torch.as_tensor(train_idx, device=device)
             val_t = torch.as_tensor(val_idx, device=device)
