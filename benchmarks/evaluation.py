@@ -66,7 +66,7 @@ def _print(title: str, report, seconds: float) -> dict:
 
 def _fit(graphs: Path, out: Path, **model_args):
     from nwb_tavrnn.models import TAVRNN
-    from nwb_tavrnn.models.step import fit_file
+    from nwb_tavrnn.steps.model import fit_file
 
     result = fit_file(graphs, out, TAVRNN(seed=0, **model_args), overwrite=True)
     log.info("fitted %s: %d epochs in %.1f s", out.name, result.model.n_epochs_, result.seconds)

@@ -29,7 +29,7 @@ def run_seed(seed: int, out: Path, permutations: int) -> list[dict]:
     from nwb_tavrnn.connectivity.step import run_connectivity
     from nwb_tavrnn.evaluation.report import EvaluationConfig, evaluate_file
     from nwb_tavrnn.models import TAVRNN
-    from nwb_tavrnn.models.step import fit_file
+    from nwb_tavrnn.steps.model import fit_file
     from nwb_tavrnn.simulate import SimulationConfig, write_simulation
 
     sim = write_simulation(out / f"sim{seed}.nwb", SimulationConfig(), seed=seed, overwrite=True)

@@ -69,7 +69,7 @@ def decoding_case(rule: str, seed: int, scramble: bool) -> dict:
     from nwb_tavrnn.evaluation.decoding import compare_decoders, decoder_grid
     from nwb_tavrnn.evaluation.trajectory import trajectory_features
     from nwb_tavrnn.io.region_pairs import read_region_pair
-    from nwb_tavrnn.models.seq2seq.step import DECODING_INPUTS, DecodingOptions, latent_input, rate_features
+    from nwb_tavrnn.steps.seq2seq import DECODING_INPUTS, DecodingOptions, latent_input, rate_features
     from nwb_tavrnn.simulate.two_region import TwoRegionConfig, simulate_two_region, two_region_nwbfile
 
     torch.set_num_threads(2)

@@ -71,7 +71,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputFileError, NwbTavrnnError, require
+from .errors import InputFileError, NwbTavrnnError
+from .params import Check, at_least, check, names, param, suggest
 
 log = logging.getLogger(__name__)
 
@@ -80,161 +81,161 @@ class ConfigError(InputFileError):
     """A configuration file or override is unreadable, or names an unknown key or a bad value."""
 
 
-#: Keys of each section (the source of truth for validation; tests check them against the steps).
-SORTING_KEYS: dict[str, str] = {
-    "method": "'sort' (spike sorting) or 'hdmea' (per-electrode threshold crossings, no sorting)",
-    "format": "reader for non-NWB recordings (biocam, maxwell, spikeglx, openephys, intan, binary...)",
-    "reader_options": "other reader arguments (mapping)",
-    "electrical_series": "NWB input: path of the ElectricalSeries (default: the first)",
-    "segment_index": "multi-segment recordings: the segment to use",
-    "n_jobs": "parallel workers of the sorting step",
-    "chunk_duration": "chunk length of the sorting step, e.g. '1s'",
-    "work_folder": "where sorter files go (default: system temp)",
-    "preprocessing": "bandpass, common_reference, bad_channels, ... (mapping)",
-}
-#: SortingParams fields (``method: sort``).
-SORT_FIELDS = ("sorter", "sorter_params", "ms_before", "ms_after", "max_spikes_per_unit", "waveform_channels",
-               "metrics", "curation", "curation_action", "seed")
-#: DetectionParams fields (``method: hdmea``).
-DETECT_FIELDS = ("detect_threshold", "peak_sign", "exclude_sweep_ms")
+@dataclass
+class ImporterOptions:
+    """The ``importer`` section: options of the importers that turn a dataset-specific layout (a
+    suite2p folder, a CaImAn HDF5 file, the linear-track folder) into NWB before the steps run."""
 
-#: ConnectivityParams fields (``preset_name`` is set from ``preset``).
-CONNECTIVITY_FIELDS = ("bin_size", "binary", "window", "step", "absolute", "threshold_mode", "threshold", "top_k",
-                       "density", "mp_null", "n_surrogates", "mp_band", "mp_sides", "mp_edge_tol", "seed")
-#: The connectivity keys that say which nodes a graph has (NodeOptions fields).
-NODE_KEYS = ("nodes", "series", "rois", "signal", "event_threshold", "baseline_window", "neuropil")
-CONNECTIVITY_KEYS: dict[str, str] = {
-    "preset": "default | dishbrain | hippocampus | ophys (other keys override it; default: ophys for ROI traces, "
-              "default for spike trains)",
-    "nodes": "auto | units | rois: spike trains or ROI traces (auto: the units when the file has any)",
-    "series": "ROIs: the RoiResponseSeries, e.g. Fluorescence/RoiResponseSeries (default: the only plane's raw "
-              "fluorescence)",
-    "rois": "ROIs: accepted (the segmentation's accepted cells, where it says) or all",
-    "signal": "ROIs: raw (as stored), dff (dF/F on suite2p's maximin baseline) or events (0/1)",
-    "event_threshold": "ROIs, events: noise levels above the baseline (2.5)",
-    "baseline_window": "ROIs, dff/events: seconds of the baseline filters (60)",
-    "neuropil": "ROIs: k of the neuropil correction F - k*Fneu with the plane's Neuropil series (0: none; "
-                "suite2p uses 0.7)",
-    "windows_from": "TABLE or TABLE:COLUMN: one window per interval, or per run of equal labels",
-    "restrict_to": "TABLE or TABLE:COLUMN=VALUE: slide windows only inside these intervals",
-    "groups": "keep nodes of these electrode groups (list)",
-    "locations": "keep nodes at these locations (list)",
-    "time_range": "[start, stop] seconds of the recording to use",
-    "name": "name of the DynamicConnectivity written",
-    "store_correlation": "also store the unthresholded correlation (the model's features need it)",
-    "chunk_windows": "windows computed per chunk (memory)",
-}
-
-#: TAVRNN.__init__ arguments.
-MODEL_FIELDS = ("h_dim", "z_dim", "epochs", "lr", "seed", "device", "features", "attention", "edge_weights",
-                "decoder", "negative_ratio", "clip_grad_norm", "patience", "min_delta", "embeddings", "gcn_norm",
-                "history_in_loss", "encoder_bias", "recurrence_trainable", "attention_memory", "kl_scale",
-                "loss_reduction", "training_z")
-MODEL_KEYS: dict[str, str] = {
-    "name": "tavrnn (default) or vgrnn (no attention)",
-    "preset": "faithful | improved (other keys override it)",
-    "checkpoint_dir": "write checkpoints here every checkpoint_every epochs",
-    "checkpoint_every": "epochs between checkpoints",
-    "resume": "continue from the checkpoint in checkpoint_dir",
-    "name_prefix": "prefix of the names of the objects written",
-}
-
-#: EvaluationConfig fields.
-EVALUATION_FIELDS = ("split", "n_splits", "purge_gap", "classifier", "null", "n_permutations", "alpha", "seeds",
-                     "baselines", "time_shuffle", "time_shuffle_repeats", "time_shuffle_mode", "n_jobs",
-                     "feature_mode", "pca", "min_purity", "baseline_epochs", "n_boot", "alignment_exclude",
-                     "figures", "seed")
-EVALUATION_KEYS: dict[str, str] = {
-    "labels": "label spec, e.g. 'epochs:state' or 'trials:hit:top_bottom=3'; no labels, no evaluation",
-    "report_dir": "folder of the scores (CSV/JSON) and figures (default: <OUTPUT stem>_report)",
-}
-
-#: TrialOptions fields (how trials are read) of the ``nnpoisson`` section.
-NNPOISSON_TRIAL_FIELDS = ("stimulus", "choice", "rt", "response_time", "trials", "onset", "rt_reference", "regions",
-                          "keep_regions", "window", "no_response", "late", "invalid")
-#: NNPoisson.__init__ arguments.
-NNPOISSON_MODEL_FIELDS = ("stimulus_sizes", "time_size", "neural_size", "behaviour_size", "rt_layer", "readout",
-                          "components", "warp",
-                          "compensator", "behaviour_likelihood", "neural_weight", "behaviour_weight", "objective",
-                          "standardize", "count_scale", "epochs", "lr", "n_batches", "validation_fraction", "patience",
-                          "min_delta", "clip_grad_norm", "seed", "device", "threads")
-NNPOISSON_KEYS: dict[str, str] = {
-    "preset": "corrected (default) | faithful (other keys override it)",
-    "test_fraction": "share of trials held out (0.2)",
-    "baselines": "also fit the PSTH and GLM baselines (true)",
-    "compare_objectives": "also fit a behaviour-only model (false; the neural-only fit is always made)",
-    "name_prefix": "prefix of the names of the objects written",
-}
-
-#: SegmentOptions fields (which regions and segments) of the ``seq2seq`` section.
-SEQ2SEQ_SEGMENT_FIELDS = ("source", "target", "bin_size", "trials", "event", "window", "segment_duration", "labels",
-                          "exclude_labels")
-#: Seq2seq.__init__ arguments.
-SEQ2SEQ_MODEL_FIELDS = ("latent_dim", "hidden", "lag", "bidirectional", "epochs", "lr", "batch_size",
-                        "validation_fraction", "patience", "min_delta", "clip_grad_norm", "seed", "device", "threads")
-SEQ2SEQ_KEYS: dict[str, str] = {
-    "test_fraction": "share of segments held out for the target's prediction (0.2)",
-    "n_splits": "blocked folds of the behaviour decoding (5)",
-    "chunks": "stretches per segment whose mean latents / rates the decoders read (5)",
-    "latent_features": "what the decoders read of the latents: means, covariances, dynamics, spectrum (means, dynamics)",
-    "null": "label null of every decoder: circular_shift (default), block_permutation or iid",
-    "n_permutations": "labellings of the label null (100; 0 = no test)",
-    "n_jobs": "threads refitting the label null's labellings (default: one per core)",
-    "name_prefix": "prefix of the names of the objects written",
-}
-
-#: Options of the importers that turn a dataset-specific layout (a suite2p folder, a CaImAn HDF5
-#: file, the linear-track folder) into NWB before the steps run.
-IMPORTER_KEYS: dict[str, str] = {
-    "rate": "suite2p / CaImAn: imaging frame rate in Hz (suite2p without ops.npy needs it; CaImAn's stored "
-            "rate is often its default 30)",
-    "plane": "suite2p: the plane folder to read (default: every plane)",
-    "segments": "linear-track: track segments of the stays table (3)",
-}
-
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "importer": tuple(IMPORTER_KEYS),
-    "sorting": (*SORTING_KEYS, *SORT_FIELDS, *DETECT_FIELDS),
-    "connectivity": (*CONNECTIVITY_KEYS, *CONNECTIVITY_FIELDS),
-    "model": (*MODEL_KEYS, *MODEL_FIELDS),
-    "evaluation": (*EVALUATION_KEYS, *EVALUATION_FIELDS),
-    "nnpoisson": (*NNPOISSON_KEYS, *NNPOISSON_TRIAL_FIELDS, *NNPOISSON_MODEL_FIELDS),
-    "seq2seq": (*SEQ2SEQ_KEYS, *SEQ2SEQ_SEGMENT_FIELDS, *SEQ2SEQ_MODEL_FIELDS),
-}
+    rate: float | None = param(None, parse=float, check=Check(lambda v: 0 < v < float("inf"),
+                                                              "must be a positive frame rate in Hz"),
+                               group="import (suite2p folders, CaImAn HDF5 files, the linear-track folder)",
+                               help="suite2p / CaImAn: imaging frame rate in Hz (suite2p without ops.npy needs it; "
+                                    "CaImAn's stored rate is often its default 30)")
+    plane: str | None = param(None, flag=None, help="suite2p: the plane folder to read (default: every plane)")
+    segments: int | None = param(None, flag=None, check=at_least(2),
+                                 help="linear-track: track segments of the stays table (3)")
 
 
 @dataclass
-class NNPoissonStep:
-    """The ``nnpoisson`` section resolved: how to read trials, the estimator and the evaluation."""
+class SortingSection:
+    """The ``sorting`` section's own keys (used only when INPUT has no Units table); the fields of
+    :class:`~nwb_tavrnn.sorting.SortingParams` (``method: sort``) or
+    :class:`~nwb_tavrnn.sorting.DetectionParams` (``method: hdmea``) are keys too."""
 
-    options: Any
-    preset: str
-    model: dict[str, Any]
-    test_fraction: float = 0.2
-    baselines: bool = True
-    compare_objectives: bool = False
-    name_prefix: str = ""
-
-    def make_model(self) -> Any:
-        from .models.nnpoisson.step import make_estimator
-
-        return make_estimator(self.preset, **self.model)
+    method: str = param("sort", flag=None, choices=("sort", "hdmea"),
+                        help="'sort' (spike sorting) or 'hdmea' (per-electrode threshold crossings, no sorting)")
+    format: str | None = param(None, flag=None, help="reader for non-NWB recordings (biocam, maxwell, spikeglx, "
+                                                   "openephys, intan, binary...)")
+    reader_options: dict | None = param(None, flag=None, help="other reader arguments (mapping)")
+    electrical_series: str | None = param(None, flag=None,
+                                          help="NWB input: path of the ElectricalSeries (default: the first)")
+    segment_index: int | None = param(None, flag=None, help="multi-segment recordings: the segment to use")
+    n_jobs: int | None = param(None, flag="--sort-jobs", parse=int, check=at_least(1),
+                               group="sorting (raw voltage input only)", help="parallel jobs of the sorting step")
+    chunk_duration: str | None = param(None, flag=None, help="chunk length of the sorting step, e.g. '1s'")
+    work_folder: str | None = param(None, flag=None, help="where sorter files go (default: system temp)")
+    preprocessing: dict | None = param(None, flag=None, help="bandpass, common_reference, bad_channels, ... "
+                                                           "(mapping)")
 
 
 @dataclass
-class Seq2seqStep:
-    """The ``seq2seq`` section resolved: regions and segments, the estimator, the evaluation."""
+class ConnectivitySection:
+    """The ``connectivity`` section's own key; the fields of
+    :class:`~nwb_tavrnn.connectivity.ConnectivityParams`, of
+    :class:`~nwb_tavrnn.connectivity.nodes.NodeOptions` and of
+    :class:`~nwb_tavrnn.connectivity.step.ConnectivityOptions` are keys too."""
 
-    options: Any
-    model: dict[str, Any]
-    test_fraction: float = 0.2
-    decoding: Any = None
-    name_prefix: str = ""
+    preset: str | None = param(None, metavar="{default,dishbrain,hippocampus,ophys}", group="connectivity",
+                               help="connectivity preset, which the other keys override (default: ophys for ROI "
+                                    "traces, default for spike trains)")
 
-    def make_model(self) -> Any:
-        from .models.seq2seq.step import make_estimator
 
-        return make_estimator(drop_none=False, **self.model)
+@dataclass
+class ModelSection:
+    """The ``model`` section's own keys; the arguments of the model (:class:`~nwb_tavrnn.models.TAVRNN`
+    by default) are keys too."""
+
+    name: str = param("tavrnn", flag=None, help="tavrnn (default) or vgrnn (no attention)")
+    preset: str | None = param(None, flag="--model-preset", choices=("faithful", "improved"), group="model",
+                               help="'faithful': the reference notebook's computation (its GCN normalisation, "
+                                    "history node in the loss, frozen recurrence weights, attention over attended "
+                                    "states, 500 epochs, no early stopping or clipping, sampled embeddings); "
+                                    "'improved' (the default settings) fixes these; other options override")
+    checkpoint_dir: str | None = param(None, metavar="DIR", group="output",
+                                       help="write DIR/checkpoint.pt every checkpoint_every epochs")
+    checkpoint_every: int = param(25, metavar="K", check=at_least(1), group="output",
+                                  help="epochs between checkpoints")
+    resume: bool = param(False, group="output", help="continue from the checkpoint in checkpoint_dir")
+    name_prefix: str = param("", group="output", help="prefix for the names of the objects written")
+
+
+@dataclass
+class EvaluationSection:
+    """The ``evaluation`` section's own keys; the fields of
+    :class:`~nwb_tavrnn.evaluation.report.EvaluationConfig` are keys too."""
+
+    labels: str | None = param(None, metavar="SPEC", group="evaluation",
+                               help="window labels, e.g. epochs:state or trials:hit:top_bottom=3 (enables "
+                                    "evaluation)")
+    report_dir: str | None = param(None, flag="--report", metavar="DIR", group="evaluation",
+                                   help="folder of scores and figures (default OUTPUT stem + _report)")
+
+
+#: The sections every run has, and the dataclass declaring each one's own keys. The sections of
+#: the registered steps (:mod:`nwb_tavrnn.steps`: ``nnpoisson``, ``seq2seq``, ...) follow them.
+CORE_SECTIONS: dict[str, type] = {"importer": ImporterOptions, "sorting": SortingSection,
+                                  "connectivity": ConnectivitySection, "model": ModelSection,
+                                  "evaluation": EvaluationSection}
+
+
+def _dataclass_names(*classes: type) -> tuple[str, ...]:
+    import dataclasses
+
+    return tuple(dict.fromkeys(f.name for cls in classes for f in dataclasses.fields(cls)))
+
+
+def section_keys(name: str) -> tuple[str, ...]:
+    """Every key of section ``name``: its own, then those of the objects it builds (this imports
+    the step's module; the model's imports torch).
+
+    Raises
+    ------
+    KeyError
+        For an unknown section.
+    """
+    if name == "importer":
+        return names(ImporterOptions)
+    if name == "sorting":
+        from .sorting import DetectionParams, SortingParams
+
+        return tuple(dict.fromkeys((*names(SortingSection), *_dataclass_names(SortingParams, DetectionParams))))
+    if name == "connectivity":
+        from .connectivity import ConnectivityParams
+        from .connectivity.nodes import NodeOptions
+        from .connectivity.step import ConnectivityOptions
+
+        return (*names(ConnectivitySection), *names(NodeOptions), *names(ConnectivityOptions),
+                *names(ConnectivityParams))
+    if name == "model":
+        return (*names(ModelSection), *_estimator_keys("tavrnn"))
+    if name == "evaluation":
+        from .evaluation.report import EvaluationConfig
+
+        return (*names(EvaluationSection), *_dataclass_names(EvaluationConfig))
+    from .steps import get_step
+
+    return get_step(name).keys()
+
+
+def _estimator_keys(model: str) -> tuple[str, ...]:
+    import inspect
+
+    from .models import get_model
+
+    return tuple(p for p in inspect.signature(get_model(model)).parameters if p not in ("self", "warm_start"))
+
+
+def sections() -> tuple[str, ...]:
+    """Every section a configuration may have: the core ones, then one per registered step."""
+    from .steps import load_steps
+
+    return (*CORE_SECTIONS, *load_steps())
+
+
+def _check_section(name: str, values: Mapping[str, Any], where: str) -> None:
+    """Refuse an unknown key of section ``name``, naming the closest valid one. A section that
+    gives only its own keys is checked without importing its step (nor torch)."""
+    if name in CORE_SECTIONS:
+        own = names(CORE_SECTIONS[name])
+    else:
+        from .steps import get_step
+
+        own = names(get_step(name).Params)
+    allowed = own if all(k in own for k in values) else section_keys(name)
+    for key in values:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key {key!r} in section {name!r}{suggest(key, allowed)}; "
+                              f"allowed: {', '.join(allowed)}")
 
 
 @dataclass
@@ -252,8 +253,8 @@ class ResolvedConfig:
     labels: str | None
     report_dir: str | None
     evaluation: Any | None
-    nnpoisson: Any | None = None
-    seq2seq: Any | None = None
+    #: The registered steps the configuration asks for (:class:`nwb_tavrnn.steps.Step`), in order.
+    steps: list[Any] = field(default_factory=list)
     #: The parameters for ROI traces (the ``ophys`` preset unless one was named) and which nodes.
     connectivity_params_rois: Any | None = None
     nodes: Any | None = None
@@ -294,8 +295,12 @@ class PipelineConfig:
     connectivity: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
-    nnpoisson: dict[str, Any] = field(default_factory=dict)
-    seq2seq: dict[str, Any] = field(default_factory=dict)
+    #: Sections of the registered steps (:mod:`nwb_tavrnn.steps`), by name.
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The values of section ``name`` (a core section or a registered step's)."""
+        return getattr(self, name) if name in CORE_SECTIONS else self.steps.get(name, {})
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None, where: str = "configuration") -> PipelineConfig:
@@ -307,33 +312,31 @@ class PipelineConfig:
             On an unknown section or key, or a section that is not a mapping.
         """
         values = {} if values is None else values
+        known = sections()
         if not isinstance(values, Mapping):
-            raise ConfigError(f"{where}: expected sections ({', '.join(SECTIONS)}), got a {type(values).__name__}")
-        unknown = [k for k in values if k not in SECTIONS]
+            raise ConfigError(f"{where}: expected sections ({', '.join(known)}), got a {type(values).__name__}")
+        unknown = [k for k in values if k not in known]
         if unknown:
-            raise ConfigError(f"{where}: unknown section {unknown[0]!r}; sections are: {', '.join(SECTIONS)}")
-        sections = {}
-        for name, allowed in SECTIONS.items():
+            raise ConfigError(f"{where}: unknown section {unknown[0]!r}; sections are: {', '.join(known)}")
+        core, steps = {}, {}
+        for name in known:
             section = values.get(name) or {}
             if not isinstance(section, Mapping):
                 raise ConfigError(f"{where}: section {name!r} must be a mapping of keys to values")
-            for key in section:
-                if key not in allowed:
-                    raise ConfigError(f"{where}: unknown key {key!r} in section {name!r}{_suggest(key, allowed)}; "
-                                      f"allowed: {', '.join(allowed)}")
-            sections[name] = copy.deepcopy(dict(section))
-        return cls(**sections)
+            _check_section(name, section, where)
+            (core if name in CORE_SECTIONS else steps)[name] = copy.deepcopy(dict(section))
+        return cls(**core, steps={k: v for k, v in steps.items() if v})
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The non-empty sections (what a config file with these values would hold)."""
-        return {name: dict(getattr(self, name)) for name in SECTIONS if getattr(self, name)}
+        return {name: dict(self.section(name)) for name in sections() if self.section(name)}
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]] | None,
                        where: str = "command-line options") -> PipelineConfig:
         """A copy with ``overrides`` (section -> key -> value) taking precedence over these values."""
         checked = PipelineConfig.from_mapping(overrides or {}, where)
-        merged = {name: {**getattr(self, name), **getattr(checked, name)} for name in SECTIONS}
-        return PipelineConfig(**merged)
+        merged = {name: {**self.section(name), **checked.section(name)} for name in sections()}
+        return PipelineConfig.from_mapping(merged, where)
 
     # -- building the steps -----------------------------------------------------------------------
     def resolve(self) -> ResolvedConfig:
@@ -349,7 +352,7 @@ class PipelineConfig:
         factory, model_options = self._model()
         labels, report_dir, evaluation = self._evaluation()
         return ResolvedConfig(sort_method, sort_params, sort_options, job, conn_params, conn_options, factory,
-                              model_options, labels, report_dir, evaluation, self._nnpoisson(), self._seq2seq(),
+                              model_options, labels, report_dir, evaluation, self._steps(),
                               conn_params_rois, nodes, self._importer())
 
     def _importer(self) -> dict[str, Any]:
@@ -357,11 +360,9 @@ class PipelineConfig:
         try:
             if options.get("rate") is not None:
                 options["rate"] = float(options["rate"])
-                require(options["rate"] > 0 and options["rate"] < float("inf"),
-                        f"rate must be a positive frame rate in Hz, got {options['rate']}")
             if options.get("segments") is not None:
                 options["segments"] = int(options["segments"])
-                require(options["segments"] >= 2, f"segments must be >= 2, got {options['segments']}")
+            check(ImporterOptions(**options))
         except (ValueError, TypeError) as err:
             raise ConfigError(f"importer: {err}") from None
         return {k: v for k, v in options.items() if v is not None}
@@ -373,7 +374,9 @@ class PipelineConfig:
         method = s.pop("method", "sort")
         if method not in ("sort", "hdmea"):
             raise ConfigError(f"sorting.method must be 'sort' or 'hdmea', got {method!r}")
-        wrong = [k for k in (DETECT_FIELDS if method == "sort" else SORT_FIELDS) if k in s]
+        sort_only, detect_only = (set(_dataclass_names(a)) - set(_dataclass_names(b))
+                                  for a, b in ((SortingParams, DetectionParams), (DetectionParams, SortingParams)))
+        wrong = [k for k in s if k in (detect_only if method == "sort" else sort_only)]
         if wrong:
             other = "hdmea" if method == "sort" else "sort"
             raise ConfigError(f"sorting.{wrong[0]} applies only with sorting.method: {other}")
@@ -395,30 +398,19 @@ class PipelineConfig:
 
     def _connectivity(self):
         from .connectivity import ConnectivityParams
-
         from .connectivity.nodes import NodeOptions
+        from .connectivity.step import ConnectivityOptions
 
         c = dict(self.connectivity)
         preset = c.pop("preset", None)
-        options = {k: c.pop(k) for k in CONNECTIVITY_KEYS if k in c}
         try:
-            nodes = NodeOptions.from_mapping({k: options.pop(k) for k in NODE_KEYS if k in options})
-        except (ValueError, TypeError, InputFileError) as err:
-            raise ConfigError(f"connectivity: {err}") from None
-        if options.get("time_range") is not None:
-            time_range = options["time_range"]
-            if not isinstance(time_range, (list, tuple)) or len(time_range) != 2:
-                raise ConfigError(f"connectivity.time_range must be [start, stop], got {time_range!r}")
-            options["time_range"] = (float(time_range[0]), float(time_range[1]))
-            if not options["time_range"][1] > options["time_range"][0]:
-                raise ConfigError(f"connectivity.time_range: stop must be after start, got {list(time_range)}")
-        for key in ("groups", "locations"):
-            if isinstance(options.get(key), str):  # one name given without a list
-                options[key] = [options[key]]
-        try:
+            nodes = NodeOptions.from_mapping({k: c.pop(k) for k in names(NodeOptions) if k in c})
+            given = {k: c.pop(k) for k in names(ConnectivityOptions) if k in c}
+            checked = ConnectivityOptions(**given)  # the options given, checked (and a lone group made a list)
+            options = {k: getattr(checked, k) for k in given}
             params = ConnectivityParams.preset(preset or "default", **c)
             params_rois = ConnectivityParams.preset(preset or "ophys", **c)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, InputFileError) as err:
             raise ConfigError(f"connectivity: {err}") from None
         return params, options, params_rois, nodes
 
@@ -426,7 +418,7 @@ class PipelineConfig:
         m = dict(self.model)
         name = m.pop("name", "tavrnn")
         preset = m.pop("preset", None)
-        options = {k: m.pop(k) for k in MODEL_KEYS if k in m and k not in ("name", "preset")}
+        options = {k: m.pop(k) for k in names(ModelSection) if k in m}
         try:
             from .models import get_model
 
@@ -442,61 +434,27 @@ class PipelineConfig:
             return estimator
 
         try:
+            check(ModelSection(name=name, preset=preset, **options))
             factory()  # fail now, not after the graphs were computed
         except (ValueError, TypeError) as err:
             raise ConfigError(f"model: {err}") from None
         return factory, options
 
-    def _nnpoisson(self):
-        """The NNPoisson step (:class:`NNPoissonStep`), or None when the section is empty."""
-        if not self.nnpoisson:
-            return None
-        n = dict(self.nnpoisson)
-        try:
-            from .models.nnpoisson.step import make_estimator
-            from .models.nnpoisson.step import TrialOptions
-        except ImportError as err:
-            raise ConfigError(f"nnpoisson needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
-        trial = {k: n.pop(k) for k in NNPOISSON_TRIAL_FIELDS if k in n}
-        options = {k: n.pop(k) for k in NNPOISSON_KEYS if k in n}
-        preset = options.pop("preset", "corrected")
-        try:
-            trial_options = TrialOptions(**trial).validate()
-            model = dict(n)
-            make_estimator(preset, **model)  # fail now, not after the other steps
-            step = NNPoissonStep(trial_options, preset, model, float(options.get("test_fraction", 0.2)),
-                                 bool(options.get("baselines", True)), bool(options.get("compare_objectives", False)),
-                                 str(options.get("name_prefix", "")))
-            require(0 < step.test_fraction < 1, f"test_fraction must be in (0, 1), got {step.test_fraction}")
-        except (ValueError, TypeError, NwbTavrnnError) as err:
-            raise ConfigError(f"nnpoisson: {err}") from None
-        return step
+    def _steps(self) -> list[Any]:
+        """The registered steps the configuration has a section for, built (hence checked)."""
+        from .steps import load_steps
 
-    def _seq2seq(self):
-        """The Seq2seq step (:class:`Seq2seqStep`), or None when the section is empty."""
-        if not self.seq2seq:
-            return None
-        n = dict(self.seq2seq)
-        try:
-            from .models.seq2seq.step import make_estimator
-            from .models.seq2seq.step import DecodingOptions, SegmentOptions
-        except ImportError as err:
-            raise ConfigError(f"seq2seq needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
-        segment = {k: n.pop(k) for k in SEQ2SEQ_SEGMENT_FIELDS if k in n}
-        options = {k: n.pop(k) for k in SEQ2SEQ_KEYS if k in n}
-        try:
-            if "window" in segment:
-                segment["window"] = tuple(segment["window"])
-            segment_options = SegmentOptions(**segment).validate()
-            make_estimator(drop_none=False, **n).lag_bins(segment_options.bin_size)
-            decoding = DecodingOptions(**{k: options[k] for k in ("n_splits", "chunks", "latent_features", "null",
-                                                                    "n_permutations", "n_jobs") if k in options}).validate()
-            step = Seq2seqStep(segment_options, dict(n), float(options.get("test_fraction", 0.2)), decoding,
-                               str(options.get("name_prefix", "")))
-            require(0 < step.test_fraction < 1, f"test_fraction must be in (0, 1), got {step.test_fraction}")
-        except (ValueError, TypeError, NwbTavrnnError) as err:
-            raise ConfigError(f"seq2seq: {err}") from None
-        return step
+        out = []
+        for name, step in load_steps().items():
+            if not self.steps.get(name):
+                continue
+            try:
+                out.append(step.from_mapping(self.steps[name]))
+            except ImportError as err:
+                raise ConfigError(f"{name} needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
+            except (ValueError, TypeError, NwbTavrnnError) as err:
+                raise ConfigError(f"{name}: {err}") from None
+        return out
 
     def _evaluation(self):
         e = dict(self.evaluation)
@@ -521,13 +479,6 @@ class PipelineConfig:
         if not labels and e:
             log.info("no evaluation.labels: evaluation settings %s are unused", sorted(e))
         return labels or None, report_dir, evaluation
-
-
-def _suggest(key: str, allowed) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -658,18 +609,39 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
     out = {"sorting": sorting, "connectivity": connectivity, "model": model, "evaluation": evaluation}
     if resolved.importer_options:
         out = {"importer": dict(resolved.importer_options), **out}
-    if resolved.nnpoisson is not None:
-        step = resolved.nnpoisson
-        out["nnpoisson"] = {**dataclasses.asdict(step.options), "preset": step.preset,
-                            "test_fraction": step.test_fraction, "baselines": step.baselines,
-                            "compare_objectives": step.compare_objectives, "name_prefix": step.name_prefix,
-                            **step.make_model().get_params()}
-    if resolved.seq2seq is not None:
-        step = resolved.seq2seq
-        out["seq2seq"] = {**dataclasses.asdict(step.options), "test_fraction": step.test_fraction,
-                          **dataclasses.asdict(step.decoding), "name_prefix": step.name_prefix,
-                          **step.make_model().get_params()}
+    for step in resolved.steps:
+        out[step.name] = step.settings()
     return plain(out)
+
+
+def options_reference() -> str:
+    """Every configuration key and command-line flag, as Markdown tables generated from the
+    declarations (what ``docs/options.md`` holds; ``python -m nwb_tavrnn.config`` prints it)."""
+    from .connectivity import ConnectivityParams
+    from .connectivity.nodes import NodeOptions
+    from .connectivity.step import ConnectivityOptions
+    from .evaluation.report import EvaluationConfig
+    from .params import options_table
+    from .sorting import DetectionParams, SortingParams
+    from .steps import load_steps
+    from .steps.model import TAVRNNOptions
+
+    blocks = [("importer", [ImporterOptions]), ("sorting", [SortingSection, SortingParams, DetectionParams]),
+              ("connectivity", [ConnectivitySection, ConnectivityParams, NodeOptions, ConnectivityOptions]),
+              ("model", [ModelSection, TAVRNNOptions]), ("evaluation", [EvaluationSection, EvaluationConfig])]
+    blocks += [(name, [step.Params, *([step.Flags] if getattr(step, "Flags", None) else [])])
+               for name, step in load_steps().items()]
+    out = ["# Options", "",
+           "Generated from the parameters' declarations (`python -m nwb_tavrnn.config > docs/options.md`; a test",
+           "keeps this file current). Each key is a key of its section in a configuration file and of",
+           "`--set SECTION.KEY=VALUE`; the flag is its option where a command offers it (`run` offers a",
+           "subset, the step's own command more). A key of a model (`model`, `nnpoisson`, `seq2seq`) that is",
+           "not listed is an argument of the estimator (see its docstring); `--show-config` prints them all.", ""]
+    for name, classes in blocks:
+        out += [f"## `{name}`", ""]
+        for cls in classes:
+            out += [f"{cls.__name__}:", "", options_table(cls, name), ""]
+    return "\n".join(out)
 
 
 def dump_config(config: PipelineConfig, full: bool = True) -> str:
@@ -682,7 +654,7 @@ def dump_config(config: PipelineConfig, full: bool = True) -> str:
 
 
 __all__ = [
-    "SECTIONS",
+    "CORE_SECTIONS",
     "ConfigError",
     "PipelineConfig",
     "ResolvedConfig",
@@ -690,5 +662,12 @@ __all__ = [
     "dump_config",
     "load_config",
     "parse_assignment",
+    "options_reference",
     "read_config_file",
+    "section_keys",
+    "sections",
 ]
+
+
+if __name__ == "__main__":
+    print(options_reference())

@@ -36,10 +36,23 @@ class UsageError(NwbTavrnnError):
 class ParameterError(UsageError, ValueError):
     """A parameter out of its range. Raised where the parameter objects are built, the one place
     the command line, configuration files and the Python API share; a ``ValueError`` for Python
-    callers, exit code 2 on the command line."""
+    callers, exit code 2 on the command line.
+
+    ``parameter`` names the parameter when one is at fault: the command line replaces it by the
+    parameter's flag (:func:`nwb_tavrnn.params.flag_message`)."""
+
+    def __init__(self, message: str, parameter: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
-def require(ok: bool, message: str) -> None:
-    """Raise :class:`ParameterError` with ``message`` unless ``ok``."""
+class TrainingError(NwbTavrnnError):
+    """Training could not run or diverged."""
+
+    exit_code = 1
+
+
+def require(ok: bool, message: str, parameter: str | tuple[str, ...] | None = None) -> None:
+    """Raise :class:`ParameterError` with ``message`` (about ``parameter``) unless ``ok``."""
     if not ok:
-        raise ParameterError(message)
+        raise ParameterError(message, parameter)

@@ -36,11 +36,13 @@ from .io.files import (
     refuse_source_as_destination,
     temporary_work_folder,
 )
+from .io.write import working_file
 
 log = logging.getLogger(__name__)
 
-#: Relative cost of each step, for the one progress bar (the model usually dominates).
-_WEIGHTS = {"import": 0.5, "sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0, "nnpoisson": 4.0, "seq2seq": 4.0}
+#: Relative cost of each core step, for the one progress bar (the model usually dominates); a
+#: registered step gives its own (:attr:`nwb_tavrnn.steps.Step.weight`).
+_WEIGHTS = {"import": 0.5, "sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0}
 
 
 @dataclass
@@ -71,8 +73,8 @@ class PipelineResult:
     report: Any | None = None
     report_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    nnpoisson: Any | None = None  # the NNPoissonResult when the configuration asks for the step
-    seq2seq: Any | None = None  # the Seq2seqResult when the configuration asks for the step
+    #: The result of each registered step the configuration asked for (``nnpoisson``, ``seq2seq``...).
+    steps: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -92,10 +94,10 @@ class PipelineResult:
 class _Progress:
     """One progress bar over all steps; the model's epochs move it within the model's share."""
 
-    def __init__(self, steps: list[str], enabled: bool) -> None:
+    def __init__(self, steps: list[str], enabled: bool, weights: dict[str, float]) -> None:
         self.steps = steps
-        total = sum(_WEIGHTS[s] for s in steps)
-        self.share = {s: 100.0 * _WEIGHTS[s] / total for s in steps}
+        total = sum(weights[s] for s in steps)
+        self.share = {s: 100.0 * weights[s] / total for s in steps}
         self.base = 0.0
         self.bar = None
         if enabled:
@@ -242,7 +244,7 @@ def run_pipeline(
         raise OutputFileError("give an OUTPUT file, or write in place (not both)")
     final = Path(os.path.realpath(source)) if in_place else Path(output)  # in place: the file a link names
     report_dir = None
-    if resolved.labels or resolved.nnpoisson is not None or resolved.seq2seq is not None:
+    if resolved.labels or resolved.steps:
         report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
     _check_outputs(source, final, report_dir, in_place, overwrite)
     imported = None if is_url(source) else recognise(source)  # suite2p, CaImAn, linear-track: NWB first
@@ -261,65 +263,62 @@ def run_pipeline(
         _check_inputs(source, resolved)  # tables, columns, labels against the windows: before any work
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
-    steps = (["import"] * (imported is not None) + ["sorting"] * sort_first + ["connectivity", "model"] + ["evaluation"] * bool(resolved.labels)
-             + ["nnpoisson"] * (resolved.nnpoisson is not None) + ["seq2seq"] * (resolved.seq2seq is not None))
-    display = _Progress(steps, progress)
+    steps = (["import"] * (imported is not None) + ["sorting"] * sort_first + ["connectivity", "model"]
+             + ["evaluation"] * bool(resolved.labels) + [step.name for step in resolved.steps])
+    display = _Progress(steps, progress, {**_WEIGHTS, **{step.name: step.weight for step in resolved.steps}})
     timings: dict[str, float] = {}
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
     # Named after this process, after removing what a killed run of this output left (the CLI sweeps
     # too; API callers here), so a later sweep can judge this one.
     workdir = temporary_work_folder(final.stem, final.parent)
+    work = workdir / "result.nwb"
     try:
-        work = workdir / "result.nwb"
+        with working_file(work):  # the steps add to it directly: each result written once, no copy per step
 
-        def timed(step: str, fn: Callable[[], Any]) -> Any:
-            display.start(step)
-            started = time.perf_counter()
-            value = fn()
-            timings[step] = time.perf_counter() - started
-            display.finish(step)
-            log.info("%s done in %.1f s", step, timings[step])
-            if on_step is not None:
-                on_step(step, timings[step])
-            return value
+            def timed(step: str, fn: Callable[[], Any]) -> Any:
+                display.start(step)
+                started = time.perf_counter()
+                value = fn()
+                timings[step] = time.perf_counter() - started
+                display.finish(step)
+                log.info("%s done in %.1f s", step, timings[step])
+                if on_step is not None:
+                    on_step(step, timings[step])
+                return value
 
-        if imported is not None:
-            source = timed("import", lambda: _import(source, workdir / "imported.nwb", imported, resolved))
-            _check_inputs(source, resolved)
-        if sort_first:
-            timed("sorting", lambda: _sort(source, work, resolved, append=in_place))
-        elif in_place:
-            shutil.copyfile(source, work)
-        # Derived from the input (maybe streamed) unless the work file already holds the units.
-        derived = not (sort_first or in_place)
-        timed("connectivity", lambda: _connectivity(source if derived else work, work, resolved, derived,
-                                                    label=str(given)))
-        fit = timed("model", lambda: _model(work, resolved, display))
-        report = None
-        if resolved.labels:
-            report = timed("evaluation", lambda: _evaluate(work, resolved, workdir / "report", display))
-        nnpoisson = None
-        if resolved.nnpoisson is not None:
-            nnpoisson = timed("nnpoisson", lambda: _nnpoisson(work, resolved, workdir / "report" / "nnpoisson",
-                                                              display))
-        display.close()
-        n_windows, n_nodes = fit.embeddings.mean.shape[:2]
-        result = PipelineResult(str(given), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
-                                fit.model, report, None, timings)
-        seq2seq = None
-        if resolved.seq2seq is not None:
-            seq2seq = timed("seq2seq", lambda: _seq2seq(work, resolved, workdir / "report" / "seq2seq", display))
-        result.nnpoisson, result.seq2seq = nnpoisson, seq2seq
-        _move_into_place(work, final, workdir / "report", report_dir, result, in_place, overwrite)
-        for name, step_result in (("nnpoisson", nnpoisson), ("seq2seq", seq2seq)):
-            if step_result is None:
-                continue
-            step_result.path = final
-            if step_result.report_dir is not None and report_dir is not None:
-                moved = report_dir / name
-                step_result.figures = [moved / Path(p).name for p in step_result.figures]
-                step_result.report_dir = moved
-        return result
+            if imported is not None:
+                source = timed("import", lambda: _import(source, workdir / "imported.nwb", imported, resolved))
+                _check_inputs(source, resolved)
+            if sort_first:
+                timed("sorting", lambda: _sort(source, work, resolved, append=in_place))
+            elif in_place:
+                shutil.copyfile(source, work)
+            # Derived from the input (maybe streamed) unless the work file already holds the units.
+            derived = not (sort_first or in_place)
+            timed("connectivity", lambda: _connectivity(source if derived else work, work, resolved, derived,
+                                                        label=str(given)))
+            fit = timed("model", lambda: _model(work, resolved, display))
+            report = None
+            if resolved.labels:
+                report = timed("evaluation", lambda: _evaluate(work, resolved, workdir / "report", display))
+            n_windows, n_nodes = fit.embeddings.mean.shape[:2]
+            result = PipelineResult(str(given), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
+                                    fit.model, report, None, timings)
+            for step in resolved.steps:
+                (workdir / "report").mkdir(exist_ok=True)
+                result.steps[step.name] = timed(step.name, lambda step=step: step.run(
+                    work, workdir / "report" / step.name,
+                    lambda done, note, name=step.name: display.fraction(name, done, note)))
+            display.close()
+            _move_into_place(work, final, workdir / "report", report_dir, result, in_place, overwrite)
+            for name, step_result in result.steps.items():  # what the step wrote has moved with the file
+                if hasattr(step_result, "path"):
+                    step_result.path = final
+                if getattr(step_result, "report_dir", None) is not None and report_dir is not None:
+                    moved = report_dir / name
+                    step_result.figures = [moved / Path(p).name for p in step_result.figures]
+                    step_result.report_dir = moved
+            return result
     finally:
         display.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -345,10 +344,8 @@ def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
         if resolved.labels:
             check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
                                 (resolved.evaluation or EvaluationConfig()).min_purity)
-        if resolved.nnpoisson is not None:
-            resolved.nnpoisson.options.read(nwbfile)  # trials table, columns, RTs, regions
-        if resolved.seq2seq is not None:
-            resolved.seq2seq.options.read(nwbfile)  # regions, tables, labels
+        for step in resolved.steps:
+            step.check(nwbfile)  # its tables, columns and regions
 
 
 # -- the steps --------------------------------------------------------------------------------------
@@ -392,7 +389,7 @@ def _connectivity(source: PathLike, work: Path, resolved: ResolvedConfig, derive
 
 
 def _model(work: Path, resolved: ResolvedConfig, display: _Progress):
-    from .models.step import fit_file
+    from .steps.model import fit_file
 
     model = resolved.make_model()
     opts = resolved.model_options
@@ -421,38 +418,6 @@ def _evaluate(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _
     return evaluate_step(work, resolved.labels, report_dir, resolved.evaluation, f"{prefix}NodeEmbeddings",
                          f"{prefix}EvaluationScores",
                          on_step=lambda done, total, what: display.fraction("evaluation", done / total, what))
-
-
-def _nnpoisson(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _Progress):
-    from .models.nnpoisson.step import nnpoisson_file
-
-    step = resolved.nnpoisson
-    model = step.make_model()
-    epochs = int(model.epochs)
-
-    def callback(epoch: int, loss: float) -> None:
-        display.fraction("nnpoisson", epoch / epochs, f"epoch {epoch}/{epochs}, loss {loss:.4f}")
-
-    report_dir.parent.mkdir(exist_ok=True)
-    return nnpoisson_file(work, None, model, step.options, test_fraction=step.test_fraction,
-                          baselines=step.baselines, objectives=step.compare_objectives, report_dir=report_dir,
-                          in_place=True, name_prefix=step.name_prefix, callback=callback)
-
-
-def _seq2seq(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _Progress):
-    from .models.seq2seq.step import seq2seq_file
-
-    step = resolved.seq2seq
-    model = step.make_model()
-    epochs = int(model.epochs)
-
-    def callback(epoch: int, loss: float) -> None:
-        display.fraction("seq2seq", epoch / epochs, f"epoch {epoch}/{epochs}, loss {loss:.4f}")
-
-    report_dir.parent.mkdir(exist_ok=True)
-    return seq2seq_file(work, None, model, step.options, test_fraction=step.test_fraction, decoding=step.decoding,
-                        report_dir=report_dir, in_place=True, name_prefix=step.name_prefix,
-                        callback=callback)
 
 
 def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path | None, result: PipelineResult,

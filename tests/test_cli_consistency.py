@@ -37,7 +37,7 @@ INVALID = {
     "--clip-grad-norm": ["0"], "--checkpoint-every": ["0"], "--n-splits": ["1"], "--purge-gap": ["-1"],
     "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"], "--trials": ["0"], "--test-fraction": ["1.5"],
     "--segment-duration": ["0"], "--latent-dim": ["0"], "--hidden": ["0"], "--lag": ["-1"],
-    "--event-threshold": ["0"], "--baseline-window": ["0"], "--neuropil": ["-1"], "--frame-rate": ["0"],
+    "--event-threshold": ["0"], "--baseline-window": ["0"], "--neuropil": ["-1"], "--frame-rate": ["0"], "--chunks": ["0"],
 }
 
 NNPOISSON_COLUMNS = ["--stimulus", "stimulus", "--choice", "choice", "--rt", "rt"]
@@ -67,7 +67,7 @@ def files(tmp_path_factory):
     from nwb_tavrnn.connectivity import ConnectivityParams
     from nwb_tavrnn.connectivity.step import run_connectivity
     from nwb_tavrnn.models import TAVRNN
-    from nwb_tavrnn.models.step import fit_file
+    from nwb_tavrnn.steps.model import fit_file
     from nwb_tavrnn.simulate import SimulationConfig, write_simulation
 
     folder = tmp_path_factory.mktemp("cli")

@@ -16,10 +16,10 @@ PACKAGE = Path(nwb_tavrnn.__file__).parent
 #: Layer of each top-level module or package of nwb_tavrnn (a module imports only from its own
 #: layer or lower ones).
 LAYERS = {
-    "errors": 0, "plots": 0,
+    "errors": 0, "plots": 0, "params": 0,
     "io": 1, "schema": 1, "validation": 1, "testing": 1,
     "connectivity": 2, "ophys": 2, "sorting": 2, "models": 2, "evaluation": 2, "simulate": 2, "importers": 2,
-    "config": 3, "pipeline": 3, "batch": 3, "online": 3,
+    "config": 3, "pipeline": 3, "steps": 3, "batch": 3, "online": 3,
     "cli": 4,
 }
 

@@ -136,22 +136,50 @@ def test_config_api_errors(tmp_path):
     assert parse_assignment("evaluation.baselines=[vgae, vgrnn]") == ("evaluation", "baselines", ["vgae", "vgrnn"])
 
 
-def test_config_keys_match_the_steps():
-    """The keys the loader accepts are exactly the fields of the steps' parameter objects."""
+def test_config_keys_are_the_declared_parameters_and_reach_the_steps():
+    """Each section's keys are the fields of the objects it builds (declared once, nowhere
+    listed by hand), and a value given reaches the object the step runs with."""
     import dataclasses
     import inspect
 
     from nwb_tavrnn import config as c
     from nwb_tavrnn.connectivity import ConnectivityParams
+    from nwb_tavrnn.connectivity.nodes import NodeOptions
+    from nwb_tavrnn.connectivity.step import ConnectivityOptions
     from nwb_tavrnn.evaluation.report import EvaluationConfig
-    from nwb_tavrnn.models import TAVRNN
+    from nwb_tavrnn.models import TAVRNN, NNPoisson, Seq2seq
     from nwb_tavrnn.sorting import DetectionParams, SortingParams
+    from nwb_tavrnn.steps.nnpoisson import NNPoissonParams
+    from nwb_tavrnn.steps.seq2seq import Seq2seqParams
 
-    assert set(c.CONNECTIVITY_FIELDS) == {f.name for f in dataclasses.fields(ConnectivityParams)} - {"preset_name"}
-    assert set(c.MODEL_FIELDS) == set(inspect.signature(TAVRNN.__init__).parameters) - {"self", "warm_start"}
-    assert set(c.EVALUATION_FIELDS) == {f.name for f in dataclasses.fields(EvaluationConfig)}
-    assert set(c.SORT_FIELDS) | {"preprocessing"} == {f.name for f in dataclasses.fields(SortingParams)}
-    assert set(c.DETECT_FIELDS) | {"preprocessing"} == {f.name for f in dataclasses.fields(DetectionParams)}
+    def fields(*classes):
+        return {f.name for cls in classes for f in dataclasses.fields(cls)}
+
+    def arguments(cls):
+        return set(inspect.signature(cls.__init__).parameters) - {"self", "warm_start"}
+
+    expected = {
+        "importer": {"rate", "plane", "segments"},
+        "sorting": fields(c.SortingSection, SortingParams, DetectionParams),
+        "connectivity": {"preset"} | fields(ConnectivityParams, NodeOptions, ConnectivityOptions) - {"preset_name"},
+        "model": fields(c.ModelSection) | arguments(TAVRNN),
+        "evaluation": {"labels", "report_dir"} | fields(EvaluationConfig),
+        "nnpoisson": fields(NNPoissonParams) | arguments(NNPoisson),
+        "seq2seq": fields(Seq2seqParams) | arguments(Seq2seq),
+    }
+    assert set(c.sections()) == set(expected)
+    for name, keys in expected.items():
+        assert set(c.section_keys(name)) == keys, name
+    shown = c.effective_config(c.PipelineConfig.from_mapping({
+        "connectivity": {"threshold_mode": "top_k", "top_k": 7, "groups": "g1", "neuropil": 0.0},
+        "model": {"h_dim": 12, "checkpoint_every": 5}, "evaluation": {"n_boot": 9, "labels": "epochs:state"},
+        "nnpoisson": {"stimulus": "s", "choice": "c", "rt": "rt", "neural_size": 8, "test_fraction": 0.3},
+        "seq2seq": {"source": "a", "target": "b", "chunks": 3, "hidden": 16}}))
+    assert (shown["connectivity"]["top_k"], shown["connectivity"]["groups"]) == (7, ["g1"])
+    assert (shown["model"]["h_dim"], shown["model"]["checkpoint_every"]) == (12, 5)
+    assert (shown["evaluation"]["n_boot"], shown["evaluation"]["labels"]) == (9, "epochs:state")
+    assert (shown["nnpoisson"]["neural_size"], shown["nnpoisson"]["test_fraction"]) == (8, 0.3)
+    assert (shown["seq2seq"]["chunks"], shown["seq2seq"]["hidden"]) == (3, 16)
 
 
 # -- run ----------------------------------------------------------------------------------------------

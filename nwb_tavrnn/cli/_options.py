@@ -17,4 +17,21 @@ def patience_value(flag: int) -> int | None:
     return None if flag == 0 else flag
 
 
-__all__ = ["add_patience", "patience_value"]
+def step_options(parser: argparse.ArgumentParser, step: type, groups: tuple[str, ...]
+                 ) -> dict[str, argparse._ArgumentGroup]:
+    """A step's options, generated from its declared parameters (:mod:`nwb_tavrnn.params`): those
+    of ``step.Params`` and of ``step.Flags`` (the estimator arguments the command line offers), in
+    the argument ``groups`` named by each parameter. Returns the groups, for the command's own
+    options; the parser's ``flags`` default maps each parameter to its flag, so a library error
+    naming a parameter reaches the user naming the flag (:func:`nwb_tavrnn.params.flag_message`)."""
+    from ..params import add_arguments
+
+    made = {name: parser.add_argument_group(name) for name in groups}
+    flags = add_arguments(parser, step.Params, made)
+    if getattr(step, "Flags", None) is not None:
+        flags.update(add_arguments(parser, step.Flags, made))
+    parser.set_defaults(flags=flags)
+    return made
+
+
+__all__ = ["add_patience", "patience_value", "step_options"]

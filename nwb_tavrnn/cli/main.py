@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__package__}.{name}").register(subparsers)
+    from ..steps import load_steps
+    from . import step as step_command
+
+    for name, step in load_steps().items():  # a registered step without a command of its own
+        if name not in SUBCOMMANDS:
+            step_command.register(subparsers, step)
     return parser
 
 
@@ -176,7 +182,14 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(err, NoSpaceError):
             return _no_space(args, err, entry_point)
-        print(f"nwb-tavrnn {args.command}: error: {err}", file=sys.stderr)
+        from ..errors import ParameterError
+
+        text = str(err)
+        if isinstance(err, ParameterError):  # the library names the parameter; the user typed its flag
+            from ..params import flag_message
+
+            text = flag_message(err, getattr(args, "flags", {}))
+        print(f"nwb-tavrnn {args.command}: error: {text}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(f"nwb-tavrnn {args.command}: interrupted", file=sys.stderr)

@@ -22,85 +22,50 @@ import argparse
 import sys
 from typing import Any
 
-from ._options import add_patience, patience_value
 
-#: option dest -> (section, key) of the configuration it overrides.
-OPTION_KEYS: dict[str, tuple[str, str]] = {
-    "preset": ("connectivity", "preset"),
-    "bin_size": ("connectivity", "bin_size"),
-    "window": ("connectivity", "window"),
-    "step": ("connectivity", "step"),
-    "threshold_mode": ("connectivity", "threshold_mode"),
-    "threshold": ("connectivity", "threshold"),
-    "density": ("connectivity", "density"),
-    "windows_from": ("connectivity", "windows_from"),
-    "restrict_to": ("connectivity", "restrict_to"),
-    "groups": ("connectivity", "groups"),
-    "time_range": ("connectivity", "time_range"),
-    "rate": ("importer", "rate"),
-    "nodes": ("connectivity", "nodes"),
-    "series": ("connectivity", "series"),
-    "rois": ("connectivity", "rois"),
-    "signal": ("connectivity", "signal"),
-    "neuropil": ("connectivity", "neuropil"),
-    "model_preset": ("model", "preset"),
-    "epochs": ("model", "epochs"),
-    "patience": ("model", "patience"),
-    "seed": ("model", "seed"),
-    "device": ("model", "device"),
-    "labels": ("evaluation", "labels"),
-    "seeds": ("evaluation", "seeds"),
-    "n_permutations": ("evaluation", "n_permutations"),
-    "baselines": ("evaluation", "baselines"),
-    "report_dir": ("evaluation", "report_dir"),
-    "sorter": ("sorting", "sorter"),
-    "format": ("sorting", "format"),
-    "electrical_series": ("sorting", "electrical_series"),
-    "n_jobs": ("sorting", "n_jobs"),
-}
+
+def _run_options() -> list[tuple[str, type, tuple[str, ...], bool]]:
+    """What ``run`` and ``batch`` offer as options: (section, the class declaring them, which,
+    whether ``--help`` shows the class's defaults). Everything else is a configuration key."""
+    from ..config import ConnectivitySection, EvaluationSection, ImporterOptions, ModelSection, SortingSection
+    from ..connectivity import ConnectivityParams
+    from ..connectivity.nodes import NodeOptions
+    from ..connectivity.step import ConnectivityOptions
+    from ..steps.model import TAVRNNOptions
+
+    return [("importer", ImporterOptions, ("rate",), True),
+            ("connectivity", ConnectivitySection, ("preset",), True),
+            ("connectivity", ConnectivityParams, ("bin_size", "window", "step", "threshold_mode", "threshold",
+                                                  "density"), False),  # the preset's defaults, not the class's
+            ("connectivity", ConnectivityOptions, ("windows_from", "restrict_to", "groups", "time_range"), True),
+            ("connectivity", NodeOptions, ("nodes", "series", "rois", "signal", "neuropil"), True),
+            ("model", ModelSection, ("preset",), True),
+            ("model", TAVRNNOptions, ("epochs", "patience", "seed", "device"), True),
+            ("evaluation", EvaluationSection, ("labels", "report_dir"), True),
+            ("sorting", SortingSection, ("n_jobs",), True)]
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    """The configuration options shared by ``run`` and ``batch``."""
+    """The configuration options shared by ``run`` and ``batch``, generated from the steps'
+    declared parameters (:mod:`nwb_tavrnn.params`)."""
+    from ..params import add_arguments
+
     c = parser.add_argument_group("configuration")
     c.add_argument("--config", metavar="FILE", help="YAML (.yaml/.yml) or TOML (.toml) configuration file")
     c.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one setting (repeatable), e.g. --set model.h_dim=64 --set connectivity.binary=true")
     c.add_argument("--show-config", action="store_true", help="print the settings that would be used, and exit")
-    i = parser.add_argument_group("import (suite2p folders, CaImAn HDF5 files, the linear-track folder)")
-    i.add_argument("--rate", type=float, help="imaging frame rate in Hz (suite2p without ops.npy needs it)")
-    g = parser.add_argument_group("connectivity")
-    g.add_argument("--preset", choices=["default", "dishbrain", "hippocampus", "ophys"],
-                   help="connectivity preset (default: ophys for ROI traces, default for spike trains)")
-    g.add_argument("--bin-size", type=float, help="bin width in seconds")
-    g.add_argument("--window", type=float, help="window length in seconds")
-    g.add_argument("--step", type=float, help="step between window starts in seconds")
-    g.add_argument("--threshold-mode", choices=["fixed", "top_k", "density", "mp", "none"],
-                   help="how edges are kept: |r| >= --threshold, top-k partners, a fixed density, the "
-                        "Marchenko-Pastur null, or every pair")
-    g.add_argument("--threshold", type=float, help="fixed: keep |r| >= this")
-    g.add_argument("--density", type=float, help="density: fraction of pairs kept per window")
-    g.add_argument("--windows-from", metavar="TABLE[:COLUMN]", help="one window per interval or per run of labels")
-    g.add_argument("--restrict-to", metavar="TABLE[:COLUMN=VALUE]", help="slide windows only inside these intervals")
-    g.add_argument("--groups", nargs="+", help="keep nodes of these electrode groups")
-    g.add_argument("--time-range", type=float, nargs=2, metavar=("START", "STOP"), help="seconds")
-    g.add_argument("--nodes", choices=["auto", "units", "rois"],
-                   help="units' spike trains or ROI traces (auto: the units when the file has any, else the ROIs)")
-    g.add_argument("--series", metavar="PATH", help="ROIs: the RoiResponseSeries (default: the only plane's raw "
-                                                    "fluorescence)")
-    g.add_argument("--rois", choices=["accepted", "all"], help="ROIs: the segmentation's accepted cells or all")
-    g.add_argument("--signal", choices=["raw", "dff", "events"], help="ROIs: as stored, dF/F, or 0/1 events")
-    g.add_argument("--neuropil", type=float, metavar="K",
-                   help="ROIs: subtract K x the plane's Neuropil series (suite2p uses 0.7; default 0: none)")
-    m = parser.add_argument_group("model")
-    m.add_argument("--model-preset", choices=["faithful", "improved"], help="TAVRNN preset")
-    m.add_argument("--epochs", type=int, help="maximum epochs")
-    add_patience(m)
-    m.add_argument("--seed", type=int, help="model seed")
-    m.add_argument("--device", help="auto, cpu, cuda, cuda:N")
-    e = parser.add_argument_group("evaluation")
-    e.add_argument("--labels", metavar="SPEC",
-                   help="window labels, e.g. epochs:state or trials:hit:top_bottom=3 (enables evaluation)")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for section, cls, only, defaults in _run_options():
+        title = {"importer": "import (suite2p folders, CaImAn HDF5 files, the linear-track folder)",
+                 "sorting": "sorting (raw voltage input only)"}.get(section, section)
+        if section not in groups:
+            groups[section] = parser.add_argument_group(title)
+        add_arguments(parser, cls, {"": groups[section], **{g: groups[section] for g in _group_names(cls)}},
+                      only=only, prefix=f"{section}.", defaults=defaults)
+    e = groups["evaluation"]
+    e.add_argument("--report-dir", dest="evaluation.report_dir", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # older spelling
     e.add_argument("--seeds", type=int, help="k-means restarts of the clustering scores (10)")
     e.add_argument("--permutations", dest="n_permutations", type=int, help="labellings of the label null (200)")
     e.add_argument("--n-permutations", dest="n_permutations", type=int, help=argparse.SUPPRESS)  # older spelling
@@ -108,36 +73,49 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                    help="raw_correlation population_rates vgae vgrnn (none: give the option alone)")
     e.add_argument("--no-time-shuffle", action="store_true", help="skip the time-shuffle null (it refits the model)")
     e.add_argument("--no-figures", action="store_true", help="scores only, no figures")
-    e.add_argument("--report", dest="report_dir", metavar="DIR",
-                   help="folder of scores and figures (default OUTPUT stem + _report)")
-    e.add_argument("--report-dir", dest="report_dir", help=argparse.SUPPRESS)  # older spelling
-    s = parser.add_argument_group("sorting (raw voltage input only)")
+    s = groups["sorting"]
     from .sort import add_reader_options
 
     add_reader_options(s)
     s.add_argument("--sorter", help="SpikeInterface sorter (default lupin)")
     s.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings instead of sorting")
-    s.add_argument("--sort-jobs", dest="n_jobs", type=int, help="parallel jobs of the sorting step")
-    s.add_argument("--n-jobs", dest="n_jobs", type=int, help=argparse.SUPPRESS)  # older spelling
+    s.add_argument("--n-jobs", dest="sorting.n_jobs", type=int, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # older spelling
+
+
+def _group_names(cls: type) -> set[str]:
+    from ..params import parameters
+
+    return {p.group for p in parameters(cls) if p.group}
+
+
+#: option dest -> (section, key) of the options not generated from a declaration.
+OPTION_KEYS: dict[str, tuple[str, str]] = {
+    "seeds": ("evaluation", "seeds"),
+    "n_permutations": ("evaluation", "n_permutations"),
+    "baselines": ("evaluation", "baselines"),
+    "sorter": ("sorting", "sorter"),
+    "format": ("sorting", "format"),
+    "electrical_series": ("sorting", "electrical_series"),
+}
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Section -> key -> value of everything given on the command line (--set first, options last)."""
     from ..config import parse_assignment
+    from ..params import given
 
     overrides: dict[str, dict[str, Any]] = {}
     for text in getattr(args, "assignments", []) or []:
         section, key, value = parse_assignment(text)
         overrides.setdefault(section, {})[key] = value
+    for section, cls, only, _ in _run_options():
+        values = {k: v for k, v in given(args, cls, prefix=f"{section}.").items() if k in only}
+        overrides.setdefault(section, {}).update(values)
     for dest, (section, key) in OPTION_KEYS.items():
         value = getattr(args, dest, None)
-        if value is None:
-            continue
-        if dest == "patience":
-            value = patience_value(value)
-        if dest == "time_range":
-            value = list(value)
-        overrides.setdefault(section, {})[key] = value
+        if value is not None:
+            overrides.setdefault(section, {})[key] = value
     if getattr(args, "no_time_shuffle", False):
         overrides.setdefault("evaluation", {})["time_shuffle"] = False
     if getattr(args, "no_figures", False):
@@ -151,7 +129,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         if options:
             section = overrides.setdefault("sorting", {})
             section["reader_options"] = {**(section.get("reader_options") or {}), **options}
-    return overrides
+    return {k: v for k, v in overrides.items() if v}
 
 
 def config_from_args(args: argparse.Namespace):

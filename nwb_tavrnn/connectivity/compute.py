@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ParameterError, require
 from ..io.spike_trains import is_traces
+from ..params import Check, at_least, between, check, param, positive
 from .correlation import iter_window_correlations
 from .thresholds import THRESHOLD_MODES, apply_threshold, mp_edges, weighted_adjacency
 from .windows import Windows, explicit_windows, sliding_windows
@@ -96,43 +97,39 @@ class ConnectivityParams:
         Name of the preset these came from, if any (provenance only).
     """
 
-    bin_size: float = 0.05
-    binary: bool = False
-    window: float = 120.0
-    step: float = 60.0
-    absolute: bool = True
-    threshold_mode: str = "density"
-    threshold: float = 0.6
-    top_k: int = 5
-    density: float = 0.1
-    mp_null: str = "shuffle"
-    n_surrogates: int = 1000
-    mp_band: float = 0.95
-    mp_sides: str = "both"
-    mp_edge_tol: float | None = None
-    seed: int = 0
+    bin_size: float = param(0.05, help="bin width in seconds", check=positive(), group="binning and windows")
+    binary: bool = param(False, help="1/0 bins (--counts: spike-count bins)", group="binning and windows",
+                         check=Check(lambda v: isinstance(v, (bool, np.bool_)), "must be true or false"))
+    window: float = param(120.0, help="window length in seconds", check=positive(), group="binning and windows")
+    step: float = param(60.0, help="step between window starts in seconds", check=positive(),
+                        group="binning and windows")
+    absolute: bool = param(True, flag="--signed", negate=True, help="store signed r instead of |r|", group="edges",
+                           check=Check(lambda v: isinstance(v, (bool, np.bool_)), "must be true or false"))
+    threshold_mode: str = param("density", choices=THRESHOLD_MODES, group="edges",
+                                help="how edges are kept: |r| >= threshold, top_k partners, a fixed density, the "
+                                     "Marchenko-Pastur null (mp), or every pair (none)")
+    threshold: float = param(0.6, help="fixed: keep |r| >= this", group="edges",
+                             check=Check(lambda v: 0 <= v <= 1, "is a |r| level in [0, 1]"))
+    top_k: int = param(5, help="top_k: partners kept per node", check=at_least(1), group="edges")
+    density: float = param(0.1, help="density: fraction of pairs kept per window", group="edges",
+                           check=Check(lambda v: 0 < v <= 1, "must be in (0, 1]"))
+    mp_null: str = param("shuffle", choices=("shuffle", "analytic"), group="edges",
+                         help="mp: time-shuffled surrogates (the paper) or the analytic bound (fast)")
+    n_surrogates: int = param(1000, help="mp shuffle: surrogates per window", check=at_least(1), group="edges")
+    mp_band: float = param(0.95, help="mp: width of the null band", check=between(0, 1), flag=None)
+    mp_sides: str = param("both", choices=("both", "upper"), flag=None,
+                          help="mp: keep components outside the band on both sides or only the upper")
+    mp_edge_tol: float | None = param(None, flag=None, check=between(0, 1, closed=True),
+                                      help="mp: |rebuilt r| above which a pair is an edge (default: the null level "
+                                           "of one |r|)")
+    seed: int = param(0, help="seed of the surrogates", check=at_least(0), group="edges")
     preset_name: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("binary", "absolute"):
-            require(isinstance(getattr(self, name), (bool, np.bool_)), f"{name} must be true or false, got "
-                                                                       f"{getattr(self, name)!r}")
-        require(self.bin_size > 0, f"bin_size must be positive seconds, got {self.bin_size}")
-        require(self.window > 0 and self.step > 0, f"window ({self.window}) and step ({self.step}) must be positive seconds")
+        check(self)
         require(self.window >= self.bin_size and self.step >= self.bin_size,
-                f"window ({self.window}) and step ({self.step}) must be at least one bin ({self.bin_size} s)")
-        require(self.threshold_mode in THRESHOLD_MODES,
-                f"threshold_mode must be one of {', '.join(THRESHOLD_MODES)}, got {self.threshold_mode!r}")
-        require(0 <= self.threshold <= 1, f"threshold is a |r| level in [0, 1], got {self.threshold}")
-        require(0 < self.density <= 1, f"density must be in (0, 1], got {self.density}")
-        require(self.top_k >= 1, f"top_k must be >= 1 partner per node, got {self.top_k}")
-        require(self.mp_null in ("shuffle", "analytic"), f"mp_null must be 'shuffle' or 'analytic', got {self.mp_null!r}")
-        require(self.mp_sides in ("both", "upper"), f"mp_sides must be 'both' or 'upper', got {self.mp_sides!r}")
-        require(0 < self.mp_band < 1, f"mp_band must be in (0, 1), got {self.mp_band}")
-        require(self.n_surrogates >= 1, f"n_surrogates must be >= 1, got {self.n_surrogates}")
-        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
-        require(self.mp_edge_tol is None or 0 <= self.mp_edge_tol <= 1,
-                f"mp_edge_tol is a |r| level in [0, 1], got {self.mp_edge_tol}")
+                f"window ({self.window}) and step ({self.step}) must be at least one bin ({self.bin_size} s)",
+                ("window", "step"))
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ConnectivityParams:
@@ -144,8 +141,8 @@ class ConnectivityParams:
             modes = MODE_FIELDS.get(key)
             if modes and params.threshold_mode not in modes:
                 raise ParameterError(
-                    f"{key} (--{key.replace('_', '-')}) applies to threshold mode {' or '.join(modes)} only, and these "
-                    f"settings use {params.threshold_mode!r}; set threshold_mode (--threshold-mode) too")
+                    f"{key} applies to threshold mode {' or '.join(modes)} only, and these settings use "
+                    f"{params.threshold_mode!r}; set threshold_mode too", (key, "threshold_mode"))
         return params
 
     def to_dict(self) -> dict[str, Any]:

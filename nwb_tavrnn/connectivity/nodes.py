@@ -11,7 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputFileError, require
+from ..errors import InputFileError
+from ..ophys.read import ROI_SELECTIONS
+from ..ophys.signals import SIGNALS
+from ..params import between, check, param, positive
 
 __all__ = ["NODE_KINDS", "NodeOptions", "read_graph_nodes"]
 
@@ -42,26 +45,24 @@ class NodeOptions:
         suite2p's own analyses use 0.7).
     """
 
-    nodes: str = "auto"
-    series: str | None = None
-    rois: str = "accepted"
-    signal: str = "raw"
-    event_threshold: float = 2.5
-    baseline_window: float = 60.0
-    neuropil: float = 0.0
+    nodes: str = param("auto", choices=NODE_KINDS, group="nodes",
+                       help="units' spike trains or ROI traces (auto: the units when the file has any, else the ROIs)")
+    series: str | None = param(None, metavar="PATH", group="nodes",
+                               help="ROIs: the RoiResponseSeries, e.g. Fluorescence/RoiResponseSeries (default: the "
+                                    "only plane's raw fluorescence)")
+    rois: str = param("accepted", choices=ROI_SELECTIONS, group="nodes",
+                      help="ROIs: the segmentation's accepted cells (where it says) or all")
+    signal: str = param("raw", choices=SIGNALS, group="nodes",
+                        help="ROIs: the trace as stored, dF/F on suite2p's maximin baseline, or 0/1 events")
+    event_threshold: float = param(2.5, check=positive(), group="nodes",
+                                   help="ROIs, events: noise levels above the baseline")
+    baseline_window: float = param(60.0, check=positive(), group="nodes",
+                                   help="ROIs, dff/events: baseline filter length in seconds")
+    neuropil: float = param(0.0, metavar="K", group="nodes", check=between(0, 2, closed=True),
+                            help="ROIs: subtract K x the plane's Neuropil series (suite2p uses 0.7; 0: none)")
 
     def __post_init__(self) -> None:
-        from ..ophys.read import ROI_SELECTIONS
-        from ..ophys.signals import SIGNALS
-
-        require(self.nodes in NODE_KINDS, f"nodes must be one of {', '.join(NODE_KINDS)}, got {self.nodes!r}")
-        require(self.rois in ROI_SELECTIONS, f"rois must be one of {', '.join(ROI_SELECTIONS)}, got {self.rois!r}")
-        require(self.signal in SIGNALS, f"signal must be one of {', '.join(SIGNALS)}, got {self.signal!r}")
-        require(float(self.event_threshold) > 0, f"event_threshold must be positive, got {self.event_threshold}")
-        require(float(self.baseline_window) > 0, f"baseline_window must be positive seconds, got "
-                                                 f"{self.baseline_window}")
-        require(0.0 <= float(self.neuropil) <= 2.0, f"neuropil is a factor k of F - k*Fneu in [0, 2], got "
-                                                    f"{self.neuropil}")
+        check(self)
         if self.nodes == "units" and self.trace_options_given:
             raise InputFileError(f"{', '.join(self.trace_options_given)}: options of ROI traces, and nodes are "
                                  "units (use nodes: rois)")

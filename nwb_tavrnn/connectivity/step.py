@@ -24,6 +24,7 @@ from ..io.intervals import intervals_table, label_run_windows, parse_table_spec,
 from ..io.read import read_intervals
 from ..io.spike_trains import SpikeTrains, is_traces
 from ..io.write import append_results, module_for, write_derived
+from ..params import Check, at_least, check, param
 from .compute import ConnectivityParams, check_params_for_nodes, iter_dynamic_connectivity, plan_windows
 from .nodes import NodeOptions
 from .windows import Windows, sliding_windows_in_ranges
@@ -32,6 +33,41 @@ log = logging.getLogger(__name__)
 
 #: Target size of one HDF5 chunk of the graph datasets (DESIGN: chunks of ~1-10 MB).
 CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def _time_range(value: Any) -> bool:
+    return value is None or (len(value) == 2 and float(value[1]) > float(value[0]))
+
+
+@dataclass
+class ConnectivityOptions:
+    """How the connectivity step chooses its windows and nodes, and names what it writes (the
+    keyword arguments of :func:`run_connectivity` beside the parameters and the nodes)."""
+
+    windows_from: str | None = param(None, metavar="TABLE[:COLUMN]", group="binning and windows",
+                                     help="one window per interval of TABLE, or per run of equal COLUMN values")
+    restrict_to: str | None = param(None, metavar="TABLE[:COLUMN=VALUE]", group="binning and windows",
+                                    help="slide windows only inside these intervals")
+    time_range: tuple[float, float] | None = param(
+        None, parse=float, nargs=2, metavar=("START", "STOP"), group="binning and windows",
+        check=Check(_time_range, "must be [start, stop] seconds with stop after start"),
+        help="use only this part of the recording, in seconds")
+    groups: tuple[str, ...] | None = param(None, parse=str, nargs="+", group="nodes",
+                                           help="keep nodes of these electrode groups")
+    locations: tuple[str, ...] | None = param(None, parse=str, nargs="+", group="nodes",
+                                              help="keep nodes at these locations")
+    name: str = param("DynamicConnectivity", group="output", help="name of the result in the file")
+    store_correlation: bool = param(True, flag="--no-correlation", negate=True, group="output",
+                                    help="do not store the unthresholded correlation (the model's features need it)")
+    chunk_windows: int | None = param(None, flag=None, check=at_least(1), help="windows computed per chunk (memory)")
+
+    def __post_init__(self) -> None:
+        for key in ("groups", "locations"):
+            if isinstance(getattr(self, key), str):  # one name given without a list
+                setattr(self, key, [getattr(self, key)])
+        check(self)
+        if self.time_range is not None:
+            self.time_range = (float(self.time_range[0]), float(self.time_range[1]))
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -366,6 +367,27 @@ def write_derived(
     return Path(destination)
 
 
+#: Private working files of a run (see :func:`working_file`), by real path.
+_WORKING_FILES: set[str] = set()
+
+
+@contextmanager
+def working_file(path: PathLike) -> Iterator[Path]:
+    """Within the block, results added in place to ``path`` are written into it directly.
+
+    For a run's private temporary file, which is moved into place atomically once every step has
+    written to it (:func:`nwb_tavrnn.pipeline.run_pipeline`): a copy per step to keep each step
+    atomic would write the whole file once per step, and on a failure the whole file is discarded
+    anyway.
+    """
+    key = os.path.realpath(path)
+    _WORKING_FILES.add(key)
+    try:
+        yield Path(path)
+    finally:
+        _WORKING_FILES.discard(key)
+
+
 def append_results(
     source_path: PathLike,
     objects: Iterable[NWBDataInterface] | Callable[[NWBFile], Iterable[NWBDataInterface]],
@@ -394,8 +416,10 @@ def append_results(
         raise OutputFileError("give a destination path, or ask for in-place writing explicitly")
     else:
         refuse_source_as_destination(source_path, destination)
-    with atomic_destination(destination, overwrite=overwrite, copy_from=source_path) as tmp:
-        if in_place:
+    direct = in_place and os.path.realpath(source_path) in _WORKING_FILES
+    with (nullcontext(source_path) if direct else
+          atomic_destination(destination, overwrite=overwrite, copy_from=source_path)) as tmp:
+        if in_place and not direct:
             os.chmod(tmp, source_path.stat().st_mode)
         with NWBHDF5IO(str(tmp), "a", load_namespaces=True) as io:
             nwbfile = io.read()

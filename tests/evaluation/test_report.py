@@ -23,7 +23,7 @@ def fitted(tmp_path_factory):
     from nwb_tavrnn.connectivity import ConnectivityParams
     from nwb_tavrnn.connectivity.step import run_connectivity
     from nwb_tavrnn.models import TAVRNN
-    from nwb_tavrnn.models.step import fit_file
+    from nwb_tavrnn.steps.model import fit_file
     from nwb_tavrnn.simulate import SimulationConfig, write_simulation
 
     folder = tmp_path_factory.mktemp("eval")

@@ -285,7 +285,7 @@ def test_per_unit_model_refuses_other_units_and_the_faithful_loss():
 def test_validation_is_a_contiguous_block_without_overlapping_training_trials():
     from dataclasses import replace
 
-    from nwb_tavrnn.models.nnpoisson.evaluate import validation_block
+    from nwb_tavrnn.models.nnpoisson.splits import validation_block
 
     _, data = _trials(40, seed=7)
     data = replace(data, onsets=np.arange(40) * 1.5)  # 1 s windows every 1.5 s: no overlap

@@ -14,7 +14,7 @@ from nwb_tavrnn.evaluation.region_prediction import HistoryGLM, MeanRate, bits_p
 from nwb_tavrnn.evaluation.splits import holdout_blocks  # noqa: E402
 from nwb_tavrnn.io.region_pairs import read_region_pair  # noqa: E402
 from nwb_tavrnn.models.seq2seq import Seq2seq  # noqa: E402
-from nwb_tavrnn.models.seq2seq.step import DECODING_INPUTS, DecodingOptions, latent_input, rate_features  # noqa: E402
+from nwb_tavrnn.steps.seq2seq import DECODING_INPUTS, DecodingOptions, latent_input, rate_features  # noqa: E402
 from nwb_tavrnn.simulate.two_region import TwoRegionConfig, simulate_two_region, two_region_nwbfile  # noqa: E402
 
 pytestmark = pytest.mark.slow

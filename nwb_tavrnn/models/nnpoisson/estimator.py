@@ -38,7 +38,7 @@ from .._torch import deterministic, resolve_device, torch_threads
 from ..base import Estimator
 from ..registry import register_model
 from ..training import EpochCallback, Objective, TrainingConfig, TrainingState
-from .evaluate import validation_block
+from .splits import validation_block
 from .likelihood import (
     LossSettings,
     TrialTensors,

@@ -15,33 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...io.trials import TrialSpikes
+from ..io.trials import TrialSpikes
+from ..models.nnpoisson.splits import TrialSplit
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrialSplit:
-    """Trial indices of the training and test sets, and the trials left out of both because their
-    window overlaps a test trial's window (they would share spikes with it).
-
-    Shapes
-    ------
-    train, test, gap : (n,) int64 indices into the trials
-    """
-
-    train: np.ndarray
-    test: np.ndarray
-    gap: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-    def labels(self, n_trials: int, validation: np.ndarray | None = None) -> np.ndarray:
-        """``train`` / ``validation`` / ``test`` / ``excluded`` per trial. Shape (trials,)."""
-        out = np.full(n_trials, "excluded", dtype=object)
-        out[self.train] = "train"
-        if validation is not None:
-            out[validation] = "validation"
-        out[self.test] = "test"
-        return out
 
 
 def split_trials(data: TrialSpikes, test_fraction: float = 0.2, blocks: int = 10) -> TrialSplit:
@@ -52,37 +29,12 @@ def split_trials(data: TrialSpikes, test_fraction: float = 0.2, blocks: int = 10
     trial's neighbours are mostly test trials too). Training trials whose window overlaps a test
     trial's window are left out of training (``gap``): no spike is in both sets.
     """
-    from ...evaluation.splits import holdout_blocks
+    from .splits import holdout_blocks
 
     train, test, gap = holdout_blocks(data.onsets, data.onsets + data.window, test_fraction, blocks)
     if len(gap):
         log.info("left %d training trials out: their windows overlap test trials' windows", len(gap))
     return TrialSplit(train=train, test=test, gap=gap)
-
-
-def validation_block(data: TrialSpikes, fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The early-stopping split of the training trials: the last ``fraction`` of them in time (one
-    contiguous block), the rest for training, less the training trials whose window overlaps a
-    validation window (they would share spikes with it).
-
-    A random subset would put every validation trial beside training trials of the same stretch
-    of the session, so slow drifts (of engagement, of the recording) would look predictable.
-
-    Shapes
-    ------
-    returns : train (n,), validation (v,), gap (g,) int64 indices into the trials, sorted
-    """
-    n = data.n_trials
-    n_val = int(round(float(fraction) * n))
-    order = np.argsort(data.onsets, kind="stable")
-    if n_val == 0:
-        return np.sort(order), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    val, rest = order[n - n_val:], order[:n - n_val]
-    first = data.onsets[val].min()
-    overlap = data.onsets[rest] + data.window > first
-    if overlap.any():
-        log.info("left %d training trials out of the fit: their windows overlap the validation block", overlap.sum())
-    return np.sort(rest[~overlap]), np.sort(val), np.sort(rest[overlap])
 
 
 @dataclass
@@ -111,7 +63,7 @@ BEHAVIOUR_BLOCK = 10
 def _neural_rows(name: str, model: Any, test: TrialSpikes, references: dict[str, Any]) -> tuple[list, dict]:
     """Held-out neural scores of one model: pooled per region (against a homogeneous rate per
     region) and per unit (against a homogeneous rate per unit), and the time-rescaling tests."""
-    from ...evaluation import point_process as pp
+    from . import point_process as pp
 
     rows: list[dict[str, Any]] = []
     reference, unit_reference = references["region"], references["unit"]
@@ -167,7 +119,7 @@ def score_methods(models: dict[str, Any], train: TrialSpikes, test: TrialSpikes,
         Method name → fitted model implementing the IntensityModel or UnitIntensityModel
         protocol (and optionally the BehaviourModel one) of :mod:`nwb_tavrnn.evaluation.point_process`.
     """
-    from ...evaluation import point_process as pp
+    from . import point_process as pp
 
     references = {"region": pp.HomogeneousPoisson().fit(train), "unit": pp.HomogeneousPoisson(per="unit").fit(train)}
     rows: list[dict[str, Any]] = []
@@ -215,7 +167,7 @@ def fit_methods(model: Any, train: TrialSpikes, *, baselines: bool = True, objec
     ``baselines`` the PSTH and GLM baselines, per region and per unit; with ``objectives`` also
     the behaviour-only fit.
     """
-    from ...evaluation import point_process as pp
+    from . import point_process as pp
 
     out: dict[str, Any] = {}
     if on_step is not None:
@@ -242,4 +194,4 @@ def fit_methods(model: Any, train: TrialSpikes, *, baselines: bool = True, objec
     return out
 
 
-__all__ = ["Evaluation", "TrialSplit", "fit_methods", "score_methods", "split_trials", "validation_block"]
+__all__ = ["Evaluation", "TrialSplit", "fit_methods", "score_methods", "split_trials"]

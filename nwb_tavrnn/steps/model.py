@@ -14,16 +14,55 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFileError, NwbTavrnnError, OutputFileError, require
+from ..errors import InputFileError, OutputFileError, TrainingError, require
 from ..io.files import PathLike, check_writable, open_nwb
+from ..params import param, patience
 
 log = logging.getLogger(__name__)
 
 
-class TrainingError(NwbTavrnnError):
-    """Training could not run or diverged."""
+def attention_value(value: str) -> str | int | None:
+    """``--attention``: ``full``, ``none`` or a window width."""
+    import argparse
 
-    exit_code = 1
+    if value.lower() == "none":
+        return None
+    if value.lower() == "full":
+        return "full"
+    try:
+        width = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'full', 'none' or a window width, got {value!r}") from None
+    if width < 1:
+        raise argparse.ArgumentTypeError("the attention window width must be at least 1")
+    return width
+
+
+@dataclass
+class TAVRNNOptions:
+    """The TAVRNN arguments the command line offers (None: the preset's or the default); a
+    configuration's ``model`` section takes every argument of :class:`~nwb_tavrnn.models.TAVRNN`."""
+
+    seed: int | None = param(None, parse=int, group="model",
+                             help="random seed (default 0); same seed, same result on CPU")
+    epochs: int | None = param(None, parse=int, group="model", help="maximum epochs (default 500)")
+    patience: int | None = param(None, parse=patience, metavar="EPOCHS", group="model",
+                                 help="epochs without improvement before stopping (50; 0 = never stop early)")
+    lr: float | None = param(None, parse=float, group="model", help="Adam learning rate (default 0.01)")
+    h_dim: int | None = param(None, parse=int, group="model", help="recurrent state size (default 32)")
+    z_dim: int | None = param(None, parse=int, group="model", help="latent size (default 8)")
+    features: str | None = param(None, choices=("correlation", "identity"), group="model",
+                                 help="node features (default correlation: each node's |r| row)")
+    attention: str | int | None = param(None, parse=attention_value, metavar="full|none|W", group="model",
+                                        help="attend over the whole history (default), the last W windows, or not "
+                                             "at all (VGRNN)")
+    edge_weights: bool | None = param(None, switch=True, group="model", help="weight GCN messages by |r|")
+    clip_grad_norm: float | None = param(None, parse=float, group="model",
+                                         help="clip the gradient norm before each step")
+    decoder: str | None = param(None, choices=("auto", "dense", "sampled"), group="model",
+                                help="reconstruction loss: exact dense, or edges + sampled non-edges (auto: dense up "
+                                     "to 2048 nodes)")
+    device: str | None = param(None, group="model", help="auto (default), cpu, cuda, cuda:N")
 
 
 @dataclass

@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InputFileError, OutputFileError, require
-from ...io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
+from ..errors import InputFileError, OutputFileError, TrainingError, require
+from ..io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
+from ..params import between, check, names, param, patience, positive
+from .base import ModelStep, register_step
 
 log = logging.getLogger(__name__)
 
@@ -29,43 +31,71 @@ MODULE_DESCRIPTION = ("NNPoisson: neural-network Poisson model of stimulus, regi
                       "time (nwb_tavrnn)")
 
 
+def columns(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    """``"a, b"`` → ``("a", "b")``: comma-separated names, as the command line and config give them."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
+
+
+def components_value(value: str) -> int | str:
+    """``--components``: a whole number, or ``auto``."""
+    import argparse
+
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(value)  # the estimator checks the range, in one line
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or 'auto', got {value!r}") from None
+
+
 @dataclass
 class TrialOptions:
-    """How trials are read (:func:`~nwb_tavrnn.io.trials.read_trial_spikes`): the CLI's and the
-    configuration's ``nnpoisson`` options."""
+    """How trials are read (:func:`~nwb_tavrnn.io.trials.read_trial_spikes`)."""
 
-    stimulus: tuple[str, ...] = ()
-    choice: str = ""
-    rt: str | None = None
-    response_time: str | None = None
-    trials: str = "trials"
-    onset: str = "start_time"
-    rt_reference: str | None = None
-    regions: str = "auto"
-    keep_regions: tuple[str, ...] | None = None
-    window: float = 1.0
-    no_response: tuple[str, ...] | None = None
-    late: str = "error"
-    invalid: str = "error"
+    stimulus: tuple[str, ...] = param((), help="stimulus feature columns (numbers used as given, text one-hot "
+                                      "encoded)", parse=columns, metavar="COL[,COL]", required=True, group="trials")
+    choice: str = param("", help="response column; its values are the actions", metavar="COL", required=True,
+                        group="trials")
+    rt: str | None = param(None, help="reaction time column (s, from the onset or rt_reference); or response_time",
+                           metavar="COL", group="trials")
+    response_time: str | None = param(None, help="session time of the response (s), instead of a reaction time",
+                                      metavar="COL",
+                                      group="trials")
+    trials: str = param("trials", help="intervals table of the trials", metavar="TABLE", group="trials")
+    onset: str = param("start_time", help="stimulus onset column: time zero of each trial", metavar="COL",
+                       group="trials")
+    rt_reference: str | None = param(None, help="the column rt is measured from, when not the onset",
+                                     flag="--rt-from", metavar="COL", group="trials")
+    regions: str = param("auto", help="where a unit's region comes from: auto (a Units 'region' column, else the "
+                         "electrodes' location), location, group, or a Units column name", metavar="SPEC",
+                         group="trials")
+    keep_regions: tuple[str, ...] | None = param(None, help="only these regions, in this order", parse=columns,
+                                                 metavar="A[,B]", group="trials")
+    window: float = param(1.0, help="response window after onset, s: spikes and responses in [0, W) are modelled",
+                          check=positive(), metavar="W", group="trials")
+    no_response: tuple[str, ...] | None = param(None, help="choice values meaning no response (default: none, "
+                                                "nan, timeout, -1, empty)", parse=columns, metavar="VALUES",
+                                                group="trials")
+    late: str = param("error", help="responses after the window: an error, or (censor) no response within it",
+                      choices=("error", "censor"), group="trials")
+    invalid: str = param("error", help="trials with a negative or missing RT, or no spike at all: an error, or "
+                         "(drop) left out", choices=("error", "drop"), group="trials")
 
     def validate(self) -> TrialOptions:
-        self.stimulus = tuple(self.stimulus) if not isinstance(self.stimulus, str) else tuple(
-            s.strip() for s in self.stimulus.split(",") if s.strip())
-        require(len(self.stimulus) >= 1, "give the stimulus column(s) of the trials table (--stimulus COL[,COL])")
-        require(bool(self.choice), "give the choice column of the trials table (--choice COL)")
-        require((self.rt is None) != (self.response_time is None),
-                "give exactly one of --rt COL (reaction time) and --response-time COL (session time of the response)")
-        require(float(self.window) > 0, f"window must be positive seconds, got {self.window}")
-        require(self.late in ("error", "censor"), f"late must be error or censor, got {self.late!r}")
-        require(self.invalid in ("error", "drop"), f"invalid must be error or drop, got {self.invalid!r}")
+        self.stimulus = columns(self.stimulus)
         for name in ("keep_regions", "no_response"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                setattr(self, name, tuple(v.strip() for v in value.split(",")))
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, tuple(v.strip() for v in getattr(self, name).split(",")))
+        check(self)
+        require((self.rt is None) != (self.response_time is None),
+                "give exactly one of rt (reaction time column) and response_time (session time of the response)",
+                ("rt", "response_time"))
         return self
 
     def read(self, nwbfile: Any):
-        from ...io.trials import read_trial_spikes
+        from ..io.trials import read_trial_spikes
 
         return read_trial_spikes(nwbfile, list(self.stimulus), self.choice, self.rt,
                                  response_time=self.response_time, trials=self.trials, onset=self.onset,
@@ -116,9 +146,60 @@ class NNPoissonResult:
         return "\n".join(lines)
 
 
+PRESETS = ("corrected", "faithful")
+
+
+@dataclass
+class NNPoissonParams(TrialOptions):
+    """The ``nnpoisson`` step's parameters: how trials are read (:class:`TrialOptions`), the
+    model's preset, the held-out evaluation and the output's names. Its configuration section also
+    takes every argument of :class:`~nwb_tavrnn.models.nnpoisson.NNPoisson` (:class:`ModelOptions`
+    lists those the command line offers)."""
+
+    preset: str = param("corrected", flag="--model-preset", choices=PRESETS, group="model",
+                        help="'faithful': the reference's network, time warp and loss; 'corrected': no warp, "
+                             "exact likelihood, competing risks for choice and RT")
+    test_fraction: float = param(0.2, check=between(0, 1), group="evaluation",
+                                 help="share of trials held out, as contiguous blocks spread over the session")
+    baselines: bool = param(True, negate=True, group="evaluation",
+                            help="skip the PSTH and raised-cosine GLM baselines (per region and per unit)")
+    compare_objectives: bool = param(False, group="evaluation",
+                                     help="also fit a behaviour-only model and score it (the neural-only fit is "
+                                          "always made)")
+    name_prefix: str = param("", group="output", help="prefix for the names of the objects written")
+
+    @property
+    def trial_options(self) -> TrialOptions:
+        """The options of the trials' reading alone."""
+        return TrialOptions(**{k: getattr(self, k) for k in names(TrialOptions)})
+
+
+@dataclass
+class ModelOptions:
+    """The NNPoisson arguments the command line offers (None: the preset's)."""
+
+    readout: str | None = param(None, metavar="{unit,region}", group="model",
+                                help="'unit' (corrected default): each unit's intensity a non-negative mix of its "
+                                     "region's components, with its own gain; 'region' (faithful): one intensity "
+                                     "shared by a region's units")
+    components: int | str | None = param(None, parse=components_value, metavar="J|auto", group="model",
+                                         help="components per region of the per-unit read-out (2), or 'auto': "
+                                              "chosen by the likelihood of the validation block among 1-4")
+    objective: str | None = param(None, choices=("joint", "neural", "behaviour"), group="model",
+                                  help="fit both terms (joint, default), the neural term only, or behaviour only")
+    epochs: int | None = param(None, parse=int, group="model", help="maximum epochs (corrected 400, faithful 2000)")
+    lr: float | None = param(None, parse=float, group="model",
+                             help="Adam learning rate (corrected 0.01, faithful 1e-4)")
+    patience: int | None = param(None, parse=patience, metavar="EPOCHS", group="model",
+                                 help="epochs without validation improvement before stopping (40; 0 = never stop "
+                                      "early)")
+    seed: int | None = param(None, parse=int, group="model", help="random seed (default 0)")
+    device: str | None = param(None, group="model", help="auto (default), cpu, cuda, cuda:N")
+
+
 def make_estimator(preset: str = "corrected", **overrides: Any) -> Any:
     """The NNPoisson of a preset with overrides (None values ignored), checked."""
-    from .estimator import NNPoisson
+    from ..models.nnpoisson.estimator import NNPoisson
 
     overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
     if overrides.get("readout") == "region" and "components" not in overrides:
@@ -145,16 +226,16 @@ def nnpoisson_file(
         An unfitted :class:`~nwb_tavrnn.models.nnpoisson.NNPoisson`.
     test_fraction
         Share of trials held out (contiguous blocks spread over the session,
-        :func:`~nwb_tavrnn.models.nnpoisson.evaluate.split_trials`).
+        :func:`~nwb_tavrnn.models.nnpoisson.splits.split_trials`).
     baselines, objectives
         Also fit the PSTH and GLM baselines (per region and per unit); also fit the behaviour-only
         model (the neural-only fit is always made beside a joint corrected one).
     report_dir
         Write ``scores.csv`` and the figures there.
     """
-    from ...io.write import append_results
-    from ...schema import EvaluationScores
-    from .evaluate import fit_methods, score_methods, split_trials
+    from ..io.write import append_results
+    from ..schema import EvaluationScores
+    from ..evaluation.nnpoisson import fit_methods, score_methods, split_trials
 
     options.validate()
     if resume and not checkpoint_dir:
@@ -175,7 +256,7 @@ def nnpoisson_file(
         try:
             import nemos  # noqa: F401 - the GLM baseline's; checked before any work
         except ImportError:
-            from ...errors import UsageError
+            from ..errors import UsageError
 
             raise UsageError("the Poisson GLM baseline needs nemos: pip install 'nwb-tavrnn[nnpoisson]' "
                              "(or leave the baselines out: --no-baselines)") from None
@@ -196,7 +277,6 @@ def nnpoisson_file(
         methods = fit_methods(model, train, baselines=baselines, objectives=objectives, callback=callback,
                               on_step=on_step, checkpoint_dir=checkpoint_dir, resume=resume)
     except FloatingPointError as err:
-        from ..step import TrainingError
 
         raise TrainingError(str(err)) from None
     except ValueError as err:  # data the model cannot use, or a checkpoint of another run
@@ -240,7 +320,7 @@ def nnpoisson_file(
 def write_report(folder: Path, evaluation: Any, data: Any) -> list[Path]:
     """``scores.csv`` and the figures: intensities per condition against the PSTH, RT distributions
     predicted and observed, the time-rescaling KS plot."""
-    from ...evaluation import point_process as pp
+    from ..evaluation import point_process as pp
 
     folder.mkdir(parents=True, exist_ok=True)
     evaluation.scores.to_csv(folder / "scores.csv", index=False)
@@ -264,4 +344,30 @@ def write_report(folder: Path, evaluation: Any, data: Any) -> list[Path]:
     return paths
 
 
-__all__ = ["MODULE_NAME", "NNPoissonResult", "TrialOptions", "make_estimator", "nnpoisson_file", "write_report"]
+@register_step
+class NNPoissonStep(ModelStep):
+    """NNPoisson on a file's trials, scored on held-out trials against baselines (the ``nnpoisson``
+    section of ``run``, and ``nwb-tavrnn nnpoisson``)."""
+
+    name = "nnpoisson"
+    Params = NNPoissonParams
+    Flags = ModelOptions
+    model = "nnpoisson"
+    weight = 4.0
+    help = "fit NNPoisson (stimulus -> regional spiking -> choice and RT) on trials; score it against baselines"
+
+    def make_model(self) -> Any:
+        return make_estimator(self.params.preset, **self.model_params)
+
+    def options(self) -> TrialOptions:
+        return self.params.trial_options
+
+    def write(self, source: Any, destination: Any, model: Any, **common: Any) -> NNPoissonResult:
+        p = self.params
+        return nnpoisson_file(source, destination, model, p.trial_options, test_fraction=p.test_fraction,
+                              baselines=p.baselines, objectives=p.compare_objectives, name_prefix=p.name_prefix,
+                              **common)
+
+
+__all__ = ["MODULE_NAME", "ModelOptions", "NNPoissonParams", "NNPoissonResult", "NNPoissonStep", "TrialOptions",
+           "make_estimator", "nnpoisson_file", "write_report"]

@@ -26,9 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import InputFileError, OutputFileError, require
-from ...evaluation.trajectory import DEFAULT_KINDS
-from ...io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
+from ..errors import InputFileError, OutputFileError, TrainingError, require
+from ..evaluation.nulls import NULLS
+from ..evaluation.trajectory import DEFAULT_KINDS, KINDS
+from ..io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
+from ..params import Check, at_least, between, check, names, param, patience, positive
+from .base import ModelStep, register_step
+from .nnpoisson import columns
 
 log = logging.getLogger(__name__)
 
@@ -40,31 +44,36 @@ MODULE_DESCRIPTION = "Seq2seq: one region's spiking translated into another's th
 class SegmentOptions:
     """Which regions and segments (:func:`~nwb_tavrnn.io.region_pairs.read_region_pair`)."""
 
-    source: str = ""
-    target: str = ""
-    bin_size: float = 0.02
-    trials: str | None = None
-    event: str = "start_time"
-    window: tuple[float, float] = (0.0, 1.0)
-    segment_duration: float = 2.0
-    labels: str | None = None
-    exclude_labels: tuple[str, ...] = ()
+    source: str = param("", help="the region whose spiking is the input", metavar="SPEC", required=True,
+                        group="segments")
+    target: str = param("", help="the region whose spiking is predicted", metavar="SPEC", required=True,
+                        group="segments")
+    bin_size: float = param(0.02, help="bin width in seconds", check=positive(), group="segments")
+    trials: str | None = param(None, help="one segment per row of this intervals table (else continuous)",
+                               metavar="TABLE", group="segments")
+    event: str = param("start_time", help="the trials' alignment column", metavar="COL", group="segments")
+    window: tuple[float, float] = param((0.0, 1.0), help="trial-aligned segments: seconds around the event",
+                                        parse=float, nargs=2, metavar=("START", "STOP"), group="segments",
+                                        check=Check(lambda w: len(w) == 2 and w[1] > w[0],
+                                                    "must be START STOP with STOP > START"))
+    segment_duration: float = param(2.0, help="continuous segments: their length in seconds", check=positive(),
+                                    group="segments")
+    labels: str | None = param(None, help="behaviour per segment: a column of the trials table, or TABLE:COLUMN "
+                               "for continuous segments", metavar="SPEC", group="segments")
+    exclude_labels: tuple[str, ...] = param((), help="label values whose segments are left out, e.g. a "
+                                            "no-response code (missing labels always are)", parse=columns,
+                                            metavar="VALUES", group="segments")
 
     def validate(self) -> SegmentOptions:
-        require(bool(self.source) and bool(self.target), "give the source and target regions (--source, --target)")
-        require(float(self.bin_size) > 0, f"bin_size must be positive seconds, got {self.bin_size}")
-        window = tuple(float(v) for v in self.window)
-        require(len(window) == 2 and window[1] > window[0], f"window must be START STOP with STOP > START, got "
-                f"{self.window}")
-        self.window = window
-        if isinstance(self.exclude_labels, str):
-            self.exclude_labels = tuple(v.strip() for v in self.exclude_labels.split(","))
-        self.exclude_labels = tuple(str(v) for v in (self.exclude_labels or ()))
-        require(float(self.segment_duration) > float(self.bin_size), "segment_duration must exceed one bin")
+        self.window = tuple(float(v) for v in self.window)
+        self.exclude_labels = tuple(str(v) for v in columns(self.exclude_labels or ()))
+        check(self)
+        require(float(self.segment_duration) > float(self.bin_size), "segment_duration must exceed one bin",
+                "segment_duration")
         return self
 
     def read(self, nwbfile: Any):
-        from ...io.region_pairs import read_region_pair
+        from ..io.region_pairs import read_region_pair
 
         return read_region_pair(nwbfile, self.source, self.target, bin_size=float(self.bin_size), trials=self.trials,
                                 event=self.event, window=self.window, segment_duration=float(self.segment_duration),
@@ -79,7 +88,7 @@ def rate_features(data: Any, chunks: int, regions: str = "source+target") -> np.
     ------
     -> (segments, chunks · units): units = n_source, or n_source + n_target
     """
-    from ...evaluation.trajectory import chunk_means
+    from ..evaluation.trajectory import chunk_means
 
     out = []
     for part in np.array_split(np.arange(data.n_segments), max(1, data.n_segments // 128)):
@@ -96,8 +105,8 @@ def latent_input(data: Any, params: dict, kinds: Sequence[str], chunks: int,
     summaries ``kinds`` (:func:`~nwb_tavrnn.evaluation.trajectory.trajectory_features`) of the
     training and the test segments under that model. Called once per fold, so every decoder and
     every labelling of the null reuse the fold's model."""
-    from ...evaluation.trajectory import trajectory_features
-    from .estimator import Seq2seq
+    from ..evaluation.trajectory import trajectory_features
+    from ..models.seq2seq.estimator import Seq2seq
 
     fold = itertools.count()
 
@@ -115,29 +124,33 @@ class DecodingOptions:
     """How behaviour is decoded from the latents and the competitors, and tested
     (:func:`~nwb_tavrnn.evaluation.decoding.compare_decoders`)."""
 
-    n_splits: int = 5
-    chunks: int = 5
-    latent_features: tuple[str, ...] = DEFAULT_KINDS
-    null: str = "circular_shift"
-    n_permutations: int = 100
-    n_jobs: int | None = None
+    n_splits: int = param(5, help="blocked folds of the behaviour decoding", check=at_least(2), group="evaluation")
+    chunks: int = param(5, help="stretches per segment whose mean latents / rates the decoders read",
+                        check=at_least(1), group="evaluation")
+    latent_features: tuple[str, ...] = param(
+        DEFAULT_KINDS, parse=str, metavar="KINDS", group="evaluation",
+        help="what the decoders read of each segment's latents, comma-separated: means (chunk means), covariances "
+             "(lagged auto/cross-covariances), dynamics (eigenvalues of a linear dynamics fit), spectrum (band "
+             "power)")
+    null: str = param("circular_shift", choices=NULLS, group="evaluation",
+                      help="label null of every decoder: circular_shift (keeps the labels' autocorrelation), "
+                           "block_permutation (label blocks permuted), iid (single trials permuted: only for a "
+                           "randomised trial design)")
+    n_permutations: int = param(100, flag="--permutations", check=at_least(0), group="evaluation",
+                                help="labellings of the label null (0 = no test)")
+    n_jobs: int | None = param(None, parse=int, metavar="N", group="evaluation",
+                               check=Check(lambda v: v >= 1 or v == -1, "must be >= 1, or -1 for every core"),
+                               help="threads refitting the label null's labellings (default: one per core)")
 
     def validate(self) -> DecodingOptions:
-        from ...evaluation.nulls import NULLS
-        from ...evaluation.trajectory import KINDS
-
-        require(int(self.n_splits) >= 2, f"n_splits must be >= 2, got {self.n_splits}")
-        require(int(self.chunks) >= 1, f"chunks must be >= 1, got {self.chunks}")
         if isinstance(self.latent_features, str):
-            self.latent_features = tuple(v.strip() for v in self.latent_features.replace("+", ",").split(",") if v)
+            self.latent_features = columns(self.latent_features.replace("+", ","))
         self.latent_features = tuple(self.latent_features)
+        check(self)
         unknown = [k for k in self.latent_features if k not in KINDS]
         require(bool(self.latent_features) and not unknown,
-                f"latent_features must be one or more of {', '.join(KINDS)}, got {list(self.latent_features)}")
-        require(self.null in NULLS, f"null must be one of {', '.join(NULLS)}, got {self.null!r}")
-        require(int(self.n_permutations) >= 0, f"n_permutations must be >= 0, got {self.n_permutations}")
-        require(self.n_jobs is None or int(self.n_jobs) >= 1 or int(self.n_jobs) == -1,
-                f"n_jobs must be >= 1, or -1 / None for every core, got {self.n_jobs}")
+                f"latent_features must be one or more of {', '.join(KINDS)}, got {list(self.latent_features)}",
+                "latent_features")
         return self
 
 
@@ -183,7 +196,7 @@ def neural_scores(model: Any, train: Any, test: Any, trial_aligned: bool, labels
     trial (``psth``, no label) and, with labels, the per-condition PSTH that reads the *test*
     segment's label (``condition_psth_oracle``: an oracle, not a competitor).
     """
-    from ...evaluation.region_prediction import ConditionPSTH, HistoryGLM, MeanRate, bits_per_spike
+    from ..evaluation.region_prediction import ConditionPSTH, HistoryGLM, MeanRate, bits_per_spike
 
     lag = int(model.meta_["lag_bins"])
     reference = MeanRate(lag).fit(train)
@@ -203,11 +216,54 @@ def neural_scores(model: Any, train: Any, test: Any, trial_aligned: bool, labels
     return pd.DataFrame(rows), baselines
 
 
+@dataclass
+class Seq2seqParams(DecodingOptions, SegmentOptions):
+    """The ``seq2seq`` step's parameters: regions and segments (:class:`SegmentOptions`), the
+    behaviour decoding (:class:`DecodingOptions`), the held-out share and the output's names. Its
+    configuration section also takes every argument of :class:`~nwb_tavrnn.models.seq2seq.Seq2seq`
+    (:class:`ModelOptions` lists those the command line offers)."""
+
+    test_fraction: float = param(0.2, check=between(0, 1), group="evaluation",
+                                 help="share of segments held out for the target's prediction, as contiguous blocks")
+    name_prefix: str = param("", group="output", help="prefix for the names of the objects written")
+
+    def validate(self) -> Seq2seqParams:
+        SegmentOptions.validate(self)
+        DecodingOptions.validate(self)
+        return check(self)
+
+    @property
+    def segment_options(self) -> SegmentOptions:
+        return SegmentOptions(**{k: getattr(self, k) for k in names(SegmentOptions)})
+
+    @property
+    def decoding_options(self) -> DecodingOptions:
+        return DecodingOptions(**{k: getattr(self, k) for k in names(DecodingOptions)})
+
+
+@dataclass
+class ModelOptions:
+    """The Seq2seq arguments the command line offers (None: the estimator's default)."""
+
+    latent_dim: int | None = param(None, parse=int, group="model", help="latent dimension (4)")
+    hidden: int | None = param(None, parse=int, group="model", help="GRU state size (64)")
+    lag: float | None = param(None, parse=float, group="model",
+                              help="seconds the target lags the source, a whole number of bins (default: one bin, "
+                                   "so the source precedes the target; 0 predicts a bin from the same bin: co-firing)")
+    epochs: int | None = param(None, parse=int, group="model", help="maximum epochs (300)")
+    lr: float | None = param(None, parse=float, group="model", help="Adam learning rate (0.005)")
+    patience: int | None = param(None, parse=patience, metavar="EPOCHS", group="model",
+                                 help="epochs without validation improvement before stopping (25; 0 = never stop "
+                                      "early)")
+    seed: int | None = param(None, parse=int, group="model", help="random seed (default 0)")
+    device: str | None = param(None, group="model", help="auto (default), cpu, cuda, cuda:N")
+
+
 def make_estimator(drop_none: bool = True, **overrides: Any) -> Any:
     """A Seq2seq with these settings, checked. ``drop_none``: None means "not given" (command-line
     flags), except patience, where None means never stop early; a configuration's values are taken
     as written (``drop_none=False``)."""
-    from .estimator import Seq2seq
+    from ..models.seq2seq.estimator import Seq2seq
 
     if drop_none:
         overrides = {k: v for k, v in overrides.items() if v is not None or k == "patience"}
@@ -223,10 +279,10 @@ def seq2seq_file(
     callback: Callable[[int, float], None] | None = None, on_step: Callable[[str], None] | None = None,
 ) -> Seq2seqResult:
     """Fit Seq2seq on a file's two regions and write the results (see the module docstring)."""
-    from ...evaluation.decoding import compare_decoders, decoder_grid
-    from ...evaluation.splits import holdout_blocks
-    from ...io.write import append_results
-    from ...schema import EvaluationScores
+    from ..evaluation.decoding import compare_decoders, decoder_grid
+    from ..evaluation.splits import holdout_blocks
+    from ..io.write import append_results
+    from ..schema import EvaluationScores
 
     options.validate()
     decoding_options = (decoding or DecodingOptions()).validate()
@@ -250,7 +306,6 @@ def seq2seq_file(
     try:
         model.fit(train, callback=callback)
     except FloatingPointError as err:
-        from ..step import TrainingError
 
         raise TrainingError(str(err)) from None
     except ValueError as err:
@@ -276,7 +331,6 @@ def seq2seq_file(
                                         seed=int(model.seed or 0), methods=decoder_grid(DECODING_INPUTS),
                                         null=d.null, n_permutations=d.n_permutations, n_jobs=d.n_jobs)
         except FloatingPointError as err:  # a fold's Seq2seq diverged
-            from ..step import TrainingError
 
             raise TrainingError(f"behaviour decoding: {err}") from None
         scores = pd.concat([scores, decoding.to_scores()], ignore_index=True)
@@ -309,7 +363,7 @@ def write_report(folder: Path, scores: pd.DataFrame, model: Any, data: Any, test
                  baselines: dict[str, Any], decoding: Any) -> list[Path]:
     """``scores.csv`` and the figures: latent trajectories coloured by behaviour, predicted vs observed
     target PSTHs on the test segments, and the decoding comparison."""
-    from ...plots import pyplot, save_figure
+    from ..plots import pyplot, save_figure
 
     folder.mkdir(parents=True, exist_ok=True)
     scores.to_csv(folder / "scores.csv", index=False)
@@ -346,11 +400,37 @@ def write_report(folder: Path, scores: pd.DataFrame, model: Any, data: Any, test
     axes[0][0].legend(fontsize=7)
     paths += save_figure(fig, folder, "target_psth")
     if decoding is not None:
-        from ...evaluation.decoding import plot_decoding
+        from ..evaluation.decoding import plot_decoding
 
         paths += plot_decoding(decoding, folder)
     return paths
 
 
-__all__ = ["DECODING_INPUTS", "MODULE_NAME", "DecodingOptions", "Seq2seqResult", "SegmentOptions", "latent_input",
-           "make_estimator", "rate_features", "seq2seq_file"]
+@register_step
+class Seq2seqStep(ModelStep):
+    """Seq2seq between two regions of a file, scored on held-out segments, with behaviour decoded
+    from its latents (the ``seq2seq`` section of ``run``, and ``nwb-tavrnn seq2seq``)."""
+
+    name = "seq2seq"
+    Params = Seq2seqParams
+    Flags = ModelOptions
+    model = "seq2seq"
+    weight = 4.0
+    help = "translate one region's spiking into another's through latents; decode behaviour from them"
+
+    def make_model(self) -> Any:
+        model = make_estimator(drop_none=False, **self.model_params)
+        model.lag_bins(self.params.bin_size)  # a lag that is not a whole number of bins: refused before any work
+        return model
+
+    def options(self) -> SegmentOptions:
+        return self.params.segment_options
+
+    def write(self, source: Any, destination: Any, model: Any, **common: Any) -> Seq2seqResult:
+        p = self.params
+        return seq2seq_file(source, destination, model, p.segment_options, test_fraction=p.test_fraction,
+                            decoding=p.decoding_options, name_prefix=p.name_prefix, **common)
+
+
+__all__ = ["DECODING_INPUTS", "DecodingOptions", "MODULE_NAME", "ModelOptions", "SegmentOptions", "Seq2seqParams",
+           "Seq2seqResult", "Seq2seqStep", "latent_input", "make_estimator", "rate_features", "seq2seq_file"]

@@ -1,0 +1,111 @@
+"""A step added through the registry (nwb_tavrnn.steps) appears in configuration files,
+``--show-config``, ``run`` and the command line, without touching any of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from nwb_tavrnn.cli.main import main
+from nwb_tavrnn.config import ConfigError, PipelineConfig, effective_config, sections
+from nwb_tavrnn.params import param, positive
+from nwb_tavrnn.steps import STEPS, Step, register_step
+
+
+@dataclass
+class ToyParams:
+    scale: float = param(1.0, help="factor applied to every spike count", check=positive())
+    label: str = param("toy", help="name of the table written", group="output")
+
+
+class ToyStep(Step):
+    """Spike counts per unit, times a factor, as a scores table."""
+
+    name = "toy"
+    Params = ToyParams
+    help = "count spikes per unit (a toy step for the registry's test)"
+    weight = 0.1
+
+    def check(self, nwbfile):
+        if nwbfile.units is None:
+            from nwb_tavrnn.errors import InputFileError
+
+            raise InputFileError("toy: the file has no Units table")
+
+    def run(self, work: Path, report_dir: Path, progress):
+        import pandas as pd
+
+        from nwb_tavrnn.io.files import open_nwb
+        from nwb_tavrnn.io.write import append_results
+        from nwb_tavrnn.schema import EvaluationScores
+
+        with open_nwb(work) as nwbfile:
+            counts = [len(nwbfile.units["spike_times"][i]) for i in range(len(nwbfile.units))]
+        frame = pd.DataFrame({"method": "toy", "analysis": "counts", "metric": [f"unit{i}" for i in
+                              range(len(counts))], "seed": -1, "value": self.params.scale * np.array(counts, float)})
+        table = EvaluationScores.from_frame(frame, name=self.params.label, description="toy counts",
+                                            labels="none", parameters={"scale": self.params.scale})
+        append_results(work, [table], None, in_place=True, module_name="toy", module_description="toy step")
+        progress(1.0, "counted")
+        return counts
+
+
+@pytest.fixture
+def toy():
+    register_step(ToyStep)
+    yield ToyStep
+    STEPS.pop("toy", None)
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Path:
+    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
+
+    path = tmp_path_factory.mktemp("toy") / "session.nwb"
+    return write_simulation(path, SimulationConfig.small(gameplay_minutes=2.0, rest_minutes=1.0), seed=0)
+
+
+def test_section_keys_and_checks_come_from_the_declaration(toy):
+    assert "toy" in sections()
+    config = PipelineConfig.from_mapping({"toy": {"scale": 2.0}})
+    assert config.to_dict() == {"toy": {"scale": 2.0}}
+    assert effective_config(config)["toy"] == {"scale": 2.0, "label": "toy"}
+    with pytest.raises(ConfigError, match=r"unknown key 'scal' in section 'toy' \(did you mean 'scale'\?\)"):
+        PipelineConfig.from_mapping({"toy": {"scal": 2.0}})
+    with pytest.raises(ConfigError, match="toy: scale must be positive, got -1"):
+        PipelineConfig.from_mapping({"toy": {"scale": -1}}).resolve()
+
+
+def test_run_runs_a_registered_step(toy, session, tmp_path):
+    from nwb_tavrnn.pipeline import run_pipeline
+
+    config = PipelineConfig.from_mapping({"connectivity": {"window": 30.0, "step": 30.0},
+                                          "model": {"epochs": 2, "h_dim": 8, "z_dim": 4},
+                                          "toy": {"scale": 3.0, "label": "Counts"}})
+    result = run_pipeline(session, tmp_path / "out.nwb", config)
+    with h5py.File(tmp_path / "out.nwb", "r") as f:
+        units = len(f["units/id"])
+        values = f["processing/toy/Counts/value"][()]
+        assert "DynamicConnectivity" in f["processing/ecephys"]  # beside the core steps' results
+    assert len(result.steps["toy"]) == units and np.allclose(values, 3.0 * np.array(result.steps["toy"]))
+    assert result.timings["toy"] >= 0
+
+
+def test_command_line_has_the_step_and_its_flags(toy, session, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["toy", "--help"])
+    text = capsys.readouterr().out
+    assert "--scale" in text and "--label" in text and "factor applied to every spike count" in text
+    assert main(["toy", str(session), str(tmp_path / "t.nwb"), "--scale", "-2"]) == 2
+    assert "toy: error: --scale must be positive, got -2.0" in capsys.readouterr().err
+    assert not (tmp_path / "t.nwb").exists()
+    assert main(["toy", str(session), str(tmp_path / "t.nwb"), "--scale", "2"]) == 0
+    with h5py.File(tmp_path / "t.nwb", "r") as f:
+        assert f["processing/toy/toy/value"].shape == (len(f["units/id"]),)
+    assert main(["run", "--show-config", "--set", "toy.scale=5"]) == 0
+    shown = capsys.readouterr().out
+    assert "toy:\n  scale: 5\n  label: toy" in shown
