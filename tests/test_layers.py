@@ -26,6 +26,10 @@ LAYERS = {
 #: Upward imports still to move. Nothing may be added here.
 KNOWN: set[tuple[str, str]] = set()
 
+#: Within the analysis layer, one direction only: evaluation scores the models (and may import
+#: them); a model never imports evaluation (its own likelihood and metrics live in models).
+SIDEWAYS = {("models", "evaluation")}
+
 
 def _imports(path: Path) -> list[tuple[str, int]]:
     """Every nwb_tavrnn module the file imports, absolute, with its line."""
@@ -74,6 +78,16 @@ def test_no_import_runs_upward():
             upward.append(f"{rel}:{line} ({source}, layer {LAYERS[source]}) imports {module} (layer {LAYERS[target]})")
     assert not upward, "imports that run upward:\n" + "\n".join(upward)
     assert known_seen == KNOWN, f"fixed, take them off KNOWN: {sorted(KNOWN - known_seen)}"
+
+
+def test_models_do_not_import_evaluation():
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        source = rel.split("/")[0].removesuffix(".py")
+        wrong += [f"{rel}:{line} imports {module}" for module, line in _imports(path)
+                  if (source, _top(module)) in SIDEWAYS]
+    assert not wrong, "imports against the analysis layer's direction:\n" + "\n".join(wrong)
 
 
 def test_the_check_sees_relative_imports_inside_functions(tmp_path):

@@ -68,158 +68,25 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .errors import InputFileError, NwbTavrnnError
-from .params import Check, at_least, check, names, param, suggest
+from ..errors import InputFileError, NwbTavrnnError
+from ..params import check, names, suggest
+from .files import ConfigError, parse_assignment, read_config_file
+from .sections import (
+    CORE_SECTIONS,
+    ConnectivitySection,
+    EvaluationSection,
+    ImporterOptions,
+    ModelSection,
+    SortingSection,
+    options_reference,
+    section_keys,
+    sections,
+)
+from .sections import _dataclass_names
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(InputFileError):
-    """A configuration file or override is unreadable, or names an unknown key or a bad value."""
-
-
-@dataclass
-class ImporterOptions:
-    """The ``importer`` section: options of the importers that turn a dataset-specific layout (a
-    suite2p folder, a CaImAn HDF5 file, the linear-track folder) into NWB before the steps run."""
-
-    rate: float | None = param(None, parse=float, check=Check(lambda v: 0 < v < float("inf"),
-                                                              "must be a positive frame rate in Hz"),
-                               group="import (suite2p folders, CaImAn HDF5 files, the linear-track folder)",
-                               help="suite2p / CaImAn: imaging frame rate in Hz (suite2p without ops.npy needs it; "
-                                    "CaImAn's stored rate is often its default 30)")
-    plane: str | None = param(None, flag=None, help="suite2p: the plane folder to read (default: every plane)")
-    segments: int | None = param(None, flag=None, check=at_least(2),
-                                 help="linear-track: track segments of the stays table (3)")
-
-
-@dataclass
-class SortingSection:
-    """The ``sorting`` section's own keys (used only when INPUT has no Units table); the fields of
-    :class:`~nwb_tavrnn.sorting.SortingParams` (``method: sort``) or
-    :class:`~nwb_tavrnn.sorting.DetectionParams` (``method: hdmea``) are keys too."""
-
-    method: str = param("sort", flag=None, choices=("sort", "hdmea"),
-                        help="'sort' (spike sorting) or 'hdmea' (per-electrode threshold crossings, no sorting)")
-    format: str | None = param(None, flag=None, help="reader for non-NWB recordings (biocam, maxwell, spikeglx, "
-                                                   "openephys, intan, binary...)")
-    reader_options: dict | None = param(None, flag=None, help="other reader arguments (mapping)")
-    electrical_series: str | None = param(None, flag=None,
-                                          help="NWB input: path of the ElectricalSeries (default: the first)")
-    segment_index: int | None = param(None, flag=None, help="multi-segment recordings: the segment to use")
-    n_jobs: int | None = param(None, flag="--sort-jobs", parse=int, check=at_least(1),
-                               group="sorting (raw voltage input only)", help="parallel jobs of the sorting step")
-    chunk_duration: str | None = param(None, flag=None, help="chunk length of the sorting step, e.g. '1s'")
-    work_folder: str | None = param(None, flag=None, help="where sorter files go (default: system temp)")
-    preprocessing: dict | None = param(None, flag=None, help="bandpass, common_reference, bad_channels, ... "
-                                                           "(mapping)")
-
-
-@dataclass
-class ConnectivitySection:
-    """The ``connectivity`` section's own key; the fields of
-    :class:`~nwb_tavrnn.connectivity.ConnectivityParams`, of
-    :class:`~nwb_tavrnn.connectivity.nodes.NodeOptions` and of
-    :class:`~nwb_tavrnn.connectivity.step.ConnectivityOptions` are keys too."""
-
-    preset: str | None = param(None, metavar="{default,dishbrain,hippocampus,ophys}", group="connectivity",
-                               help="connectivity preset, which the other keys override (default: ophys for ROI "
-                                    "traces, default for spike trains)")
-
-
-@dataclass
-class ModelSection:
-    """The ``model`` section's own keys; the arguments of the model (:class:`~nwb_tavrnn.models.TAVRNN`
-    by default) are keys too."""
-
-    name: str = param("tavrnn", flag=None, help="tavrnn (default) or vgrnn (no attention)")
-    preset: str | None = param(None, flag="--model-preset", choices=("faithful", "improved"), group="model",
-                               help="'faithful': the reference notebook's computation (its GCN normalisation, "
-                                    "history node in the loss, frozen recurrence weights, attention over attended "
-                                    "states, 500 epochs, no early stopping or clipping, sampled embeddings); "
-                                    "'improved' (the default settings) fixes these; other options override")
-    checkpoint_dir: str | None = param(None, metavar="DIR", group="output",
-                                       help="write DIR/checkpoint.pt every checkpoint_every epochs")
-    checkpoint_every: int = param(25, metavar="K", check=at_least(1), group="output",
-                                  help="epochs between checkpoints")
-    resume: bool = param(False, group="output", help="continue from the checkpoint in checkpoint_dir")
-    name_prefix: str = param("", group="output", help="prefix for the names of the objects written")
-
-
-@dataclass
-class EvaluationSection:
-    """The ``evaluation`` section's own keys; the fields of
-    :class:`~nwb_tavrnn.evaluation.report.EvaluationConfig` are keys too."""
-
-    labels: str | None = param(None, metavar="SPEC", group="evaluation",
-                               help="window labels, e.g. epochs:state or trials:hit:top_bottom=3 (enables "
-                                    "evaluation)")
-    report_dir: str | None = param(None, flag="--report", metavar="DIR", group="evaluation",
-                                   help="folder of scores and figures (default OUTPUT stem + _report)")
-
-
-#: The sections every run has, and the dataclass declaring each one's own keys. The sections of
-#: the registered steps (:mod:`nwb_tavrnn.steps`: ``nnpoisson``, ``seq2seq``, ...) follow them.
-CORE_SECTIONS: dict[str, type] = {"importer": ImporterOptions, "sorting": SortingSection,
-                                  "connectivity": ConnectivitySection, "model": ModelSection,
-                                  "evaluation": EvaluationSection}
-
-
-def _dataclass_names(*classes: type) -> tuple[str, ...]:
-    import dataclasses
-
-    return tuple(dict.fromkeys(f.name for cls in classes for f in dataclasses.fields(cls)))
-
-
-def section_keys(name: str) -> tuple[str, ...]:
-    """Every key of section ``name``: its own, then those of the objects it builds (this imports
-    the step's module; the model's imports torch).
-
-    Raises
-    ------
-    KeyError
-        For an unknown section.
-    """
-    if name == "importer":
-        return names(ImporterOptions)
-    if name == "sorting":
-        from .sorting import DetectionParams, SortingParams
-
-        return tuple(dict.fromkeys((*names(SortingSection), *_dataclass_names(SortingParams, DetectionParams))))
-    if name == "connectivity":
-        from .connectivity import ConnectivityParams
-        from .connectivity.nodes import NodeOptions
-        from .connectivity.step import ConnectivityOptions
-
-        return (*names(ConnectivitySection), *names(NodeOptions), *names(ConnectivityOptions),
-                *names(ConnectivityParams))
-    if name == "model":
-        return (*names(ModelSection), *_estimator_keys("tavrnn"))
-    if name == "evaluation":
-        from .evaluation.report import EvaluationConfig
-
-        return (*names(EvaluationSection), *_dataclass_names(EvaluationConfig))
-    from .steps import get_step
-
-    return get_step(name).keys()
-
-
-def _estimator_keys(model: str) -> tuple[str, ...]:
-    import inspect
-
-    from .models import get_model
-
-    return tuple(p for p in inspect.signature(get_model(model)).parameters if p not in ("self", "warm_start"))
-
-
-def sections() -> tuple[str, ...]:
-    """Every section a configuration may have: the core ones, then one per registered step."""
-    from .steps import load_steps
-
-    return (*CORE_SECTIONS, *load_steps())
 
 
 def _check_section(name: str, values: Mapping[str, Any], where: str) -> None:
@@ -228,7 +95,7 @@ def _check_section(name: str, values: Mapping[str, Any], where: str) -> None:
     if name in CORE_SECTIONS:
         own = names(CORE_SECTIONS[name])
     else:
-        from .steps import get_step
+        from ..steps import get_step
 
         own = names(get_step(name).Params)
     allowed = own if all(k in own for k in values) else section_keys(name)
@@ -262,7 +129,7 @@ class ResolvedConfig:
 
     def importer_options_for(self, kind: str) -> dict[str, Any]:
         """The importer options for the layout ``kind``; one it does not take is refused."""
-        from .importers import IMPORTERS
+        from ..importers import IMPORTERS
 
         accepted = IMPORTERS[kind].options
         other = sorted(set(self.importer_options) - set(accepted))
@@ -368,7 +235,7 @@ class PipelineConfig:
         return {k: v for k, v in options.items() if v is not None}
 
     def _sorting(self):
-        from .sorting import DetectionParams, JobParams, SortingParams
+        from ..sorting import DetectionParams, JobParams, SortingParams
 
         s = dict(self.sorting)
         method = s.pop("method", "sort")
@@ -382,7 +249,7 @@ class PipelineConfig:
             raise ConfigError(f"sorting.{wrong[0]} applies only with sorting.method: {other}")
         options = {k: s.pop(k) for k in ("format", "reader_options", "electrical_series", "segment_index",
                                           "work_folder") if k in s}
-        from .sorting.params import check_reader_options
+        from ..sorting.params import check_reader_options
 
         try:
             check_reader_options(dict(options.get("reader_options") or {}))
@@ -397,9 +264,9 @@ class PipelineConfig:
         return method, params, options, job
 
     def _connectivity(self):
-        from .connectivity import ConnectivityParams
-        from .connectivity.nodes import NodeOptions
-        from .connectivity.step import ConnectivityOptions
+        from ..connectivity import ConnectivityParams
+        from ..connectivity.nodes import NodeOptions
+        from ..connectivity.step import ConnectivityOptions
 
         c = dict(self.connectivity)
         preset = c.pop("preset", None)
@@ -420,7 +287,7 @@ class PipelineConfig:
         preset = m.pop("preset", None)
         options = {k: m.pop(k) for k in names(ModelSection) if k in m}
         try:
-            from .models import get_model
+            from ..models import get_model
 
             cls = get_model(str(name))
         except KeyError as err:
@@ -442,7 +309,7 @@ class PipelineConfig:
 
     def _steps(self) -> list[Any]:
         """The registered steps the configuration has a section for, built (hence checked)."""
-        from .steps import load_steps
+        from ..steps import load_steps
 
         out = []
         for name, step in load_steps().items():
@@ -463,7 +330,7 @@ class PipelineConfig:
         if labels is not None and not isinstance(labels, str):
             raise ConfigError(f"evaluation.labels must be a spec string such as 'epochs:state', got {labels!r}")
         try:
-            from .evaluation.report import EvaluationConfig
+            from ..evaluation.report import EvaluationConfig
         except ImportError as err:
             if not labels:
                 return None, report_dir, None
@@ -481,44 +348,6 @@ class PipelineConfig:
         return labels or None, report_dir, evaluation
 
 
-def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into a mapping.
-
-    Raises
-    ------
-    ConfigError
-        If the file is missing, unreadable, of another type, or not valid YAML/TOML.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such configuration file")
-    suffix = path.suffix.lower()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the configuration file ({err})") from None
-    if suffix == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    if suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            where = getattr(err, "problem_mark", None)
-            at = f" at line {where.line + 1}" if where is not None else ""
-            raise ConfigError(f"{path}: not valid YAML{at} ({getattr(err, 'problem', None) or err})") from None
-        return {} if values is None else values
-    raise ConfigError(f"{path}: unknown configuration format {suffix or '(no suffix)'!r}; use .yaml, .yml or .toml")
-
-
 def load_config(path: str | os.PathLike | None = None,
                 overrides: Mapping[str, Mapping[str, Any]] | None = None) -> PipelineConfig:
     """The configuration in ``path`` (YAML or TOML; none: all defaults), with ``overrides`` on top.
@@ -530,21 +359,6 @@ def load_config(path: str | os.PathLike | None = None,
     """
     config = PipelineConfig() if path is None else PipelineConfig.from_mapping(read_config_file(path), str(path))
     return config.with_overrides(overrides)
-
-
-def parse_assignment(text: str) -> tuple[str, str, Any]:
-    """``SECTION.KEY=VALUE`` (VALUE read as YAML, so ``60``, ``true``, ``[a, b]`` and ``null`` work)."""
-    import yaml
-
-    target, sep, raw = text.partition("=")
-    section, dot, key = target.strip().partition(".")
-    if not sep or not dot or not key:
-        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. connectivity.window=60")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return section, key, value
 
 
 def demo_config() -> PipelineConfig:
@@ -590,7 +404,7 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
     sorting = {"method": resolved.sorting_method, **resolved.sorting_params.to_dict(),
                **{k: v for k, v in dataclasses.asdict(resolved.job).items() if k in ("n_jobs", "chunk_duration")},
                **resolved.sorting_options}
-    from .connectivity.compute import MODE_FIELDS
+    from ..connectivity.compute import MODE_FIELDS
 
     params = resolved.connectivity_params.to_dict()
     params = {k: v for k, v in params.items()  # another threshold mode's settings do not apply (and are refused)
@@ -601,7 +415,7 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
              **{k: v for k, v in estimator.get_params().items() if k != "warm_start"}, **resolved.model_options}
     evaluation: dict[str, Any] = {"labels": resolved.labels, "report_dir": resolved.report_dir}
     try:
-        from .evaluation.report import EvaluationConfig
+        from ..evaluation.report import EvaluationConfig
 
         evaluation.update(dataclasses.asdict(resolved.evaluation or EvaluationConfig()))
     except ImportError:  # without the evaluation extra: what the file gave
@@ -612,36 +426,6 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
     for step in resolved.steps:
         out[step.name] = step.settings()
     return plain(out)
-
-
-def options_reference() -> str:
-    """Every configuration key and command-line flag, as Markdown tables generated from the
-    declarations (what ``docs/options.md`` holds; ``python -m nwb_tavrnn.config`` prints it)."""
-    from .connectivity import ConnectivityParams
-    from .connectivity.nodes import NodeOptions
-    from .connectivity.step import ConnectivityOptions
-    from .evaluation.report import EvaluationConfig
-    from .params import options_table
-    from .sorting import DetectionParams, SortingParams
-    from .steps import load_steps
-    from .steps.model import TAVRNNOptions
-
-    blocks = [("importer", [ImporterOptions]), ("sorting", [SortingSection, SortingParams, DetectionParams]),
-              ("connectivity", [ConnectivitySection, ConnectivityParams, NodeOptions, ConnectivityOptions]),
-              ("model", [ModelSection, TAVRNNOptions]), ("evaluation", [EvaluationSection, EvaluationConfig])]
-    blocks += [(name, [step.Params, *([step.Flags] if getattr(step, "Flags", None) else [])])
-               for name, step in load_steps().items()]
-    out = ["# Options", "",
-           "Generated from the parameters' declarations (`python -m nwb_tavrnn.config > docs/options.md`; a test",
-           "keeps this file current). Each key is a key of its section in a configuration file and of",
-           "`--set SECTION.KEY=VALUE`; the flag is its option where a command offers it (`run` offers a",
-           "subset, the step's own command more). A key of a model (`model`, `nnpoisson`, `seq2seq`) that is",
-           "not listed is an argument of the estimator (see its docstring); `--show-config` prints them all.", ""]
-    for name, classes in blocks:
-        out += [f"## `{name}`", ""]
-        for cls in classes:
-            out += [f"{cls.__name__}:", "", options_table(cls, name), ""]
-    return "\n".join(out)
 
 
 def dump_config(config: PipelineConfig, full: bool = True) -> str:
@@ -656,18 +440,20 @@ def dump_config(config: PipelineConfig, full: bool = True) -> str:
 __all__ = [
     "CORE_SECTIONS",
     "ConfigError",
+    "ConnectivitySection",
+    "EvaluationSection",
+    "ImporterOptions",
+    "ModelSection",
     "PipelineConfig",
     "ResolvedConfig",
+    "SortingSection",
     "demo_config",
     "dump_config",
+    "effective_config",
     "load_config",
-    "parse_assignment",
     "options_reference",
+    "parse_assignment",
     "read_config_file",
     "section_keys",
     "sections",
 ]
-
-
-if __name__ == "__main__":
-    print(options_reference())
