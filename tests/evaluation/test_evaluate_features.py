@@ -139,6 +139,31 @@ def test_the_file_evaluation_is_evaluate_features_on_the_files_features(fitted):
     assert (from_file.scores.analysis == "alignment").any()  # added by the file's evaluation alone
 
 
+def test_command_line_options_come_from_the_declaration():
+    from nwb_tavrnn.cli.main import build_parser
+    from nwb_tavrnn.params import flag_message, given
+
+    parser = build_parser()
+    base = ["evaluate", "in.nwb", "--labels", "epochs:state"]
+    args = parser.parse_args(base)
+    assert EvaluationConfig(**given(args, EvaluationConfig)) == EvaluationConfig()  # no default repeated
+    args = parser.parse_args([*base, "--jobs", "2", "--features", "node_mean", "--baselines", "--no-time-shuffle",
+                              "--no-figures", "--permutations", "7", "--window-features", "node_mean_sd"])
+    cfg = EvaluationConfig(**given(args, EvaluationConfig))
+    assert (cfg.n_jobs, cfg.feature_mode, cfg.baselines, cfg.time_shuffle, cfg.figures, cfg.n_permutations) == (
+        2, "node_mean_sd", (), False, False, 7)
+    args = parser.parse_args([*base, "--n-splits", "1"])
+    with pytest.raises(ParameterError) as err:
+        EvaluationConfig(**given(args, EvaluationConfig))
+    assert flag_message(err.value, args.flags) == "--n-splits must be >= 2, got 1"
+    args = parser.parse_args([*base, "--split", "label_blocks", "--null", "iid"])
+    with pytest.raises(ParameterError) as err:
+        EvaluationConfig(**given(args, EvaluationConfig))
+    assert flag_message(err.value, args.flags).startswith("--split='label_blocks'")
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--classifier", "svm"])  # choices from the declaration
+
+
 def test_configuration_keys_keep_their_messages():
     with pytest.raises(ParameterError, match=r"unknown baselines \['cebr'\]"):
         EvaluationConfig(baselines=["cebr"])
