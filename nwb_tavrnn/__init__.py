@@ -9,7 +9,8 @@ One flat namespace (``import nwb_tavrnn as nt``) for the whole pipeline without 
     nt.fit_file("graphs.nwb", "fitted.nwb", nt.TAVRNN(epochs=100))
     report = nt.evaluate_file("fitted.nwb", "epochs:state", report_dir="report")
     # or every step at once, configured as a file would be:
-    nt.run_pipeline("session.nwb", "out.nwb", nt.PipelineConfig.from_mapping({"evaluation": {"labels": "epochs:state"}}))
+    config = nt.PipelineConfig.from_mapping({"evaluation": {"labels": "epochs:state"}})
+    nt.run_pipeline("session.nwb", "out.nwb", config)
 
 Importing the package is light: it loads the NWB extension and its types only. Everything else
 (the steps, the models with torch, sorting with SpikeInterface, streaming with dandi) is imported
@@ -19,16 +20,8 @@ when a name is first used.
 import importlib
 import logging
 
-from .schema import (
-    NAMESPACE,
-    DynamicConnectivity,
-    EvaluationScores,
-    ModelProvenance,
-    NodeEmbeddings,
-    SchemaError,
-    SourceFileReference,
-    TemporalAttention,
-)
+from . import schema
+from .schema import *  # noqa: F403 - the NWB extension's types: the only names imported eagerly
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -50,7 +43,7 @@ _LAZY = {
     "run_connectivity": "connectivity.step", "ConnectivityParams": "connectivity.compute",
     "ConnectivityOptions": "connectivity.step", "NodeOptions": "connectivity.nodes",
     "compute_dynamic_connectivity": "connectivity.compute",
-    "fit_file": "steps.model", "evaluate_file": "evaluation.report", "EvaluationConfig": "evaluation.report",
+    "fit_file": "steps.model", "evaluate_file": "evaluation.report", "EvaluationConfig": "evaluation.settings",
     "nnpoisson_file": "steps.nnpoisson", "TrialOptions": "steps.nnpoisson",
     "seq2seq_file": "steps.seq2seq", "SegmentOptions": "steps.seq2seq", "DecodingOptions": "steps.seq2seq",
     "sort": "sorting", "detect_events": "sorting", "SortingParams": "sorting", "DetectionParams": "sorting",
@@ -59,7 +52,8 @@ _LAZY = {
     "TAVRNN": "models", "VGRNN": "models", "NNPoisson": "models", "Seq2seq": "models", "get_model": "models",
     "NotFittedError": "models",
     # evaluation on arrays
-    "compare_decoders": "evaluation.decoding", "holdout_blocks": "evaluation.splits",
+    "evaluate_features": "evaluation.protocol", "compare_decoders": "evaluation.decoding",
+    "holdout_blocks": "evaluation.splits",
     # simulators
     "SimulationConfig": "simulate", "write_simulation": "simulate",
     # errors
@@ -80,15 +74,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = [
-    "NAMESPACE",
-    "DynamicConnectivity",
-    "EvaluationScores",
-    "ModelProvenance",
-    "NodeEmbeddings",
-    "SchemaError",
-    "SourceFileReference",
-    "TemporalAttention",
-    "__version__",
-    *_LAZY,
-]
+__all__ = [*(name for name in schema.__all__ if name not in ("load_namespace", "namespace_path")), "__version__",
+           *_LAZY]

@@ -20,6 +20,7 @@ import shutil
 import stat
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from .io.files import (
     check_report_folder,
     check_writable,
     is_url,
+    open_nwb,
     refuse_source_as_destination,
     temporary_work_folder,
 )
@@ -238,6 +240,7 @@ def run_pipeline(
         One-line messages (:mod:`nwb_tavrnn.errors`); nothing is left at the output on any error.
     """
     config = config or PipelineConfig()
+    opened, reader = nullcontext(), None  # the input's reader, when the steps read it as it is
     given = source  # an imported input is replaced by its NWB file; results name what the user gave
     resolved = config.resolve()  # every bad setting fails here, before any work
     if in_place == (output is not None):
@@ -260,7 +263,13 @@ def run_pipeline(
         if config.sorting:
             log.warning("the sorting settings (%s) are unused: %s already holds spike trains",
                         ", ".join(sorted(config.sorting)), source)
-        _check_inputs(source, resolved)  # tables, columns, labels against the windows: before any work
+        opened = open_nwb(source)  # opened once: the checks and the connectivity step read this reader
+        reader = opened.__enter__()
+        try:
+            _check_inputs(reader, resolved)  # tables, columns, labels against the windows: before any work
+        except BaseException:
+            opened.__exit__(None, None, None)
+            raise
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
     steps = (["import"] * (imported is not None) + ["sorting"] * sort_first + ["connectivity", "model"]
@@ -270,7 +279,11 @@ def run_pipeline(
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
     # Named after this process, after removing what a killed run of this output left (the CLI sweeps
     # too; API callers here), so a later sweep can judge this one.
-    workdir = temporary_work_folder(final.stem, final.parent)
+    try:
+        workdir = temporary_work_folder(final.stem, final.parent)
+    except BaseException:
+        opened.__exit__(None, None, None)
+        raise
     work = workdir / "result.nwb"
     try:
         with working_file(work):  # the steps add to it directly: each result written once, no copy per step
@@ -288,7 +301,8 @@ def run_pipeline(
 
             if imported is not None:
                 source = timed("import", lambda: _import(source, workdir / "imported.nwb", imported, resolved))
-                _check_inputs(source, resolved)
+                with open_nwb(source) as imported_file:
+                    _check_inputs(imported_file, resolved)
             if sort_first:
                 timed("sorting", lambda: _sort(source, work, resolved, append=in_place))
             elif in_place:
@@ -296,7 +310,9 @@ def run_pipeline(
             # Derived from the input (maybe streamed) unless the work file already holds the units.
             derived = not (sort_first or in_place)
             timed("connectivity", lambda: _connectivity(source if derived else work, work, resolved, derived,
-                                                        label=str(given)))
+                                                        label=str(given), reader=reader))
+            opened.__exit__(None, None, None)  # the input is read: nothing of it is held while the model trains
+            opened, reader = nullcontext(), None
             fit = timed("model", lambda: _model(work, resolved, display))
             report = None
             if resolved.labels:
@@ -321,31 +337,31 @@ def run_pipeline(
             return result
     finally:
         display.close()
+        opened.__exit__(None, None, None)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _check_inputs(source: PathLike, resolved: ResolvedConfig) -> None:
+def _check_inputs(nwbfile: Any, resolved: ResolvedConfig) -> None:
     """Plan the windows the connectivity step will compute and label them as the evaluation will:
     an unknown table or column, a time range without spikes, or labels that give fewer than two
     classes on these windows fail here, in seconds, instead of after the model has trained."""
     from .connectivity.step import params_for_nodes, plan_step_windows, restrict_to_range, select_nodes
-    from .evaluation.report import EvaluationConfig, check_window_labels
-    from .io.files import open_nwb
+    from .evaluation.label_specs import check_window_labels
+    from .evaluation.settings import EvaluationConfig
     from .io.read import read_intervals
 
     options = resolved.connectivity_options
-    with open_nwb(source) as nwbfile:
-        trains = select_nodes(resolved.nodes.read(nwbfile), options.get("groups"), options.get("locations"))
-        params = params_for_nodes(resolved.connectivity_params_for, trains)
-        if options.get("time_range") is not None:
-            trains = restrict_to_range(trains, options["time_range"])
-        plan = plan_step_windows(trains, params, read_intervals(nwbfile),
-                                 options.get("windows_from"), options.get("restrict_to"))
-        if resolved.labels:
-            check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
-                                (resolved.evaluation or EvaluationConfig()).min_purity)
-        for step in resolved.steps:
-            step.check(nwbfile)  # its tables, columns and regions
+    trains = select_nodes(resolved.nodes.read(nwbfile), options.get("groups"), options.get("locations"))
+    params = params_for_nodes(resolved.connectivity_params_for, trains)
+    if options.get("time_range") is not None:
+        trains = restrict_to_range(trains, options["time_range"])
+    plan = plan_step_windows(trains, params, read_intervals(nwbfile),
+                             options.get("windows_from"), options.get("restrict_to"))
+    if resolved.labels:
+        check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
+                            (resolved.evaluation or EvaluationConfig()).min_purity)
+    for step in resolved.steps:
+        step.check(nwbfile)  # its tables, columns and regions
 
 
 # -- the steps --------------------------------------------------------------------------------------
@@ -378,13 +394,13 @@ def _sort(source: PathLike, work: Path, resolved: ResolvedConfig, append: bool) 
 
 
 def _connectivity(source: PathLike, work: Path, resolved: ResolvedConfig, derived: bool,
-                  label: str | None = None) -> Path:
+                  label: str | None = None, reader: Any = None) -> Path:
     from .connectivity.step import run_connectivity
 
     options = dict(resolved.connectivity_options, nodes=resolved.nodes)
     params = resolved.connectivity_params_for  # the ophys preset for ROI traces unless a preset was named
     if derived:  # a new self-contained file derived from the (maybe remote, maybe imported) input
-        return run_connectivity(source, work, params, mode="derived", source_label=label, **options)
+        return run_connectivity(source, work, params, mode="derived", source_label=label, nwbfile=reader, **options)
     return run_connectivity(work, None, params, mode="in_place", **options)
 
 

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+
+
+def add_command(subparsers: argparse._SubParsersAction, name: str, summary: str, doc: str | None,
+                run: Callable[[argparse.Namespace], int], *, first_line: bool = True) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` in ``nwb-tavrnn --help``, the module's ``doc`` as its description
+    (from after the command's name, or with ``first_line=False`` from its second paragraph), and
+    ``run`` called with the parsed arguments."""
+    text = doc or ""
+    description = text.split(":", 1)[1].strip() if first_line else text.split("\n\n", 1)[-1]
+    parser = subparsers.add_parser(name, help=summary, description=description or None,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=run)
+    return parser
 
 
 def add_patience(group: argparse._ActionsContainer, default: int | None = None) -> None:
@@ -34,4 +48,4 @@ def step_options(parser: argparse.ArgumentParser, step: type, groups: tuple[str,
     return made
 
 
-__all__ = ["add_patience", "patience_value", "step_options"]
+__all__ = ["add_command", "add_patience", "patience_value", "step_options"]

@@ -17,20 +17,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._options import add_command
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     from .run import add_pipeline_options
 
-    p = subparsers.add_parser("batch", help="the whole pipeline on many files (or a dandiset) on Dask",
-                              description=__doc__.split(":", 1)[1].strip(),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "batch", "the whole pipeline on many files (or a dandiset) on Dask", __doc__, run)
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="files, folders, URLs, DANDI assets or dandisets")
     p.add_argument("--output", "-o", metavar="DIR", help="folder for the outputs and batch_summary.csv")
     p.add_argument("--workers", type=int, help="local cluster: worker processes (default: CPU count, at most 4)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="use this running Dask scheduler instead of a local cluster")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_pipeline_options(p)
-    p.set_defaults(func=run)
     return p
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._options import add_command
+
 
 def register(subparsers) -> None:
     from ..config import ConnectivitySection
@@ -18,9 +20,7 @@ def register(subparsers) -> None:
     from ..connectivity.step import ConnectivityOptions
     from ..params import add_arguments
 
-    p = subparsers.add_parser("connectivity", help="compute dynamic connectivity graphs from spike trains",
-                              description=__doc__.split(":", 1)[1].strip(),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "connectivity", "compute dynamic connectivity graphs from spike trains", __doc__, run)
     p.add_argument("input", help="NWB file with a Units table or ROI traces (path or http(s)/DANDI URL)")
     p.add_argument("output", nargs="?", help="output NWB file (omit with --in-place)")
     groups = {name: p.add_argument_group(name) for name in ("binning and windows", "nodes", "edges", "output")}
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     mode.add_argument("--append", action="store_true", help="write a copy of INPUT with the result added")
     mode.add_argument("--in-place", action="store_true", help="add the result to INPUT itself (atomically)")
     o.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.set_defaults(func=run, flags=flags)
+    p.set_defaults(flags=flags)
 
 
 def params_from_args(args: argparse.Namespace, preset: str | None = None):

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_command
+
 
 def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("demo", help="simulate the built-in dataset and run the whole pipeline on it",
-                              description=__doc__.split(":", 1)[1].strip(),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "demo", "simulate the built-in dataset and run the whole pipeline on it", __doc__, run)
     p.add_argument("--output", "-o", default="nwb_tavrnn_demo", metavar="DIR",
                    help="folder for the files (default ./nwb_tavrnn_demo; created if missing)")
     p.add_argument("--overwrite", action="store_true", help="replace the files of an earlier demo in DIR")
     p.add_argument("--small", action="store_true", help="a tiny network (60 nodes, 5 min) for a quick look")
-    p.set_defaults(func=run)
     return p
 
 

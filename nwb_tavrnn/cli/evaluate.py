@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._options import add_command
+
 
 def register(subparsers) -> None:
     from ..evaluation.settings import FEATURE_MODES, EvaluationConfig
     from ..params import add_arguments
 
-    p = subparsers.add_parser("evaluate", help="relate embeddings to behaviour, with baselines and nulls",
-                              description=__doc__.split(":", 1)[1].strip(),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "evaluate", "relate embeddings to behaviour, with baselines and nulls", __doc__, run)
     p.add_argument("input", help="NWB file with NodeEmbeddings (from `nwb-tavrnn fit`)")
     p.add_argument("output", nargs="?", help="write a copy of INPUT with the scores table added")
     p.add_argument("--labels", required=True, metavar="SPEC", help="where window labels come from (see above)")
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     p.add_argument("--features", dest="feature_mode", choices=FEATURE_MODES, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and the report folder if they exist")
-    p.set_defaults(func=run, flags=flags)
+    p.set_defaults(flags=flags)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import argparse
 import logging
 
 from ..errors import InputFileError
+from ._options import add_command
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ..params import add_arguments
     from ..steps.model import TAVRNNOptions
 
-    parser = subparsers.add_parser(
-        "fit",
-        help="train TAVRNN on a file's dynamic connectivity; write embeddings to a copy of the file",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "fit",
+                         "train TAVRNN on a file's dynamic connectivity; write embeddings to a copy of the file",
+                         __doc__, run, first_line=False)
     parser.add_argument("input", metavar="INPUT.nwb", help="NWB file with a DynamicConnectivity")
     parser.add_argument("output", metavar="OUTPUT.nwb", help="file to create: a copy of INPUT with the results")
     parser.add_argument("--connectivity", metavar="NAME", help="which DynamicConnectivity, if the file has several")
@@ -42,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     groups["output"].add_argument("--save-model", metavar="PATH", help="also save the fitted model (torch file) to "
                                                                       "PATH")
     groups["output"].add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    parser.set_defaults(func=run, flags=flags)
+    parser.set_defaults(flags=flags)
     return parser
 
 

@@ -27,12 +27,12 @@ from ..errors import NwbTavrnnError
 log = logging.getLogger("nwb_tavrnn")
 
 #: Loggers whose INFO lines report progress (shown when stderr is not a terminal).
-PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_tavrnn.models.training",
-                    "nwb_tavrnn.cli.nnpoisson", "nwb_tavrnn.cli.seq2seq")
+PROGRESS_LOGGERS = ("nwb_tavrnn.pipeline", "nwb_tavrnn.evaluation.report", "nwb_tavrnn.evaluation.protocol",
+                    "nwb_tavrnn.evaluation.jobs", "nwb_tavrnn.models.training", "nwb_tavrnn.cli.step")
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "importer", "sort", "segments", "connectivity", "fit",
-               "evaluate", "nnpoisson", "seq2seq", "monitor")
+SUBCOMMANDS = ("demo", "run", "batch", "inspect", "validate", "simulate", "importer", "sort", "segments",
+               "connectivity", "fit", "evaluate", "nnpoisson", "seq2seq", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

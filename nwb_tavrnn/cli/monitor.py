@@ -13,6 +13,8 @@ import argparse
 import logging
 import sys
 
+from ._options import add_command
+
 log = logging.getLogger(__name__)
 
 
@@ -31,12 +33,9 @@ def _speed(value: str) -> float | None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "monitor",
-        help="replay a recording through a fitted model, one embedded window as soon as it is complete",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "monitor",
+                         "replay a recording through a fitted model, one embedded window as soon as it is complete",
+                         __doc__, run, first_line=False)
     parser.add_argument("input", metavar="INPUT.nwb", help="NWB file whose Units are replayed")
     parser.add_argument("--model", metavar="FITTED.nwb",
                         help="file holding the fitted model and the graphs it was trained on (from fit or run)")
@@ -51,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "crashed) to its completely written windows")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, auto")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT.nwb if it exists")
-    parser.set_defaults(func=run)
     return parser
 
 

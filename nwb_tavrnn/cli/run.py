@@ -22,6 +22,8 @@ import argparse
 import sys
 from typing import Any
 
+from ._options import add_command
+
 
 
 def _run_options() -> list[tuple[str, type, tuple[str, ...], bool]]:
@@ -31,6 +33,7 @@ def _run_options() -> list[tuple[str, type, tuple[str, ...], bool]]:
     from ..connectivity import ConnectivityParams
     from ..connectivity.nodes import NodeOptions
     from ..connectivity.step import ConnectivityOptions
+    from ..evaluation.settings import EvaluationConfig
     from ..steps.model import TAVRNNOptions
 
     return [("importer", ImporterOptions, ("rate",), True),
@@ -42,6 +45,7 @@ def _run_options() -> list[tuple[str, type, tuple[str, ...], bool]]:
             ("model", ModelSection, ("preset",), True),
             ("model", TAVRNNOptions, ("epochs", "patience", "seed", "device"), True),
             ("evaluation", EvaluationSection, ("labels", "report_dir"), True),
+            ("evaluation", EvaluationConfig, ("seeds", "n_permutations", "baselines", "time_shuffle", "figures"), True),
             ("sorting", SortingSection, ("n_jobs",), True)]
 
 
@@ -66,13 +70,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     e = groups["evaluation"]
     e.add_argument("--report-dir", dest="evaluation.report_dir", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)  # older spelling
-    e.add_argument("--seeds", type=int, help="k-means restarts of the clustering scores (10)")
-    e.add_argument("--permutations", dest="n_permutations", type=int, help="labellings of the label null (200)")
-    e.add_argument("--n-permutations", dest="n_permutations", type=int, help=argparse.SUPPRESS)  # older spelling
-    e.add_argument("--baselines", nargs="*", metavar="NAME",
-                   help="raw_correlation population_rates vgae vgrnn (none: give the option alone)")
-    e.add_argument("--no-time-shuffle", action="store_true", help="skip the time-shuffle null (it refits the model)")
-    e.add_argument("--no-figures", action="store_true", help="scores only, no figures")
+    e.add_argument("--n-permutations", dest="evaluation.n_permutations", type=int, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # older spelling
     s = groups["sorting"]
     from .sort import add_reader_options
 
@@ -91,9 +90,6 @@ def _group_names(cls: type) -> set[str]:
 
 #: option dest -> (section, key) of the options not generated from a declaration.
 OPTION_KEYS: dict[str, tuple[str, str]] = {
-    "seeds": ("evaluation", "seeds"),
-    "n_permutations": ("evaluation", "n_permutations"),
-    "baselines": ("evaluation", "baselines"),
     "sorter": ("sorting", "sorter"),
     "format": ("sorting", "format"),
     "electrical_series": ("sorting", "electrical_series"),
@@ -116,10 +112,6 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         value = getattr(args, dest, None)
         if value is not None:
             overrides.setdefault(section, {})[key] = value
-    if getattr(args, "no_time_shuffle", False):
-        overrides.setdefault("evaluation", {})["time_shuffle"] = False
-    if getattr(args, "no_figures", False):
-        overrides.setdefault("evaluation", {})["figures"] = False
     if getattr(args, "hdmea", False):
         overrides.setdefault("sorting", {})["method"] = "hdmea"
     if hasattr(args, "reader_option"):
@@ -144,15 +136,14 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("run", help="the whole pipeline: (sorting →) connectivity → TAVRNN → evaluation",
-                              description=__doc__.split(":", 1)[1].strip(),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "run",
+                    "the whole pipeline: (sorting →) connectivity → TAVRNN → evaluation",
+                    __doc__, run)
     p.add_argument("input", nargs="?", help="NWB file, http(s) URL, DANDI asset, or raw recording")
     p.add_argument("output", nargs="?", help="derived NWB file to create (omit with --in-place)")
     p.add_argument("--in-place", action="store_true", help="add the results to INPUT itself (local NWB, atomic)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and its report folder if they exist")
     add_pipeline_options(p)
-    p.set_defaults(func=run)
     return p
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_command
+
 
 def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("segments", help="track segments from a position series, as an intervals table",
-                              description=__doc__.split(":", 1)[1].strip(),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "segments",
+                    "track segments from a position series, as an intervals table",
+                    __doc__, run)
     p.add_argument("input", help="NWB file with a behavioural position series")
     p.add_argument("output", nargs="?", help="write a copy of INPUT with the table added")
     p.add_argument("--in-place", action="store_true", help="add the table to INPUT itself (atomically)")
@@ -25,7 +27,6 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="only samples inside these intervals, e.g. epochs:state=run")
     p.add_argument("--name", default="position_segments", help="name of the table (default position_segments)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.set_defaults(func=run)
     return p
 
 

@@ -23,39 +23,23 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ._options import step_options
-from ._progress import EpochBar
+from .step import add_step_command, build, execute
 
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from ..steps.seq2seq import Seq2seqStep
 
-    parser = subparsers.add_parser(
-        "seq2seq", help=Seq2seqStep.help,
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("input", metavar="INPUT.nwb", help="NWB file with Units of both regions")
-    parser.add_argument("output", metavar="OUTPUT.nwb", help="file to create: a copy of INPUT with the results")
-    groups = step_options(parser, Seq2seqStep, ("segments", "model", "evaluation", "output"))
-    groups["evaluation"].add_argument("--report", metavar="DIR", help="write scores.csv and the figures to DIR")
-    groups["output"].add_argument("--overwrite", action="store_true",
-                                  help="replace OUTPUT (and the report) if they exist")
-    parser.set_defaults(func=run)
-    return parser
+    add_step_command(subparsers, Seq2seqStep, run, __doc__, "NWB file with Units of both regions",
+                     ("segments", "model", "evaluation", "output"))
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..params import given
-    from ..steps.seq2seq import ModelOptions, Seq2seqParams, Seq2seqStep
+    from ..steps.seq2seq import Seq2seqStep
 
-    step = Seq2seqStep(Seq2seqParams(**given(args, Seq2seqParams)), given(args, ModelOptions)).validate()
-    model = step.make_model()  # one line naming the valid lags before anything is read
-    with EpochBar("seq2seq", model.epochs, args, log) as bar:
-        result = step.write(args.input, args.output, model, report_dir=args.report, overwrite=args.overwrite,
-                            callback=bar.progress, on_step=bar.step)
+    step, model = build(args, Seq2seqStep)  # a lag that is not a whole number of bins fails here
+    result = execute(args, step, model)
     data = result.data
     print(f"wrote {result.path}: Seq2seq {data.source_name} ({data.n_source} units) -> {data.target_name} "
           f"({data.n_target} units), {data.n_segments} segments; {len(result.split[0])} train / "

@@ -14,11 +14,13 @@ import argparse
 import json
 import sys
 
+from ._options import add_command
+
 
 def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("sort", help="spike-sort raw voltage (or detect HD-MEA events) into an NWB Units table",
-                              description=__doc__.split(":", 1)[1].strip(),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "sort",
+                    "spike-sort raw voltage (or detect HD-MEA events) into an NWB Units table",
+                    __doc__, run)
     p.add_argument("input", help="recording: NWB file with an ElectricalSeries, or a file/folder of --format")
     p.add_argument("output", help="NWB file to create")
     r = p.add_argument_group("reading")
@@ -60,7 +62,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     o.add_argument("--age", help="Subject age, ISO 8601 duration (e.g. P90D)")
     o.add_argument("--electrode-location", help="brain area of the electrodes (non-NWB inputs)")
     o.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.set_defaults(func=run)
     return p
 
 

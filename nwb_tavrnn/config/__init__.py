@@ -330,7 +330,7 @@ class PipelineConfig:
         if labels is not None and not isinstance(labels, str):
             raise ConfigError(f"evaluation.labels must be a spec string such as 'epochs:state', got {labels!r}")
         try:
-            from ..evaluation.report import EvaluationConfig
+            from ..evaluation.settings import EvaluationConfig
         except ImportError as err:
             if not labels:
                 return None, report_dir, None
@@ -415,7 +415,7 @@ def effective_config(config: PipelineConfig) -> dict[str, dict[str, Any]]:
              **{k: v for k, v in estimator.get_params().items() if k != "warm_start"}, **resolved.model_options}
     evaluation: dict[str, Any] = {"labels": resolved.labels, "report_dir": resolved.report_dir}
     try:
-        from ..evaluation.report import EvaluationConfig
+        from ..evaluation.settings import EvaluationConfig
 
         evaluation.update(dataclasses.asdict(resolved.evaluation or EvaluationConfig()))
     except ImportError:  # without the evaluation extra: what the file gave

@@ -127,9 +127,9 @@ def section_keys(name: str) -> tuple[str, ...]:
     if name == "model":
         return (*names(ModelSection), *_estimator_keys("tavrnn"))
     if name == "evaluation":
-        from ..evaluation.report import EvaluationConfig
+        from ..evaluation.settings import EvaluationConfig
 
-        return (*names(EvaluationSection), *_dataclass_names(EvaluationConfig))
+        return (*names(EvaluationSection), *names(EvaluationConfig))
     from ..steps import get_step
 
     return get_step(name).keys()
@@ -156,7 +156,7 @@ def options_reference() -> str:
     from ..connectivity import ConnectivityParams
     from ..connectivity.nodes import NodeOptions
     from ..connectivity.step import ConnectivityOptions
-    from ..evaluation.report import EvaluationConfig
+    from ..evaluation.settings import EvaluationConfig
     from ..params import options_table
     from ..sorting import DetectionParams, SortingParams
     from ..steps import load_steps

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,7 @@ def run_connectivity(
     time_range: tuple[float, float] | None = None, name: str = "DynamicConnectivity", mode: str = "derived",
     overwrite: bool = False, store_correlation: bool = True, chunk_windows: int | None = None,
     progress: bool = False, nodes: NodeOptions | dict | None = None, source_label: str | None = None,
+    nwbfile: Any = None,
 ) -> Path:
     """Read spike trains from ``source``, compute dynamic connectivity, and write it to NWB.
 
@@ -336,6 +338,9 @@ def run_connectivity(
     source_label
         What a derived file records as its source, when ``source`` stands for another input (an
         NWB file imported from a suite2p folder, say); default ``source``.
+    nwbfile
+        ``source`` already open (its reader stays the caller's to close): ``run`` opens its input
+        once for its checks and this step.
 
     Returns
     -------
@@ -355,7 +360,7 @@ def run_connectivity(
         if destination is None:
             raise NwbTavrnnError("give an output path (or use in-place mode)")
         check_writable(destination, overwrite)  # fail before any work
-    with open_nwb(source) as nwbfile:
+    with nullcontext(nwbfile) if nwbfile is not None else open_nwb(source) as nwbfile:
         trains = select_nodes(nodes.read(nwbfile), groups, locations)
         params = params_for_nodes(params, trains)
         if time_range is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -147,6 +147,36 @@ class SpikeTrains:
             raise ValueError(f"restrict: t_stop {t_stop} must be after t_start {t_start}")
         times = [t[np.searchsorted(t, t_start): np.searchsorted(t, t_stop)] for t in self.times]
         return SpikeTrains(times, self.ids, self.groups, self.locations, float(t_start), float(t_stop), self.node_table)
+
+
+@runtime_checkable
+class NodeSource(Protocol):
+    """What every kind of graph node offers the steps: units' spike trains (:class:`SpikeTrains`)
+    and ROIs' traces (:class:`~nwb_tavrnn.ophys.traces.RoiTraces`). Code that needs no more than
+    this handles both; where binning differs, :func:`is_traces` tells them apart (one place).
+
+    Shapes
+    ------
+    ids, groups, locations : (nodes,)
+    """
+
+    kind: ClassVar[str]
+    ids: np.ndarray
+    groups: np.ndarray
+    locations: np.ndarray
+    node_table: str
+
+    def __len__(self) -> int: ...
+
+    @property
+    def duration(self) -> float: ...
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> NodeSource: ...
+
+    def select(self, groups: Sequence[str] | None = None, locations: Sequence[str] | None = None,
+               ids: Sequence[int] | None = None) -> NodeSource: ...
+
+    def restrict(self, t_start: float, t_stop: float) -> NodeSource: ...
 
 
 def is_traces(nodes: Any) -> bool:

@@ -1,25 +1,7 @@
 """The ``ndx-dynamic-graphs`` extension: namespace loading and container classes."""
 
-from .containers import (
-    DynamicConnectivity,
-    EvaluationScores,
-    ModelProvenance,
-    NodeEmbeddings,
-    SchemaError,
-    SourceFileReference,
-    TemporalAttention,
-)
+from . import containers
+from .containers import *  # noqa: F403 - the extension's container classes, listed once in containers.__all__
 from .namespace import NAMESPACE, load_namespace, namespace_path
 
-__all__ = [
-    "NAMESPACE",
-    "DynamicConnectivity",
-    "EvaluationScores",
-    "ModelProvenance",
-    "NodeEmbeddings",
-    "SchemaError",
-    "SourceFileReference",
-    "TemporalAttention",
-    "load_namespace",
-    "namespace_path",
-]
+__all__ = ["NAMESPACE", *containers.__all__, "load_namespace", "namespace_path"]

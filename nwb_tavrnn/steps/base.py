@@ -167,7 +167,16 @@ class Step:
 
 class ModelStep(Step):
     """A step that reads its data from the file (:meth:`options`), fits a registered estimator on
-    it and writes the model's results and scores (:meth:`write`)."""
+    it and writes the model's results and scores (:meth:`write`). Its estimator is the model
+    registered under the step's name unless ``model`` says otherwise; training one weighs as much as
+    TAVRNN's on ``run``'s progress bar."""
+
+    weight: ClassVar[float] = 4.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("model") is None and "name" in cls.__dict__:
+            cls.model = cls.name
 
     def options(self) -> Any:
         """What the step reads from a file (an object with ``read(nwbfile)``)."""

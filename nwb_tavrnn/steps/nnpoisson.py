@@ -264,8 +264,8 @@ def nnpoisson_file(
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
     split = split_trials(data, test_fraction=test_fraction)
-    require(len(split.train) >= 4, f"only {len(split.train)} training trials; lower --test-fraction or use more "
-            "trials")
+    require(len(split.train) >= 4, f"test_fraction leaves only {len(split.train)} training trials (4 needed); lower "
+            "it or use more trials", "test_fraction")
     train, test = data.subset(split.train), data.subset(split.test)
     silent = [r for r, n in zip(data.regions, train.spike_counts().sum(0)) if n == 0]
     if silent:
@@ -352,8 +352,6 @@ class NNPoissonStep(ModelStep):
     name = "nnpoisson"
     Params = NNPoissonParams
     Flags = ModelOptions
-    model = "nnpoisson"
-    weight = 4.0
     help = "fit NNPoisson (stimulus -> regional spiking -> choice and RT) on trials; score it against baselines"
 
     def make_model(self) -> Any:

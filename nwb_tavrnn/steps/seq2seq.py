@@ -299,7 +299,8 @@ def seq2seq_file(
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
     train_idx, test_idx, gap = holdout_blocks(data.starts, data.stops, test_fraction)
-    require(len(train_idx) >= 4, f"only {len(train_idx)} training segments; lower --test-fraction or use more data")
+    require(len(train_idx) >= 4, f"test_fraction leaves only {len(train_idx)} training segments (4 needed); lower it "
+            "or use more data", "test_fraction")
     train, test = data.subset(train_idx), data.subset(test_idx)
     if on_step:
         on_step("fitting seq2seq")
@@ -414,8 +415,6 @@ class Seq2seqStep(ModelStep):
     name = "seq2seq"
     Params = Seq2seqParams
     Flags = ModelOptions
-    model = "seq2seq"
-    weight = 4.0
     help = "translate one region's spiking into another's through latents; decode behaviour from them"
 
     def make_model(self) -> Any:
