@@ -1,11 +1,19 @@
-"""Shared fixtures: temporary working folders, a mock source file on disk, the real DANDI file."""
+"""Shared fixtures: temporary working folders, a mock source file on disk, the real DANDI file, and
+simulated sessions written once per test session (:func:`simulated_session`)."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
+import os
 
-import pytest
+# Idle OpenMP threads otherwise spin after each torch operation; on a 2-core machine running
+# anything else that made small fits several times slower (CEBRA: 65 s instead of 18 s). Set
+# before torch is first imported (nothing imports it before this conftest); no effect on results.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import hashlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DANDI_000207 = SHARED_DATA / "nwb" / "dandi000207_sub-4_ses-4_ecephys+image.nwb"
@@ -36,6 +44,74 @@ def dandi_file() -> Path:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _culture(path: Path, seed: int, params: dict) -> Path:
+    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
+
+    return write_simulation(path, SimulationConfig.small(**params), seed=seed)
+
+
+def _ophys(path: Path, seed: int, params: dict) -> Path:
+    from nwb_tavrnn.simulate import SimulationConfig, write_ophys_simulation
+
+    return write_ophys_simulation(path, SimulationConfig.small(**params), seed=seed)
+
+
+def _decision(path: Path, seed: int, params: dict) -> Path:
+    from nwb_tavrnn.simulate import DecisionConfig, write_decision_session
+
+    return write_decision_session(path, DecisionConfig(**params), seed=seed)
+
+
+def _two_region(path: Path, seed: int, params: dict) -> Path:
+    from nwb_tavrnn.simulate import TwoRegionConfig, write_two_region_session
+
+    return write_two_region_session(path, TwoRegionConfig(**params), seed=seed)
+
+
+def _drift(path: Path, seed: int, params: dict) -> Path:
+    from nwb_tavrnn.simulate import DriftConfig, write_drift_session
+
+    return write_drift_session(path, DriftConfig(**params), seed=seed)
+
+
+#: What :func:`simulated_session` can write: kind -> writer(path, seed, params).
+SIMULATED_KINDS = {"culture": _culture, "ophys": _ophys, "decision": _decision, "two_region": _two_region,
+                   "drift": _drift}
+
+
+@pytest.fixture(scope="session")
+def simulated_session(tmp_path_factory):
+    """``make(kind, seed=0, **params) -> Path``: a simulated NWB session, written once per test
+    session for each distinct (kind, seed, params) and shared by every test that asks for it.
+
+    Kinds (:data:`SIMULATED_KINDS`): ``culture`` (the planted-regime network,
+    ``SimulationConfig.small(**params)``), ``ophys`` (the same network imaged, the same spikes as
+    ``culture`` with the same seed and params), ``decision``, ``two_region`` and ``drift`` (each
+    simulator's config built from ``params``).
+
+    The files are shared: a test that writes (``--in-place``, appending, ``h5py`` in ``r+``) works on
+    a copy (``shutil.copyfile``). At the end of the test session every file is checked against the
+    sha256 it was written with, and a changed one is an error naming it.
+    """
+    folder = tmp_path_factory.mktemp("simulated_sessions")
+    written: dict[str, tuple[Path, str]] = {}
+
+    def make(kind: str, seed: int = 0, **params) -> Path:
+        if kind not in SIMULATED_KINDS:
+            raise ValueError(f"unknown kind {kind!r}; one of {sorted(SIMULATED_KINDS)}")
+        key = repr((kind, seed, sorted(params.items())))
+        if key not in written:
+            name = f"{kind}-seed{seed}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.nwb"
+            path = SIMULATED_KINDS[kind](folder / name, seed, params)
+            written[key] = (path, sha256(path))
+        return written[key][0]
+
+    yield make
+    changed = [f"{path.name} ({key})" for key, (path, digest) in written.items()
+               if not path.exists() or sha256(path) != digest]
+    assert not changed, f"a test modified a shared simulated session instead of a copy: {changed}"
 
 
 @pytest.fixture(scope="module")

@@ -33,13 +33,11 @@ def cli(argv: list[str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory) -> Path:
-    """A folder of three .nwb files: two small simulations and one corrupt file."""
-    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
-
+def inputs(tmp_path_factory, simulated_session) -> Path:
+    """A folder of three .nwb files: two small simulations (seeds 0 and 1) and one corrupt file."""
     folder = tmp_path_factory.mktemp("inputs")
-    write_simulation(folder / "culture_a.nwb", SimulationConfig.small(), seed=0)
-    write_simulation(folder / "culture_b.nwb", SimulationConfig.small(), seed=1)
+    shutil.copyfile(simulated_session("culture", seed=0), folder / "culture_a.nwb")
+    shutil.copyfile(simulated_session("culture", seed=1), folder / "culture_b.nwb")
     (folder / "culture_c.nwb").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)  # a header, then nothing
     return folder
 

@@ -54,13 +54,12 @@ def test_online_windows_equal_the_offline_steps(attention):
 
 
 @pytest.fixture(scope="module")
-def fitted_run(tmp_path_factory):
+def fitted_run(tmp_path_factory, simulated_session):
+    """The session of the test above (written once, shared: only read here) and a 3-epoch run."""
     from nwb_tavrnn.cli.main import main
-    from nwb_tavrnn.simulate import write_simulation
 
     folder = tmp_path_factory.mktemp("monitor")
-    config = dataclasses.replace(SimulationConfig.small(), gameplay_minutes=6.0, rest_minutes=2.0)
-    session = write_simulation(folder / "s.nwb", config, seed=0)
+    session = simulated_session("culture", seed=0, gameplay_minutes=6.0, rest_minutes=2.0)
     assert main(["--quiet", "run", str(session), str(folder / "fitted.nwb"), "--window", "40", "--step", "20",
                  "--set", "model.epochs=3"]) == 0
     return folder, session, folder / "fitted.nwb"

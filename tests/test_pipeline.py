@@ -36,11 +36,10 @@ def cli(argv: list[str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory) -> Path:
-    """The small simulated culture (60 nodes, 5 min, epochs with a ``state`` column)."""
-    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
-
-    return write_simulation(tmp_path_factory.mktemp("sim") / "small.nwb", SimulationConfig.small(), seed=0)
+def simulated(simulated_session) -> Path:
+    """The small simulated culture (60 nodes, 5 min, epochs with a ``state`` column), shared: the
+    tests that write in place work on a copy."""
+    return simulated_session("culture", seed=0)
 
 
 @pytest.fixture
@@ -250,14 +249,10 @@ def test_in_place_adds_results_atomically_and_keeps_permissions(simulated, fast_
 
 
 @pytest.fixture(scope="module")
-def drifting(tmp_path_factory) -> dict[str, Path]:
+def drifting(simulated_session) -> dict[str, Path]:
     """Two 48-min sessions of 16 units whose network drifts slowly, in 12 label blocks (random
     order): in one the label strengthens a group's shared input, in the other it changes nothing."""
-    from nwb_tavrnn.simulate import DriftConfig, write_drift_session
-
-    folder = tmp_path_factory.mktemp("drift")
-    return {"planted": write_drift_session(folder / "planted.nwb", DriftConfig(effect=1.0), seed=7),
-            "none": write_drift_session(folder / "none.nwb", DriftConfig(), seed=8)}
+    return {"planted": simulated_session("drift", seed=7, effect=1.0), "none": simulated_session("drift", seed=8)}
 
 
 def _evaluation_rows(path: Path):

@@ -29,10 +29,9 @@ def sims() -> dict[int, SimulatedSession]:
 
 
 @pytest.fixture(scope="module")
-def nwb_path(tmp_path_factory, sims):
-    path = tmp_path_factory.mktemp("sim") / "small.nwb"
-    write_simulation(path, SimulationConfig.small(), seed=0)
-    return path
+def nwb_path(simulated_session):
+    """``write_simulation(path, SimulationConfig.small(), seed=0)``, shared (read only)."""
+    return simulated_session("culture", seed=0)
 
 
 def _binary_binned(sim: SimulatedSession, start: float, stop: float) -> np.ndarray:

@@ -17,7 +17,6 @@ from nwb_tavrnn.simulate import (
     calcium_traces,
     simulate_network,
     write_ophys_simulation,
-    write_simulation,
 )
 from nwb_tavrnn.simulate.calcium import calcium_kernel, calcium_streams, frame_times, roi_layout
 
@@ -30,11 +29,9 @@ def sim():
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ophys")
-    ophys = write_ophys_simulation(folder / "ophys.nwb", SimulationConfig.small(), seed=SEED)
-    spikes = write_simulation(folder / "spikes.nwb", SimulationConfig.small(), seed=SEED)
-    return {"ophys": ophys, "spikes": spikes}
+def files(simulated_session):
+    """``write_ophys_simulation`` and ``write_simulation`` of ``SimulationConfig.small()``, same seed."""
+    return {"ophys": simulated_session("ophys", seed=SEED), "spikes": simulated_session("culture", seed=SEED)}
 
 
 # --- an independent implementation, straight from the equations ----------------------------------

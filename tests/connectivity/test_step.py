@@ -21,10 +21,9 @@ from ..conftest import sha256
 
 
 @pytest.fixture(scope="module")
-def sim_file(tmp_path_factory):
-    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
-
-    return write_simulation(tmp_path_factory.mktemp("sim") / "sim.nwb", SimulationConfig.small(), seed=3)
+def sim_file(simulated_session):
+    """The small simulated culture (``SimulationConfig.small()``, seed 0), shared: copy before writing."""
+    return simulated_session("culture", seed=0)
 
 
 def test_streamed_file_equals_in_memory_result(sim_file, tmp_path):

@@ -15,7 +15,6 @@ pytest.importorskip("torch")
 
 from nwb_tavrnn.cli.main import main  # noqa: E402
 from nwb_tavrnn.io.files import open_nwb  # noqa: E402
-from nwb_tavrnn.simulate.decision import DecisionConfig, write_decision_session  # noqa: E402
 
 COLUMNS = ["--stimulus", "stimulus", "--choice", "choice", "--rt", "rt"]
 
@@ -28,10 +27,9 @@ def _run(argv):
 
 
 @pytest.fixture(scope="module")
-def decision(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("nnpoisson")
-    config = DecisionConfig(n_trials=60, neurons=(3, 3, 3), tuning="mixed")  # units of a region disagree
-    return write_decision_session(folder / "decision.nwb", config, seed=2)
+def decision(simulated_session):
+    """60 trials, 3 units a region, mixed tuning (units of a region disagree); shared: copy to write."""
+    return simulated_session("decision", seed=2, n_trials=60, neurons=(3, 3, 3), tuning="mixed")
 
 
 def test_nnpoisson_command_writes_results_beside_the_data(decision, tmp_path):

@@ -22,7 +22,6 @@ from nwb_tavrnn.simulate.two_region import (  # noqa: E402
     TwoRegionConfig,
     simulate_two_region,
     two_region_nwbfile,
-    write_two_region_session,
 )
 
 
@@ -126,8 +125,12 @@ def test_fit_and_nwb_round_trip(small, tmp_path):
         np.testing.assert_allclose(rebuilt.transform(data), latents, rtol=1e-5, atol=1e-6)
 
 
-def test_seq2seq_command(tmp_path):
-    path = write_two_region_session(tmp_path / "two.nwb", TwoRegionConfig(n_trials=30, n_source=10, n_target=6))
+#: The two-region session the command tests read (``TwoRegionConfig(**TWO_REGION)``, seed 0).
+TWO_REGION = {"n_trials": 30, "n_source": 10, "n_target": 6}
+
+
+def test_seq2seq_command(tmp_path, simulated_session):
+    path = simulated_session("two_region", **TWO_REGION)
     before = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     out = tmp_path / "out.nwb"
     argv = ["seq2seq", str(path), str(out), "--source", "hippocampus", "--target", "prefrontal", "--trials", "trials",
@@ -160,8 +163,8 @@ def test_seq2seq_command(tmp_path):
 
 
 @pytest.mark.slow  # the whole pipeline before the step
-def test_run_config_reaches_the_seq2seq_step(tmp_path):
-    path = write_two_region_session(tmp_path / "two.nwb", TwoRegionConfig(n_trials=30, n_source=10, n_target=6))
+def test_run_config_reaches_the_seq2seq_step(tmp_path, simulated_session):
+    path = simulated_session("two_region", **TWO_REGION)
     config = tmp_path / "config.yaml"
     config.write_text("connectivity:\n  window: 15\n  step: 15\nmodel:\n  epochs: 2\n  device: cpu\n"
                       "seq2seq:\n  source: hippocampus\n  target: prefrontal\n  trials: trials\n  window: [0, 2]\n"
