@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import hashlib
 import io
 import os
@@ -61,23 +60,27 @@ def _run(argv: list[str]) -> tuple[int, str]:
     return run_quiet(argv)
 
 
+#: The small simulated culture the CLI tests run on (shared with tests/test_online.py): 8 min,
+#: 1-min aligned/unaligned blocks and 2 min of rest.
+CULTURE = {"gameplay_minutes": 6.0, "rest_minutes": 2.0}
+#: The decision session of tests/models/test_nnpoisson_cli.py (only refused or read here).
+DECISION = {"seed": 2, "n_trials": 60, "neurons": (3, 3, 3), "tuning": "mixed"}
+
+
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    """A small simulated session, its graphs and a 2-epoch fit."""
+def files(tmp_path_factory, simulated_session):
+    """A small simulated session, its graphs and a 2-epoch fit; a decision session. Shared: a test
+    that writes works on a copy."""
     from nwb_tavrnn.connectivity import ConnectivityParams
     from nwb_tavrnn.connectivity.step import run_connectivity
     from nwb_tavrnn.models import TAVRNN
     from nwb_tavrnn.steps.model import fit_file
-    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
 
     folder = tmp_path_factory.mktemp("cli")
-    config = dataclasses.replace(SimulationConfig.small(), gameplay_minutes=8.0, rest_minutes=4.0)
-    session = write_simulation(folder / "session.nwb", config, seed=0)
+    session = simulated_session("culture", seed=0, **CULTURE)
     graphs = run_connectivity(session, folder / "graphs.nwb", ConnectivityParams.preset("default", window=60, step=60))
     fitted = fit_file(graphs, folder / "fitted.nwb", TAVRNN(epochs=2, device="cpu")).path
-    from nwb_tavrnn.simulate.decision import DecisionConfig, write_decision_session
-
-    decision = write_decision_session(folder / "decision.nwb", DecisionConfig(n_trials=40, neurons=(2, 2, 2)))
+    decision = simulated_session("decision", **DECISION)
     return {"session": Path(session), "graphs": Path(graphs), "fitted": Path(fitted), "folder": folder,
             "decision": Path(decision)}
 
@@ -198,6 +201,15 @@ def test_options_of_the_other_sorting_mode_are_refused(tmp_path):
         assert rc == 2 and words in err, err
 
 
+def _writing(folder: Path, pattern: str) -> bool:
+    """Whether a work folder matching ``pattern`` in ``folder`` holds a file (its run is writing)."""
+    for work in folder.glob(pattern):
+        with contextlib.suppress(OSError):  # removed meanwhile, or not a folder
+            if any(work.iterdir()):
+                return True
+    return False
+
+
 def test_a_closed_pipe_ends_quietly(files):
     code = ("import sys; from nwb_tavrnn.cli.main import main; "
             f"sys.exit(main(['inspect', {str(files['fitted'])!r}]))")
@@ -206,18 +218,23 @@ def test_a_closed_pipe_ends_quietly(files):
 
 
 def test_sigterm_cleans_up_like_ctrl_c(files, tmp_path):
-    """A terminated run leaves neither its output nor its hidden work folder behind."""
+    """A terminated run leaves neither its output nor its hidden work folder behind.
+
+    The signal is sent once the work folder holds a file: the run is then inside its write (the
+    steps create files in it only there), whatever the machine's load; the 100 000 epochs keep it
+    there until the signal comes."""
     import signal
 
     out = tmp_path / "out.nwb"
     proc = subprocess.Popen([sys.executable, "-m", "nwb_tavrnn.cli.main", "run", str(files["session"]), str(out),
                              "--window", "60", "--step", "60", "--epochs", "100000", "--patience", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob(".out.*.partial")):
-        time.sleep(0.2)
-    assert list(tmp_path.glob(".out.*.partial")), "the run never started its work folder"
-    time.sleep(2)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not _writing(tmp_path, ".out.*.partial"):
+        time.sleep(0.01)
+    if not _writing(tmp_path, ".out.*.partial"):
+        proc.kill()
+        pytest.fail(f"the run never wrote into its work folder: {proc.communicate()[1][-2000:]}")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert not out.exists() and not list(tmp_path.glob(".*partial*")), list(tmp_path.iterdir())

@@ -67,6 +67,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def writing(folder: Path) -> bool:
+    """Whether a temporary *folder* in ``folder`` holds a file: a run is inside its write (the
+    pipeline creates files in its work folder only within the block that removes the folder)."""
+    for path in temporaries(folder):
+        with contextlib.suppress(OSError):  # a file, or removed meanwhile
+            if path.is_dir() and any(path.iterdir()):
+                return True
+    return False
+
+
 def temporaries(folder: Path) -> list[Path]:
     """Every temporary (see :data:`TEMPORARY`) in ``folder``, sorted."""
     if not Path(folder).is_dir():
@@ -340,15 +350,24 @@ def write_raw(path: Path, channels: int = 4, seconds: float = 3.0, rate: float =
     return path
 
 
-def build_inputs(folder: Path, launcher) -> Inputs:
-    """Write the tiny inputs into ``folder`` (the derived ones through ``launcher``'s CLI)."""
+#: The tiny simulated session: ``SimulationConfig.small(**SESSION)``, seed 0 (30 nodes, 3 min).
+SESSION = {"n_sensory": 10, "n_motor": 5, "gameplay_minutes": 2.0, "rest_minutes": 1.0}
+
+
+def build_inputs(folder: Path, launcher, session: Path | None = None) -> Inputs:
+    """Write the tiny inputs into ``folder`` (the derived ones through ``launcher``'s CLI). With
+    ``session`` (an already written ``SimulationConfig.small(**SESSION)``, seed 0), copy it instead
+    of simulating it again."""
     from nwb_tavrnn.simulate import SimulationConfig, write_simulation
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    session, graphs, fitted = folder / "session.nwb", folder / "graphs.nwb", folder / "fitted.nwb"
-    write_simulation(session, SimulationConfig.small(n_sensory=10, n_motor=5, gameplay_minutes=2.0,
-                                                     rest_minutes=1.0), seed=0)
+    given, session = session, folder / "session.nwb"
+    graphs, fitted = folder / "graphs.nwb", folder / "fitted.nwb"
+    if given is not None:
+        shutil.copyfile(given, session)
+    else:
+        write_simulation(session, SimulationConfig.small(**SESSION), seed=0)
     for argv in (["connectivity", str(session), str(graphs), *CONNECTIVITY],
                  ["fit", str(graphs), str(fitted), *FIT]):
         done = launcher.wait(launcher.start(argv))

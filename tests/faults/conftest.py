@@ -17,14 +17,10 @@ import _harness
 
 
 @pytest.fixture(scope="session")
-def small_session(tmp_path_factory) -> Path:
+def small_session(simulated_session) -> Path:
     """A small simulated NWB session: 10 sensory + 4 x 5 motor units, 2 min of gameplay blocks and
     1 min of rest, with its epochs table (``epochs:state``). Shared: do not modify it (copy it)."""
-    from nwb_tavrnn.simulate import SimulationConfig, write_simulation
-
-    path = tmp_path_factory.mktemp("small_session") / "session.nwb"
-    return write_simulation(path, SimulationConfig.small(n_sensory=10, n_motor=5, gameplay_minutes=2.0,
-                                                         rest_minutes=1.0), seed=0)
+    return simulated_session("culture", seed=0, **_harness.SESSION)
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +33,10 @@ def fork_launcher(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def fault_inputs(tmp_path_factory, fork_launcher) -> _harness.Inputs:
-    """The tiny inputs of every command (session, graphs, fitted, track, raw voltage), read-only."""
-    return _harness.build_inputs(tmp_path_factory.mktemp("fault_inputs"), fork_launcher)
+def fault_inputs(tmp_path_factory, fork_launcher, small_session) -> _harness.Inputs:
+    """The tiny inputs of every command (session: a copy of ``small_session``, graphs, fitted,
+    track, raw voltage), read-only."""
+    return _harness.build_inputs(tmp_path_factory.mktemp("fault_inputs"), fork_launcher, session=small_session)
 
 
 @pytest.fixture(scope="session")
