@@ -18,6 +18,10 @@ from nwb_tavrnn.io.spike_trains import SpikeTrains
 N_NODES, DURATION, EPOCH, WINDOW, DIM = 20, 200.0, 20.0, 10.0, 4
 KWARGS = {"output_dimension": DIM, "max_iterations": 150, "batch_size": 256, "seed": 3}
 
+#: Two fits of a small network: one torch thread is as fast on an idle machine and several times
+#: faster on a busy one.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def two_state_trains(seed: int = 0) -> SpikeTrains:
     """Poisson spikes; in state 0 the first half of the nodes fire at 8 Hz and the rest at 2 Hz, in
@@ -40,7 +44,7 @@ def windows():
 
 
 @pytest.fixture(scope="module")
-def features(windows):
+def features(windows, one_torch_thread):
     trains, starts, stops, _ = windows
     return cebra_window_features(trains, starts, stops, **KWARGS)
 
