@@ -28,9 +28,12 @@ import argparse
 import dataclasses
 import difflib
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .errors import ParameterError
 
@@ -48,12 +51,13 @@ class Check:
     def __call__(self, value: Any) -> bool:
         try:
             return bool(self.test(value))
-        except (TypeError, ValueError):  # a string where a number belongs: not allowed, same message
+        except Exception:  # noqa: BLE001 - a string where a number belongs, a mapping for a pair: not allowed
             return False
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number: Python's or numpy's, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 def between(low: float, high: float, *, closed: bool = False) -> Check:
@@ -264,10 +268,10 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
     only = set(only) if only is not None else None
     flags = {}
     # A help text naming another parameter of the class (``checkpoint_every``) names its flag here.
-    names_flags = {p.name: p.flag for p in parameters(cls) if p.flag and "_" in p.name}
-    for p in parameters(cls):
-        if p.flag is None or p.name in skip or (only is not None and p.name not in only):
-            continue
+    offered = [p for p in parameters(cls)
+               if p.flag is not None and p.name not in skip and (only is None or p.name in only)]
+    names_flags = {p.name: p.flag for p in offered if "_" in p.name}
+    for p in offered:
         target = groups.get(p.group or "", parser)
         shown = _shown_default(p) if defaults else ""
         text = f"{p.help} ({shown})" if shown else p.help
@@ -316,16 +320,25 @@ def given(args: argparse.Namespace, cls: type, prefix: str = "") -> dict[str, An
     return {p.name: getattr(args, prefix + p.dest) for p in parameters(cls) if hasattr(args, prefix + p.dest)}
 
 
-def flag_message(err: ParameterError, flags: Mapping[str, str]) -> str:
-    """The error's message with the parameter's name (or names, for a rule between several)
-    replaced by its command-line flag, where it has one."""
+def flag_message(err: Exception, flags: Mapping[str, str]) -> str:
+    """The error's message naming the command-line flag of the parameter it is about.
+
+    A :class:`~nwb_tavrnn.errors.ParameterError` names a parameter (``err.parameter``: a name, or
+    several for a rule between them): the name becomes its flag. A configuration error names
+    ``SECTION.KEY`` settings, which may have come from a file: the key stays and its flag follows it
+    (``threshold (--threshold)``). Names without a flag in ``flags`` stay as they are.
+    """
     import re
 
     text = str(err)
     names = getattr(err, "parameter", None)
     for name in (names,) if isinstance(names, str) else (names or ()):
-        if name in flags:
-            text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flags[name], text, count=1)
+        flag = flags.get(name)
+        if flag is None:
+            continue
+        key = name.split(".", 1)[1] if "." in name else name
+        text = re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", flag if key == name else f"{key} ({flag})", text,
+                      count=1)
     return text
 
 

@@ -35,10 +35,12 @@ from .io.files import (
     check_writable,
     is_url,
     open_nwb,
+    place_results,
     refuse_source_as_destination,
     temporary_work_folder,
 )
 from .io.write import working_file
+from .steps.base import relocate
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +284,7 @@ def run_pipeline(
     try:
         workdir = temporary_work_folder(final.stem, final.parent)
     except BaseException:
+        display.close()
         opened.__exit__(None, None, None)
         raise
     work = workdir / "result.nwb"
@@ -328,12 +331,7 @@ def run_pipeline(
             display.close()
             _move_into_place(work, final, workdir / "report", report_dir, result, in_place, overwrite)
             for name, step_result in result.steps.items():  # what the step wrote has moved with the file
-                if hasattr(step_result, "path"):
-                    step_result.path = final
-                if getattr(step_result, "report_dir", None) is not None and report_dir is not None:
-                    moved = report_dir / name
-                    step_result.figures = [moved / Path(p).name for p in step_result.figures]
-                    step_result.report_dir = moved
+                relocate(step_result, final, report_dir / name if report_dir is not None else None)
             return result
     finally:
         display.close()
@@ -443,24 +441,7 @@ def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path
         os.chmod(work, stat.S_IMODE(final.stat().st_mode))
     else:
         check_writable(final, overwrite)  # it may have appeared while we worked
-    with open(work, "rb+") as fh:  # data on disk before the rename makes it visible
-        os.fsync(fh.fileno())
-    placed: list[Path] = []
-    if report_dir is not None and tmp_report.is_dir():
-        # Only the report's own files are replaced: never a folder's other contents.
-        report_dir.mkdir(exist_ok=True)
-        for item in sorted(tmp_report.rglob("*")):
-            if item.is_dir():  # e.g. nnpoisson/: its files are moved one by one, a user's other files stay
-                (report_dir / item.relative_to(tmp_report)).mkdir(parents=True, exist_ok=True)
-                continue
-            os.replace(item, report_dir / item.relative_to(tmp_report))
-            placed.append(report_dir / item.relative_to(tmp_report))
-    try:
-        os.replace(work, final)
-    except OSError as err:
-        for path in placed:
-            path.unlink(missing_ok=True)
-        raise OutputFileError(f"{final}: could not be written ({err}); nothing was left there") from None
+    placed = place_results(work, final, tmp_report, report_dir)
     log.info("wrote %s", final)
     if result.report is not None:
         result.report.path = final

@@ -83,3 +83,22 @@ def test_options_table_documents_every_key():
         assert f"`demo.{name}`" in table
     assert "| `demo.fraction` | `--fraction` | `0.2` | in (0, 1) | share held out |" in table
     assert "| `demo.hidden` |  | `3` |" in table
+
+
+def test_numpy_scalars_are_numbers_and_odd_values_are_refused_not_crashed():
+    import numpy as np
+
+    assert check(Options(columns=("x",), fraction=np.float32(0.5), splits=np.int64(3))).splits == 3
+    with pytest.raises(ParameterError, match="splits must be >= 2"):
+        check(Options(columns=("x",), splits={"a": 1}))  # a mapping where a number belongs: one clear line
+
+
+def test_run_names_the_key_and_its_flag(capsys):
+    from nwb_tavrnn.cli.main import main
+
+    assert main(["run", "--show-config", "--threshold-mode", "top_k", "--threshold", "0.2"]) == 2
+    err = capsys.readouterr().err
+    assert "threshold (--threshold) applies to threshold mode fixed only" in err
+    assert "set threshold_mode (--threshold-mode) too" in err
+    assert main(["run", "--show-config", "--set", "connectivity.time_range={a: 1}"]) == 2  # not a crash (1)
+    assert "time_range (--time-range) must be [start, stop]" in capsys.readouterr().err

@@ -36,7 +36,7 @@ def step_options(parser: argparse.ArgumentParser, step: type, groups: tuple[str,
     """A step's options, generated from its declared parameters (:mod:`nwb_tavrnn.params`): those
     of ``step.Params`` and of ``step.Flags`` (the estimator arguments the command line offers), in
     the argument ``groups`` named by each parameter. Returns the groups, for the command's own
-    options; the parser's ``flags`` default maps each parameter to its flag, so a library error
+    options; the parser's ``_flags`` default maps each parameter to its flag, so a library error
     naming a parameter reaches the user naming the flag (:func:`nwb_tavrnn.params.flag_message`)."""
     from ..params import add_arguments
 
@@ -44,7 +44,7 @@ def step_options(parser: argparse.ArgumentParser, step: type, groups: tuple[str,
     flags = add_arguments(parser, step.Params, made)
     if getattr(step, "Flags", None) is not None:
         flags.update(add_arguments(parser, step.Flags, made))
-    parser.set_defaults(flags=flags)
+    parser.set_defaults(_flags=flags)
     return made
 
 

@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     mode.add_argument("--append", action="store_true", help="write a copy of INPUT with the result added")
     mode.add_argument("--in-place", action="store_true", help="add the result to INPUT itself (atomically)")
     o.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.set_defaults(flags=flags)
+    p.set_defaults(_flags=flags)
 
 
 def params_from_args(args: argparse.Namespace, preset: str | None = None):

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     p.add_argument("--features", dest="feature_mode", choices=FEATURE_MODES, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT and the report folder if they exist")
-    p.set_defaults(flags=flags)
+    p.set_defaults(_flags=flags)
 
 
 def run(args: argparse.Namespace) -> int:

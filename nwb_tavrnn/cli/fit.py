@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     groups["output"].add_argument("--save-model", metavar="PATH", help="also save the fitted model (torch file) to "
                                                                       "PATH")
     groups["output"].add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    parser.set_defaults(flags=flags)
+    parser.set_defaults(_flags=flags)
     return parser
 
 

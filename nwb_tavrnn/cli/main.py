@@ -182,13 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(err, NoSpaceError):
             return _no_space(args, err, entry_point)
-        from ..errors import ParameterError
+        from ..params import flag_message
 
-        text = str(err)
-        if isinstance(err, ParameterError):  # the library names the parameter; the user typed its flag
-            from ..params import flag_message
-
-            text = flag_message(err, getattr(args, "flags", {}))
+        # The library names the parameter; the user typed its flag (or set the key in a file).
+        text = flag_message(err, getattr(args, "_flags", {}))
         print(f"nwb-tavrnn {args.command}: error: {text}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:

@@ -60,13 +60,16 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                    help="override one setting (repeatable), e.g. --set model.h_dim=64 --set connectivity.binary=true")
     c.add_argument("--show-config", action="store_true", help="print the settings that would be used, and exit")
     groups: dict[str, argparse._ArgumentGroup] = {}
+    flags: dict[str, str] = {}  # SECTION.KEY -> flag, for errors about a setting
     for section, cls, only, defaults in _run_options():
         title = {"importer": "import (suite2p folders, CaImAn HDF5 files, the linear-track folder)",
                  "sorting": "sorting (raw voltage input only)"}.get(section, section)
         if section not in groups:
             groups[section] = parser.add_argument_group(title)
-        add_arguments(parser, cls, {"": groups[section], **{g: groups[section] for g in _group_names(cls)}},
-                      only=only, prefix=f"{section}.", defaults=defaults)
+        added = add_arguments(parser, cls, {"": groups[section], **{g: groups[section] for g in _group_names(cls)}},
+                              only=only, prefix=f"{section}.", defaults=defaults)
+        flags.update({f"{section}.{name}": flag for name, flag in added.items()})
+    parser.set_defaults(_flags=flags)
     e = groups["evaluation"]
     e.add_argument("--report-dir", dest="evaluation.report_dir", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)  # older spelling

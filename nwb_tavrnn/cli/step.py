@@ -63,11 +63,11 @@ def execute(args: argparse.Namespace, step: Any, model: Any, **extra: Any) -> An
 def register(subparsers: argparse._SubParsersAction, step: type) -> None:
     """The generic command of a registered step without one of its own."""
     add_step_command(subparsers, step, run)
-    subparsers.choices[step.name].set_defaults(step=step)
+    subparsers.choices[step.name].set_defaults(_step_class=step)
 
 
 def run(args: argparse.Namespace) -> int:
-    built, model = build(args, args.step)
+    built, model = build(args, args._step_class)
     if model is not None:
         result = execute(args, built, model)
     else:

@@ -57,8 +57,9 @@ Sections
     ``classifier``, ``null``, ``n_permutations``, ``baselines``, ``time_shuffle``, ``n_jobs``,
     ``figures``, ...).
 
-This module is light: it imports no step; :meth:`PipelineConfig.resolve` builds the step objects
-(and so checks the values) before any work starts.
+Loading a file imports the registered steps' declarations (light: no torch);
+:meth:`PipelineConfig.resolve` builds the step objects (and so checks the values) before any work
+starts.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from typing import Any
 
 from ..errors import InputFileError, NwbTavrnnError
 from ..params import check, names, suggest
-from .files import ConfigError, parse_assignment, read_config_file
+from .files import ConfigError, parse_assignment, read_config_file, section_error
 from .sections import (
     CORE_SECTIONS,
     ConnectivitySection,
@@ -98,7 +99,10 @@ def _check_section(name: str, values: Mapping[str, Any], where: str) -> None:
         from ..steps import get_step
 
         own = names(get_step(name).Params)
-    allowed = own if all(k in own for k in values) else section_keys(name)
+    try:
+        allowed = own if all(k in own for k in values) else section_keys(name)
+    except KeyError as err:  # a step naming a model that is not registered
+        raise ConfigError(f"{where}: section {name!r}: {err.args[0]}") from None
     for key in values:
         if key not in allowed:
             raise ConfigError(f"{where}: unknown key {key!r} in section {name!r}{suggest(key, allowed)}; "
@@ -231,7 +235,7 @@ class PipelineConfig:
                 options["segments"] = int(options["segments"])
             check(ImporterOptions(**options))
         except (ValueError, TypeError) as err:
-            raise ConfigError(f"importer: {err}") from None
+            raise section_error("importer", err) from None
         return {k: v for k, v in options.items() if v is not None}
 
     def _sorting(self):
@@ -254,13 +258,13 @@ class PipelineConfig:
         try:
             check_reader_options(dict(options.get("reader_options") or {}))
         except ValueError as err:
-            raise ConfigError(f"sorting: {err}") from None
+            raise section_error("sorting", err) from None
         job_values = {k: s.pop(k) for k in ("n_jobs", "chunk_duration") if k in s}
         try:
             job = JobParams.from_dict(job_values)
             params = (SortingParams if method == "sort" else DetectionParams).from_dict(s)
         except (ValueError, TypeError) as err:
-            raise ConfigError(f"sorting: {err}") from None
+            raise section_error("sorting", err) from None
         return method, params, options, job
 
     def _connectivity(self):
@@ -278,7 +282,7 @@ class PipelineConfig:
             params = ConnectivityParams.preset(preset or "default", **c)
             params_rois = ConnectivityParams.preset(preset or "ophys", **c)
         except (ValueError, TypeError, InputFileError) as err:
-            raise ConfigError(f"connectivity: {err}") from None
+            raise section_error("connectivity", err) from None
         return params, options, params_rois, nodes
 
     def _model(self):
@@ -304,7 +308,7 @@ class PipelineConfig:
             check(ModelSection(name=name, preset=preset, **options))
             factory()  # fail now, not after the graphs were computed
         except (ValueError, TypeError) as err:
-            raise ConfigError(f"model: {err}") from None
+            raise section_error("model", err) from None
         return factory, options
 
     def _steps(self) -> list[Any]:
@@ -320,7 +324,7 @@ class PipelineConfig:
             except ImportError as err:
                 raise ConfigError(f"{name} needs the 'model' extra (pip install 'nwb-tavrnn[model]'): {err}") from None
             except (ValueError, TypeError, NwbTavrnnError) as err:
-                raise ConfigError(f"{name}: {err}") from None
+                raise section_error(name, err) from None
         return out
 
     def _evaluation(self):
@@ -342,7 +346,7 @@ class PipelineConfig:
         try:
             evaluation = EvaluationConfig(**e)  # checked even when unused: nonsense is refused either way
         except (ValueError, TypeError, NwbTavrnnError) as err:  # EvaluationConfig raises NwbTavrnnError
-            raise ConfigError(f"evaluation: {err}") from None
+            raise section_error("evaluation", err) from None
         if not labels and e:
             log.info("no evaluation.labels: evaluation settings %s are unused", sorted(e))
         return labels or None, report_dir, evaluation

@@ -10,7 +10,22 @@ from ..errors import InputFileError
 
 
 class ConfigError(InputFileError):
-    """A configuration file or override is unreadable, or names an unknown key or a bad value."""
+    """A configuration file or override is unreadable, or names an unknown key or a bad value.
+
+    ``parameter``: the setting at fault, as ``SECTION.KEY`` (or several), when one is; the command
+    line then also names its flag."""
+
+    def __init__(self, message: str, parameter: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+def section_error(section: str, err: BaseException) -> ConfigError:
+    """``err`` (a step's own error) as a :class:`ConfigError` of ``section``, keeping which
+    parameters it names."""
+    names = getattr(err, "parameter", None)
+    names = (names,) if isinstance(names, str) else tuple(names or ())
+    return ConfigError(f"{section}: {err}", tuple(f"{section}.{name}" for name in names) or None)
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -66,4 +81,4 @@ def parse_assignment(text: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
-__all__ = ["ConfigError", "parse_assignment", "read_config_file"]
+__all__ = ["ConfigError", "parse_assignment", "read_config_file", "section_error"]

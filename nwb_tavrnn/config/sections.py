@@ -38,7 +38,8 @@ class SortingSection:
     electrical_series: str | None = param(None, flag=None,
                                           help="NWB input: path of the ElectricalSeries (default: the first)")
     segment_index: int | None = param(None, flag=None, help="multi-segment recordings: the segment to use")
-    n_jobs: int | None = param(None, flag="--sort-jobs", parse=int, check=at_least(1),
+    n_jobs: int | None = param(None, flag="--sort-jobs", parse=int,
+                               check=Check(lambda v: v == -1 or v >= 1, "must be >= 1, or -1 for every core"),
                                group="sorting (raw voltage input only)", help="parallel jobs of the sorting step")
     chunk_duration: str | None = param(None, flag=None, help="chunk length of the sorting step, e.g. '1s'")
     work_folder: str | None = param(None, flag=None, help="where sorter files go (default: system temp)")

@@ -37,7 +37,8 @@ CHUNK_BYTES = 4 * 1024 * 1024
 
 
 def _time_range(value: Any) -> bool:
-    return value is None or (len(value) == 2 and float(value[1]) > float(value[0]))
+    return value is None or (isinstance(value, (list, tuple)) and len(value) == 2
+                             and float(value[1]) > float(value[0]))
 
 
 @dataclass

@@ -370,6 +370,39 @@ def atomic_destination(destination: PathLike, overwrite: bool = False, copy_from
         raise
 
 
+def place_results(work: PathLike, final: PathLike, tmp_report: PathLike | None = None,
+                  report_dir: PathLike | None = None) -> list[Path]:
+    """Move a finished work file to ``final`` (one atomic rename, after its data are on disk) and
+    the files of its report folder into ``report_dir`` first (one by one: a folder's other files
+    stay). Returns the report files placed; none is left if the rename fails.
+
+    Raises
+    ------
+    OutputFileError
+        If the file cannot be moved into place.
+    """
+    work, final = Path(work), Path(final)
+    with open(work, "rb+") as fh:  # data on disk before the rename makes it visible
+        os.fsync(fh.fileno())
+    placed: list[Path] = []
+    if report_dir is not None and tmp_report is not None and Path(tmp_report).is_dir():
+        tmp_report, report_dir = Path(tmp_report), Path(report_dir)
+        report_dir.mkdir(exist_ok=True)
+        for item in sorted(tmp_report.rglob("*")):
+            if item.is_dir():  # e.g. nnpoisson/: its files are moved one by one, a user's other files stay
+                (report_dir / item.relative_to(tmp_report)).mkdir(parents=True, exist_ok=True)
+                continue
+            os.replace(item, report_dir / item.relative_to(tmp_report))
+            placed.append(report_dir / item.relative_to(tmp_report))
+    try:
+        os.replace(work, final)
+    except OSError as err:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        raise OutputFileError(f"{final}: could not be written ({err}); nothing was left there") from None
+    return placed
+
+
 def write_nwbfile(nwbfile: NWBFile, destination: PathLike, overwrite: bool = False) -> Path:
     """Write an in-memory NWBFile atomically (the spec is always cached in the file)."""
     from ..schema import load_namespace

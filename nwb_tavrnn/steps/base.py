@@ -131,38 +131,63 @@ class Step:
             What is missing, in one line.
         """
 
-    def run(self, work: Path, report_dir: Path, progress: Progress) -> Any:
+    def run(self, work: Path, report_dir: Path | None, progress: Progress) -> Any:
         """Add the step's results to the NWB file ``work`` (in place) and its report to
-        ``report_dir``; returns the step's result object."""
+        ``report_dir`` (None: no report); returns the step's result object."""
         raise NotImplementedError
 
     def run_file(self, source: str | os.PathLike, destination: str | os.PathLike, *,
                  report_dir: str | os.PathLike | None = None, overwrite: bool = False,
                  progress: Progress | None = None) -> Any:
         """The step alone, NWB to NWB: ``destination`` is a copy of ``source`` with the step's
-        results, moved into place only once complete (nothing is left there on failure).
+        results, and ``report_dir`` (if given) its report; both are moved into place only once
+        complete (nothing is left there on failure).
 
         Raises
         ------
         OutputFileError
-            If ``destination`` is the source, exists (without ``overwrite``) or cannot be written.
+            If ``destination`` or ``report_dir`` is the source, exists (without ``overwrite``) or
+            cannot be written.
         """
-        from ..io.files import check_readable_nwb, check_writable, refuse_source_as_destination, temporary_work_folder
+        from ..io.files import (
+            check_readable_nwb,
+            check_report_folder,
+            check_writable,
+            place_results,
+            refuse_source_as_destination,
+            temporary_work_folder,
+        )
+        from ..io.write import working_file
 
         destination = Path(destination)
         refuse_source_as_destination(source, destination)
         check_writable(destination, overwrite)
+        if report_dir is not None:
+            check_report_folder(report_dir, overwrite, protect=(source, destination))
         check_readable_nwb(source)
         workdir = temporary_work_folder(destination.stem, destination.parent)
         try:
-            work = workdir / "result.nwb"
+            work, tmp_report = workdir / "result.nwb", workdir / "report"
             shutil.copyfile(source, work)
-            result = self.run(work, Path(report_dir) if report_dir is not None else workdir / "report",
-                              progress or (lambda done, note: None))
-            os.replace(work, destination)
+            with working_file(work):  # the copy is the run's own: the step adds to it directly
+                result = self.run(work, tmp_report if report_dir is not None else None,
+                                  progress or (lambda done, note: None))
+            check_writable(destination, overwrite)  # it may have appeared while we worked
+            place_results(work, destination, tmp_report, report_dir)
+            relocate(result, destination, Path(report_dir) if report_dir is not None else None)
             return result
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def relocate(result: Any, path: Path, report_dir: Path | None) -> None:
+    """Point a step's result at where its file and report were moved (a result without such
+    attributes is left as it is)."""
+    if hasattr(result, "path"):
+        result.path = path
+    if getattr(result, "report_dir", None) is not None:
+        result.figures = [report_dir / Path(p).name for p in result.figures] if report_dir is not None else []
+        result.report_dir = report_dir
 
 
 class ModelStep(Step):
@@ -190,7 +215,7 @@ class ModelStep(Step):
     def check(self, nwbfile: Any) -> None:
         self.options().read(nwbfile)  # its tables, columns and regions exist
 
-    def run(self, work: Path, report_dir: Path, progress: Progress) -> Any:
+    def run(self, work: Path, report_dir: Path | None, progress: Progress) -> Any:
         model = self.make_model()
         return self.write(work, None, model, report_dir=report_dir, in_place=True,
                           callback=epoch_progress(progress, model))
@@ -210,10 +235,24 @@ def epoch_progress(progress: Progress, model: Any) -> Callable[[int, float], Non
 STEPS: dict[str, type[Step]] = {}
 
 
+#: Names a step's parameter may not take: its command's own arguments and options.
+RESERVED = frozenset({"input", "output", "report", "overwrite", "func", "command", "quiet", "log_level"})
+
+
 def register_step(cls: type[Step]) -> type[Step]:
-    """Class decorator: make ``cls`` a step of ``run``, of configuration files and of the CLI."""
+    """Class decorator: make ``cls`` a step of ``run``, of configuration files and of the CLI.
+
+    Raises
+    ------
+    TypeError
+        If the step has no name or Params, or a parameter takes a name its command reserves.
+    """
     if not getattr(cls, "name", None) or not hasattr(cls, "Params"):
         raise TypeError(f"{cls.__name__}: a step needs a name and a Params dataclass")
+    taken = sorted(n for c in (cls.Params, getattr(cls, "Flags", None)) if c is not None for n in P.names(c)
+                   if n in RESERVED or n.startswith("_"))
+    if taken:
+        raise TypeError(f"{cls.__name__}: parameter name(s) {', '.join(taken)} are reserved for its command")
     STEPS[cls.name] = cls
     return cls
 
@@ -239,4 +278,5 @@ def get_step(name: str) -> type[Step]:
     return steps[name]
 
 
-__all__ = ["STEPS", "ModelStep", "Progress", "Step", "epoch_progress", "get_step", "load_steps", "register_step"]
+__all__ = ["STEPS", "ModelStep", "Progress", "Step", "epoch_progress", "get_step", "load_steps", "register_step",
+           "relocate"]

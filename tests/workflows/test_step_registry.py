@@ -50,8 +50,21 @@ class ToyStep(Step):
         table = EvaluationScores.from_frame(frame, name=self.params.label, description="toy counts",
                                             labels="none", parameters={"scale": self.params.scale})
         append_results(work, [table], None, in_place=True, module_name="toy", module_description="toy step")
+        figures = []
+        if report_dir is not None:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(report_dir / "counts.csv", index=False)
+            figures = [report_dir / "counts.csv"]
         progress(1.0, "counted")
-        return counts
+        return ToyResult(counts, work, report_dir, figures)
+
+
+@dataclass
+class ToyResult:
+    counts: list
+    path: Path
+    report_dir: Path | None
+    figures: list
 
 
 @pytest.fixture
@@ -91,8 +104,27 @@ def test_run_runs_a_registered_step(toy, session, tmp_path):
         units = len(f["units/id"])
         values = f["processing/toy/Counts/value"][()]
         assert "DynamicConnectivity" in f["processing/ecephys"]  # beside the core steps' results
-    assert len(result.steps["toy"]) == units and np.allclose(values, 3.0 * np.array(result.steps["toy"]))
+    toy_result = result.steps["toy"]
+    assert len(toy_result.counts) == units and np.allclose(values, 3.0 * np.array(toy_result.counts))
     assert result.timings["toy"] >= 0
+    assert toy_result.path == tmp_path / "out.nwb"
+    assert toy_result.figures == [tmp_path / "out_report" / "toy" / "counts.csv"] and toy_result.figures[0].is_file()
+
+
+def test_a_step_runs_alone_file_to_file(toy, session, tmp_path):
+    from nwb_tavrnn.errors import OutputFileError
+
+    step = ToyStep.from_mapping({"scale": 2.0})
+    result = step.run_file(session, tmp_path / "alone.nwb", report_dir=tmp_path / "alone_report")
+    assert result.path == tmp_path / "alone.nwb" and result.report_dir == tmp_path / "alone_report"
+    assert (tmp_path / "alone_report" / "counts.csv").is_file()
+    with h5py.File(tmp_path / "alone.nwb", "r") as f:
+        assert np.allclose(f["processing/toy/toy/value"][()], 2.0 * np.array(result.counts))
+    with pytest.raises(OutputFileError):  # an existing output is refused, before any work
+        step.run_file(session, tmp_path / "alone.nwb")
+    plain = step.run_file(session, tmp_path / "plain.nwb")  # no report folder: none is claimed
+    assert plain.report_dir is None and plain.figures == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.nwb", "alone_report", "plain.nwb"]
 
 
 def test_command_line_has_the_step_and_its_flags(toy, session, tmp_path, capsys):
