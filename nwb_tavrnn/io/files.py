@@ -370,6 +370,26 @@ def atomic_destination(destination: PathLike, overwrite: bool = False, copy_from
         raise
 
 
+def check_destinations(source: PathLike, destination: PathLike | None, report_dir: PathLike | None = None, *,
+                       in_place: bool = False, overwrite: bool = False) -> None:
+    """Before any work: a step writing ``destination`` (a copy of ``source``), or ``source`` itself
+    ``in_place``, and its report folder, can do so without touching what it must not.
+
+    Raises
+    ------
+    OutputFileError
+        No destination without ``in_place``; the destination is the source, or exists without
+        ``overwrite``, or cannot be written; the report folder is unusable or would hold the files.
+    """
+    if not in_place:
+        if destination is None:
+            raise OutputFileError("give an output path, or ask for in-place writing")
+        refuse_source_as_destination(source, destination)
+        check_writable(destination, overwrite=overwrite)
+    if report_dir is not None:
+        check_report_folder(report_dir, overwrite=overwrite, protect=(source,) if in_place else (source, destination))
+
+
 def place_results(work: PathLike, final: PathLike, tmp_report: PathLike | None = None,
                   report_dir: PathLike | None = None) -> list[Path]:
     """Move a finished work file to ``final`` (one atomic rename, after its data are on disk) and

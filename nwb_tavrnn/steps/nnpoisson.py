@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputFileError, OutputFileError, TrainingError, require
-from ..io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
+from ..errors import InputFileError, TrainingError, require
+from ..io.files import PathLike, check_destinations, open_nwb
 from ..params import between, check, names, param, patience, positive
 from .base import ModelStep, register_step
 
@@ -240,14 +240,7 @@ def nnpoisson_file(
     options.validate()
     if resume and not checkpoint_dir:
         raise InputFileError("resuming needs the checkpoint folder of the interrupted run (--checkpoint-dir)")
-    if not in_place:
-        if destination is None:
-            raise OutputFileError("give an output path, or ask for in-place writing")
-        refuse_source_as_destination(source, destination)
-        check_writable(destination, overwrite=overwrite)
-    if report_dir is not None:
-        protect = (source,) if in_place else (source, destination)
-        check_report_folder(report_dir, overwrite=overwrite, protect=protect)
+    check_destinations(source, destination, report_dir, in_place=in_place, overwrite=overwrite)
     model.check_params()
     if objectives:  # the comparison fits must be possible too: refused now, not after the main fit
         for objective in ("neural", "behaviour"):

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, OutputFileError, TrainingError, require
+from ..errors import InputFileError, TrainingError, require
 from ..evaluation.nulls import NULLS
 from ..evaluation.trajectory import DEFAULT_KINDS, KINDS
-from ..io.files import PathLike, check_report_folder, check_writable, open_nwb, refuse_source_as_destination
+from ..io.files import PathLike, check_destinations, open_nwb
 from ..params import Check, at_least, between, check, names, param, patience, positive
 from .base import ModelStep, register_step
 from .nnpoisson import columns
@@ -288,13 +288,7 @@ def seq2seq_file(
     decoding_options = (decoding or DecodingOptions()).validate()
     model.check_params()
     model.lag_bins(options.bin_size)  # a lag that is not a whole number of bins: refused before any work
-    if not in_place:
-        if destination is None:
-            raise OutputFileError("give an output path, or ask for in-place writing")
-        refuse_source_as_destination(source, destination)
-        check_writable(destination, overwrite=overwrite)
-    if report_dir is not None:
-        check_report_folder(report_dir, overwrite=overwrite, protect=(source,) if in_place else (source, destination))
+    check_destinations(source, destination, report_dir, in_place=in_place, overwrite=overwrite)
     started = time.perf_counter()
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
