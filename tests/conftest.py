@@ -114,6 +114,61 @@ def simulated_session(tmp_path_factory):
     assert not changed, f"a test modified a shared simulated session instead of a copy: {changed}"
 
 
+def _cached_spec_digest(path) -> str | None:
+    """sha1 over every dataset (name and bytes) of the schema cached in the HDF5 file at ``path``;
+    None when it caches none or cannot be read (the caller then does what it would have done)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            location = f.attrs.get(".specloc")
+            if location is None:
+                return None
+            digest = hashlib.sha1()
+
+            def add(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    digest.update(name.encode() + b"\0" + repr(obj[()]).encode() + b"\0")
+
+            f[location].visititems(add)
+            return digest.hexdigest()
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _parsed_cached_schemas():
+    """``pynwb.validate`` parses the schema cached in each file it checks (about 1 s a file, 40-odd
+    files in the suite). Files written by this package cache the same schema, byte for byte: parse
+    each distinct one once. Keyed by the bytes of the cached schema, so a file caching another one
+    (a newer extension version, a damaged spec) is parsed on its own; each call gets a fresh
+    BuildManager over the shared TypeMap, as ``pynwb.get_manager()`` shares pynwb's own."""
+    try:
+        import pynwb.validation as validation
+        from hdmf.build import BuildManager
+    except ImportError:
+        yield
+        return
+    original = validation.get_cached_namespaces_to_validate
+    parsed: dict[str, tuple] = {}
+
+    def get_cached_namespaces_to_validate(path=None, driver=None, aws_region=None, io=None):
+        key = None
+        if io is None and driver is None and aws_region is None and path is not None and Path(str(path)).is_file():
+            key = _cached_spec_digest(path)
+        if key is None:
+            return original(path=path, driver=driver, aws_region=aws_region, io=io)
+        if key not in parsed:
+            namespaces, manager, dependencies = original(path=path)
+            parsed[key] = (namespaces, manager.type_map if manager is not None else None, dependencies)
+        namespaces, type_map, dependencies = parsed[key]
+        return list(namespaces), (BuildManager(type_map) if type_map is not None else None), dependencies
+
+    validation.get_cached_namespaces_to_validate = get_cached_namespaces_to_validate
+    yield
+    validation.get_cached_namespaces_to_validate = original
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny models: one thread is as fast, and immune to OpenMP spin-waiting on a busy machine."""
