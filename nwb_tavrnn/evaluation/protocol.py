@@ -262,10 +262,14 @@ def evaluate_features(features: Mapping[str, Features] | Sequence[tuple[str, Fea
     frames: list[pd.DataFrame] = []
     for name, x in methods:
         x = x() if callable(x) else x
-        if x is not None:
-            rows = _window_rows(x, len(starts), name)[proto.idx]
+        scored = x is not None
+        if scored:
+            # Only the labelled windows' rows are kept while scoring, and none once scored: a method's
+            # features (|r| of every pair of nodes, say) can be the largest arrays of the evaluation.
+            rows, x = _window_rows(x, len(starts), name)[proto.idx], None
             frames += score_method(rows, name, proto, cfg, pca_for(cfg, kinds.get(name, "wide")))
-        done(f"{name} {'scored' if x is not None else 'skipped'}")
+            rows = None
+        done(f"{name} {'scored' if scored else 'skipped'}")
     for name, sets in (shuffled or {}).items():
         sets = sets() if callable(sets) else sets
         for rep, x in enumerate(sets):

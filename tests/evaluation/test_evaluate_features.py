@@ -155,11 +155,11 @@ def test_command_line_options_come_from_the_declaration():
     args = parser.parse_args([*base, "--n-splits", "1"])
     with pytest.raises(ParameterError) as err:
         EvaluationConfig(**given(args, EvaluationConfig))
-    assert flag_message(err.value, args.flags) == "--n-splits must be >= 2, got 1"
+    assert flag_message(err.value, args._flags) == "--n-splits must be >= 2, got 1"
     args = parser.parse_args([*base, "--split", "label_blocks", "--null", "iid"])
     with pytest.raises(ParameterError) as err:
         EvaluationConfig(**given(args, EvaluationConfig))
-    assert flag_message(err.value, args.flags).startswith("--split='label_blocks'")
+    assert flag_message(err.value, args._flags).startswith("--split='label_blocks'")
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--classifier", "svm"])  # choices from the declaration
 
