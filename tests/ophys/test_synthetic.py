@@ -17,11 +17,9 @@ from pynwb import NWBHDF5IO  # noqa: E402
 
 from nwb_tavrnn.config import PipelineConfig  # noqa: E402
 from nwb_tavrnn.pipeline import run_pipeline  # noqa: E402
-from nwb_tavrnn.simulate import SimulationConfig, write_simulation  # noqa: E402
-from nwb_tavrnn.simulate.calcium import write_ophys_simulation  # noqa: E402
-
-#: 60 nodes (20 sensory, 4 motor subregions of 10), 22 min: 2-min aligned/unaligned blocks, 6 min rest.
-CONFIG = SimulationConfig.small(gameplay_minutes=16.0, rest_minutes=6.0, block_minutes=2.0)
+#: 60 nodes (20 sensory, 4 motor subregions of 10), 22 min: 2-min aligned/unaligned blocks, 6 min rest
+#: (``SimulationConfig.small(**CONFIG)``).
+CONFIG = {"gameplay_minutes": 16.0, "rest_minutes": 6.0, "block_minutes": 2.0}
 EVALUATION = {"labels": "epochs:state", "seeds": 3, "n_permutations": 20, "figures": False,
               "baselines": ["raw_correlation", "population_rates"], "time_shuffle": False}
 #: The same non-overlapping 30 s windows and the same edge rule (strongest 10 % of pairs) for both.
@@ -57,14 +55,14 @@ def planted_group_ari(path) -> tuple[float, int, float]:
 
 
 @pytest.mark.slow
-def test_calcium_keeps_groups_and_regimes(tmp_path, one_torch_thread):
+def test_calcium_keeps_groups_and_regimes(tmp_path, one_torch_thread, simulated_session):
     """Three seeds: ARI >= 0.8 on every one; the regime accuracy averaged over seeds within 0.05 of
     the spikes' (one seed's accuracy moves by a window or two of 44 with the model's training)."""
     model = {"epochs": 150, "patience": 30, "seed": 0}
     accuracy: dict[str, list[float]] = {"spikes": [], "ophys": []}
     for seed in (1, 2, 3):
-        spikes = write_simulation(tmp_path / f"spikes{seed}.nwb", CONFIG, seed=seed)
-        traces = write_ophys_simulation(tmp_path / f"ophys{seed}.nwb", CONFIG, seed=seed)  # the same spikes, imaged
+        spikes = simulated_session("culture", seed=seed, **CONFIG)
+        traces = simulated_session("ophys", seed=seed, **CONFIG)  # the same spikes, imaged
         for name, source, connectivity in (("spikes", spikes, {"preset": "default", **WINDOWS}),
                                            ("ophys", traces, {"preset": "ophys", **WINDOWS})):
             result = run_pipeline(source, tmp_path / f"{name}{seed}_out.nwb",
