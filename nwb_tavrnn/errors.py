@@ -4,15 +4,29 @@ from __future__ import annotations
 
 
 class NwbTavrnnError(Exception):
-    """Base class: ``str(err)`` is one line saying what was wrong and what to do."""
+    """Base class: ``str(err)`` is one line saying what was wrong and what to do.
+
+    ``parameter`` names the parameters the message mentions (a name, or several), when a remedy
+    or a fault is one: the library's message names the parameter as Python and configuration
+    files spell it (``use a longer step``), and the command line replaces the name by its flag
+    (``use a longer --step``; :func:`nwb_tavrnn.params.flag_message`)."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", parameter: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class InputFileError(NwbTavrnnError):
     """An input file is missing, unreadable, not NWB, or lacks what the step needs."""
 
     exit_code = 2
+
+
+class DataError(InputFileError, ValueError):
+    """Data a model cannot be fitted to (a silent region, a unit without spikes): a ``ValueError``
+    for Python callers of the estimators, exit code 2 on the command line."""
 
 
 class OutputFileError(NwbTavrnnError):
@@ -36,20 +50,24 @@ class UsageError(NwbTavrnnError):
 class ParameterError(UsageError, ValueError):
     """A parameter out of its range. Raised where the parameter objects are built, the one place
     the command line, configuration files and the Python API share; a ``ValueError`` for Python
-    callers, exit code 2 on the command line.
-
-    ``parameter`` names the parameter when one is at fault: the command line replaces it by the
-    parameter's flag (:func:`nwb_tavrnn.params.flag_message`)."""
-
-    def __init__(self, message: str, parameter: str | tuple[str, ...] | None = None) -> None:
-        super().__init__(message)
-        self.parameter = parameter
+    callers, exit code 2 on the command line. ``parameter`` names the parameter at fault."""
 
 
 class TrainingError(NwbTavrnnError):
     """Training could not run or diverged."""
 
     exit_code = 1
+
+
+def in_section(err: BaseException, section: str) -> BaseException:
+    """``err``, raised by the step of configuration section ``section``, with the parameters it
+    names qualified as ``SECTION.KEY`` (where a whole run's settings are in play, ``window`` alone
+    could be another step's); returns ``err``."""
+    names = getattr(err, "parameter", None)
+    if names:
+        names = (names,) if isinstance(names, str) else tuple(names)
+        err.parameter = tuple(n if "." in n.split("=", 1)[0] else f"{section}.{n}" for n in names)
+    return err
 
 
 def require(ok: bool, message: str, parameter: str | tuple[str, ...] | None = None) -> None:

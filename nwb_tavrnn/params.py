@@ -321,10 +321,12 @@ def given(args: argparse.Namespace, cls: type, prefix: str = "") -> dict[str, An
 
 
 def flag_message(err: Exception, flags: Mapping[str, str]) -> str:
-    """The error's message naming the command-line flag of the parameter it is about.
+    """The error's message naming the command-line flag of each parameter it is about.
 
-    A :class:`~nwb_tavrnn.errors.ParameterError` names a parameter (``err.parameter``: a name, or
-    several for a rule between them): the name becomes its flag. A configuration error names
+    An error of the library names its parameters (``err.parameter``: a name, or several; see
+    :class:`~nwb_tavrnn.errors.NwbTavrnnError`) as Python and configuration files spell them. In
+    the message, a name in backticks (``use a longer `step```) is replaced everywhere by its flag;
+    otherwise the name's first mention is (``n_splits must be >= 2``). A configuration error names
     ``SECTION.KEY`` settings, which may have come from a file: the key stays and its flag follows it
     (``threshold (--threshold)``). Names without a flag in ``flags`` stay as they are.
     """
@@ -334,11 +336,14 @@ def flag_message(err: Exception, flags: Mapping[str, str]) -> str:
     names = getattr(err, "parameter", None)
     for name in (names,) if isinstance(names, str) else (names or ()):
         flag = flags.get(name)
+        key = name.split(".", 1)[1] if "." in name else name
         if flag is None:
             continue
-        key = name.split(".", 1)[1] if "." in name else name
-        text = re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", flag if key == name else f"{key} ({flag})", text,
-                      count=1)
+        said = flag if key == name else f"{key} ({flag})"
+        if f"`{key}`" in text:
+            text = text.replace(f"`{key}`", said)
+        else:
+            text = re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", said, text, count=1)
     return text
 
 

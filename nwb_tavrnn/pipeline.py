@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PipelineConfig, ResolvedConfig, demo_config
-from .errors import InputFileError, OutputFileError
+from .errors import InputFileError, NwbTavrnnError, OutputFileError, in_section
 from .importers import recognise
 from .io.files import (
     PathLike,
@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 #: Relative cost of each core step, for the one progress bar (the model usually dominates); a
 #: registered step gives its own (:attr:`nwb_tavrnn.steps.Step.weight`).
 _WEIGHTS = {"import": 0.5, "sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0}
+#: The configuration section of a core step whose name differs from it.
+_SECTIONS = {"import": "importer"}
 
 
 @dataclass
@@ -294,7 +296,10 @@ def run_pipeline(
             def timed(step: str, fn: Callable[[], Any]) -> Any:
                 display.start(step)
                 started = time.perf_counter()
-                value = fn()
+                try:
+                    value = fn()
+                except NwbTavrnnError as err:  # the parameters it names are this step's settings
+                    raise in_section(err, _SECTIONS.get(step, step))
                 timings[step] = time.perf_counter() - started
                 display.finish(step)
                 log.info("%s done in %.1f s", step, timings[step])
@@ -349,17 +354,23 @@ def _check_inputs(nwbfile: Any, resolved: ResolvedConfig) -> None:
     from .io.read import read_intervals
 
     options = resolved.connectivity_options
-    trains = select_nodes(resolved.nodes.read(nwbfile), options.get("groups"), options.get("locations"))
-    params = params_for_nodes(resolved.connectivity_params_for, trains)
-    if options.get("time_range") is not None:
-        trains = restrict_to_range(trains, options["time_range"])
-    plan = plan_step_windows(trains, params, read_intervals(nwbfile),
-                             options.get("windows_from"), options.get("restrict_to"))
-    if resolved.labels:
-        check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
-                            (resolved.evaluation or EvaluationConfig()).min_purity)
+    try:
+        trains = select_nodes(resolved.nodes.read(nwbfile), options.get("groups"), options.get("locations"))
+        params = params_for_nodes(resolved.connectivity_params_for, trains)
+        if options.get("time_range") is not None:
+            trains = restrict_to_range(trains, options["time_range"])
+        plan = plan_step_windows(trains, params, read_intervals(nwbfile),
+                                 options.get("windows_from"), options.get("restrict_to"))
+        if resolved.labels:  # a label that cannot be scored is fixed with the connectivity's windows
+            check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
+                                (resolved.evaluation or EvaluationConfig()).min_purity)
+    except NwbTavrnnError as err:
+        raise in_section(err, "connectivity")
     for step in resolved.steps:
-        step.check(nwbfile)  # its tables, columns and regions
+        try:
+            step.check(nwbfile)  # its tables, columns and regions
+        except NwbTavrnnError as err:
+            raise in_section(err, step.name)
 
 
 # -- the steps --------------------------------------------------------------------------------------

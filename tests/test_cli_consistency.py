@@ -174,7 +174,7 @@ def test_labels_that_cannot_fit_fail_before_any_work(files, tmp_path):
     started = time.perf_counter()
     rc, err = _run(["run", str(files["session"]), str(out), "--labels", "epochs:state"])  # 60 s epochs, 120 s windows
     assert rc == 2 and time.perf_counter() - started < 30
-    assert "shorter than the 120 s windows" in err and "--windows-from epochs:state" in err
+    assert "shorter than the 120 s windows" in err and "windows_from (--windows-from) epochs:state" in err
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
     for spec, words in (("nope:state", "no intervals table 'nope'"), ("epochs:nope", "no column 'nope'")):
         rc, err = _run(["run", str(files["session"]), str(out), "--labels", spec])
@@ -360,7 +360,7 @@ def test_in_place_through_a_symlink_writes_the_file_and_keeps_the_link(files, tm
     (["connectivity", "{session}", "{out}", "--threshold", "0.5"], "applies to threshold mode fixed only"),
     (["fit", "{graphs}", "{out}", "--device", "tpu"], "not a device"),
     (["sort", str(BIOCAM), "{out}", "--curation", "[1]"], "curation must be a mapping"),
-    (["sort", str(BIOCAM), "{out}", "--chunk-duration", "abc"], "chunk duration"),
+    (["sort", str(BIOCAM), "{out}", "--chunk-duration", "abc"], "--chunk-duration must be like 1s"),
     (["evaluate", "{fitted}", "--labels", "trials:hit:top_bottom=0"], "needs K >= 1"),
     (["run", "{session}", "{out}", "--set", "evaluation.min_purity=3"], "min_purity"),
     (["run", "{session}", "{out}", "--set", "connectivity.binary=maybe"], "binary must be true or false"),

@@ -59,10 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Our own warnings as one line; third-party ones (SpikeInterface, numpy...) only at DEBUG."""
+def _show_warning(message, category, filename, lineno, file=None, line=None, flags=None) -> None:
+    """Our own warnings as one line, naming the flags of the settings they suggest (``flags``);
+    third-party ones (SpikeInterface, numpy...) only at DEBUG."""
     if category.__module__.split(".")[0] == "nwb_tavrnn":
-        print(f"nwb-tavrnn: warning: {message}", file=sys.stderr)
+        from ..params import flag_message
+
+        print(f"nwb-tavrnn: warning: {flag_message(message, flags or {})}", file=sys.stderr)
     else:
         log.debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
 
@@ -136,6 +139,27 @@ def _no_space(args: argparse.Namespace, err: BaseException, entry_point: bool) -
     return 3
 
 
+def command_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, bare: bool = False) -> dict[str, str]:
+    """Parameter name -> flag for the command run: each option's destination names its parameter
+    (``--sampling-frequency`` -> ``sampling_frequency``), and the command's ``_flags`` (declared
+    parameters, and names that differ from the destination) override. With ``bare``, ``run``'s
+    ``SECTION.KEY`` names also by their key alone, where one section has it (for warnings, which
+    do not say which step they come from)."""
+    flags: dict[str, str] = {}
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        command = action.choices.get(getattr(args, "command", None) or "")
+        for option in command._actions if command is not None else ():
+            long = [o for o in option.option_strings if o.startswith("--")]
+            if long and option.help != argparse.SUPPRESS and option.dest not in flags:
+                flags[option.dest] = long[0]
+    flags.update(getattr(args, "_flags", {}))
+    if bare:  # run's SECTION.KEY settings, by key where only one section has it
+        keys = [name.split(".", 1)[1] for name in flags if "." in name]
+        flags.update({name.split(".", 1)[1]: flag for name, flag in list(flags.items())
+                      if "." in name and keys.count(name.split(".", 1)[1]) == 1 and name.split(".", 1)[1] not in flags})
+    return flags
+
+
 def main(argv: list[str] | None = None) -> int:
     # Idle OpenMP threads otherwise spin for a while after each torch operation; on a 2-core
     # machine sharing a core with anything else that made model epochs up to 40x slower. Set
@@ -147,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     level = "ERROR" if args.quiet else args.log_level
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":
-        warnings.showwarning = _show_warning
+        import functools
+
+        warnings.showwarning = functools.partial(_show_warning, flags=command_flags(parser, args, bare=True))
         # multiprocessing's resource tracker is a separate interpreter started with these -W options
         sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     if level != "DEBUG" and entry_point:  # the process's own hooks: only when the process is ours
@@ -185,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..params import flag_message
 
         # The library names the parameter; the user typed its flag (or set the key in a file).
-        text = flag_message(err, getattr(args, "_flags", {}))
+        text = flag_message(err, command_flags(parser, args))
         print(f"nwb-tavrnn {args.command}: error: {text}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:

@@ -62,6 +62,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     o.add_argument("--age", help="Subject age, ISO 8601 duration (e.g. P90D)")
     o.add_argument("--electrode-location", help="brain area of the electrodes (non-NWB inputs)")
     o.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    # The library's names for what these flags set (its errors name them; see cli.main.command_flags).
+    p.set_defaults(_flags={"segment_index": "--segment", "curation_action='label'": "--label-only",
+                           "method='hdmea'": "--hdmea", "exclude_sweep_ms": "--dead-time-ms",
+                           "detect_threshold": "--detect-threshold", "common_reference": "--reference"})
     return p
 
 

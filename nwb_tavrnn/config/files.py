@@ -15,10 +15,6 @@ class ConfigError(InputFileError):
     ``parameter``: the setting at fault, as ``SECTION.KEY`` (or several), when one is; the command
     line then also names its flag."""
 
-    def __init__(self, message: str, parameter: str | tuple[str, ...] | None = None) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-
 
 def section_error(section: str, err: BaseException) -> ConfigError:
     """``err`` (a step's own error) as a :class:`ConfigError` of ``section``, keeping which

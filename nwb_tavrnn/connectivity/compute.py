@@ -55,7 +55,12 @@ MODE_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 class SparseGraphWarning(UserWarning):
-    """The thresholded graphs have (almost) no edges off the diagonal."""
+    """The thresholded graphs have (almost) no edges off the diagonal; ``parameter`` names the
+    settings the message suggests (the command line shows their flags)."""
+
+    def __init__(self, message: str, parameter: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 @dataclass
@@ -348,12 +353,13 @@ class _SparsityMonitor:
         else:
             med = float(np.median(p99))
             msg = (f"the 99th percentile of off-diagonal |r| per window is {med:.3g} (median over "
-                   f"windows; range {p99.min():.3g}-{p99.max():.3g}). Try --threshold-mode density --density 0.1 "
-                   f"(in Python or a config: threshold_mode='density', density=0.1), --threshold-mode fixed "
-                   f"--threshold {max(med, 1e-3):.2g}, or --preset default")
+                   f"windows; range {p99.min():.3g}-{p99.max():.3g}). Try `threshold_mode` density with `density` 0.1, "
+                   f"`threshold_mode` fixed with `threshold` {max(med, 1e-3):.2g}, or the default `preset`")
         # One warning (the command line prints it once, as one line; Python callers can catch it).
-        warnings.warn(f"connectivity graphs are (almost) empty: mean off-diagonal edge density {dens:.2g} "
-                      f"with threshold_mode={params.threshold_mode!r}; {msg}", SparseGraphWarning, stacklevel=3)
+        warnings.warn(SparseGraphWarning(
+            f"connectivity graphs are (almost) empty: mean off-diagonal edge density {dens:.2g} with "
+            f"threshold_mode={params.threshold_mode!r}; {msg}", ("threshold_mode", "density", "threshold", "preset")),
+            stacklevel=3)
 
 
 def check_params_for_nodes(params: ConnectivityParams, nodes) -> None:
@@ -368,10 +374,11 @@ def check_params_for_nodes(params: ConnectivityParams, nodes) -> None:
         return
     require(params.bin_size * nodes.rate >= 1.0 - 1e-6,
             f"bin_size {params.bin_size:g} s is shorter than one imaging frame ({1 / nodes.rate:.4g} s at "
-            f"{nodes.rate:g} Hz); use --bin-size {1 / nodes.rate:.4g} or longer (--preset ophys: 0.1 s)")
+            f"{nodes.rate:g} Hz); use a `bin_size` of {1 / nodes.rate:.4g} or longer (the ophys `preset`: 0.1 s)",
+            ("bin_size", "preset"))
     require(not params.binary or nodes.binary,
-            "binary bins are for spike trains and events; ROI traces are averaged per bin (use --counts, "
-            "binary: false, or signal 'events' for 0/1 event bins)")
+            "binary bins are for spike trains and events; ROI traces are averaged per bin (`binary` false, or "
+            "`signal` 'events' for 0/1 event bins)", ("binary", "signal"))
 
 
 def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,

@@ -97,7 +97,8 @@ def _check_window_count(spans: np.ndarray, params: ConnectivityParams, what: str
     count = float(np.sum(np.maximum(spans - params.window, 0.0) / params.step + 1.0)) if spans.size else 0.0
     if not np.isfinite(count) or count > MAX_WINDOWS:
         raise InputFileError(f"{what} would give {count:.3g} windows of {params.window:g} s every {params.step:g} s "
-                             f"(at most {MAX_WINDOWS:,}); use a longer --step or a --time-range")
+                             f"(at most {MAX_WINDOWS:,}); use a longer `step` or a `time_range`",
+                             ("step", "time_range"))
 
 
 def _check_spike_span(trains: SpikeTrains) -> None:
@@ -119,9 +120,8 @@ def _check_spike_span(trains: SpikeTrains) -> None:
     if stray.size <= max(1, flat.size // 1000) and gaps[k] > 10 * rest_span:
         raise InputFileError(
             f"{stray.size} spike time(s) lie at {stray[0]:.6g} s, far from all the others ({rest[0]:.6g} to "
-            f"{rest[-1]:.6g} s): corrupt timestamps? analyse the part with data: --time-range {rest[0]:.6g} "
-            f"{rest[-1]:.6g}"
-        )
+            f"{rest[-1]:.6g} s): corrupt timestamps? analyse the part with data: `time_range` {rest[0]:.6g} "
+            f"{rest[-1]:.6g}", "time_range")
 
 
 def plan_step_windows(
@@ -148,7 +148,7 @@ def plan_step_windows(
                                         origin=float(trains.t_start))
         if len(win.start_bins) == 0:
             raise InputFileError(f"no {params.window} s window fits inside the intervals of {restrict_to!r}; "
-                                 "use a shorter --window")
+                                 "use a shorter `window`", "window")
         return WindowPlan(win, None, {"restrict_to": restrict_to})
     if not is_traces(trains):  # ROI traces have frames, no stray spikes
         _check_spike_span(trains)
@@ -156,7 +156,7 @@ def plan_step_windows(
     win = plan_windows(trains, params)
     if len(win.start_bins) == 0:
         raise InputFileError(f"the recording ({trains.duration:.1f} s) is shorter than one window "
-                             f"({params.window} s); use a shorter --window")
+                             f"({params.window} s); use a shorter `window`", "window")
     return WindowPlan(win, None, {})
 
 
@@ -351,7 +351,7 @@ def run_connectivity(
     # An object name is one path component of the file: '../x' or 'a/b' would be refused by hdmf
     # only when writing, after the work, as an unexpected error.
     require(bool(name) and "/" not in name and ":" not in name and name not in (".", ".."),
-            f"--name {name!r}: a name of an object in the file, without '/' or ':' (e.g. DynamicConnectivity)")
+            f"name {name!r}: a name of an object in the file, without '/' or ':' (e.g. DynamicConnectivity)", "name")
     if time_range is not None:
         require(len(time_range) == 2 and time_range[1] > time_range[0],
                 f"time range: stop must be after start, got {list(time_range)}")

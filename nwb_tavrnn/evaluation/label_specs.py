@@ -153,10 +153,9 @@ def check_window_labels(nwbfile, spec: str, starts: np.ndarray, stops: np.ndarra
             column = spec.split(":")[1] if not spec.startswith("spans:") and spec.count(":") >= 1 else None
             hint = (f"; the intervals of {table!r} last {np.median(np.concatenate(durations)):.3g} s (median), shorter "
                     f"than the {window:.3g} s windows, so no window is mostly one label: compute the graphs with one "
-                    f"window per interval or per run of labels (connectivity or run --windows-from "
-                    f"{table}{':' + column if column else ''}), or with shorter windows (--window), or label whole "
-                    "task periods (spans:TABLE1,TABLE2)")
-        raise InputFileError(f"labels {spec!r}: {err}{hint}") from None
+                    f"window per interval or per run of labels: `windows_from` {table}{':' + column if column else ''};"
+                    " or with a shorter `window`; or label whole task periods (spans:TABLE1,TABLE2)")
+        raise InputFileError(f"labels {spec!r}: {err}{hint}", ("windows_from", "window") if hint else None) from None
     return wl
 
 

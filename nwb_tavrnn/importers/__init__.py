@@ -57,7 +57,7 @@ IMPORTERS: dict[str, Importer] = {
         "suite2p", "suite2p calcium-imaging segmentation: every ROI with its masks, raw/neuropil/deconvolved "
         "traces and the iscell classification, one imaging plane per planeN folder",
         "a suite2p folder with planeN/ (F.npy, Fneu.npy, spks.npy, iscell.npy, stat.npy, ops.npy) or one plane "
-        "folder; without ops.npy give --rate", _suite2p, (), ("rate", "plane")),
+        "folder; without ops.npy give the frame rate", _suite2p, (), ("rate", "plane")),
     "caiman": Importer(
         "caiman", "CaImAn calcium-imaging components: image masks, raw (C + YrA), dF/F, denoised and deconvolved "
         "traces, accepted flags", "a CaImAn analysis HDF5 file (cnmf.save) with 'estimates' and 'params'",

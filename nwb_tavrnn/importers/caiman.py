@@ -79,7 +79,8 @@ def caiman_nwbfile(path: str | Path, rate: float | None = None):
         raise InputFileError(f"{path}: no components (estimates/C and estimates/A are empty)")
     if rate is None:
         log.warning("%s: using the stored frame rate %g Hz (params/data/fr; CaImAn's default is 30); "
-                    "give --rate HZ if that is not the imaging rate", path.name, extractor.get_sampling_frequency())
+                    "give the importer's rate if that is not the imaging rate", path.name,
+                    extractor.get_sampling_frequency())
     accepted = extractor.get_property("is_accepted", ids) if "is_accepted" in keys else None
     columns = {name: (text, np.asarray(extractor.get_property(key, ids), dtype=np.float64))
                for key, (name, text) in QUALITY_COLUMNS.items() if key in keys}

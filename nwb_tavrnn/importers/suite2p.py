@@ -76,7 +76,8 @@ def staged_root(planes: dict[str, Path], rate: float | None) -> Iterator[Path]:
                 _link(npy, root / name / npy.name)
             if not (plane / "ops.npy").is_file():
                 if rate is None:
-                    raise InputFileError(f"{plane} has no ops.npy, so its frame rate is unknown; give --rate HZ")
+                    raise InputFileError(f"{plane} has no ops.npy, so its frame rate is unknown; give the `rate` (Hz)",
+                                         "rate")
                 np.save(root / name / "ops.npy", np.array(_synthetic_ops(plane, rate), dtype=object))
                 log.info("%s: no ops.npy; using fs=%g Hz and the field of view spanned by the ROIs", plane, rate)
         yield root
@@ -132,7 +133,7 @@ def suite2p_nwbfile(folder: str | Path, rate: float | None = None, plane: str | 
             raise ParameterError(f"no {name} in {folder}; planes: {', '.join(planes)}")
         planes = {name: planes[name]}
     if rate is not None and any((p / "ops.npy").is_file() for p in planes.values()):
-        log.warning("--rate %g Hz overrides the frame rate in ops.npy", rate)
+        log.warning("the rate given (%g Hz) overrides the frame rate in ops.npy", rate)
     main_file = next(iter(planes.values())) / "F.npy"
     nwbfile = segmentation_nwbfile(
         main_file, "suite2p", f"Calcium-imaging ROIs of {len(planes)} plane(s)",

@@ -67,8 +67,8 @@ def refuse_source_as_destination(source: PathLike | None, destination: PathLike 
         return
     if same_file(source, destination):
         raise UsageError(f"{destination}: is the input file {source} (the same file); the input is never overwritten: "
-                         "choose another output" + (", or pass --in-place to add the results to it atomically"
-                                                    if in_place_hint else ""))
+                         "choose another output" + (", or add the results to it atomically (`in_place`)"
+                                                    if in_place_hint else ""), "in_place")
 
 
 def check_readable_nwb(path: PathLike) -> Path:
@@ -290,7 +290,8 @@ def check_writable(destination: PathLike, overwrite: bool = False) -> Path:
     if destination.exists() and destination.is_dir():
         raise OutputFileError(f"{destination}: is a folder; give a file name such as {destination / 'result.nwb'}")
     if destination.exists() and not overwrite:
-        raise OutputFileError(f"{destination}: already exists; choose another name or pass --overwrite")
+        raise OutputFileError(f"{destination}: already exists; choose another name, or replace it (`overwrite`)",
+                              "overwrite")
     if destination.exists() and not _writable(destination):
         raise OutputFileError(f"{destination}: is read-only; make it writable or choose another output path")
     folder = destination.parent
@@ -336,7 +337,8 @@ def check_report_folder(folder: PathLike, overwrite: bool = False, protect: tupl
         if not folder.is_dir():
             raise OutputFileError(f"{folder}: exists and is not a folder; choose another report folder")
         if not overwrite and any(folder.iterdir()):
-            raise OutputFileError(f"{folder}: report folder already exists; choose another or pass --overwrite")
+            raise OutputFileError(f"{folder}: report folder already exists; choose another, or replace it "
+                                  "(`overwrite`)", "overwrite")
         if not _writable(folder):
             raise OutputFileError(f"{folder}: report folder is not writable; choose another")
     return folder

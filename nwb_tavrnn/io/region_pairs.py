@@ -282,7 +282,7 @@ def read_region_pair(
         n_bins = int(round((stop - start) / bin_size))
         if n_bins < 1 or abs(n_bins * bin_size - (stop - start)) > 1e-6 * max(1.0, stop - start):
             raise InputFileError(f"the window {start:g}..{stop:g} s is not a whole number of {bin_size:g} s bins; "
-                                 "adjust --window or --bin-size")
+                                 "adjust the `window` or the `bin_size`", ("window", "bin_size"))
         times = np.asarray(interval_column(df, event, trials), dtype=np.float64)
         starts = times + start
         keep = np.isfinite(starts)
@@ -290,7 +290,8 @@ def read_region_pair(
         if labels is not None:
             table, _, column = labels.rpartition(":")
             if table and table != trials:
-                raise InputFileError(f"trial-aligned segments take their labels from {trials!r}: give --labels COLUMN")
+                raise InputFileError(f"trial-aligned segments take their labels from {trials!r}: give `labels` as a "
+                                     "column of it", "labels")
             label_values = np.asarray(interval_column(df, column, trials).map(_text), dtype=object)
         starts, trial_ids = starts[keep], trial_ids[keep]
         label_values = None if label_values is None else label_values[keep]

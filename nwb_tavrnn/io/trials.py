@@ -400,15 +400,16 @@ def read_trial_spikes(
     ParameterError
         Settings out of range.
     """
-    require(window > 0 and np.isfinite(window), f"window must be a positive number of seconds, got {window}")
-    require(late in ("error", "censor"), f"late must be error or censor, got {late!r}")
-    require(invalid in ("error", "drop"), f"invalid must be error or drop, got {invalid!r}")
-    require((rt is None) != (response_time is None), "give exactly one of rt (--rt) and response_time (--response-time)")
-    require(len(stimulus) >= 1, "give at least one stimulus column (--stimulus)")
+    require(window > 0 and np.isfinite(window), f"window must be a positive number of seconds, got {window}", "window")
+    require(late in ("error", "censor"), f"late must be error or censor, got {late!r}", "late")
+    require(invalid in ("error", "drop"), f"invalid must be error or drop, got {invalid!r}", "invalid")
+    require((rt is None) != (response_time is None), "give exactly one of rt and response_time",
+            ("rt", "response_time"))
+    require(len(stimulus) >= 1, "give at least one stimulus column (`stimulus`)", "stimulus")
     tables = read_intervals(nwbfile)
     if trials not in tables:
         raise InputFileError(f"the file has no intervals table {trials!r}; it has: {', '.join(tables) or 'none'} "
-                             "(--trials)")
+                             "(`trials`)", "trials")
     df = tables[trials]
     if len(df) == 0:
         raise InputFileError(f"the intervals table {trials!r} is empty")
@@ -443,8 +444,8 @@ def read_trial_spikes(
             raise InputFileError(
                 f"{int(late_mask.sum())} responses come after the {window:g} s window (trial ids "
                 f"{ids[late_mask][:5].tolist()}{'...' if late_mask.sum() > 5 else ''}, RT up to "
-                f"{np.nanmax(rts[late_mask]):.3g} s); widen it (--window) or treat them as no response "
-                "within the window (--late censor)")
+                f"{np.nanmax(rts[late_mask]):.3g} s); widen the `window`, or treat them as no response "
+                "within it (`late` censor)", ("window", "late"))
         log.info("%d responses after the %g s window treated as no response within it", late_mask.sum(), window)
         choice_idx = np.where(late_mask, -1, choice_idx)
         rts = np.where(late_mask, np.nan, rts)
@@ -456,10 +457,11 @@ def read_trial_spikes(
     unknown = [r for r in wanted if r not in present]
     if unknown:
         raise InputFileError(f"no units in region(s) {', '.join(map(repr, unknown))}; the units' regions are: "
-                             f"{', '.join(map(repr, present))} (--regions)")
+                             f"{', '.join(map(repr, present))} (`regions`)", "regions")
     if any(r == "" for r in wanted):
         raise InputFileError("some units have no region (empty location); choose where regions come from "
-                             "(--regions location|group|COLUMN) or keep only named ones (--keep-regions)")
+                             "(`regions` location|group|COLUMN) or keep only named ones (`keep_regions`)",
+                             ("regions", "keep_regions"))
     region_of = {r: i for i, r in enumerate(wanted)}
     units = [u for u in range(len(spikes)) if unit_names[u] in region_of]
     unit_region = np.array([region_of[unit_names[u]] for u in units], dtype=np.int64)
@@ -503,7 +505,7 @@ def read_trial_spikes(
         if invalid == "error":
             raise InputFileError(
                 f"{int(mask.sum())} trials of {trials!r} have {what}: trial ids {ids[mask][:5].tolist()}"
-                f"{'...' if mask.sum() > 5 else ''}; fix them or leave them out (--invalid drop)")
+                f"{'...' if mask.sum() > 5 else ''}; fix them or leave them out (`invalid` drop)", "invalid")
         log.warning("leaving out %d trials with %s (trial ids %s)", mask.sum(), what, ids[mask][:5].tolist())
         bad |= mask
     data = TrialSpikes(stimulus=stim, stimulus_names=names, regions=[str(r) for r in wanted], unit_region=unit_region,
@@ -515,8 +517,8 @@ def read_trial_spikes(
     if data.n_trials < 2:
         raise InputFileError(f"only {data.n_trials} usable trials in {trials!r}; a model needs more")
     if not (data.choice >= 0).any():
-        raise InputFileError(f"no trial of {trials!r} has a response within the {window:g} s window; widen it "
-                             "(--window)")
+        raise InputFileError(f"no trial of {trials!r} has a response within the {window:g} s window; widen the "
+                             "`window`", "window")
     log.info("trials: %s", data.summary())
     return data
 

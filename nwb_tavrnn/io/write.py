@@ -256,7 +256,7 @@ def _node_table(nwbfile: NWBFile, node_table: str):
 
 
 #: How a name clash is resolved, said by every step whose objects take a name prefix.
-RENAME_HINT = "give the result another name (a name prefix keeps both: --name-prefix)"
+RENAME_HINT = "give the result another name (a `name_prefix` keeps both)"
 
 
 def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_table: str = "units",
@@ -277,8 +277,8 @@ def add_results(nwbfile: NWBFile, objects: Sequence[NWBDataInterface], node_tabl
     for obj in objects:
         if obj.name in module.data_interfaces:
             raise OutputFileError(
-                f"the file already holds an object named {obj.name!r} in processing/{module_name}; {RENAME_HINT}"
-            )
+                f"the file already holds an object named {obj.name!r} in processing/{module_name}; {RENAME_HINT}",
+                "name_prefix")
         attach_node_region(obj, nwbfile, node_table)
         module.add(obj)
 

@@ -29,7 +29,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise ParameterError(f"device {device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ParameterError(f"device {device!r} was asked for but CUDA is not available on this machine; "
-                             "use cpu or auto (--device, model.device)")
+                             "use cpu or auto", "device")
     if dev.type not in ("cpu", "cuda"):
         raise ParameterError(f"device {device!r}: only cpu and cuda are supported; use auto, cpu, cuda or cuda:N")
     return dev

@@ -310,8 +310,8 @@ def prepare_sequence(
             raise ValueError(f"features must have shape ({n_windows}, {n}, x_dim), got {feat_arr.shape}")
     if kind == "correlation" and correlation is None and not isinstance(connectivity, np.ndarray):
         log.warning("the connectivity has no unthresholded correlation; using the thresholded |edge weights| rows "
-                    "as features (the reference used the unthresholded |r|: recompute the graphs without "
-                    "--no-correlation)")
+                    "as features (the reference used the unthresholded |r|: recompute the graphs with "
+                    "store_correlation on)")
 
     graphs = []
     feats = None if kind == "identity" else np.empty((n_windows, n + 1, n + 1 if kind == "correlation" else

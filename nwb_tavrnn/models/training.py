@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import DataError
 from ._torch import rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 EpochCallback = Callable[[int, float], None]
 
 
-class CheckpointMismatch(ValueError):
-    """A checkpoint was written for another model configuration or other data."""
+class CheckpointMismatch(DataError):
+    """A checkpoint was written for another model configuration or other data (a ``ValueError``)."""
 
 
 @dataclass
@@ -165,8 +166,7 @@ def train(
                           if payload["identity"].get(k) != identity.get(k))
             raise CheckpointMismatch(
                 f"{ckpt} belongs to another run (differs in: {', '.join(diff)}); use another checkpoint "
-                "folder or drop --resume"
-            )
+                "folder or drop `resume`", "resume")
         module.load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         state = TrainingState(**payload["state"])

@@ -157,7 +157,7 @@ def load_fitted(path: PathLike, device: str | None = "cpu", provenance: str | No
                                  "trained on): fit one with `nwb-tavrnn fit` or `run`")
         if len(provenances) > 1:
             raise InputFileError(f"{path} holds several graph models ({', '.join(p.name for p in provenances)}); "
-                                 "choose one (--provenance NAME)")
+                                 "choose one (`provenance`)", "provenance")
         provenance = provenances[0]
         conn = provenance.connectivity if getattr(provenance, "connectivity", None) is not None else graphs[0]
         model = get_model(provenance.model_name).from_provenance(provenance, device=device)
@@ -169,7 +169,8 @@ def load_fitted(path: PathLike, device: str | None = "cpu", provenance: str | No
                                  "trains (a Units table or a raw recording), so it cannot feed this model")
         if conn.window_duration is None or stored.get("windows_from") or stored.get("restrict_to"):
             raise InputFileError("the model's graphs were not sliding windows over the whole recording (windows_from "
-                                 "or restrict_to): online monitoring needs --window/--step graphs")
+                                 "or restrict_to): online monitoring needs graphs of a `window` every `step`",
+                                 ("window", "step"))
         text = (lambda a: np.array([v.decode() if isinstance(v, bytes) else str(v) for v in a[()]])
                 if a is not None else None)
         starts = np.asarray(conn.window_start_times[()], dtype=np.float64)

@@ -59,11 +59,11 @@ def _choose(found: list[SeriesInfo], name: str | None, label: str) -> SeriesInfo
         return raw[0]
     if len(raw) > 1:
         raise InputFileError(f"{label} has {len(raw)} imaging planes; graphs are built one plane at a time: choose "
-                             f"a series with --series (connectivity.series), one of: {listing}")
+                             f"a series with `series`, one of: {listing}", "series")
     if len(found) == 1:
         return found[0]
-    raise InputFileError(f"{label}: no raw Fluorescence series to default to; choose one with --series "
-                         f"(connectivity.series), one of: {listing}")
+    raise InputFileError(f"{label}: no raw Fluorescence series to default to; choose one with `series`, "
+                         f"one of: {listing}", "series")
 
 
 def _centroids(table, rows: np.ndarray) -> np.ndarray | None:

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SUBJECT = {
     **_SUBJECT_UNKNOWN,
     "description": "Placeholder written by nwb_tavrnn sort: the input carried no subject metadata; "
-                   "replace with the real subject (--subject-id, --species, --sex, --age).",
+                   "replace with the real subject (subject_id, species, sex, age).",
 }
 
 
@@ -230,7 +230,8 @@ def attach_units(nwbfile: NWBFile, units, name: str = "units") -> str:
     if units.name in module.data_interfaces:
         from ..errors import OutputFileError
 
-        raise OutputFileError(f"the file already holds processing/{MODULE_NAME}/{units.name}; give another --name")
+        raise OutputFileError(f"the file already holds processing/{MODULE_NAME}/{units.name}; give another `name`",
+                              "name")
     module.add(units)
     return f"processing/{MODULE_NAME}/{units.name}"
 

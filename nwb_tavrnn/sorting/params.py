@@ -131,12 +131,14 @@ class PreprocessingParams(_Serialisable):
         if self.bandpass is not None:
             lo, hi = (float(v) for v in self.bandpass)
             if not 0 < lo < hi:
-                raise ParamsError(f"bandpass must be (freq_min, freq_max) with 0 < freq_min < freq_max, got {self.bandpass}")
+                raise ParamsError("bandpass must be (freq_min, freq_max) with 0 < freq_min < freq_max, "
+                                  f"got {self.bandpass}", "bandpass")
             self.bandpass = (lo, hi)
         if self.common_reference not in (None, "median", "average"):
-            raise ParamsError(f"common_reference must be 'median', 'average' or None, got {self.common_reference!r}")
+            raise ParamsError(f"common_reference must be 'median', 'average' or None, got {self.common_reference!r}",
+                              "common_reference")
         if self.bad_channels not in (None, "std", "mad", "coherence+psd", "neighborhood_r2"):
-            raise ParamsError(f"unknown bad-channel method {self.bad_channels!r}")
+            raise ParamsError(f"unknown bad_channels method {self.bad_channels!r}", "bad_channels")
 
 
 @dataclass
@@ -183,15 +185,16 @@ class SortingParams(_Serialisable):
 
     def __post_init__(self) -> None:
         if not isinstance(self.sorter, str) or not self.sorter:
-            raise ParamsError("sorter must be a sorter name such as 'lupin'")
+            raise ParamsError("sorter must be a sorter name such as 'lupin'", "sorter")
         if self.ms_before <= 0 or self.ms_after <= 0:
             raise ParamsError("ms_before and ms_after must be positive")
         if self.max_spikes_per_unit < 1 or self.waveform_channels < 1:
             raise ParamsError("max_spikes_per_unit and waveform_channels must be at least 1")
         if self.curation_action not in ("remove", "label"):
-            raise ParamsError(f"curation_action must be 'remove' or 'label', got {self.curation_action!r}")
+            raise ParamsError(f"curation_action must be 'remove' or 'label', got {self.curation_action!r}",
+                              "curation_action")
         if self.seed is not None and self.seed < 0:
-            raise ParamsError(f"seed must be >= 0, got {self.seed}")
+            raise ParamsError(f"seed must be >= 0, got {self.seed}", "seed")
         self.metrics = tuple(self.metrics)
         if not isinstance(self.sorter_params, dict):
             raise ParamsError(f"sorter parameters must be a mapping such as {{\"detect_threshold\": 5}}, "
@@ -231,11 +234,11 @@ class DetectionParams(_Serialisable):
 
     def __post_init__(self) -> None:
         if self.detect_threshold <= 0:
-            raise ParamsError("detect_threshold must be positive")
+            raise ParamsError("detect_threshold must be positive", "detect_threshold")
         if self.peak_sign not in ("neg", "pos", "both"):
-            raise ParamsError(f"peak_sign must be 'neg', 'pos' or 'both', got {self.peak_sign!r}")
+            raise ParamsError(f"peak_sign must be 'neg', 'pos' or 'both', got {self.peak_sign!r}", "peak_sign")
         if self.exclude_sweep_ms < 0:
-            raise ParamsError(f"exclude_sweep_ms (--dead-time-ms) must be >= 0, got {self.exclude_sweep_ms}")
+            raise ParamsError(f"exclude_sweep_ms must be >= 0, got {self.exclude_sweep_ms}", "exclude_sweep_ms")
 
 
 @dataclass
@@ -254,10 +257,10 @@ class JobParams(_Serialisable):
         import re
 
         if not (int(self.n_jobs) >= 1 or int(self.n_jobs) == -1):
-            raise ParamsError(f"n_jobs must be >= 1 (or -1: every core), got {self.n_jobs}")
+            raise ParamsError(f"n_jobs must be >= 1 (or -1: every core), got {self.n_jobs}", "n_jobs")
         if not re.fullmatch(r"\d+(\.\d+)?(s|ms)", str(self.chunk_duration)) or float(
                 re.sub(r"[a-z]+$", "", str(self.chunk_duration))) <= 0:
-            raise ParamsError(f"chunk duration must be like 1s or 500ms, got {self.chunk_duration!r}")
+            raise ParamsError(f"chunk_duration must be like 1s or 500ms, got {self.chunk_duration!r}", "chunk_duration")
 
     def to_job_kwargs(self) -> dict[str, Any]:
         kwargs = {"n_jobs": int(self.n_jobs), "chunk_duration": self.chunk_duration,

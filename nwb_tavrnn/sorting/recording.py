@@ -148,8 +148,8 @@ def load_recording(source: Any, format: str | None = None, *, electrical_series:
             if known:
                 raise InputFileError(f"{path}: holds the {known} layout, not a raw recording; convert it first: "
                                      f"nwb-tavrnn import {known} {path} OUT.nwb ({IMPORTERS[known].description})")
-            raise InputFileError(f"{path}: cannot tell the recording format from the name; pass --format "
-                                 f"(one of {', '.join(sorted(FORMATS))})")
+            raise InputFileError(f"{path}: cannot tell the recording format from the name; give the `format` "
+                                 f"(one of {', '.join(sorted(FORMATS))})", "format")
         if fmt == "nwb":
             loaded = _load_nwb(path, electrical_series, options)
         else:
@@ -195,8 +195,8 @@ def _load_other(path: Path, fmt: str, options: dict) -> LoadedRecording:
     if fmt == "binary":
         missing = [k for k in ("sampling_frequency", "num_channels", "dtype") if kwargs.get(k) is None]
         if missing:
-            raise InputFileError(f"{path}: a headerless binary file needs {', '.join(missing)} "
-                                 "(--sampling-frequency, --num-channels, --dtype)")
+            raise InputFileError(f"{path}: a headerless binary file needs {', '.join(f'`{k}`' for k in missing)}",
+                                 tuple(missing))
         if int(kwargs["num_channels"]) < 1:
             raise InputFileError(f"{path}: num_channels must be at least 1")
         kwargs["file_paths"] = [str(path)]
@@ -221,7 +221,7 @@ def _checked(loaded: LoadedRecording, segment_index: int | None) -> LoadedRecord
     if rec.get_num_segments() > 1:
         if segment_index is None:
             raise InputFileError(f"{loaded.source}: the recording has {rec.get_num_segments()} segments; "
-                                 "choose one (segment_index / --segment)")
+                                 "choose one (`segment_index`)", "segment_index")
         rec = rec.select_segments([int(segment_index)])
     if rec.get_num_samples(0) == 0:
         raise InputFileError(f"{loaded.source}: the recording has zero duration")

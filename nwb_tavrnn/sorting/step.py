@@ -27,7 +27,7 @@ from .params import DetectionParams, JobParams, ParamsError, SortingParams
 log = logging.getLogger(__name__)
 
 SORTED_KIND = "Spike-sorted units (nwb_tavrnn sort, SpikeInterface)."
-EVENTS_KIND = ("Threshold-crossing events, one row per electrode (nwb_tavrnn sort --hdmea): NOT sorted units; "
+EVENTS_KIND = ("Threshold-crossing events, one row per electrode (nwb_tavrnn sort, HD-MEA mode): NOT sorted units; "
                "each row's id is its electrode id and its spike_times are that electrode's events.")
 
 
@@ -181,9 +181,9 @@ def sort(source: Any, output: PathLike | None = None, params: SortingParams | No
         # An empty Units table helps nobody downstream (no graph has fewer than 2 nodes): stop, say why.
         raise InputFileError(
             f"{source}: {len(passes)} unit(s) sorted, none kept by curation {params.curation}; nothing was written. "
-            "Keep failing units marked (sort --label-only; sorting.curation_action: label), relax the curation "
-            "(--curation; sorting.curation), or detect per-electrode events instead of sorting (--hdmea; "
-            "sorting.method: hdmea, as for HD-MEA chips)")
+            "Keep failing units marked (`curation_action='label'`), relax the `curation`, or detect per-electrode "
+            "events instead of sorting (`method='hdmea'`, as for HD-MEA chips)",
+            ("curation_action='label'", "curation", "method='hdmea'"))
     if len(passes) and not keep.any():
         log.warning("no unit passed curation (%s)", params.curation)
     # channel indices of the analysis are in the preprocessed recording; the file has every input channel

@@ -100,7 +100,7 @@ def fit_file(
     from ..schema import DynamicConnectivity
 
     require("/" not in name_prefix and ":" not in name_prefix,
-            f"--name-prefix {name_prefix!r}: a prefix of object names, without '/' or ':'")
+            f"name_prefix {name_prefix!r}: a prefix of object names, without '/' or ':'", "name_prefix")
     if resume and not checkpoint_dir:
         raise InputFileError("resuming needs the checkpoint folder of the interrupted run")
     if not in_place:
@@ -120,7 +120,7 @@ def fit_file(
         except FloatingPointError as err:
             raise TrainingError(str(err)) from None
         except ValueError as err:  # data the model cannot use, or a checkpoint of another run
-            raise InputFileError(str(err)) from None
+            raise (err if isinstance(err, InputFileError) else InputFileError(str(err))) from None
         seconds = time.perf_counter() - started
         embeddings = model.transform(conn)
 

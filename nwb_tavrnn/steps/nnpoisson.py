@@ -239,7 +239,8 @@ def nnpoisson_file(
 
     options.validate()
     if resume and not checkpoint_dir:
-        raise InputFileError("resuming needs the checkpoint folder of the interrupted run (--checkpoint-dir)")
+        raise InputFileError("resuming needs the checkpoint folder of the interrupted run (`checkpoint_dir`)",
+                             "checkpoint_dir")
     check_destinations(source, destination, report_dir, in_place=in_place, overwrite=overwrite)
     model.check_params()
     if objectives:  # the comparison fits must be possible too: refused now, not after the main fit
@@ -252,7 +253,7 @@ def nnpoisson_file(
             from ..errors import UsageError
 
             raise UsageError("the Poisson GLM baseline needs nemos: pip install 'nwb-tavrnn[nnpoisson]' "
-                             "(or leave the baselines out: --no-baselines)") from None
+                             "(or leave the baselines out: `baselines` false)", "baselines") from None
     started = time.perf_counter()
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
@@ -263,7 +264,7 @@ def nnpoisson_file(
     silent = [r for r, n in zip(data.regions, train.spike_counts().sum(0)) if n == 0]
     if silent:
         raise InputFileError(f"region(s) {', '.join(silent)} have no spike in the training trials; leave them out "
-                             "(--keep-regions)")
+                             "(`keep_regions`)", "keep_regions")
     log.info("%d training and %d test trials (%d left out between them)", len(split.train), len(split.test),
              len(split.gap))
     try:
@@ -273,7 +274,7 @@ def nnpoisson_file(
 
         raise TrainingError(str(err)) from None
     except ValueError as err:  # data the model cannot use, or a checkpoint of another run
-        raise InputFileError(str(err)) from None
+        raise (err if isinstance(err, InputFileError) else InputFileError(str(err))) from None
     evaluation = score_methods(methods, train, test, on_step=on_step)
     seconds = time.perf_counter() - started
     validation_ids = set(model.meta_.get("validation_trial_ids", []))

@@ -91,8 +91,9 @@ def test_mp_finds_nothing_in_independent_trains():
 
 def test_warns_on_empty_graphs_with_r_range_and_advice():
     trains = poisson_trains(10, 240.0, 3.0, seed=4)
-    with pytest.warns(SparseGraphWarning, match=r"99th percentile.*density=0.1"):
+    with pytest.warns(SparseGraphWarning, match=r"99th percentile.*`threshold_mode` density with `density` 0.1") as w:
         res = compute_dynamic_connectivity(trains, ConnectivityParams.preset("dishbrain"))
+    assert {"threshold_mode", "density"} <= set(w[0].message.parameter)  # the command line names their flags
     assert res.num_windows == 3 and res.edge_density().max() == 0
     import warnings
 

@@ -86,7 +86,7 @@ def test_append_to_copy_leaves_source_unchanged(source_file, tmp_path):
 
 
 def test_in_place_needs_asking_and_is_atomic(source_file, tmp_path):
-    with pytest.raises(UsageError, match="is the input file .* pass --in-place"):
+    with pytest.raises(UsageError, match="is the input file .* atomically \(`in_place`\)"):
         append_results(source_file, [_conn()], source_file)
     mode = stat.S_IMODE(os.stat(source_file).st_mode)
     append_results(source_file, [_conn()], in_place=True)

@@ -111,7 +111,7 @@ def test_suite2p_without_ops_or_rate_is_one_line():
         pytest.skip("shared suite2p data absent")
     from nwb_tavrnn.importers.suite2p import suite2p_nwbfile
 
-    with pytest.raises(InputFileError, match="has no ops.npy, so its frame rate is unknown; give --rate HZ") as err:
+    with pytest.raises(InputFileError, match="has no ops.npy, so its frame rate is unknown; give the `rate`") as err:
         suite2p_nwbfile(SUITE2P)
     assert "\n" not in str(err.value)
 

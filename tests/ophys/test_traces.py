@@ -161,7 +161,7 @@ def test_accepted_rois_groups_and_planes(tmp_path):
     two = write_traces(tmp_path / "two.nwb", x, planes=2)
     with NWBHDF5IO(str(two), "r") as io:
         f = io.read()
-        with pytest.raises(InputFileError, match="2 imaging planes.*--series"):
+        with pytest.raises(InputFileError, match="2 imaging planes.*`series`"):
             read_roi_traces(f)
         assert read_roi_traces(f, "RoiResponseSeries_plane1").series_name.endswith("RoiResponseSeries_plane1")
         with pytest.raises(InputFileError, match="no ROI series named 'nope'.*RoiResponseSeries_plane0"):

@@ -219,7 +219,7 @@ class RaisedCosineGLM(_Columns):
             from ...errors import UsageError
 
             raise UsageError("the Poisson GLM baseline needs nemos: pip install 'nwb-tavrnn[nnpoisson]' "
-                             "(or leave the baselines out: --no-baselines)") from None
+                             "(or leave the baselines out: `baselines` false)", "baselines") from None
 
         start = time.perf_counter()
         w = data.window

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import ParameterError, require
+from ...errors import DataError, ParameterError, require
 from ...io.trials import TrialSpikes
 from .._torch import deterministic, resolve_device, torch_threads
 from ..base import Estimator
@@ -287,16 +287,16 @@ class NNPoisson(IntensityQueries, Estimator):
         train_data = data.subset(train_idx)
         silent = [r for r, n in zip(data.regions, train_data.spike_counts().sum(0)) if n == 0]
         if silent:
-            raise ValueError(f"region(s) {', '.join(silent)} have no spike in the training trials: their intensity "
-                             "cannot be fitted; leave them out (--keep-regions)")
+            raise DataError(f"region(s) {', '.join(silent)} have no spike in the training trials: their intensity "
+                            "cannot be fitted; leave them out (`keep_regions`)", "keep_regions")
         per_unit = self.readout == "unit"
         unit_counts = train_data.unit_spike_counts().sum(0)
         if per_unit and (unit_counts == 0).any():
             ids = data.unit_ids[unit_counts == 0]
             listed = f"{ids[:5].tolist()}{'...' if len(ids) > 5 else ''}"
-            raise ValueError(f"{len(ids)} unit(s) (ids {listed}) have no spike "
-                             "in any training trial: a per-unit intensity cannot be fitted to them; remove them from "
-                             "the Units table, or pool each region's units (--readout region)")
+            raise DataError(f"{len(ids)} unit(s) (ids {listed}) have no spike "
+                            "in any training trial: a per-unit intensity cannot be fitted to them; remove them from "
+                            "the Units table, or pool each region's units (`readout` region)", "readout")
         candidates = self._component_candidates(data)
         mean = train_data.stimulus.mean(0) if self.standardize else np.zeros(data.stimulus.shape[1])
         std = train_data.stimulus.std(0) if self.standardize else np.ones(data.stimulus.shape[1])
