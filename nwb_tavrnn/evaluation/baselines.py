@@ -55,28 +55,37 @@ def vgae_embeddings(adjacency: np.ndarray, features: np.ndarray | None = None, l
 def _fit_window(encoder, adjacency: np.ndarray, features: np.ndarray | None, n_nodes: int, epochs: int, lr: float,
                 seed: int) -> np.ndarray:
     """Fit one VGAE to one window's graph and return its node means. Shapes: (nodes, latent)."""
+    import random
+
     import torch
     from torch_geometric.nn import VGAE
 
     torch.manual_seed(seed)
-    a = np.asarray(adjacency) != 0
-    np.fill_diagonal(a, False)
-    src, dst = np.nonzero(a)
-    edge_index = torch.as_tensor(np.stack([src, dst]), dtype=torch.long)
-    x = torch.eye(n_nodes) if features is None else torch.as_tensor(np.abs(features), dtype=torch.float32)
-    model = VGAE(encoder(x.shape[1]))
-    if edge_index.shape[1] == 0:  # an empty graph: nothing to learn, every node embeds at 0
-        return np.zeros((n_nodes, model.encoder.mu.out_channels), dtype=np.float32)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(epochs):
-        optimiser.zero_grad()
-        z = model.encode(x, edge_index)
-        loss = model.recon_loss(z, edge_index) + model.kl_loss() / n_nodes
-        loss.backward()
-        optimiser.step()
-    model.eval()
-    with torch.no_grad():
-        return model.encoder(x, edge_index)[0].numpy()
+    # PyG's negative_sampling draws from Python's own generator (random.sample): seeded here, or
+    # the baseline differs between two runs of the same file; the caller's state is put back.
+    caller_state = random.getstate()
+    random.seed(seed)
+    try:
+        a = np.asarray(adjacency) != 0
+        np.fill_diagonal(a, False)
+        src, dst = np.nonzero(a)
+        edge_index = torch.as_tensor(np.stack([src, dst]), dtype=torch.long)
+        x = torch.eye(n_nodes) if features is None else torch.as_tensor(np.abs(features), dtype=torch.float32)
+        model = VGAE(encoder(x.shape[1]))
+        if edge_index.shape[1] == 0:  # an empty graph: nothing to learn, every node embeds at 0
+            return np.zeros((n_nodes, model.encoder.mu.out_channels), dtype=np.float32)
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+        for _ in range(epochs):
+            optimiser.zero_grad()
+            z = model.encode(x, edge_index)
+            loss = model.recon_loss(z, edge_index) + model.kl_loss() / n_nodes
+            loss.backward()
+            optimiser.step()
+        model.eval()
+        with torch.no_grad():
+            return model.encoder(x, edge_index)[0].numpy()
+    finally:
+        random.setstate(caller_state)
 
 
 @dataclass
