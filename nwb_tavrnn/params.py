@@ -205,7 +205,7 @@ def check(obj: Any) -> Any:
 
 def suggest(key: str, allowed: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the allowed key closest to a misspelt one, or ``''``."""
-    close = difflib.get_close_matches(key, list(allowed), n=1)
+    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -75,3 +75,27 @@ def test_readme_python_section_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md", "exec"), {})
     assert (tmp_path / "session_tavrnn.nwb").is_file() and (tmp_path / "report").is_dir()
+
+
+def test_readme_config_example_loads_and_fits_the_quick_start_session(simulated_session, tmp_path, capsys):
+    """The README's configuration file, copied as it is: ``run --show-config`` takes it (its
+    unquoted ``null:`` key is the evaluation's null, not YAML's nothing), and its windows pass the
+    pre-flight checks on the Quick start's session (every regime in two or more windows)."""
+    import re
+
+    from nwb_tavrnn.cli.main import main
+    from nwb_tavrnn.config import load_config
+    from nwb_tavrnn.io.files import open_nwb
+    from nwb_tavrnn.pipeline import _check_inputs
+
+    block = re.search(r"A config file has one section per step.*?```yaml\n(.*?)```", (ROOT / "README.md").read_text(),
+                      re.S).group(1)
+    path = tmp_path / "analysis.yaml"
+    path.write_text(block)
+    assert main(["run", "--show-config", "--config", str(path)]) == 0
+    assert "\n  'null': block_permutation\n" in capsys.readouterr().out
+    config = load_config(path)
+    assert config.evaluation["null"] == "block_permutation"
+    session = simulated_session("culture", seed=0, gameplay_minutes=8.0, rest_minutes=4.0)  # `simulate --small ...`
+    with open_nwb(session) as nwbfile:
+        _check_inputs(nwbfile, config.resolve())  # raises InputFileError when a class has < 2 windows

@@ -58,8 +58,29 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
             where = getattr(err, "problem_mark", None)
             at = f" at line {where.line + 1}" if where is not None else ""
             raise ConfigError(f"{path}: not valid YAML{at} ({getattr(err, 'problem', None) or err})") from None
-        return {} if values is None else values
+        return _yaml_keys({} if values is None else values, path)
     raise ConfigError(f"{path}: unknown configuration format {suffix or '(no suffix)'!r}; use .yaml, .yml or .toml")
+
+
+def _yaml_keys(values: Any, path: Path) -> Any:
+    """The sections of a YAML document with their keys as written: YAML 1.1 reads an unquoted key
+    ``null`` (or ``~``) as nothing and ``yes``/``no``/``on``/``off`` as booleans. The one key
+    spelled ``null`` (the evaluation's label null) is taken as written; a boolean key is refused
+    with the fix."""
+    if not isinstance(values, dict):
+        return values
+    out: dict[Any, Any] = {}
+    for section, keys in values.items():
+        if isinstance(keys, dict):
+            fixed = {}
+            for key, value in keys.items():
+                if isinstance(key, bool):
+                    raise ConfigError(f"{path}: section {section!r} has a key YAML reads as {key} (yes/no/on/off "
+                                      "unquoted); quote it")
+                fixed["null" if key is None else key if isinstance(key, str) else str(key)] = value
+            keys = fixed
+        out[section if isinstance(section, str) else str(section)] = keys
+    return out
 
 
 def parse_assignment(text: str) -> tuple[str, str, Any]:
