@@ -176,7 +176,8 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
     inputs
         Files, folders, URLs, DANDI assets or dandisets (see :func:`expand_inputs`).
     output_dir
-        Existing, writable folder for the outputs and ``batch_summary.csv``.
+        Folder for the outputs and ``batch_summary.csv``; created (with its parents) when missing,
+        once the inputs and settings have been checked.
     config
         Pipeline settings, the same for every file.
     scheduler
@@ -199,10 +200,12 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
     config = config or PipelineConfig()
     config.resolve()  # a bad setting fails once, here, not once per file
     output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        raise OutputFileError(f"{output_dir}: output folder does not exist; create it first")
-    if not os.access(output_dir, os.W_OK):
-        raise OutputFileError(f"{output_dir}: output folder is not writable")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputFileError(f"{output_dir}: exists and is not a folder; give an output folder")
+    parent = next(p for p in (output_dir, *output_dir.parents) if p.exists())  # where it is, or would be, made
+    if not os.access(parent, os.W_OK):
+        raise OutputFileError(f"{output_dir}: output folder is not writable" if parent == output_dir
+                              else f"{output_dir}: cannot create the output folder ({parent} is not writable)")
     items = plan_batch(inputs, output_dir, lister)
     if not items:
         raise InputFileError("no input files")
@@ -220,6 +223,7 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
 
         check_report_folder(report_dir, overwrite=True, protect=tuple(local))
         Path(report_dir).mkdir(exist_ok=True)
+    output_dir.mkdir(parents=True, exist_ok=True)  # made once every check has passed
     _sweep(items)  # what an earlier, killed batch left
     log.info("%d files on %s", len(items), scheduler or "a local Dask cluster")
     client, cluster = _client(scheduler, n_workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -47,9 +48,8 @@ def test_batch_on_a_local_cluster_reports_the_bad_file_and_finishes_the_others(i
     before = {p.name: sha256(p) for p in inputs.iterdir()}
     config = tmp_path / "fast.yaml"
     config.write_text(yaml.safe_dump(FAST))
-    out = tmp_path / "results"
-    out.mkdir()
-    code = cli(["--quiet", "batch", str(inputs), "--output", str(out), "--workers", "2", "--config", str(config)])
+    out = tmp_path / "results" / "run1"  # made by the batch, as the Quick start's `--output results/` needs
+    code = cli(["--quiet", "batch", str(inputs), "--output", f"{out}/", "--workers", "2", "--config", str(config)])
     printed = capsys.readouterr().out
     assert code == 2  # the one failure is a bad input
     table = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
@@ -65,7 +65,7 @@ def test_batch_on_a_local_cluster_reports_the_bad_file_and_finishes_the_others(i
     assert sorted(p.name for p in out.iterdir()) == [
         "batch_summary.csv", "culture_a_tavrnn.nwb", "culture_a_tavrnn_report", "culture_b_tavrnn.nwb",
         "culture_b_tavrnn_report"]
-    assert "culture_c.nwb" in printed and "2 of 3 files succeeded" in printed
+    assert "culture_c.nwb" in printed and f"2 of 3 files succeeded; summary: {out / 'batch_summary.csv'}\n" in printed
     # The two outputs differ (different seeds of the simulation) and hold the whole pipeline's results.
     import h5py
 
@@ -95,6 +95,25 @@ def test_expanding_inputs_and_naming_outputs(inputs, tmp_path):
         expand_inputs([str(tmp_path / "empty")])
 
 
-def test_batch_refuses_a_missing_output_folder(inputs, tmp_path, capsys):
-    assert cli(["batch", str(inputs), "--output", str(tmp_path / "missing")]) == 3
-    assert "does not exist" in capsys.readouterr().err
+def test_batch_output_folder_checked_before_it_is_made(inputs, tmp_path, capsys):
+    """A missing output folder is made, but only once the settings and inputs have passed their
+    checks; a file in its place, or a parent nobody may write, is refused before anything."""
+    missing = tmp_path / "results" / "run1"
+    assert cli(["batch", str(inputs), "--output", str(missing), "--epochs", "0"]) == 2  # a bad setting
+    assert not (tmp_path / "results").exists()
+    (tmp_path / "empty").mkdir()
+    assert cli(["batch", str(tmp_path / "empty"), "--output", str(missing)]) == 2  # no inputs
+    assert not (tmp_path / "results").exists()
+    capsys.readouterr()
+    (tmp_path / "a_file").write_text("")
+    assert cli(["batch", str(inputs), "--output", str(tmp_path / "a_file")]) == 3
+    assert "exists and is not a folder" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root may write anywhere
+            assert cli(["batch", str(inputs), "--output", str(locked / "out")]) == 3
+            assert "cannot create the output folder" in capsys.readouterr().err
+            assert not (locked / "out").exists()
+    finally:
+        locked.chmod(0o700)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ._options import add_command
 
@@ -59,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(table[list(COLUMNS)].to_string(index=False))
     n_failed = int((table["status"] != "ok").sum())
-    print(f"{len(table) - n_failed} of {len(table)} files succeeded; summary: {args.output}/{SUMMARY_NAME}")
+    print(f"{len(table) - n_failed} of {len(table)} files succeeded; summary: {Path(args.output) / SUMMARY_NAME}")
     return exit_code(table)
