@@ -29,6 +29,7 @@ import dataclasses
 import difflib
 import math
 import numbers
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -262,8 +263,6 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
     dict
         Parameter name → flag (what :func:`flag_message` translates).
     """
-    import re
-
     groups = dict(groups or {})
     only = set(only) if only is not None else None
     flags = {}
@@ -277,6 +276,7 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
         text = f"{p.help} ({shown})" if shown else p.help
         for name, flag in names_flags.items():
             text = re.sub(rf"(?<![\w-]){name}(?![\w-])", flag, text)
+        text = plain_text(text)
         kwargs: dict[str, Any] = {"dest": prefix + p.dest, "help": text, "default": argparse.SUPPRESS}
         if p.switch or (isinstance(p.default, bool) and p.parse is None):
             kwargs["action"] = "store_false" if p.negate else "store_true"
@@ -285,8 +285,8 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
             kwargs["type"] = p.parse or _parser_for(p.default)
             if p.nargs is not None:
                 kwargs["nargs"] = p.nargs
-            if p.metavar is not None or p.choices is None:  # named after the parameter, not its dest
-                kwargs["metavar"] = p.metavar or p.name.upper()
+            if p.metavar is not None or p.choices is None:  # named after the option, not its dest
+                kwargs["metavar"] = p.metavar or p.flag.lstrip("-").replace("-", "_").upper()
             if p.choices is not None:
                 kwargs["choices"] = p.choices
             if p.required:
@@ -294,6 +294,12 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
         target.add_argument(p.flag, **kwargs)
         flags[p.name] = p.flag
     return flags
+
+
+def plain_text(text: str) -> str:
+    """Docstring markup as a terminal shows it: ``\`\`x\`\``` and ``:func:`x``` become ``x``."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``(.+?)``", r"\1", text)
 
 
 def _shown_default(p: Param) -> str:
@@ -330,8 +336,6 @@ def flag_message(err: Exception, flags: Mapping[str, str]) -> str:
     ``SECTION.KEY`` settings, which may have come from a file: the key stays and its flag follows it
     (``threshold (--threshold)``). Names without a flag in ``flags`` stay as they are.
     """
-    import re
-
     text = str(err)
     names = getattr(err, "parameter", None)
     for name in (names,) if isinstance(names, str) else (names or ()):

@@ -110,6 +110,20 @@ def test_every_option_has_help_and_one_spelling():
         assert len(set(per_command.values())) == 1, (opt, per_command)
 
 
+def test_help_reads_as_plain_text_and_metavars_name_their_option(capsys):
+    """No docstring markup (``x``, :func:`x`) reaches a terminal, and a generated metavar is named
+    after the option it follows (--permutations PERMUTATIONS, not N_PERMUTATIONS)."""
+    for name, sub in _subparsers().items():
+        text = sub.format_help()
+        assert "``" not in text and ":func:" not in text and ":class:" not in text, name
+        for action in _options(sub):
+            flag = next((o for o in action.option_strings if o.startswith("--")), None)
+            if flag is None or not isinstance(action.metavar, str) or action.dest in (flag[2:].replace("-", "_"),):
+                continue
+            assert action.metavar != action.dest.upper(), f"{name} {flag} shows {action.metavar}"
+    assert "--permutations PERMUTATIONS" in _subparsers()["evaluate"].format_help()
+
+
 def test_every_invalid_value_exits_2_before_any_work(files, tmp_path):
     os.chdir(tmp_path)
     (tmp_path / "batch_out").mkdir()

@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, step in load_steps().items():  # a registered step without a command of its own
         if name not in SUBCOMMANDS:
             step_command.register(subparsers, step)
+    from ..params import plain_text
+
+    for command in subparsers.choices.values():  # docstrings and help written for Sphinx, read in a terminal
+        command.description = command.description and plain_text(command.description)
+        command.epilog = command.epilog and plain_text(command.epilog)
+        for action in command._actions:
+            if isinstance(action.help, str) and action.help != argparse.SUPPRESS:
+                action.help = plain_text(action.help)
     return parser
 
 

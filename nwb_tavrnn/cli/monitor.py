@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "several graph models")
     parser.add_argument("--repair", action="store_true", help="only trim INPUT (a file monitor was writing when it "
                         "crashed) to its completely written windows")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, auto")
+    parser.add_argument("--device", default="auto", help="auto (default: a GPU when there is one), cpu, cuda, cuda:N")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT.nwb if it exists")
     return parser
 

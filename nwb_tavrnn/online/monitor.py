@@ -124,7 +124,7 @@ class Fitted:
                               correlation_features=self.correlation_features)
 
 
-def load_fitted(path: PathLike, device: str | None = "cpu", provenance: str | None = None) -> Fitted:
+def load_fitted(path: PathLike, device: str | None = "auto", provenance: str | None = None) -> Fitted:
     """The model (from its ModelProvenance), the connectivity parameters and nodes (from the
     DynamicConnectivity it was trained on) of a file written by ``fit`` or ``run``.
 
