@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import difflib
 import math
@@ -153,8 +154,8 @@ def param(default: Any = dataclasses.MISSING, *, help: str, flag: str | None | b
     info = {"help": help, "flag": flag, "check": check, "parse": parse, "nargs": nargs, "metavar": metavar,
             "group": group, "negate": negate, "required": required, "choices": choices, "switch": switch}
     if isinstance(default, (list, dict, set)):
-        frozen = default
-        return dataclasses.field(default_factory=lambda: type(frozen)(frozen), metadata={_KEY: info})
+        frozen = copy.deepcopy(default)  # each instance its own copy, nested mappings included
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(frozen), metadata={_KEY: info})
     return dataclasses.field(default=default, metadata={_KEY: info})
 
 
@@ -282,7 +283,7 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
             kwargs["action"] = "store_false" if p.negate else "store_true"
             kwargs["help"] = text
         else:
-            kwargs["type"] = p.parse or _parser_for(p.default)
+            kwargs["type"] = _typed(p.parse) if p.parse is not None else _parser_for(p.default)
             if p.nargs is not None:
                 kwargs["nargs"] = p.nargs
             if p.metavar is not None or p.choices is None:  # named after the option, not its dest
@@ -296,14 +297,31 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
     return flags
 
 
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` as an argparse type: its ValueError's message becomes argparse's one line
+    (``argument --curation: not valid JSON ...``); a type (``int``) keeps argparse's own."""
+    if isinstance(parse, type):
+        return parse
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except (ValueError, TypeError) as err:
+            raise argparse.ArgumentTypeError(str(err) or f"invalid value {text!r}") from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
 def plain_text(text: str) -> str:
-    """Docstring markup as a terminal shows it: ``\`\`x\`\``` and ``:func:`x``` become ``x``."""
+    """Docstring markup as a terminal shows it: double backticks and ``:func:`` roles are dropped."""
     text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
     return re.sub(r"``(.+?)``", r"\1", text)
 
 
 def _shown_default(p: Param) -> str:
-    if p.default is dataclasses.MISSING or p.default in (None, "") or isinstance(p.default, bool) or p.required:
+    if p.default is dataclasses.MISSING or p.default in (None, "") or isinstance(p.default, (bool, dict)) \
+            or p.required:  # a mapping's default is said in its help, if anywhere
         return ""
     if isinstance(p.default, (tuple, list)):
         return " ".join(map(str, p.default)) if p.nargs else ",".join(map(str, p.default)) or ""

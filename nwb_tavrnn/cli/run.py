@@ -34,6 +34,7 @@ def _run_options() -> list[tuple[str, type, tuple[str, ...], bool]]:
     from ..connectivity.nodes import NodeOptions
     from ..connectivity.step import ConnectivityOptions
     from ..evaluation.settings import EvaluationConfig
+    from ..sorting import SortingParams
     from ..steps.model import TAVRNNOptions
 
     return [("importer", ImporterOptions, ("rate",), True),
@@ -46,7 +47,8 @@ def _run_options() -> list[tuple[str, type, tuple[str, ...], bool]]:
             ("model", TAVRNNOptions, ("epochs", "patience", "seed", "device"), True),
             ("evaluation", EvaluationSection, ("labels", "report_dir"), True),
             ("evaluation", EvaluationConfig, ("seeds", "n_permutations", "baselines", "time_shuffle", "figures"), True),
-            ("sorting", SortingSection, ("n_jobs",), True)]
+            ("sorting", SortingSection, ("n_jobs",), True),
+            ("sorting", SortingParams, ("sorter",), True)]
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +81,6 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     from .sort import add_reader_options
 
     add_reader_options(s)
-    s.add_argument("--sorter", help="SpikeInterface sorter (default lupin)")
     s.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings instead of sorting")
     s.add_argument("--n-jobs", dest="sorting.n_jobs", type=int, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)  # older spelling
@@ -93,7 +94,6 @@ def _group_names(cls: type) -> set[str]:
 
 #: option dest -> (section, key) of the options not generated from a declaration.
 OPTION_KEYS: dict[str, tuple[str, str]] = {
-    "sorter": ("sorting", "sorter"),
     "format": ("sorting", "format"),
     "electrical_series": ("sorting", "electrical_series"),
 }

@@ -23,35 +23,29 @@ def register(subparsers) -> argparse.ArgumentParser:
                     __doc__, run)
     p.add_argument("input", help="recording: NWB file with an ElectricalSeries, or a file/folder of --format")
     p.add_argument("output", help="NWB file to create")
-    r = p.add_argument_group("reading")
-    add_reader_options(r)
-    r.add_argument("--segment", type=int, help="multi-segment recordings: the segment to use")
-    pre = p.add_argument_group("preprocessing")
-    pre.add_argument("--bandpass", type=float, nargs=2, metavar=("MIN_HZ", "MAX_HZ"),
-                     help="bandpass (default 300 6000; 300 3000 with --hdmea)")
-    pre.add_argument("--no-bandpass", action="store_true", help="no filtering")
-    pre.add_argument("--reference", choices=["median", "average", "none"], help="common reference (default median)")
-    pre.add_argument("--bad-channels", choices=["std", "mad", "coherence+psd", "neighborhood_r2", "none"],
-                     help="bad-channel detection and removal (default std when sorting, none with --hdmea)")
-    s = p.add_argument_group("sorting")
-    s.add_argument("--sorter", help="any installed SpikeInterface sorter (default lupin)")
-    s.add_argument("--sorter-params", metavar="JSON", help="sorter parameters as a JSON object")
-    s.add_argument("--curation", metavar="JSON",
-                   help='thresholds, e.g. \'{"snr": {"greater": 5}}\'; "{}" keeps every unit')
-    s.add_argument("--label-only", action="store_true", help="keep failing units, marked passes_curation=False")
-    s.add_argument("--waveform-channels", type=int, help="channels of each stored mean waveform (default 8)")
-    s.add_argument("--seed", type=int, help="seed (default 0)")
-    h = p.add_argument_group("HD-MEA mode (no sorting)")
-    h.add_argument("--hdmea", action="store_true", help="per-electrode threshold crossings as nodes")
-    h.add_argument("--detect-threshold", dest="threshold", type=float,
-                   help="events beyond this many noise levels (default 5)")
-    h.add_argument("--threshold", dest="threshold", type=float, help=argparse.SUPPRESS)  # older spelling
-    h.add_argument("--peak-sign", choices=["neg", "pos", "both"], help="sign of events (default neg)")
-    h.add_argument("--dead-time-ms", type=float, help="one event per electrode within this time (default 1)")
-    j = p.add_argument_group("execution")
-    j.add_argument("--n-jobs", type=int, default=1, help="parallel workers (default 1)")
-    j.add_argument("--chunk-duration", default="1s", help="chunk length, e.g. 1s (memory ~ n_jobs x chunk)")
-    j.add_argument("--work-folder", help="where sorter files go (default: system temp)")
+    from ..params import add_arguments
+    from ..sorting import DetectionParams, JobParams, SortingParams
+    from ..sorting.params import PreprocessingParams
+
+    groups = {name: p.add_argument_group(name)
+              for name in ("reading", "preprocessing", "sorting", "HD-MEA mode (no sorting)", "execution")}
+    add_reader_options(groups["reading"])
+    groups["reading"].add_argument("--segment", type=int, help="multi-segment recordings: the segment to use")
+    # The options come from the parameters' declarations (sorting.params); those below set a value
+    # of a parameter rather than take one (--no-bandpass, --label-only, --hdmea).
+    flags = add_arguments(p, PreprocessingParams, groups, only=("bandpass", "common_reference", "bad_channels"),
+                          defaults=False)
+    groups["preprocessing"].add_argument("--no-bandpass", action="store_true", help="no filtering")
+    flags.update(add_arguments(p, SortingParams, groups, only=SORTING_FLAGS))
+    groups["sorting"].add_argument("--label-only", action="store_true",
+                                   help="keep failing units, marked passes_curation=False")
+    groups["HD-MEA mode (no sorting)"].add_argument("--hdmea", action="store_true",
+                                                    help="per-electrode threshold crossings as nodes")
+    flags.update(add_arguments(p, DetectionParams, groups))
+    groups["HD-MEA mode (no sorting)"].add_argument("--threshold", dest="detect_threshold", type=float,
+                                                    default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # older
+    flags.update(add_arguments(p, JobParams, groups))
+    groups["execution"].add_argument("--work-folder", help="where sorter files go (default: system temp)")
     o = p.add_argument_group("output")
     o.add_argument("--append", action="store_true", help="NWB input: write a copy of INPUT with the units added")
     o.add_argument("--name", default="units", help="'units', or a name for processing/ecephys/<name>")
@@ -62,10 +56,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     o.add_argument("--age", help="Subject age, ISO 8601 duration (e.g. P90D)")
     o.add_argument("--electrode-location", help="brain area of the electrodes (non-NWB inputs)")
     o.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    # The library's names for what these flags set (its errors name them; see cli.main.command_flags).
-    p.set_defaults(_flags={"segment_index": "--segment", "curation_action='label'": "--label-only",
-                           "method='hdmea'": "--hdmea", "exclude_sweep_ms": "--dead-time-ms",
-                           "detect_threshold": "--detect-threshold", "common_reference": "--reference"})
+    # The library's names for what the hand-written flags set (its errors name them; cli.main.command_flags).
+    p.set_defaults(_flags={**flags, "segment_index": "--segment", "curation_action='label'": "--label-only",
+                           "method='hdmea'": "--hdmea"})
     return p
 
 
@@ -112,21 +105,6 @@ def reader_options(args: argparse.Namespace) -> dict:
     return options
 
 
-def _preprocessing(args: argparse.Namespace, base):
-    import dataclasses
-
-    changes = {}
-    if args.no_bandpass:
-        changes["bandpass"] = None
-    elif args.bandpass:
-        changes["bandpass"] = tuple(args.bandpass)
-    if args.reference:
-        changes["common_reference"] = None if args.reference == "none" else args.reference
-    if args.bad_channels:
-        changes["bad_channels"] = None if args.bad_channels == "none" else args.bad_channels
-    return dataclasses.replace(base, **changes)
-
-
 def metadata(args: argparse.Namespace) -> dict:
     meta = dict(_json(args.metadata, "--metadata") or {})
     subject = {k: v for k, v in {"subject_id": args.subject_id, "species": args.species, "sex": args.sex,
@@ -138,46 +116,46 @@ def metadata(args: argparse.Namespace) -> dict:
     return meta
 
 
-#: Options of one mode only: given in the other they would be silently ignored.
-HDMEA_ONLY = {"threshold": "--detect-threshold", "peak_sign": "--peak-sign", "dead_time_ms": "--dead-time-ms"}
-SORTING_ONLY = {"sorter": "--sorter", "sorter_params": "--sorter-params", "curation": "--curation",
-                "waveform_channels": "--waveform-channels", "work_folder": "--work-folder"}
+#: The sorting parameters ``sort`` offers as options (the others are configuration keys).
+SORTING_FLAGS = ("sorter", "sorter_params", "curation", "waveform_channels", "seed")
 
 
 def params_from_args(args: argparse.Namespace):
-    """SortingParams (or DetectionParams with ``--hdmea``) from the options given."""
+    """SortingParams (or DetectionParams with ``--hdmea``) from the options given; an option of the
+    other mode is refused (it would be silently ignored)."""
     import dataclasses
 
     from ..errors import UsageError
+    from ..params import given, names
     from ..sorting import DetectionParams, SortingParams
+    from ..sorting.params import PreprocessingParams
 
-    wrong = {True: SORTING_ONLY, False: HDMEA_ONLY}[bool(args.hdmea)]
-    given = [opt for dest, opt in wrong.items() if getattr(args, dest, None) is not None]
-    given += ["--label-only"] if args.hdmea and args.label_only else []
-    if given:
-        raise UsageError(f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} to "
+    cls, other = (DetectionParams, SortingParams) if args.hdmea else (SortingParams, DetectionParams)
+    wrong = [args._flags[k] for k in given(args, other) if k not in names(cls)]
+    wrong += [flag for flag, dest in (("--label-only", "label_only"), ("--work-folder", "work_folder"))
+              if args.hdmea and getattr(args, dest, None)]
+    if wrong:
+        raise UsageError(f"{', '.join(wrong)} {'apply' if len(wrong) > 1 else 'applies'} to "
                          f"{'sorting, not --hdmea' if args.hdmea else '--hdmea only'}")
-
-    if args.hdmea:
-        base = DetectionParams()
-        changes = {k: v for k, v in {"detect_threshold": args.threshold, "peak_sign": args.peak_sign,
-                                     "exclude_sweep_ms": args.dead_time_ms}.items() if v is not None}
-        return dataclasses.replace(base, preprocessing=_preprocessing(args, base.preprocessing), **changes)
-    base = SortingParams()
-    changes = {k: v for k, v in {"sorter": args.sorter, "sorter_params": _json(args.sorter_params, "--sorter-params"),
-                                 "curation": _json(args.curation, "--curation"),
-                                 "waveform_channels": args.waveform_channels, "seed": args.seed}.items()
-               if v is not None}
-    if args.label_only:
+    base = cls()
+    preprocessing = given(args, PreprocessingParams)
+    if args.no_bandpass:
+        if "bandpass" in preprocessing:
+            raise UsageError("give --bandpass or --no-bandpass, not both")
+        preprocessing["bandpass"] = None
+    changes = {k: v for k, v in given(args, cls).items() if k in names(cls)}
+    if not args.hdmea and args.label_only:
         changes["curation_action"] = "label"
-    return dataclasses.replace(base, preprocessing=_preprocessing(args, base.preprocessing), **changes)
+    return dataclasses.replace(base, preprocessing=dataclasses.replace(base.preprocessing, **preprocessing),
+                               **changes)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..params import given
     from ..sorting import JobParams, detect_events, sort
 
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    job = JobParams(n_jobs=args.n_jobs, chunk_duration=args.chunk_duration, progress_bar=progress)
+    job = JobParams(**given(args, JobParams), progress_bar=progress)
     common = dict(format=args.format, reader_options=reader_options(args), electrical_series=args.electrical_series,
                   segment_index=args.segment, mode="append" if args.append else "derived", name=args.name,
                   metadata=metadata(args), job=job, overwrite=args.overwrite)

@@ -174,10 +174,15 @@ def options_reference() -> str:
            "`--set SECTION.KEY=VALUE`; the flag is its option where a command offers it (`run` offers a",
            "subset, the step's own command more). A key of a model (`model`, `nnpoisson`, `seq2seq`) that is",
            "not listed is an argument of the estimator (see its docstring); `--show-config` prints them all.", ""]
+    from ..sorting.params import PreprocessingParams
+
     for name, classes in blocks:
         out += [f"## `{name}`", ""]
         for cls in classes:
             out += [f"{cls.__name__}:", "", options_table(cls, name), ""]
+        if name == "sorting":  # the keys of its `preprocessing` mapping
+            out += ["PreprocessingParams (`sorting.preprocessing` is a mapping of these keys):", "",
+                    options_table(PreprocessingParams, "sorting.preprocessing"), ""]
     return "\n".join(out)
 
 

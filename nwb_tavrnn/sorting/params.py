@@ -27,7 +27,6 @@ Failing units are removed (``curation_action="remove"``) or kept with ``passes_c
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import math
@@ -35,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ParameterError
+from ..params import Check, at_least, param, positive
+from ..params import check as check_declared
 
 #: Units are kept when they pass all of these ``metric -> {"greater"/"less": value}`` thresholds.
 DEFAULT_CURATION: dict[str, dict[str, float]] = {
@@ -56,6 +57,33 @@ DEFAULT_SORTER = "lupin"
 
 class ParamsError(ParameterError):
     """A parameter is out of range or of the wrong kind."""
+
+
+def _checked(obj: Any) -> None:
+    """The declared constraints of ``obj``'s parameters (:func:`nwb_tavrnn.params.check`), as a
+    :class:`ParamsError` naming the parameter."""
+    try:
+        check_declared(obj)
+    except ParamsError:
+        raise
+    except ParameterError as err:
+        raise ParamsError(str(err), err.parameter) from None
+
+
+def _none_or(text: str) -> str | None:
+    """A command-line choice where ``none`` means "do not" (None)."""
+    return None if text.lower() == "none" else text
+
+
+def _json(text: str) -> Any:
+    """A command-line JSON object (``--sorter-params '{"detect_threshold": 5}'``)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not valid JSON ({err.msg} at character {err.pos})") from None
+
+
+_BAD_CHANNELS = ("std", "mad", "coherence+psd", "neighborhood_r2", None)
 
 
 class _Serialisable:
@@ -120,25 +148,29 @@ class PreprocessingParams(_Serialisable):
         ``std_mad_threshold`` of the "std"/"mad" methods: a channel is noisy above this x the median.
     """
 
-    bandpass: tuple[float, float] | None = (300.0, 6000.0)
-    common_reference: str | None = "median"
-    bad_channels: str | None = "std"
-    bad_channel_threshold: float = 5.0
-    min_channels_for_reference: int = 4
-    min_channels_for_bad_detection: int = 8
+    bandpass: tuple[float, float] | None = param((300.0, 6000.0), nargs=2, parse=float, metavar=("MIN_HZ", "MAX_HZ"),
+                                                 group="preprocessing", help="bandpass in Hz (300 6000 when sorting, 300 3000 in HD-MEA mode)")
+    common_reference: str | None = param("median", flag="--reference", parse=_none_or, group="preprocessing",
+                                         choices=("median", "average", None), metavar="{median,average,none}",
+                                         help="common reference across channels (median)")
+    bad_channels: str | None = param("std", parse=_none_or, choices=_BAD_CHANNELS, group="preprocessing",
+                                     metavar="{std,mad,coherence+psd,neighborhood_r2,none}",
+                                     help="noisy-channel removal (std when sorting, none in HD-MEA mode)")
+    bad_channel_threshold: float = param(5.0, flag=None, check=positive(),
+                                         help="std/mad methods: a channel is noisy above this x the median")
+    min_channels_for_reference: int = param(4, flag=None, check=at_least(1),
+                                            help="no common reference on recordings with fewer channels")
+    min_channels_for_bad_detection: int = param(8, flag=None, check=at_least(1),
+                                                help="no noisy-channel removal on recordings with fewer channels")
 
     def __post_init__(self) -> None:
+        _checked(self)
         if self.bandpass is not None:
             lo, hi = (float(v) for v in self.bandpass)
             if not 0 < lo < hi:
                 raise ParamsError("bandpass must be (freq_min, freq_max) with 0 < freq_min < freq_max, "
                                   f"got {self.bandpass}", "bandpass")
             self.bandpass = (lo, hi)
-        if self.common_reference not in (None, "median", "average"):
-            raise ParamsError(f"common_reference must be 'median', 'average' or None, got {self.common_reference!r}",
-                              "common_reference")
-        if self.bad_channels not in (None, "std", "mad", "coherence+psd", "neighborhood_r2"):
-            raise ParamsError(f"unknown bad_channels method {self.bad_channels!r}", "bad_channels")
 
 
 @dataclass
@@ -171,30 +203,31 @@ class SortingParams(_Serialisable):
         Seed of the sorter (where it takes one) and of spike sampling.
     """
 
-    sorter: str = DEFAULT_SORTER
-    sorter_params: dict[str, Any] = field(default_factory=dict)
+    sorter: str = param(DEFAULT_SORTER, group="sorting", help="any installed SpikeInterface sorter")
+    sorter_params: dict[str, Any] = param({}, parse=_json, metavar="JSON", group="sorting",
+                                          help="sorter parameters as a JSON object")
     preprocessing: PreprocessingParams = field(default_factory=PreprocessingParams)
-    ms_before: float = 1.0
-    ms_after: float = 2.0
-    max_spikes_per_unit: int = 500
-    waveform_channels: int = 8
-    metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS
-    curation: dict[str, dict[str, float]] | None = field(default_factory=lambda: copy.deepcopy(DEFAULT_CURATION))
-    curation_action: str = "remove"
-    seed: int | None = 0
+    ms_before: float = param(1.0, flag=None, check=positive(), help="mean waveforms: ms before each spike")
+    ms_after: float = param(2.0, flag=None, check=positive(), help="mean waveforms: ms after each spike")
+    max_spikes_per_unit: int = param(500, flag=None, check=at_least(1),
+                                     help="spikes sampled per unit for its mean waveform")
+    waveform_channels: int = param(8, check=at_least(1), group="sorting",
+                                   help="channels of each stored mean waveform")
+    metrics: tuple[str, ...] | list[str] = param(DEFAULT_METRICS, flag=None,
+                                                 help="quality metrics computed (SpikeInterface names)")
+    curation: dict[str, dict[str, float]] | None = param(
+        DEFAULT_CURATION, parse=_json, metavar="JSON", group="sorting",
+        help='quality thresholds a unit must pass, e.g. {"snr": {"greater": 5}}; {} keeps every unit '
+             "(default snr >= 3, isi_violations_ratio <= 0.5, presence_ratio >= 0.5, firing_rate >= 0.05)")
+    curation_action: str = param("remove", flag=None, choices=("remove", "label"),
+                                 help="units failing curation: 'remove', or 'label' them (passes_curation)")
+    seed: int | None = param(0, check=Check(lambda v: v is None or v >= 0, "must be >= 0"), parse=int,
+                             group="sorting", help="seed of the sorter and of spike sampling")
 
     def __post_init__(self) -> None:
         if not isinstance(self.sorter, str) or not self.sorter:
             raise ParamsError("sorter must be a sorter name such as 'lupin'", "sorter")
-        if self.ms_before <= 0 or self.ms_after <= 0:
-            raise ParamsError("ms_before and ms_after must be positive")
-        if self.max_spikes_per_unit < 1 or self.waveform_channels < 1:
-            raise ParamsError("max_spikes_per_unit and waveform_channels must be at least 1")
-        if self.curation_action not in ("remove", "label"):
-            raise ParamsError(f"curation_action must be 'remove' or 'label', got {self.curation_action!r}",
-                              "curation_action")
-        if self.seed is not None and self.seed < 0:
-            raise ParamsError(f"seed must be >= 0, got {self.seed}", "seed")
+        _checked(self)
         self.metrics = tuple(self.metrics)
         if not isinstance(self.sorter_params, dict):
             raise ParamsError(f"sorter parameters must be a mapping such as {{\"detect_threshold\": 5}}, "
@@ -228,17 +261,15 @@ class DetectionParams(_Serialisable):
 
     preprocessing: PreprocessingParams = field(
         default_factory=lambda: PreprocessingParams(bandpass=(300.0, 3000.0), bad_channels=None))
-    detect_threshold: float = 5.0
-    peak_sign: str = "neg"
-    exclude_sweep_ms: float = 1.0
+    detect_threshold: float = param(5.0, check=positive(), group="HD-MEA mode (no sorting)",
+                                    help="events beyond this many noise levels")
+    peak_sign: str = param("neg", choices=("neg", "pos", "both"), group="HD-MEA mode (no sorting)",
+                           help="sign of events")
+    exclude_sweep_ms: float = param(1.0, flag="--dead-time-ms", check=at_least(0), group="HD-MEA mode (no sorting)",
+                                    help="one event per electrode within this time, ms")
 
     def __post_init__(self) -> None:
-        if self.detect_threshold <= 0:
-            raise ParamsError("detect_threshold must be positive", "detect_threshold")
-        if self.peak_sign not in ("neg", "pos", "both"):
-            raise ParamsError(f"peak_sign must be 'neg', 'pos' or 'both', got {self.peak_sign!r}", "peak_sign")
-        if self.exclude_sweep_ms < 0:
-            raise ParamsError(f"exclude_sweep_ms must be >= 0, got {self.exclude_sweep_ms}", "exclude_sweep_ms")
+        _checked(self)
 
 
 @dataclass
@@ -248,10 +279,10 @@ class JobParams(_Serialisable):
     Memory is bounded by ``n_jobs`` x ``chunk_duration`` x channels, whatever the recording length.
     """
 
-    n_jobs: int = 1
-    chunk_duration: str = "1s"
-    progress_bar: bool = False
-    mp_context: str | None = None
+    n_jobs: int = param(1, group="execution", help="parallel workers, -1 for every core")
+    chunk_duration: str = param("1s", group="execution", help="chunk length, e.g. 1s (memory ~ n_jobs x chunk)")
+    progress_bar: bool = param(False, flag=None, help="SpikeInterface's progress bars")
+    mp_context: str | None = param(None, flag=None, help="multiprocessing start method of the workers")
 
     def __post_init__(self) -> None:
         import re

@@ -37,7 +37,7 @@ def test_hdmea_on_binary_file(tmp_path, capsys):
         assert np.all(np.asarray(nwbfile.units["noise_level"].data[:]) > 1)  # in uV, via the gain
 
 
-def test_options_map_to_params():
+def test_options_map_to_params(capsys):
     args = _parse(["in.nwb", "out.nwb", "--sorter", "spykingcircus2", "--curation", '{"snr": {"greater": 5}}',
                    "--label-only", "--bandpass", "250", "5000", "--reference", "none", "--bad-channels", "none"])
     params = sort_cli.params_from_args(args)
@@ -46,8 +46,14 @@ def test_options_map_to_params():
     assert params.curation_action == "label"
     assert params.preprocessing.bandpass == (250.0, 5000.0)
     assert params.preprocessing.common_reference is None and params.preprocessing.bad_channels is None
-    with pytest.raises(NwbTavrnnError, match="not valid JSON"):
-        sort_cli.params_from_args(_parse(["in.nwb", "out.nwb", "--curation", "{snr"]))
+    with pytest.raises(SystemExit) as exit_:  # refused while the options are read, as argparse refuses
+        _parse(["in.nwb", "out.nwb", "--curation", "{snr"])
+    assert exit_.value.code == 2 and "argument --curation: not valid JSON" in capsys.readouterr().err
+    with pytest.raises(NwbTavrnnError, match="--bandpass or --no-bandpass"):
+        sort_cli.params_from_args(_parse(["in.nwb", "out.nwb", "--bandpass", "1", "2", "--no-bandpass"]))
+    hdmea = sort_cli.params_from_args(_parse(["in.nwb", "out.nwb", "--hdmea", "--threshold", "6", "--no-bandpass"]))
+    assert hdmea.detect_threshold == 6.0 and hdmea.preprocessing.bandpass is None  # the older spelling still works
+    assert hdmea.preprocessing.bad_channels is None  # the mode's own default, not the sorter's
 
 
 def test_bad_input_exit_code(tmp_path):
