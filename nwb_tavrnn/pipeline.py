@@ -41,14 +41,10 @@ from .io.files import (
 )
 from .io.write import working_file
 from .steps.base import relocate
+from .steps.chain import RunContext, plan
 
 log = logging.getLogger(__name__)
 
-#: Relative cost of each core step, for the one progress bar (the model usually dominates); a
-#: registered step gives its own (:attr:`nwb_tavrnn.steps.Step.weight`).
-_WEIGHTS = {"import": 0.5, "sorting": 3.0, "connectivity": 1.0, "model": 4.0, "evaluation": 3.0}
-#: The configuration section of a core step whose name differs from it.
-_SECTIONS = {"import": "importer"}
 
 
 @dataclass
@@ -276,9 +272,19 @@ def run_pipeline(
             raise
     if sort_first and in_place and not str(source).lower().endswith(".nwb"):
         raise OutputFileError("in-place writing needs an NWB input; give an OUTPUT path for this recording")
-    steps = (["import"] * (imported is not None) + ["sorting"] * sort_first + ["connectivity", "model"]
-             + ["evaluation"] * bool(resolved.labels) + [step.name for step in resolved.steps])
-    display = _Progress(steps, progress, {**_WEIGHTS, **{step.name: step.weight for step in resolved.steps}})
+
+    def release() -> None:  # the input is read: nothing of it is held while the models train
+        nonlocal opened
+        opened.__exit__(None, None, None)
+        opened = nullcontext()
+
+    # The work file and folder are set once the folder exists (below); the plan does not need them.
+    ctx = RunContext(source, str(given), None, None, resolved, imported, sort_first, in_place, reader,
+                     release=release)
+    steps = plan(ctx)
+    names = [step.name for step in steps]
+    display = _Progress(names, progress, {step.name: step.weight for step in steps})
+    ctx.progress_of = lambda name: (lambda done, note: display.fraction(name, done, note))
     timings: dict[str, float] = {}
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
     # Named after this process, after removing what a killed run of this output left (the CLI sweeps
@@ -289,52 +295,31 @@ def run_pipeline(
         display.close()
         opened.__exit__(None, None, None)
         raise
-    work = workdir / "result.nwb"
+    ctx.workdir, ctx.work = workdir, workdir / "result.nwb"
     try:
-        with working_file(work):  # the steps add to it directly: each result written once, no copy per step
-
-            def timed(step: str, fn: Callable[[], Any]) -> Any:
-                display.start(step)
+        with working_file(ctx.work):  # the steps add to it directly: each result written once, no copy per step
+            for step in steps:
+                display.start(step.name)
                 started = time.perf_counter()
                 try:
-                    value = fn()
+                    ctx.results[step.name] = step.run_in(ctx)
                 except NwbTavrnnError as err:  # the parameters it names are this step's settings
-                    raise in_section(err, _SECTIONS.get(step, step))
-                timings[step] = time.perf_counter() - started
-                display.finish(step)
-                log.info("%s done in %.1f s", step, timings[step])
+                    raise in_section(err, getattr(step, "section", step.name))
+                timings[step.name] = time.perf_counter() - started
+                display.finish(step.name)
+                log.info("%s done in %.1f s", step.name, timings[step.name])
                 if on_step is not None:
-                    on_step(step, timings[step])
-                return value
-
-            if imported is not None:
-                source = timed("import", lambda: _import(source, workdir / "imported.nwb", imported, resolved))
-                with open_nwb(source) as imported_file:
-                    _check_inputs(imported_file, resolved)
-            if sort_first:
-                timed("sorting", lambda: _sort(source, work, resolved, append=in_place))
-            elif in_place:
-                shutil.copyfile(source, work)
-            # Derived from the input (maybe streamed) unless the work file already holds the units.
-            derived = not (sort_first or in_place)
-            timed("connectivity", lambda: _connectivity(source if derived else work, work, resolved, derived,
-                                                        label=str(given), reader=reader))
-            opened.__exit__(None, None, None)  # the input is read: nothing of it is held while the model trains
-            opened, reader = nullcontext(), None
-            fit = timed("model", lambda: _model(work, resolved, display))
-            report = None
-            if resolved.labels:
-                report = timed("evaluation", lambda: _evaluate(work, resolved, workdir / "report", display))
-            n_windows, n_nodes = fit.embeddings.mean.shape[:2]
-            result = PipelineResult(str(given), final, sort_first, fit.connectivity_name, int(n_windows), int(n_nodes),
-                                    fit.model, report, None, timings)
-            for step in resolved.steps:
-                (workdir / "report").mkdir(exist_ok=True)
-                result.steps[step.name] = timed(step.name, lambda step=step: step.run(
-                    work, workdir / "report" / step.name,
-                    lambda done, note, name=step.name: display.fraction(name, done, note)))
+                    on_step(step.name, timings[step.name])
+                if step.name == "import":  # the imported file, checked as an NWB input is before any work
+                    with open_nwb(ctx.source) as imported_file:
+                        _check_inputs(imported_file, resolved)
             display.close()
-            _move_into_place(work, final, workdir / "report", report_dir, result, in_place, overwrite)
+            fit = ctx.results["model"]
+            n_windows, n_nodes = fit.embeddings.mean.shape[:2]
+            result = PipelineResult(str(given), final, sort_first, fit.connectivity_name, int(n_windows),
+                                    int(n_nodes), fit.model, ctx.results.get("evaluation"), None, timings,
+                                    {step.name: ctx.results[step.name] for step in resolved.steps})
+            _move_into_place(ctx.work, final, ctx.report, report_dir, result, in_place, overwrite)
             for name, step_result in result.steps.items():  # what the step wrote has moved with the file
                 relocate(step_result, final, report_dir / name if report_dir is not None else None)
             return result
@@ -371,78 +356,6 @@ def _check_inputs(nwbfile: Any, resolved: ResolvedConfig) -> None:
             step.check(nwbfile)  # its tables, columns and regions
         except NwbTavrnnError as err:
             raise in_section(err, step.name)
-
-
-# -- the steps --------------------------------------------------------------------------------------
-def _import(source: PathLike, destination: Path, kind: str, resolved: ResolvedConfig) -> Path:
-    """A dataset-specific layout (suite2p, CaImAn, linear-track) → an NWB file the steps read."""
-    from .importers import import_to_nwb
-
-    path = import_to_nwb(kind, source, destination, **resolved.importer_options_for(kind))
-    log.info("imported %s as %s", source, kind)
-    return path
-
-
-def _sort(source: PathLike, work: Path, resolved: ResolvedConfig, append: bool) -> Path:
-    """Raw voltage → Units in ``work`` (a derived file, or a copy of the NWB input when in place)."""
-    from .sorting import detect_events, sort
-
-    common = dict(mode="append" if append else "derived", name="units", job=resolved.job, **{
-        k: v for k, v in resolved.sorting_options.items() if k != "work_folder"})
-    if resolved.sorting_method == "hdmea":
-        result = detect_events(str(source), work, resolved.sorting_params, **common)
-        log.info("%d electrodes with threshold-crossing events", len(result.event_times))
-    else:
-        result = sort(str(source), work, resolved.sorting_params,
-                      work_folder=resolved.sorting_options.get("work_folder"), **common)
-        log.info("%d units kept after sorting", result.num_units)
-        if result.num_units < 2:
-            raise InputFileError(f"{source}: sorting kept {result.num_units} unit(s); a graph needs at least 2 "
-                                 "(loosen sorting.curation, or try sorting.method: hdmea)")
-    return work
-
-
-def _connectivity(source: PathLike, work: Path, resolved: ResolvedConfig, derived: bool,
-                  label: str | None = None, reader: Any = None) -> Path:
-    from .connectivity.step import run_connectivity
-
-    options = dict(resolved.connectivity_options, nodes=resolved.nodes)
-    params = resolved.connectivity_params_for  # the ophys preset for ROI traces unless a preset was named
-    if derived:  # a new self-contained file derived from the (maybe remote, maybe imported) input
-        return run_connectivity(source, work, params, mode="derived", source_label=label, nwbfile=reader, **options)
-    return run_connectivity(work, None, params, mode="in_place", **options)
-
-
-def _model(work: Path, resolved: ResolvedConfig, display: _Progress):
-    from .steps.model import fit_file
-
-    model = resolved.make_model()
-    opts = resolved.model_options
-    epochs = int(model.epochs)
-
-    def callback(epoch: int, loss: float) -> None:
-        display.fraction("model", epoch / epochs, f"epoch {epoch}/{epochs}, loss {loss:.4f}")
-
-    return fit_file(work, None, model, connectivity=resolved.connectivity_options.get("name", "DynamicConnectivity"),
-                    in_place=True, checkpoint_dir=opts.get("checkpoint_dir"),
-                    checkpoint_every=int(opts.get("checkpoint_every", 25)), resume=bool(opts.get("resume", False)),
-                    name_prefix=str(opts.get("name_prefix", "")), callback=callback)
-
-
-def evaluate_step(source: Path, labels: str, report_dir: Path, config: Any, embeddings: str, name: str,
-                  on_step: Callable[[int, int, str], None] | None = None):
-    """The evaluation step, in place (the one seam to :mod:`nwb_tavrnn.evaluation.report`)."""
-    from .evaluation.report import evaluate_file
-
-    return evaluate_file(source, labels, in_place=True, report_dir=report_dir, embeddings=embeddings,
-                         config=config, progress=False, name=name, on_step=on_step)
-
-
-def _evaluate(work: Path, resolved: ResolvedConfig, report_dir: Path, display: _Progress):
-    prefix = str(resolved.model_options.get("name_prefix", ""))
-    return evaluate_step(work, resolved.labels, report_dir, resolved.evaluation, f"{prefix}NodeEmbeddings",
-                         f"{prefix}EvaluationScores",
-                         on_step=lambda done, total, what: display.fraction("evaluation", done / total, what))
 
 
 def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path | None, result: PipelineResult,
@@ -511,4 +424,4 @@ def run_demo(folder: PathLike = "nwb_tavrnn_demo", *, overwrite: bool = False, p
     return DemoResult(simulated, result, simulate_seconds)
 
 
-__all__ = ["DemoResult", "PipelineResult", "evaluate_step", "needs_sorting", "run_demo", "run_pipeline"]
+__all__ = ["DemoResult", "PipelineResult", "needs_sorting", "run_demo", "run_pipeline"]

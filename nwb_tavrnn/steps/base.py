@@ -136,6 +136,13 @@ class Step:
         ``report_dir`` (None: no report); returns the step's result object."""
         raise NotImplementedError
 
+    def run_in(self, ctx: Any) -> Any:
+        """Run inside a whole run (``run``; ``ctx`` is its :class:`~nwb_tavrnn.steps.chain.RunContext`):
+        by default :meth:`run` on the run's work file, with its report in the run's report folder
+        under the step's name."""
+        ctx.report.mkdir(exist_ok=True)
+        return self.run(ctx.work, ctx.report / self.name, ctx.progress_of(self.name))
+
     def run_file(self, source: str | os.PathLike, destination: str | os.PathLike, *,
                  report_dir: str | os.PathLike | None = None, overwrite: bool = False,
                  progress: Progress | None = None) -> Any:

@@ -106,9 +106,25 @@ def test_run_runs_a_registered_step(toy, session, tmp_path):
         assert "DynamicConnectivity" in f["processing/ecephys"]  # beside the core steps' results
     toy_result = result.steps["toy"]
     assert len(toy_result.counts) == units and np.allclose(values, 3.0 * np.array(toy_result.counts))
-    assert result.timings["toy"] >= 0
+    assert list(result.timings) == ["connectivity", "model", "toy"] and result.timings["toy"] >= 0
     assert toy_result.path == tmp_path / "out.nwb"
     assert toy_result.figures == [tmp_path / "out_report" / "toy" / "counts.csv"] and toy_result.figures[0].is_file()
+
+
+def test_run_takes_the_chain_then_the_registered_steps(toy):
+    """``run`` loops over one plan: the core chain's steps that apply to this input, then each
+    registered step the configuration has a section for."""
+    from nwb_tavrnn.steps.chain import RunContext, plan
+
+    def names(values, **ctx):
+        resolved = PipelineConfig.from_mapping(values).resolve()
+        return [step.name for step in plan(RunContext("in.nwb", "in.nwb", None, None, resolved, **ctx))]
+
+    labelled = {"evaluation": {"labels": "epochs:state"}, "toy": {"scale": 2.0}}
+    assert names(labelled) == ["connectivity", "model", "evaluation", "toy"]
+    assert names(labelled, imported="suite2p") == ["import", "connectivity", "model", "evaluation", "toy"]
+    assert names(labelled, sort_first=True) == ["sorting", "connectivity", "model", "evaluation", "toy"]
+    assert names({}) == ["connectivity", "model"]  # no labels, no evaluation; no section, no toy
 
 
 def test_a_step_runs_alone_file_to_file(toy, session, tmp_path):
