@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -165,6 +166,22 @@ def _client(scheduler: str | None, n_workers: int | None):
     return Client(cluster), cluster
 
 
+def _make_folder(folder: Path) -> Path | None:
+    """Make ``folder`` with its missing parents; returns the first folder made (None if it existed).
+
+    Raises
+    ------
+    OutputFileError
+        If it cannot be made.
+    """
+    first = next((p for p in (*reversed(folder.parents), folder) if not p.exists()), None)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputFileError(f"{folder}: cannot create the output folder ({err.strerror or err})") from None
+    return first
+
+
 def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfig | None = None, *,
               scheduler: str | None = None, n_workers: int | None = None, overwrite: bool = False,
               on_result: Callable[[dict[str, Any]], None] | None = None,
@@ -203,6 +220,8 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
     if output_dir.exists() and not output_dir.is_dir():
         raise OutputFileError(f"{output_dir}: exists and is not a folder; give an output folder")
     parent = next(p for p in (output_dir, *output_dir.parents) if p.exists())  # where it is, or would be, made
+    if not parent.is_dir():
+        raise OutputFileError(f"{output_dir}: cannot create the output folder ({parent} is a file)")
     if not os.access(parent, os.W_OK):
         raise OutputFileError(f"{output_dir}: output folder is not writable" if parent == output_dir
                               else f"{output_dir}: cannot create the output folder ({parent} is not writable)")
@@ -217,13 +236,18 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
         if clash is not None:
             raise UsageError(f"{item.output}: would overwrite the input {clash} with the results of {item.file}; "
                              "choose an output folder apart from the inputs")
+    made = _make_folder(output_dir)  # once every check above has passed; the report folder may be inside it
     report_dir = config.evaluation.get("report_dir")
     if report_dir:  # the folder that holds one report folder per file
         from .io.files import check_report_folder
 
-        check_report_folder(report_dir, overwrite=True, protect=tuple(local))
+        try:
+            check_report_folder(report_dir, overwrite=True, protect=tuple(local))
+        except BaseException:
+            if made is not None:  # nothing of this batch stays behind
+                shutil.rmtree(made, ignore_errors=True)
+            raise
         Path(report_dir).mkdir(exist_ok=True)
-    output_dir.mkdir(parents=True, exist_ok=True)  # made once every check has passed
     _sweep(items)  # what an earlier, killed batch left
     log.info("%d files on %s", len(items), scheduler or "a local Dask cluster")
     client, cluster = _client(scheduler, n_workers)

@@ -59,6 +59,13 @@ class TrainingError(NwbTavrnnError):
     exit_code = 1
 
 
+def as_input_error(err: ValueError) -> NwbTavrnnError:
+    """A ``ValueError`` raised while fitting (data the model cannot use, a checkpoint of another
+    run) as the step reports it: ours as it is (its exit code and the parameters it names kept),
+    anyone else's as an :class:`InputFileError` with its message."""
+    return err if isinstance(err, NwbTavrnnError) else InputFileError(str(err))
+
+
 def in_section(err: BaseException, section: str) -> BaseException:
     """``err``, raised by the step of configuration section ``section``, with the parameters it
     names qualified as ``SECTION.KEY`` (where a whole run's settings are in play, ``window`` alone

@@ -352,16 +352,19 @@ def flag_message(err: Exception, flags: Mapping[str, str]) -> str:
     the message, a name in backticks (``use a longer `step```) is replaced everywhere by its flag;
     otherwise the name's first mention is (``n_splits must be >= 2``). A configuration error names
     ``SECTION.KEY`` settings, which may have come from a file: the key stays and its flag follows it
-    (``threshold (--threshold)``). Names without a flag in ``flags`` stay as they are.
+    (``threshold (--threshold)``), or without a flag the setting is named in full
+    (``sorting.curation``). Other names without a flag in ``flags`` stay as they are.
     """
     text = str(err)
     names = getattr(err, "parameter", None)
     for name in (names,) if isinstance(names, str) else (names or ()):
-        flag = flags.get(name)
-        key = name.split(".", 1)[1] if "." in name else name
-        if flag is None:
+        qualified = "." in name.split("=", 1)[0]
+        key = name.split(".", 1)[1] if qualified else name
+        # SECTION.KEY: its flag, else the flag of a hand-written option whose destination is KEY
+        flag = flags.get(name) or (flags.get(key) if qualified else None)
+        if flag is None and not qualified:
             continue
-        said = flag if key == name else f"{key} ({flag})"
+        said = name if flag is None else flag if not qualified else f"{key} ({flag})"
         if f"`{key}`" in text:
             text = text.replace(f"`{key}`", said)
         else:

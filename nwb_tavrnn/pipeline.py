@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import PipelineConfig, ResolvedConfig, demo_config
+from .config import PipelineConfig, demo_config
 from .errors import InputFileError, NwbTavrnnError, OutputFileError, in_section
 from .importers import recognise
 from .io.files import (
@@ -41,7 +41,7 @@ from .io.files import (
 )
 from .io.write import working_file
 from .steps.base import relocate
-from .steps.chain import RunContext, plan
+from .steps.chain import RunContext, check_inputs, plan
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def run_pipeline(
         opened = open_nwb(source)  # opened once: the checks and the connectivity step read this reader
         reader = opened.__enter__()
         try:
-            _check_inputs(reader, resolved)  # tables, columns, labels against the windows: before any work
+            check_inputs(reader, resolved)  # tables, columns, labels against the windows: before any work
         except BaseException:
             opened.__exit__(None, None, None)
             raise
@@ -310,9 +310,6 @@ def run_pipeline(
                 log.info("%s done in %.1f s", step.name, timings[step.name])
                 if on_step is not None:
                     on_step(step.name, timings[step.name])
-                if step.name == "import":  # the imported file, checked as an NWB input is before any work
-                    with open_nwb(ctx.source) as imported_file:
-                        _check_inputs(imported_file, resolved)
             display.close()
             fit = ctx.results["model"]
             n_windows, n_nodes = fit.embeddings.mean.shape[:2]
@@ -327,35 +324,6 @@ def run_pipeline(
         display.close()
         opened.__exit__(None, None, None)
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _check_inputs(nwbfile: Any, resolved: ResolvedConfig) -> None:
-    """Plan the windows the connectivity step will compute and label them as the evaluation will:
-    an unknown table or column, a time range without spikes, or labels that give fewer than two
-    classes on these windows fail here, in seconds, instead of after the model has trained."""
-    from .connectivity.step import params_for_nodes, plan_step_windows, restrict_to_range, select_nodes
-    from .evaluation.label_specs import check_window_labels
-    from .evaluation.settings import EvaluationConfig
-    from .io.read import read_intervals
-
-    options = resolved.connectivity_options
-    try:
-        trains = select_nodes(resolved.nodes.read(nwbfile), options.get("groups"), options.get("locations"))
-        params = params_for_nodes(resolved.connectivity_params_for, trains)
-        if options.get("time_range") is not None:
-            trains = restrict_to_range(trains, options["time_range"])
-        plan = plan_step_windows(trains, params, read_intervals(nwbfile),
-                                 options.get("windows_from"), options.get("restrict_to"))
-        if resolved.labels:  # a label that cannot be scored is fixed with the connectivity's windows
-            check_window_labels(nwbfile, resolved.labels, plan.windows.start_times, plan.windows.stop_times,
-                                (resolved.evaluation or EvaluationConfig()).min_purity)
-    except NwbTavrnnError as err:
-        raise in_section(err, "connectivity")
-    for step in resolved.steps:
-        try:
-            step.check(nwbfile)  # its tables, columns and regions
-        except NwbTavrnnError as err:
-            raise in_section(err, step.name)
 
 
 def _move_into_place(work: Path, final: Path, tmp_report: Path, report_dir: Path | None, result: PipelineResult,

@@ -108,6 +108,12 @@ def test_batch_output_folder_checked_before_it_is_made(inputs, tmp_path, capsys)
     (tmp_path / "a_file").write_text("")
     assert cli(["batch", str(inputs), "--output", str(tmp_path / "a_file")]) == 3
     assert "exists and is not a folder" in capsys.readouterr().err
+    assert cli(["batch", str(inputs), "--output", str(tmp_path / "a_file" / "out")]) == 3  # under a file
+    assert "cannot create the output folder" in capsys.readouterr().err
+    report_inside = tmp_path / "made" / "out"  # the report folder inside the output folder it makes
+    assert cli(["batch", str(inputs), "--output", str(report_inside), "--report", str(tmp_path / "elsewhere" / "r"),
+                "--epochs", "1"]) == 3  # a report folder whose parent is missing: nothing made
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "made").exists()
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     try:

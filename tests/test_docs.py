@@ -86,7 +86,7 @@ def test_readme_config_example_loads_and_fits_the_quick_start_session(simulated_
     from nwb_tavrnn.cli.main import main
     from nwb_tavrnn.config import load_config
     from nwb_tavrnn.io.files import open_nwb
-    from nwb_tavrnn.pipeline import _check_inputs
+    from nwb_tavrnn.steps.chain import check_inputs
 
     block = re.search(r"A config file has one section per step.*?```yaml\n(.*?)```", (ROOT / "README.md").read_text(),
                       re.S).group(1)
@@ -98,4 +98,4 @@ def test_readme_config_example_loads_and_fits_the_quick_start_session(simulated_
     assert config.evaluation["null"] == "block_permutation"
     session = simulated_session("culture", seed=0, gameplay_minutes=8.0, rest_minutes=4.0)  # `simulate --small ...`
     with open_nwb(session) as nwbfile:
-        _check_inputs(nwbfile, config.resolve())  # raises InputFileError when a class has < 2 windows
+        check_inputs(nwbfile, config.resolve())  # raises InputFileError when a class has < 2 windows

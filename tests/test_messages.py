@@ -42,31 +42,51 @@ def _declarations(tree: ast.AST) -> set[int]:
     return found
 
 
+def flags_named(source: str, where: str = "") -> list[str]:
+    """``where:line: --flag`` for each flag a message in ``source`` names (docstrings and option
+    declarations are not messages)."""
+    tree = ast.parse(source)
+    skip = _docstrings(tree) | _declarations(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", node.value):
+                if (where, flag) not in ALLOWED:
+                    found.append(f"{where}:{node.lineno}: {flag}")
+    return found
+
+
 def test_no_library_message_names_a_flag():
     """Outside ``cli/``, a message names the parameter (``use a shorter `window```), never a flag: a
     configuration-file or Python user has no ``--window`` to change."""
     offending = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE)
-        if rel.parts[0] == "cli":
-            continue
-        tree = ast.parse(path.read_text())
-        skip = _docstrings(tree) | _declarations(tree)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
-                for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", node.value):
-                    if (rel.as_posix(), flag) not in ALLOWED:
-                        offending.append(f"{rel}:{node.lineno}: {flag}")
+        if rel.parts[0] != "cli":
+            offending += flags_named(path.read_text(), rel.as_posix())
     assert not offending, "library messages naming a flag instead of the parameter:\n" + "\n".join(offending)
 
 
 def test_the_scan_finds_a_flag():
-    """The check above is not vacuous: a message naming a flag in an f-string is found."""
-    tree = ast.parse('def f(x):\n    """Uses --doc."""\n    raise ValueError(f"{x}: use a longer --step")\n')
-    skip = _docstrings(tree) | _declarations(tree)
-    found = [re.findall(r"--[a-z-]+", n.value) for n in ast.walk(tree)
-             if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip]
-    assert [f for fs in found for f in fs] == ["--step"]
+    """The scan above is not vacuous: a flag in an f-string message is found, one in a docstring
+    or an option's declaration is not."""
+    source = ('def f(x):\n    """Uses --doc."""\n    p.add_argument("--opt", help="see --other")\n'
+              '    raise ValueError(f"{x}: use a longer --step")\n')
+    assert flags_named(source, "m.py") == ["m.py:4: --step"]
+
+
+def test_run_names_the_key_and_flag_of_a_hand_written_option(tmp_path, capsys):
+    """``run``'s reading options are written by hand (their destinations are bare names), yet an
+    error of the sorting step naming them names their flags; a setting with no flag is named in full."""
+    from nwb_tavrnn.cli.main import main
+
+    raw = tmp_path / "recording.bin"
+    raw.write_bytes(b"\0" * 400)
+    assert main(["run", str(raw), str(tmp_path / "o.nwb"), "--format", "binary"]) == 2
+    err = capsys.readouterr().err
+    assert ("a headerless binary file needs sampling_frequency (--sampling-frequency), num_channels "
+            "(--num-channels), dtype (--dtype)") in err, err
+    assert "`" not in err and not (tmp_path / "o.nwb").exists()
 
 
 def test_one_remedy_in_each_users_words(simulated_session, tmp_path, capsys):

@@ -102,3 +102,17 @@ def test_run_names_the_key_and_its_flag(capsys):
     assert "set threshold_mode (--threshold-mode) too" in err
     assert main(["run", "--show-config", "--set", "connectivity.time_range={a: 1}"]) == 2  # not a crash (1)
     assert "time_range (--time-range) must be [start, stop]" in capsys.readouterr().err
+
+
+def test_messages_name_flags_keys_or_full_settings():
+    """A backticked name becomes the flag (a step's command), ``key (flag)`` (``run``: the value may
+    come from a file; a hand-written option found by its destination), or, without a flag, the
+    setting in full (``sorting.curation``); a name nobody declared is left as written."""
+    from nwb_tavrnn.errors import InputFileError
+
+    err = InputFileError("relax the `curation` or use a shorter `window`", ("curation", "window"))
+    assert flag_message(err, {"window": "--window"}) == "relax the `curation` or use a shorter --window"
+    err.parameter = ("sorting.curation", "connectivity.window")
+    assert flag_message(err, {"connectivity.window": "--window"}) == \
+        "relax the sorting.curation or use a shorter window (--window)"
+    assert flag_message(err, {"window": "--window"}) == "relax the sorting.curation or use a shorter window (--window)"

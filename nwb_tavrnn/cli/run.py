@@ -71,6 +71,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         added = add_arguments(parser, cls, {"": groups[section], **{g: groups[section] for g in _group_names(cls)}},
                               only=only, prefix=f"{section}.", defaults=defaults)
         flags.update({f"{section}.{name}": flag for name, flag in added.items()})
+    flags["sorting.method='hdmea'"] = "--hdmea"  # a flag that sets a value (see cli.main.command_flags)
     parser.set_defaults(_flags=flags)
     e = groups["evaluation"]
     e.add_argument("--report-dir", dest="evaluation.report_dir", default=argparse.SUPPRESS,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import InputFileError
+from ..errors import InputFileError, NwbTavrnnError, in_section
 from .base import Progress, Step
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,43 @@ class RunContext:
         self.reader = None
 
 
+def check_inputs(nwbfile: Any, resolved: Any) -> None:
+    """Pre-flight of a run against its open input (``resolved``: the
+    :class:`~nwb_tavrnn.config.ResolvedConfig`). Plan the windows the connectivity step will compute and label them as the evaluation will:
+    an unknown table or column, a time range without spikes, or labels that give fewer than two
+    classes on these windows fail here, in seconds, instead of after the model has trained; each
+    registered step checks what it reads (:meth:`~nwb_tavrnn.steps.Step.check`).
+
+    Raises
+    ------
+    InputFileError
+        Naming the settings at fault as ``SECTION.KEY``.
+    """
+    from ..connectivity.step import params_for_nodes, plan_step_windows, restrict_to_range, select_nodes
+    from ..evaluation.label_specs import check_window_labels
+    from ..evaluation.settings import EvaluationConfig
+    from ..io.read import read_intervals
+
+    options = resolved.connectivity_options
+    try:
+        trains = select_nodes(resolved.nodes.read(nwbfile), options.get("groups"), options.get("locations"))
+        params = params_for_nodes(resolved.connectivity_params_for, trains)
+        if options.get("time_range") is not None:
+            trains = restrict_to_range(trains, options["time_range"])
+        windows = plan_step_windows(trains, params, read_intervals(nwbfile),
+                                    options.get("windows_from"), options.get("restrict_to")).windows
+        if resolved.labels:  # a label that cannot be scored is fixed with the connectivity's windows
+            check_window_labels(nwbfile, resolved.labels, windows.start_times, windows.stop_times,
+                                (resolved.evaluation or EvaluationConfig()).min_purity)
+    except NwbTavrnnError as err:
+        raise in_section(err, "connectivity")
+    for step in resolved.steps:
+        try:
+            step.check(nwbfile)  # its tables, columns and regions
+        except NwbTavrnnError as err:
+            raise in_section(err, step.name)
+
+
 class ChainStep(Step):
     """A step of the core chain: its settings are a core configuration section (``section``),
     resolved by :mod:`nwb_tavrnn.config`; it runs only inside a run (:meth:`run_in`)."""
@@ -111,9 +148,13 @@ class ImportStep(ChainStep):
     def run_in(self, ctx: RunContext) -> Path:
         from ..importers import import_to_nwb
 
+        from ..io.files import open_nwb
+
         path = import_to_nwb(ctx.imported, ctx.source, ctx.workdir / "imported.nwb",
                              **ctx.resolved.importer_options_for(ctx.imported))
         log.info("imported %s as %s", ctx.source, ctx.imported)
+        with open_nwb(path) as nwbfile:  # checked as an NWB input is, before the work that reads it
+            check_inputs(nwbfile, ctx.resolved)
         ctx.source = path
         return path
 
@@ -236,4 +277,4 @@ def plan(ctx: RunContext) -> list[Step]:
 
 
 __all__ = ["CHAIN", "ChainStep", "ConnectivityStep", "EvaluationStep", "ImportStep", "ModelFitStep", "RunContext",
-           "SortingStep", "plan"]
+           "SortingStep", "check_inputs", "plan"]

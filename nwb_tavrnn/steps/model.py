@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFileError, OutputFileError, TrainingError, require
+from ..errors import InputFileError, OutputFileError, TrainingError, as_input_error, require
 from ..io.files import PathLike, check_writable, open_nwb
 from ..params import param, patience
 
@@ -120,7 +120,7 @@ def fit_file(
         except FloatingPointError as err:
             raise TrainingError(str(err)) from None
         except ValueError as err:  # data the model cannot use, or a checkpoint of another run
-            raise (err if isinstance(err, InputFileError) else InputFileError(str(err))) from None
+            raise as_input_error(err) from None
         seconds = time.perf_counter() - started
         embeddings = model.transform(conn)
 

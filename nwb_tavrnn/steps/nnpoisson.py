@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputFileError, TrainingError, require
+from ..errors import InputFileError, TrainingError, as_input_error, require
 from ..io.files import PathLike, check_destinations, open_nwb
 from ..params import between, check, names, param, patience, positive
 from .base import ModelStep, register_step
@@ -274,7 +274,7 @@ def nnpoisson_file(
 
         raise TrainingError(str(err)) from None
     except ValueError as err:  # data the model cannot use, or a checkpoint of another run
-        raise (err if isinstance(err, InputFileError) else InputFileError(str(err))) from None
+        raise as_input_error(err) from None
     evaluation = score_methods(methods, train, test, on_step=on_step)
     seconds = time.perf_counter() - started
     validation_ids = set(model.meta_.get("validation_trial_ids", []))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError, TrainingError, require
+from ..errors import TrainingError, as_input_error, require
 from ..evaluation.nulls import NULLS
 from ..evaluation.trajectory import DEFAULT_KINDS, KINDS
 from ..io.files import PathLike, check_destinations, open_nwb
@@ -304,7 +304,7 @@ def seq2seq_file(
 
         raise TrainingError(str(err)) from None
     except ValueError as err:
-        raise InputFileError(str(err)) from None
+        raise as_input_error(err) from None
     if on_step:
         on_step("scoring the target's prediction")
     scores, baselines = neural_scores(model, train, test, options.trials is not None, data.labels is not None)

@@ -62,7 +62,9 @@ def test_sigterm_mid_write_cleans_up_and_exits_143(fault_cases, fork_launcher, t
     the xfail test below), and on a busy machine the child is often paused in that instant."""
     case = fault_cases["run"]
     destination = tmp_path / "out.nwb"
-    proc = fork_launcher.start(case.command(case.original, destination), cwd=tmp_path)
+    # Epochs without end: on a busy machine the 3-epoch run could finish before the signal arrives.
+    proc = fork_launcher.start([*case.command(case.original, destination), "--set", "model.epochs=100000"],
+                               cwd=tmp_path)
     deadline = time.monotonic() + 60
     while not _harness.writing(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.002)
