@@ -28,6 +28,8 @@ DANDI_FILE = ROOT.parent / "shared" / "data" / "nwb" / "dandi000207_sub-4_ses-4_
 #: The child: run the pipeline, then report what this process wrote and held.
 CHILD = """
 import json, resource, sys
+import nwb_tavrnn
+print("TREE " + nwb_tavrnn.__file__, file=sys.stderr)
 from nwb_tavrnn.cli.main import main
 rc = main(sys.argv[1:])
 own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -41,7 +43,9 @@ def measure(tree: Path, source: Path, folder: Path, extra: list[str]) -> dict:
     argv = ["run", str(source), str(output), "--labels", "spans:encoding_table,recognition_table", "--window", "30",
             "--step", "30", "--epochs", "60", "--seeds", "3", "--permutations", "20", "--overwrite", *extra]
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_WAIT_POLICY": "PASSIVE"}
-    done = subprocess.run([sys.executable, "-c", CHILD, *argv], env=env, capture_output=True, text=True, check=False)
+    # cwd: with -c the current folder comes first on sys.path; a checkout there would shadow ``tree``
+    done = subprocess.run([sys.executable, "-c", CHILD, *argv], env=env, capture_output=True, text=True, check=False,
+                          cwd=folder)
     line = next((x for x in done.stdout.splitlines() if x.startswith("IO ")), None)
     if line is None:
         raise SystemExit(f"{tree}: the run failed:\n{done.stderr[-2000:]}")
