@@ -373,9 +373,8 @@ def check_params_for_nodes(params: ConnectivityParams, nodes) -> None:
     if not is_traces(nodes):
         return
     require(params.bin_size * nodes.rate >= 1.0 - 1e-6,
-            f"bin_size {params.bin_size:g} s is shorter than one imaging frame ({1 / nodes.rate:.4g} s at "
-            f"{nodes.rate:g} Hz); use a `bin_size` of {1 / nodes.rate:.4g} or longer (the ophys `preset`: 0.1 s)",
-            ("bin_size", "preset"))
+            f"bin_size {params.bin_size:g} s is shorter than one imaging frame ({1 / nodes.rate:.10g} s at "
+            f"{nodes.rate:g} Hz); use a `bin_size` of {1 / nodes.rate:.10g} (one frame) or longer", "bin_size")
     require(not params.binary or nodes.binary,
             "binary bins are for spike trains and events; ROI traces are averaged per bin (`binary` false, or "
             "`signal` 'events' for 0/1 event bins)", ("binary", "signal"))

@@ -260,8 +260,38 @@ def params_for_nodes(params, nodes) -> ConnectivityParams:
         params = ConnectivityParams.preset("ophys" if rois else "default")
     elif callable(params):
         params = params(rois)
+    if rois:
+        params = frame_bins(params, nodes.rate)
     check_params_for_nodes(params, nodes)
     return params
+
+
+#: A bin within this fraction of one imaging frame is one frame (``0.4545`` at 2.2 Hz).
+FRAME_TOLERANCE = 1e-3
+
+
+def frame_bins(params: ConnectivityParams, rate: float) -> ConnectivityParams:
+    """The parameters with bins of whole imaging frames where that is what they mean: a bin within
+    :data:`FRAME_TOLERANCE` of one frame becomes exactly one frame, and a preset's bin (not one the
+    user chose) shorter than a frame becomes one frame, since no bin can hold less.
+
+    Shapes
+    ------
+    rate : frames per second (scalar)
+    """
+    import dataclasses
+
+    frame = 1.0 / float(rate)
+    ratio = params.bin_size / frame
+    preset_bin = ConnectivityParams.preset(params.preset_name).bin_size if params.preset_name else None
+    if ratio != 1.0 and abs(ratio - 1.0) <= FRAME_TOLERANCE:
+        log.info("bin_size %g s taken as one imaging frame (%.10g s at %g Hz)", params.bin_size, frame, rate)
+    elif ratio < 1.0 and params.bin_size == preset_bin:
+        log.info("the %s preset's %g s bin is shorter than one imaging frame at %g Hz: one frame (%.10g s) per bin",
+                 params.preset_name, params.bin_size, rate, frame)
+    else:
+        return params
+    return dataclasses.replace(params, bin_size=frame)
 
 
 def select_nodes(trains: SpikeTrains, groups=None, locations=None, drop_silent: bool = False) -> SpikeTrains:

@@ -191,6 +191,33 @@ def test_bad_inputs_fail_with_one_line(tmp_path):
     assert not (tmp_path / "o.nwb").exists()
 
 
+def test_slow_imaging_takes_one_frame_per_bin(tmp_path):
+    """At 2.2 Hz a frame lasts 0.4545... s: the ophys preset's 0.1 s bin becomes one frame, a bin
+    typed as 0.4545 is one frame (the graphs equal those of the exact frame), and a bin really
+    shorter than a frame is refused with the exact frame to give."""
+    from nwb_tavrnn.io.read import read_one
+    from nwb_tavrnn.schema import DynamicConnectivity
+
+    rate = 2.2
+    x = np.random.default_rng(9).normal(size=(660, 5)).astype(np.float32) + 10  # 300 s
+    src = write_traces(tmp_path / "slow.nwb", x, rate=rate)
+
+    def graphs(name: str, **overrides) -> tuple[float, np.ndarray]:
+        run_connectivity(src, tmp_path / name, ConnectivityParams.preset("ophys", window=60, step=60, **overrides))
+        with NWBHDF5IO(str(tmp_path / name), "r") as io:
+            conn = read_one(io.read(), DynamicConnectivity)
+            return float(conn.parameters_dict["bin_size"]), np.asarray(conn.correlation[()])
+
+    preset_bin, preset_r = graphs("preset.nwb")
+    typed_bin, typed_r = graphs("typed.nwb", bin_size=0.4545)
+    exact_bin, exact_r = graphs("exact.nwb", bin_size=1 / rate)
+    assert preset_bin == typed_bin == exact_bin == 1 / rate
+    np.testing.assert_array_equal(preset_r, exact_r)
+    np.testing.assert_array_equal(typed_r, exact_r)
+    with pytest.raises(ParameterError, match=r"use a `bin_size` of 0\.4545454545 \(one frame\)"):
+        graphs("short.nwb", bin_size=0.3)
+
+
 @pytest.mark.skipif(not NEUROCONV.exists(), reason="needs ../shared/data")
 def test_neuroconv_file_end_to_end(tmp_path):
     """The neuroconv testing file (15 ROIs, 10 Hz): graphs of all ROIs equal np.corrcoef per window,
