@@ -378,6 +378,9 @@ def test_in_place_through_a_symlink_writes_the_file_and_keeps_the_link(files, tm
     (["evaluate", "{fitted}", "--labels", "trials:hit:top_bottom=0"], "needs K >= 1"),
     (["run", "{session}", "{out}", "--set", "evaluation.min_purity=3"], "min_purity"),
     (["run", "{session}", "{out}", "--set", "connectivity.binary=maybe"], "binary must be true or false"),
+    # one graph: the model would finish having learnt nothing (refused before any work)
+    (["run", "{session}", "{out}", "--window", "480", "--step", "480"],
+     "1 window(s) of 480 s every 480 s on this input; the model needs at least 2: use a shorter window (--window)"),
 ])
 def test_values_that_cannot_work_exit_2(files, tmp_path, argv, words):
     values = {"session": files["session"], "graphs": files["graphs"], "fitted": files["fitted"], "out": tmp_path / "o.nwb"}

@@ -106,6 +106,15 @@ def check_inputs(nwbfile: Any, resolved: Any) -> None:
             trains = restrict_to_range(trains, options["time_range"])
         windows = plan_step_windows(trains, params, read_intervals(nwbfile),
                                     options.get("windows_from"), options.get("restrict_to")).windows
+        needed = getattr(resolved.make_model(), "min_windows", 1)
+        if len(windows.start_times) < needed:  # a model fitted on one graph would finish, having learnt nothing
+            spec = options.get("windows_from")
+            raise InputFileError(
+                f"{len(windows.start_times)} window(s) "
+                + (f"from the intervals of {spec!r}" if spec else f"of {params.window:g} s every {params.step:g} s")
+                + f" on this input; the model needs at least {needed}: "
+                + ("take windows from a table with more intervals, or slide them (`windows_from`)" if spec
+                   else "use a shorter `window` or `step`"), ("windows_from",) if spec else ("window", "step"))
         if resolved.labels:  # a label that cannot be scored is fixed with the connectivity's windows
             check_window_labels(nwbfile, resolved.labels, windows.start_times, windows.stop_times,
                                 (resolved.evaluation or EvaluationConfig()).min_purity)

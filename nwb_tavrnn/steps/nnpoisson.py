@@ -26,6 +26,9 @@ from .base import ModelStep, register_step
 
 log = logging.getLogger(__name__)
 
+#: Fewer test trials give scores that say nothing (accuracy in steps of 1/n, a KS test on a handful).
+MIN_TEST_TRIALS = 10
+
 MODULE_NAME = "nnpoisson"
 MODULE_DESCRIPTION = ("NNPoisson: neural-network Poisson model of stimulus, regional spiking, choice and reaction "
                       "time (nwb_tavrnn)")
@@ -260,6 +263,9 @@ def nnpoisson_file(
     split = split_trials(data, test_fraction=test_fraction)
     require(len(split.train) >= 4, f"test_fraction leaves only {len(split.train)} training trials (4 needed); lower "
             "it or use more trials", "test_fraction")
+    require(len(split.test) >= MIN_TEST_TRIALS, f"test_fraction gives {len(split.test)} test trials of "
+            f"{data.n_trials}; scores need at least {MIN_TEST_TRIALS} (a choice accuracy on 2 trials is 0, 0.5 or 1): "
+            "raise it or use more trials", "test_fraction")
     train, test = data.subset(split.train), data.subset(split.test)
     silent = [r for r, n in zip(data.regions, train.spike_counts().sum(0)) if n == 0]
     if silent:

@@ -89,6 +89,14 @@ def test_any_number_of_windows_but_fitted_nodes(fitted):
         fitted.transform(other)
 
 
+def test_one_graph_is_not_a_sequence():
+    """One window would train a recurrence with no history; refused (a ValueError) rather than
+    returning embeddings that look fitted."""
+    conn1, _ = planted_connectivity(n_windows=1, seed=4)
+    with pytest.raises(ValueError, match="needs a sequence of at least 2 graphs, got 1"):
+        TAVRNN(epochs=2).fit(conn1)
+
+
 def test_arrays_sparse_input_and_identity_features():
     conn, _ = planted_connectivity(sparse=True)
     dense_conn, _ = planted_connectivity()

@@ -76,6 +76,7 @@ def test_nnpoisson_command_writes_results_beside_the_data(decision, tmp_path):
     (["--epochs", "0"], "epochs must be >= 1"),
     (["--components", "0"], "components must be a whole number >= 1"),
     (["--components", "4"], "only 3 unit(s)"),
+    (["--test-fraction", "0.05"], "scores need at least 10"),  # a handful of test trials, scored as if enough
 ])
 def test_bad_trial_settings_exit_2_with_one_line(decision, tmp_path, extra, words):
     out = tmp_path / "out.nwb"
@@ -131,12 +132,12 @@ def test_a_unit_silent_in_every_training_trial_is_refused(tmp_path):
     f = mock_NWBFile()
     f.add_unit_column("region", "brain region")
     for _ in range(2):
-        f.add_unit(spike_times=np.sort(rng.uniform(0, 80, 800)), region="CA1")
-    f.add_unit(spike_times=np.array([79.5]), region="CA1")  # one spike, in the last (test) trial
+        f.add_unit(spike_times=np.sort(rng.uniform(0, 120, 1200)), region="CA1")
+    f.add_unit(spike_times=np.array([119.5]), region="CA1")  # one spike, in the last (test) trial
     f.add_trial_column("contrast", "stimulus")
     f.add_trial_column("choice", "response")
     f.add_trial_column("rt", "reaction time")
-    for j in range(40):
+    for j in range(60):  # 12 test trials: enough to score
         f.add_trial(start_time=2.0 * j, stop_time=2.0 * j + 1, contrast=float(j % 2), choice=["a", "b"][j % 2],
                     rt=0.3)
     source = write_nwbfile(f, tmp_path / "silent.nwb")

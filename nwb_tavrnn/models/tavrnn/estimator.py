@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import ParameterError, require
+from ...errors import DataError, ParameterError, require
 from .._torch import cpu_threads_for, deterministic, resolve_device
 from ..base import LatentGraphModel
 from ..graphs import GCN_NORMS, GraphSequence, prepare_sequence
@@ -172,6 +172,8 @@ class TAVRNN(LatentGraphModel):
 
     #: ``"faithful"`` (the reference notebook's computation) and ``"improved"`` (the defaults).
     PRESETS = PRESETS
+    #: A recurrence over one graph learns no dynamics, and attention has no history to weigh.
+    min_windows = 2
 
     def __init__(
         self,
@@ -309,6 +311,9 @@ class TAVRNN(LatentGraphModel):
         warm = bool(self.warm_start and self.is_fitted)
         device = next(self.module_.parameters()).device if warm else resolve_device(self.device)
         seq = self._fit_sequence(connectivity, features).to(device)
+        if seq.num_windows < self.min_windows:
+            raise DataError(f"{self.model_name} needs a sequence of at least {self.min_windows} graphs, got "
+                            f"{seq.num_windows}: compute the graphs with more windows (a shorter window or step)")
         self._draw_seed()
         decoder = self._decoder_for(seq.n_nodes)
         meta = {"n_nodes": seq.n_nodes, "x_dim": seq.x_dim, "feature_kind": seq.feature_kind, "decoder": decoder,
