@@ -131,8 +131,13 @@ class ChainStep(Step):
     """A step of the core chain: its settings are a core configuration section (``section``),
     resolved by :mod:`nwb_tavrnn.config`; it runs only inside a run (:meth:`run_in`)."""
 
-    #: The configuration section its settings come from.
+    #: The configuration section its settings come from (default: the step's name).
     section: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "section" not in cls.__dict__:
+            cls.section = cls.name
 
     @classmethod
     def applies(cls, ctx: RunContext) -> bool:
@@ -173,7 +178,6 @@ class SortingStep(ChainStep):
     place): spike sorting, or per-electrode events (``method: hdmea``)."""
 
     name = "sorting"
-    section = "sorting"
     weight = 3.0
 
     @classmethod
@@ -205,7 +209,6 @@ class ConnectivityStep(ChainStep):
     input (maybe streamed) unless the work file already holds the units (sorted, or in place)."""
 
     name = "connectivity"
-    section = "connectivity"
     weight = 1.0
 
     def run_in(self, ctx: RunContext) -> Path:
@@ -230,7 +233,6 @@ class ModelFitStep(ChainStep):
     attention and provenance added to it."""
 
     name = "model"
-    section = "model"
     weight = 4.0
 
     def run_in(self, ctx: RunContext):
@@ -256,7 +258,6 @@ class EvaluationStep(ChainStep):
     """The embeddings (and the baselines) scored against the labels, in place, with its report."""
 
     name = "evaluation"
-    section = "evaluation"
     weight = 3.0
 
     @classmethod
