@@ -28,6 +28,7 @@ import argparse
 import copy
 import dataclasses
 import difflib
+import logging
 import math
 import numbers
 import re
@@ -117,6 +118,9 @@ class Param:
     switch
         A flag taking no value (true when given; false with ``negate``), also when the default
         is not a bool (``None``: "the preset's").
+    renamed
+        Earlier spellings of the flag: still accepted, hidden from ``--help``, and each use warns
+        with the current one.
     """
 
     name: str
@@ -132,6 +136,7 @@ class Param:
     required: bool = False
     choices: tuple[Any, ...] | None = None
     switch: bool = False
+    renamed: tuple[str, ...] = ()
 
     @property
     def dest(self) -> str:
@@ -141,7 +146,7 @@ class Param:
 def param(default: Any = dataclasses.MISSING, *, help: str, flag: str | None | bool = True,
           check: Check | None = None, parse: Callable[[str], Any] | None = None, nargs: Any = None,
           metavar: Any = None, group: str | None = None, negate: bool = False, required: bool = False,
-          choices: Iterable[Any] | None = None, switch: bool = False) -> Any:
+          choices: Iterable[Any] | None = None, switch: bool = False, renamed: Iterable[str] = ()) -> Any:
     """A dataclass field declaring a parameter (see :class:`Param` for the arguments).
 
     ``flag=True`` derives the flag from the name; ``flag=None`` keeps the parameter off the
@@ -152,7 +157,8 @@ def param(default: Any = dataclasses.MISSING, *, help: str, flag: str | None | b
     if choices is not None and check is None:
         check = one_of(*choices)
     info = {"help": help, "flag": flag, "check": check, "parse": parse, "nargs": nargs, "metavar": metavar,
-            "group": group, "negate": negate, "required": required, "choices": choices, "switch": switch}
+            "group": group, "negate": negate, "required": required, "choices": choices, "switch": switch,
+            "renamed": tuple(renamed)}
     if isinstance(default, (list, dict, set)):
         frozen = copy.deepcopy(default)  # each instance its own copy, nested mappings included
         return dataclasses.field(default_factory=lambda: copy.deepcopy(frozen), metadata={_KEY: info})
@@ -179,7 +185,7 @@ def parameters(cls: type) -> tuple[Param, ...]:
             flag = ("--no-" if info["negate"] else "--") + f.name.replace("_", "-")
         out.append(Param(f.name, default, info["help"], flag or None, info["check"], info["parse"], info["nargs"],
                          info["metavar"], info["group"], info["negate"], info["required"], info["choices"],
-                         info["switch"]))
+                         info["switch"], info.get("renamed", ())))
     return tuple(out)
 
 
@@ -293,8 +299,30 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
             if p.required:
                 kwargs["required"] = True
         target.add_argument(p.flag, **kwargs)
+        for old in p.renamed:  # an earlier spelling: accepted, hidden, and it says the current one
+            alias = {k: v for k, v in kwargs.items() if k != "required"}
+            target.add_argument(old, **{**alias, "help": argparse.SUPPRESS, "action": renamed_option(p.flag, kwargs)})
         flags[p.name] = p.flag
     return flags
+
+
+def renamed_option(flag: str, kwargs: Mapping[str, Any] | None = None) -> type[argparse.Action]:
+    """An argparse action for an earlier spelling of ``flag``: it stores the value as ``flag``
+    would (``kwargs``: that option's ``action``, if any) and logs a warning naming ``flag``."""
+    action = (kwargs or {}).get("action", "store")
+    const = {"store_true": True, "store_false": False}.get(action) if isinstance(action, str) else None
+
+    class Renamed(argparse.Action):
+        def __init__(self, option_strings: list[str], dest: str, **rest: Any) -> None:
+            if const is not None:
+                rest = {**rest, "nargs": 0}
+            super().__init__(option_strings, dest, **rest)
+
+        def __call__(self, parser, namespace, values, option_string=None) -> None:
+            logging.getLogger("nwb_tavrnn").warning("%s is now %s; the old spelling will go", option_string, flag)
+            setattr(namespace, self.dest, const if const is not None else values)
+
+    return Renamed
 
 
 def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:

@@ -4,6 +4,7 @@ every value that cannot work (before any work is done), and the input never over
 from __future__ import annotations
 
 import argparse
+import re
 import contextlib
 import hashlib
 import io
@@ -26,7 +27,7 @@ BIOCAM = SHARED / "hdmea_biocam" / "biocam_hw3.0_fw1.6.brw"
 #: A value each numeric option must refuse (exit code 2). A new numeric option must be added here.
 INVALID = {
     "--bin-size": ["0"], "--window": ["-5"], "--step": ["0"], "--threshold": ["5"], "--density": ["1.5"],
-    "--time-range": ["100", "50"], "--epochs": ["0"], "--patience": ["-1"], "--seed": ["-1"], "--seeds": ["0"],
+    "--time-range": ["100", "50"], "--epochs": ["0"], "--patience": ["-1"], "--seed": ["-1"], "--kmeans-restarts": ["0"],
     "--permutations": ["-1"], "--n-jobs": ["0"], "--sort-jobs": ["0"], "--workers": ["0"], "--n-sensory": ["0"], "--n-motor": ["0"],
     "--gameplay-minutes": ["-1"], "--rest-minutes": ["-1"], "--block-minutes": ["0"], "--rate": ["-1"],
     "--segment": ["-1"], "--sampling-frequency": ["0"], "--num-channels": ["0"], "--gain-to-uv": ["0"],
@@ -34,7 +35,7 @@ INVALID = {
     "--detect-threshold": ["0"], "--dead-time-ms": ["-1"], "--segments": ["1"], "--min-duration": ["-1"],
     "--top-k": ["0"], "--n-surrogates": ["0"], "--lr": ["0"], "--h-dim": ["0"], "--z-dim": ["0"],
     "--clip-grad-norm": ["0"], "--checkpoint-every": ["0"], "--n-splits": ["1"], "--purge-gap": ["-1"],
-    "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"], "--trials": ["0"], "--test-fraction": ["1.5"],
+    "--time-shuffle-repeats": ["0"], "--baseline-epochs": ["0"], "--trials": ["0"], "--n-trials": ["0"], "--firing-rate": ["-1"], "--response-window": ["0"], "--trial-window": ["1", "0"], "--test-fraction": ["1.5"],
     "--segment-duration": ["0"], "--latent-dim": ["0"], "--hidden": ["0"], "--lag": ["-1"],
     "--event-threshold": ["0"], "--baseline-window": ["0"], "--neuropil": ["-1"], "--frame-rate": ["0"], "--chunks": ["0"],
 }
@@ -108,6 +109,46 @@ def test_every_option_has_help_and_one_spelling():
         if opt == "--model-preset":  # each model has its own presets (TAVRNN improved, NNPoisson corrected)
             continue
         assert len(set(per_command.values())) == 1, (opt, per_command)
+
+
+def test_one_option_one_grammar_across_commands():
+    """An option name means one thing: wherever it appears it takes the same number of values,
+    shown the same way (--window is a length in seconds; a trial window is --trial-window)."""
+    shown: dict[str, dict[str, list[str]]] = {}
+    for name, sub in _subparsers().items():
+        formatter = sub._get_formatter()
+        for action in _options(sub):
+            for opt in (o for o in action.option_strings if o.startswith("--")):
+                invocation = next(part for part in formatter._format_action_invocation(action).split(", ")
+                                  if part.split(" ")[0] == opt)
+                if opt == "--model-preset":  # each model has its own presets (TAVRNN improved, NNPoisson corrected)
+                    invocation = re.sub(r"\{.*\}", "{PRESET}", invocation)
+                shown.setdefault(opt, {}).setdefault(invocation, []).append(name)
+    mixed = {opt: forms for opt, forms in shown.items() if len(forms) > 1}
+    assert not mixed, mixed
+
+
+@pytest.mark.parametrize("argv, old, new", [
+    (["seq2seq", "in.nwb", "out.nwb", "--source", "a", "--target", "b", "--window", "0", "2"], "--window",
+     "--trial-window"),
+    (["nnpoisson", "in.nwb", "out.nwb", "--stimulus", "s", "--choice", "c", "--rt", "r", "--window", "2"], "--window",
+     "--response-window"),
+    (["evaluate", "in.nwb", "--labels", "epochs:state", "--seeds", "3"], "--seeds", "--kmeans-restarts"),
+    (["simulate", "out.nwb", "--trials", "5"], "--trials", "--n-trials"),
+    (["monitor", "in.nwb", "--model", "m.nwb", "--output", "o.nwb"], "--output", "--record"),
+])
+def test_renamed_options_still_work_and_say_their_new_name(argv, old, new, caplog):
+    """The earlier spelling of a renamed option sets the same value, is hidden from --help, and
+    warns with the current name."""
+    import logging
+
+    parser = build_parser()
+    with caplog.at_level(logging.WARNING, logger="nwb_tavrnn"):
+        args = parser.parse_args(argv)
+    assert f"{old} is now {new}" in caplog.text
+    dest = next(a.dest for a in _subparsers()[argv[0]]._actions if new in a.option_strings)
+    assert getattr(args, dest) == parser.parse_args([new if a == old else a for a in argv]).__dict__[dest]
+    assert old not in _subparsers()[argv[0]].format_help().replace(new, "")
 
 
 def test_help_reads_as_plain_text_and_metavars_name_their_option(capsys):

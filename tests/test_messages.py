@@ -36,7 +36,8 @@ def _declarations(tree: ast.AST) -> set[int]:
             continue
         name = getattr(node.func, "attr", getattr(node.func, "id", ""))
         declared = list(node.args) if name == "add_argument" else []
-        declared += [k.value for k in node.keywords if k.arg in ("flag", "help", "metavar") or name == "add_argument"]
+        declared += [k.value for k in node.keywords
+                     if k.arg in ("flag", "help", "metavar", "renamed") or name == "add_argument"]
         for value in declared:
             found.update(id(n) for n in ast.walk(value))
     return found

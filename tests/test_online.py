@@ -73,7 +73,7 @@ def test_monitor_writes_the_offline_embeddings_progressively(fitted_run, capsys)
 
     folder, session, fitted = fitted_run
     out = folder / "mon.nwb"
-    assert main(["monitor", str(session), "--model", str(fitted), "--output", str(out), "--figure",
+    assert main(["monitor", str(session), "--model", str(fitted), "--record", str(out), "--figure",
                  str(folder / "live.png")]) == 0
     assert (folder / "live.png").stat().st_size > 1000
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("window ")]
@@ -100,7 +100,7 @@ def test_killing_monitor_keeps_every_completed_window(fitted_run):
     folder, session, fitted = fitted_run
     out = folder / "killed.nwb"
     proc = subprocess.Popen([sys.executable, "-m", "nwb_tavrnn.cli.main", "monitor", str(session), "--model",
-                             str(fitted), "--output", str(out), "--speed", "40"], stdout=subprocess.PIPE, text=True)
+                             str(fitted), "--record", str(out), "--speed", "40"], stdout=subprocess.PIPE, text=True)
     import selectors
 
     seen = 0
@@ -153,7 +153,7 @@ def test_a_crash_inside_a_window_write_is_repaired_to_the_complete_windows(fitte
 
     folder, session, fitted = fitted_run
     out = tmp_path / "partial.nwb"
-    assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--output", str(out)]) == 0
+    assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--record", str(out)]) == 0
     with h5py.File(out, "r+") as f:  # window 23 half written: times and graph in, the rest not, counter not moved
         conn = f["processing/ecephys/OnlineConnectivity"]
         for name in ("window_start_times", "window_stop_times", "data"):
@@ -174,9 +174,9 @@ def test_monitor_refuses_before_touching_the_output(fitted_run, tmp_path):
     folder, session, fitted = fitted_run
     keep = tmp_path / "keep.nwb"
     keep.write_bytes(b"precious")
-    assert main(["--quiet", "monitor", str(session), "--model", str(session), "--output", str(keep),
+    assert main(["--quiet", "monitor", str(session), "--model", str(session), "--record", str(keep),
                  "--overwrite"]) == 2  # no model in it
     assert keep.read_bytes() == b"precious"
     assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--figure",
                  str(tmp_path / "nofolder" / "f.png")]) == 2
-    assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--output", str(fitted)]) == 2
+    assert main(["--quiet", "monitor", str(session), "--model", str(fitted), "--record", str(fitted)]) == 2

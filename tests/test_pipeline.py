@@ -77,7 +77,7 @@ def test_config_file_then_set_then_options(tmp_path):
     register(parser.add_subparsers())
     args = parser.parse_args(["run", "in.nwb", "out.nwb", "--config", str(tmp_path / "c.yaml"),
                               "--set", "model.epochs=9", "--set", "connectivity.step=20", "--step", "10",
-                              "--seeds", "4", "--set", "connectivity.binary=false"])
+                              "--kmeans-restarts", "4", "--set", "connectivity.binary=false"])
     cfg = config_from_args(args)
     assert cfg.connectivity == {"preset": "dishbrain", "window": 60.0, "step": 10.0, "binary": False}
     assert cfg.model == {"epochs": 9, "h_dim": 16}  # --set beats the file

@@ -383,7 +383,7 @@ def test_cli_writes_a_file(tmp_path, capsys):
         assert f.epochs.to_dataframe()["stop_time"].iloc[-1] == pytest.approx(90.0)
     assert _cli(argv) == OutputFileError.exit_code  # exists, no --overwrite
     assert _cli([*argv, "--overwrite"]) == 0
-    assert _cli(["simulate", str(tmp_path / "bad.nwb"), "--small", "--rate", "-1"]) == SimulationConfigError.exit_code
+    assert _cli(["simulate", str(tmp_path / "bad.nwb"), "--small", "--firing-rate", "-1"]) == SimulationConfigError.exit_code
     assert not (tmp_path / "bad.nwb").exists()
 
 

@@ -240,7 +240,7 @@ def test_cli_tuning_option(tmp_path):
     from nwb_tavrnn.io import open_nwb
 
     path = tmp_path / "mixed.nwb"
-    assert main(["--quiet", "simulate", str(path), "--task", "decision", "--trials", "12", "--tuning", "mixed"]) == 0
+    assert main(["--quiet", "simulate", str(path), "--task", "decision", "--n-trials", "12", "--tuning", "mixed"]) == 0
     with open_nwb(path) as nwbfile:
         assert json.loads(nwbfile.notes)["config"]["tuning"] == "mixed"
         assert len(nwbfile.trials) == 12
@@ -254,8 +254,8 @@ def test_cli_tuning_option(tmp_path):
 def test_cli_summary_names_the_tuning(tmp_path, capsys):
     from nwb_tavrnn.cli.main import main
 
-    assert main(["--quiet", "simulate", str(tmp_path / "a.nwb"), "--task", "decision", "--trials", "5",
+    assert main(["--quiet", "simulate", str(tmp_path / "a.nwb"), "--task", "decision", "--n-trials", "5",
                  "--tuning", "mixed"]) == 0
     assert "mixed tuning" in capsys.readouterr().out
-    assert main(["--quiet", "simulate", str(tmp_path / "b.nwb"), "--task", "decision", "--trials", "5"]) == 0
+    assert main(["--quiet", "simulate", str(tmp_path / "b.nwb"), "--task", "decision", "--n-trials", "5"]) == 0
     assert "regional tuning" in capsys.readouterr().out

@@ -255,7 +255,7 @@ def test_cli_writes_an_ophys_file(tmp_path, capsys):
         series = io.read().processing["ophys"]["Fluorescence"]["RoiResponseSeries"]
         assert series.rate == 10.0 and series.data.shape == (900, 36)
     for bad in (["--task", "ophys", "--frame-rate", "0"], ["--task", "network", "--frame-rate", "20"],
-                ["--task", "decision", "--frame-rate", "20"], ["--task", "ophys", "--trials", "5"]):
+                ["--task", "decision", "--frame-rate", "20"], ["--task", "ophys", "--n-trials", "5"]):
         assert main(["--quiet", "simulate", str(tmp_path / "bad.nwb"), "--small", *bad]) == 2, bad
         assert not (tmp_path / "bad.nwb").exists()
 

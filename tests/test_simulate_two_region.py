@@ -204,7 +204,7 @@ def test_cli_writes_a_two_region_session(tmp_path):
     from nwb_tavrnn.cli.main import main
 
     path = tmp_path / "two_region.nwb"
-    assert main(["--quiet", "simulate", str(path), "--task", "two-region", "--trials", "20"]) == 0
+    assert main(["--quiet", "simulate", str(path), "--task", "two-region", "--n-trials", "20"]) == 0
     with NWBHDF5IO(str(path), mode="r", load_namespaces=True) as io:
         nwbfile = io.read()
         assert len(nwbfile.trials) == 20 and len(nwbfile.units) == 70
@@ -213,7 +213,7 @@ def test_cli_writes_a_two_region_session(tmp_path):
     other = tmp_path / "other.nwb"
     assert main(["--quiet", "simulate", str(other), "--task", "two-region", "--n-sensory", "10"]) == 2
     assert main(["--quiet", "simulate", str(other), "--task", "two-region", "--small"]) == 2
-    assert main(["--quiet", "simulate", str(other), "--task", "two-region", "--trials", "0"]) == 2
+    assert main(["--quiet", "simulate", str(other), "--task", "two-region", "--n-trials", "0"]) == 2
     assert not other.exists()
 
 

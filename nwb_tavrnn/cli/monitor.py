@@ -2,7 +2,7 @@
 
 INPUT is replayed (its Units, in time order) at real time, a multiple of it, or as fast as possible;
 every completed window gets one status line (time, edges, subregion alignment, and a flag when its
-embedding moved far from the recent ones). With --output the windows go to an NWB file written
+embedding moved far from the recent ones). With --record the windows go to an NWB file written
 progressively (flushed after each window: a crash loses at most the window in progress), which
 `inspect`, `validate` and `evaluate` read like any derived file.
 """
@@ -13,6 +13,7 @@ import argparse
 import logging
 import sys
 
+from ..params import renamed_option
 from ._options import add_command
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="file holding the fitted model and the graphs it was trained on (from fit or run)")
     parser.add_argument("--speed", type=_speed, default=None, metavar="realtime|max|X",
                         help="replay at real time, X times real time, or as fast as possible (max, the default)")
-    parser.add_argument("--output", metavar="OUT.nwb", help="write the windows to this NWB file as they complete")
+    parser.add_argument("--record", dest="output", metavar="OUT.nwb",
+                        help="write the windows to this NWB file as they complete")
+    # --output names an output folder elsewhere (demo, batch); here it was this file
+    parser.add_argument("--output", dest="output", help=argparse.SUPPRESS, action=renamed_option("--record"))
     parser.add_argument("--figure", metavar="PNG", help="redraw this figure after every window (edges, alignment, "
                         "attention)")
     parser.add_argument("--provenance", metavar="NAME", help="the ModelProvenance to use when the model file holds "
                         "several graph models")
     parser.add_argument("--repair", action="store_true", help="only trim INPUT (a file monitor was writing when it "
                         "crashed) to its completely written windows")
-    parser.add_argument("--device", default="auto", help="auto (default: a GPU when there is one), cpu, cuda, cuda:N")
+    parser.add_argument("--device", default="auto", metavar="DEVICE", help="auto (default: a GPU when there is one), cpu, cuda, cuda:N")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT.nwb if it exists")
     return parser
 

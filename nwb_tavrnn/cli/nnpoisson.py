@@ -9,7 +9,7 @@ and the EvaluationScores of the model and its baselines on the test trials.
 Example (DANDI 000207, recognition trials; RT is measured from the image's offset):
 
   nwb-tavrnn nnpoisson sub-4_ses-4.nwb out.nwb --trials recognition_table --stimulus stimuli_type \\
-      --choice old_new --rt RT --rt-from stop_time --no-response 0 --regions location --window 4 \\
+      --choice old_new --rt RT --rt-from stop_time --no-response 0 --regions location --response-window 4 \\
       --late censor --invalid drop
 """
 

@@ -20,7 +20,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("input", help="NWB file with a behavioural position series")
     p.add_argument("output", nargs="?", help="write a copy of INPUT with the table added")
     p.add_argument("--in-place", action="store_true", help="add the table to INPUT itself (atomically)")
-    p.add_argument("--series", default="position", help="the position series, by name or path (default position)")
+    p.add_argument("--series", default="position", metavar="PATH",
+                   help="the position series, by name or path (default position)")
     p.add_argument("--segments", type=int, default=3, help="equal-length track segments (default 3)")
     p.add_argument("--min-duration", type=float, default=1.0, help="shortest stay kept, seconds (default 1)")
     p.add_argument("--restrict-to", metavar="TABLE[:COLUMN=VALUE]",

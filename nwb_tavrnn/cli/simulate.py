@@ -7,6 +7,8 @@ import argparse
 import dataclasses
 import logging
 
+from ..params import renamed_option
+
 log = logging.getLogger(__name__)
 
 #: Command-line option -> SimulationConfig field.
@@ -41,8 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                              "RT by a race to threshold, for nnpoisson; two-region: hippocampus and prefrontal units "
                              "driven by a planted low-dimensional oscillating latent (prefrontal reads it 0.1 s later "
                              "through a nonlinear map) and a per-trial choice set by the latent, for seq2seq")
-    parser.add_argument("--trials", type=int,
+    parser.add_argument("--n-trials", type=int, metavar="N",
                         help="decision / two-region task: number of trials (default 400 / 200)")
+    # --trials names an intervals table everywhere else; here it was a count
+    parser.add_argument("--trials", dest="n_trials", type=int, help=argparse.SUPPRESS,
+                        action=renamed_option("--n-trials"))
+    parser.add_argument("--firing-rate", dest="rate", type=float, metavar="HZ",
+                        help="network task: mean firing rate in Hz (default 3)")
+    # --rate is an imaging frame rate everywhere else
+    parser.add_argument("--rate", dest="rate", type=float, help=argparse.SUPPRESS,
+                        action=renamed_option("--firing-rate"))
     parser.add_argument("--label-rule", choices=["phase", "speed"],
                         help="two-region task: what the choice reads: phase (default), the latent's half-plane at the "
                              "decision time; speed, blocks of trials whose latent rotates twice as fast (a label in the "
@@ -59,7 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--gameplay-minutes", type=float, help="gameplay duration (default 20)")
     parser.add_argument("--rest-minutes", type=float, help="rest duration, 0 for none (default 10)")
     parser.add_argument("--block-minutes", type=float, help="length of each aligned/unaligned block (default 2)")
-    parser.add_argument("--rate", type=float, help="mean firing rate in Hz (default 3)")
     parser.add_argument("--frame-rate", type=float, metavar="HZ",
                         help="ophys task: imaging frame rate in Hz (default 20)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
@@ -86,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
         return _decision(args)
     if args.task == "two-region":
         return _two_region(args)
-    if args.trials is not None:
+    if args.n_trials is not None:
         from ..errors import UsageError
 
-        raise UsageError("--trials: an option of --task decision and --task two-region only")
+        raise UsageError("--n-trials: an option of --task decision and --task two-region only")
 
     config = _network_config(args)
     if args.task == "ophys":
@@ -137,7 +146,7 @@ def _decision(args: argparse.Namespace) -> int:
     from ..simulate.decision import DecisionConfig, write_decision_session
 
     _refuse_network_options(args)
-    given = {"n_trials": args.trials, "tuning": args.tuning}
+    given = {"n_trials": args.n_trials, "tuning": args.tuning}
     config = DecisionConfig(**{k: v for k, v in given.items() if v is not None})
     path = write_decision_session(args.output, config.validate(), seed=args.seed, overwrite=args.overwrite)
     tuning = "regional tuning" if config.tuning == "regional" else f"mixed tuning (gain spread {config.gain_spread:g})"
@@ -150,7 +159,7 @@ def _two_region(args: argparse.Namespace) -> int:
     from ..simulate.two_region import TwoRegionConfig, write_two_region_session
 
     _refuse_network_options(args)
-    given = {"n_trials": args.trials, "label_rule": args.label_rule}
+    given = {"n_trials": args.n_trials, "label_rule": args.label_rule}
     config = TwoRegionConfig(**{k: v for k, v in given.items() if v is not None})
     config.validate()
     log.info("simulating %d two-region trials (seed %d)", config.n_trials, args.seed)

@@ -14,7 +14,7 @@ class ImporterOptions:
     """The ``importer`` section: options of the importers that turn a dataset-specific layout (a
     suite2p folder, a CaImAn HDF5 file, the linear-track folder) into NWB before the steps run."""
 
-    rate: float | None = param(None, parse=float, check=Check(lambda v: 0 < v < float("inf"),
+    rate: float | None = param(None, parse=float, metavar="HZ", check=Check(lambda v: 0 < v < float("inf"),
                                                               "must be a positive frame rate in Hz"),
                                group="import (suite2p folders, CaImAn HDF5 files, the linear-track folder)",
                                help="suite2p / CaImAn: imaging frame rate in Hz (suite2p without ops.npy needs it; "

@@ -63,7 +63,7 @@ class EvaluationConfig:
                                 help="labellings of the label null (every distinct one when there are no more)")
     alpha: float = param(0.05, check=between(0, 1), flag=None,
                          help="level at which a label test must be able to reject for a p-value to be reported")
-    seeds: int = param(10, check=at_least(1),
+    seeds: int = param(10, check=at_least(1), flag="--kmeans-restarts", renamed=("--seeds",),
                        help="k-means restarts of the clustering scores (classification is deterministic)")
     baselines: tuple[str, ...] = param(BASELINES, nargs="*", metavar="NAME",
                                        help="any of raw_correlation population_rates vgae vgrnn (the default) and "

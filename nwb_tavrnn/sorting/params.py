@@ -279,7 +279,7 @@ class JobParams(_Serialisable):
     Memory is bounded by ``n_jobs`` x ``chunk_duration`` x channels, whatever the recording length.
     """
 
-    n_jobs: int = param(1, group="execution", help="parallel workers, -1 for every core")
+    n_jobs: int = param(1, group="execution", metavar="N", help="parallel workers, -1 for every core")
     chunk_duration: str = param("1s", group="execution", help="chunk length, e.g. 1s (memory ~ n_jobs x chunk)")
     progress_bar: bool = param(False, flag=None, help="SpikeInterface's progress bars")
     mp_context: str | None = param(None, flag=None, help="multiprocessing start method of the workers")

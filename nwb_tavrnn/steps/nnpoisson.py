@@ -77,7 +77,8 @@ class TrialOptions:
     keep_regions: tuple[str, ...] | None = param(None, help="only these regions, in this order", parse=columns,
                                                  metavar="A[,B]", group="trials")
     window: float = param(1.0, help="response window after onset, s: spikes and responses in [0, W) are modelled",
-                          check=positive(), metavar="W", group="trials")
+                          check=positive(), metavar="W", group="trials", flag="--response-window",
+                          renamed=("--window",))
     no_response: tuple[str, ...] | None = param(None, help="choice values meaning no response (default: none, "
                                                 "nan, timeout, -1, empty)", parse=columns, metavar="VALUES",
                                                 group="trials")

@@ -54,6 +54,7 @@ class SegmentOptions:
     event: str = param("start_time", help="the trials' alignment column", metavar="COL", group="segments")
     window: tuple[float, float] = param((0.0, 1.0), help="trial-aligned segments: seconds around the event",
                                         parse=float, nargs=2, metavar=("START", "STOP"), group="segments",
+                                        flag="--trial-window", renamed=("--window",),
                                         check=Check(lambda w: len(w) == 2 and w[1] > w[0],
                                                     "must be START STOP with STOP > START"))
     segment_duration: float = param(2.0, help="continuous segments: their length in seconds", check=positive(),

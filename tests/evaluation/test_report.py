@@ -108,7 +108,7 @@ def test_alignment_is_higher_in_the_aligned_regime(fitted):
 
 
 def test_cli_evaluate_and_bad_labels(fitted, tmp_path, capsys):
-    code = main(["evaluate", str(fitted), "--labels", "trials:hit:top_bottom=2", "--seeds", "2", "--permutations", "0",
+    code = main(["evaluate", str(fitted), "--labels", "trials:hit:top_bottom=2", "--kmeans-restarts", "2", "--permutations", "0",
                  "--baselines", "--no-time-shuffle", "--no-figures", "--report", str(tmp_path / "r")])
     assert code == 0
     out = capsys.readouterr().out

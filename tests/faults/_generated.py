@@ -448,7 +448,7 @@ def _commands(case: Case, folder: Path, source: Path) -> list[tuple[str, list[st
     elif case.windows == "restricted":
         win += ["--restrict-to", _LABEL_TABLE]
     labels = f"{_LABEL_TABLE}:score:top_bottom=1" if "string_label_numeric" in case.faults else f"{_LABEL_TABLE}:state"
-    quick_eval = ["--no-time-shuffle", "--baselines", "--permutations", "9", "--no-figures", "--seeds", "1",
+    quick_eval = ["--no-time-shuffle", "--baselines", "--permutations", "9", "--no-figures", "--kmeans-restarts", "1",
                   "--n-splits", "2"]
     conn, fitted = folder / "conn.nwb", folder / "fit.nwb"
     steps = [("connectivity", ["connectivity", source, conn, *win], conn),
@@ -462,7 +462,7 @@ def _commands(case: Case, folder: Path, source: Path) -> list[tuple[str, list[st
                folder / "eval.nwb")]
     if case.commands == "all":
         steps.append(("run", ["run", source, folder / "run.nwb", *win, "--epochs", "2", "--labels", labels,
-                              "--no-time-shuffle", "--baselines", "--permutations", "9", "--no-figures", "--seeds",
+                              "--no-time-shuffle", "--baselines", "--permutations", "9", "--no-figures", "--kmeans-restarts",
                               "1"], folder / "run.nwb"))
     return steps
 
@@ -509,7 +509,7 @@ def run_case(case: Case, folder: Path, timeout: float = COMMAND_TIMEOUT) -> list
             if target is not None:
                 steps.append(("evaluate", ["evaluate", target, folder / "eval_damaged.nwb", "--labels",
                                            f"{_LABEL_TABLE}:state", "--no-time-shuffle", "--baselines",
-                                           "--permutations", "9", "--no-figures", "--seeds", "1", "--n-splits", "2"],
+                                           "--permutations", "9", "--no-figures", "--kmeans-restarts", "1", "--n-splits", "2"],
                               folder / "eval_damaged.nwb"))
         steps.append(("connectivity", ["connectivity", damaged, folder / "conn_again.nwb", "--window",
                                        f"{case.window:g}", "--step", f"{case.window:g}", "--name", "Again"],

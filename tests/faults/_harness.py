@@ -291,7 +291,7 @@ def serve(preload: list[str]) -> None:
 #: Each command's options on the tiny inputs: 30 nodes, 3 min, 30-s windows, 3 epochs.
 CONNECTIVITY = ["--preset", "dishbrain", "--window", "30", "--step", "30"]
 FIT = ["--epochs", "3", "--patience", "0", "--device", "cpu", "--seed", "0"]
-EVALUATE = ["--labels", "epochs:state", "--seeds", "1", "--permutations", "0", "--baselines", "--no-time-shuffle",
+EVALUATE = ["--labels", "epochs:state", "--kmeans-restarts", "1", "--permutations", "0", "--baselines", "--no-time-shuffle",
             "--no-figures", "--n-splits", "2"]
 RUN = ["--window", "30", "--step", "30", "--set", "model.epochs=3", "--set", "model.patience=null",
        "--set", "model.device=cpu"]

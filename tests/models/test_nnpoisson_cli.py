@@ -69,7 +69,7 @@ def test_nnpoisson_command_writes_results_beside_the_data(decision, tmp_path):
 
 @pytest.mark.parametrize("extra, words", [
     (["--stimulus", "contrast"], "no column 'contrast'"),
-    (["--window", "0.3"], "--late censor"),
+    (["--response-window", "0.3"], "--late censor"),
     (["--regions", "depth"], "no column 'depth'"),
     (["--keep-regions", "striatum"], "no units in region"),
     (["--trials", "epochs"], "no intervals table 'epochs'"),
@@ -143,7 +143,7 @@ def test_a_unit_silent_in_every_training_trial_is_refused(tmp_path):
     source = write_nwbfile(f, tmp_path / "silent.nwb")
     out = tmp_path / "out.nwb"
     argv = ["nnpoisson", str(source), str(out), "--stimulus", "contrast", "--choice", "choice", "--rt", "rt",
-            "--window", "1.5", "--epochs", "2", "--components", "1", "--no-baselines"]
+            "--response-window", "1.5", "--epochs", "2", "--components", "1", "--no-baselines"]
     rc, _, err = _run(argv)
     assert rc == 2 and "no spike in any training trial" in err and "--readout region" in err, err
     assert len(err.strip().splitlines()) == 1 and not out.exists()

@@ -134,7 +134,7 @@ def test_seq2seq_command(tmp_path, simulated_session):
     before = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     out = tmp_path / "out.nwb"
     argv = ["seq2seq", str(path), str(out), "--source", "hippocampus", "--target", "prefrontal", "--trials", "trials",
-            "--window", "0", "2", "--labels", "choice", "--epochs", "2", "--hidden", "8", "--n-splits", "3",
+            "--trial-window", "0", "2", "--labels", "choice", "--epochs", "2", "--hidden", "8", "--n-splits", "3",
             "--bin-size", "0.05", "--report", str(tmp_path / "rep"), "--permutations", "9"]
     rc, stdout, err = _run(argv)
     assert rc == 0, err
