@@ -373,7 +373,7 @@ def _cli(argv: list[str]) -> int:
 def test_cli_writes_a_file(tmp_path, capsys):
     out = tmp_path / "cli.nwb"
     argv = ["simulate", str(out), "--small", "--seed", "7", "--n-motor", "5", "--gameplay-minutes", "1",
-            "--rest-minutes", "0.5", "--rate", "4"]
+            "--rest-minutes", "0.5", "--firing-rate", "4"]
     assert _cli(argv) == 0
     assert out.exists()
     from nwb_tavrnn.io.files import open_nwb
