@@ -36,6 +36,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY = {
     # reading and writing
     "open_nwb": "io.files", "read_spike_trains": "io.read", "read_intervals": "io.read", "read_one": "io.read",
+    "to_pynapple": "io.pynapple",
     "read_trial_spikes": "io.trials", "read_region_pair": "io.region_pairs", "write_derived": "io.write",
     "summarize": "io.summary",
     # the steps, NWB to NWB
