@@ -54,7 +54,7 @@ def read_spike_trains(nwbfile: NWBFile) -> SpikeTrains:
     times = ragged_rows(units, "spike_times")
     ids = np.asarray(units.id.data[:], dtype=np.int64)
     _check_finite_spikes(nwbfile, times, ids)
-    groups, locations = _unit_groups_and_locations(units, n)
+    groups, locations = unit_groups_and_locations(units, n)
     t_start, t_stop = _observed_span(units, times)
     return SpikeTrains(times=times, ids=ids, groups=groups, locations=locations, t_start=t_start,
                        t_stop=t_stop, node_table="units")
@@ -72,7 +72,14 @@ def _check_finite_spikes(nwbfile: NWBFile, times: list[np.ndarray], ids: np.ndar
             )
 
 
-def _unit_groups_and_locations(units, n: int) -> tuple[np.ndarray, np.ndarray]:
+def unit_groups_and_locations(units, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's electrode group name and brain location (its group's, or its first electrode's
+    ``location``); ``""`` where the file says nothing.
+
+    Shapes
+    ------
+    return : (n,) object, (n,) object
+    """
     groups = np.full(n, "", dtype=object)
     locations = np.full(n, "", dtype=object)
     if "electrode_group" in units.colnames:

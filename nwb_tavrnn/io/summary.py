@@ -8,7 +8,7 @@ import numpy as np
 from pynwb import NWBFile
 
 from ..schema import DynamicConnectivity, EvaluationScores, ModelProvenance, NodeEmbeddings, TemporalAttention
-from .read import _path, find_objects, ragged_rows, read_behavior
+from .read import _path, _text, find_objects, ragged_rows, read_behavior, unit_groups_and_locations
 
 _OUR_TYPES = (DynamicConnectivity, NodeEmbeddings, TemporalAttention, ModelProvenance, EvaluationScores)
 _SHAPED_FIELDS = ("data", "edge_index", "correlation", "inactive_mask", "mean", "log_variance", "sample",
@@ -33,8 +33,13 @@ def summarize(nwbfile: NWBFile) -> dict:
             if nonempty:
                 info["span_s"] = [float(min(t[0] for t in nonempty)), float(max(t[-1] for t in nonempty))]
             info["silent_units"] = int(sum(len(t) == 0 for t in times))
-        if "electrode_group" in units.colnames:
-            info["groups"] = dict(Counter(g.name for g in units["electrode_group"][:]))
+        groups, locations = unit_groups_and_locations(units, len(units))
+        if any(groups):
+            info["groups"] = dict(Counter(str(g) for g in groups))
+        if any(locations):  # the brain areas: what region specs (location:NAME) and node groups select by
+            info["locations"] = dict(Counter(str(v) or "(none)" for v in locations))
+        if "region" in units.colnames:
+            info["regions"] = dict(Counter(_text(v) or "(none)" for v in units["region"].data[:]))
         out["units"] = info
     else:
         out["units"] = None
@@ -94,8 +99,10 @@ def format_summary(summary: dict) -> str:
         span_text = f", {span[0]:.1f}-{span[1]:.1f} s" if span else ""
         lines.append(f"units: {units['count']} ({units.get('spikes', 0)} spikes{span_text}, "
                      f"{units.get('silent_units', 0)} silent)")
-        if units.get("groups"):
-            lines.append("  groups: " + ", ".join(f"{k} ({v})" for k, v in units["groups"].items()))
+        for key, title in (("regions", "regions (Units column 'region')"), ("locations", "locations (electrodes)"),
+                           ("groups", "electrode groups")):
+            if units.get(key):
+                lines.append(f"  {title}: " + ", ".join(f"{k} ({v})" for k, v in units[key].items()))
     else:
         lines.append("units: none")
     lines.append(f"electrodes: {summary['electrodes']}")

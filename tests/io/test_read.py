@@ -73,3 +73,13 @@ def test_real_dandi_file_units_and_trial_tables(dandi_file):
     assert {k: len(v) for k, v in intervals.items()} == {
         "encoding_table": 90, "recognition_table": 180, "timediscrimination_table": 180}
     assert 2800 < trains.t_stop < 2830
+
+
+def test_inspect_lists_where_the_units_are(dandi_file, capsys):
+    """The brain areas a region spec or node grouping can name, with how many units each holds."""
+    from nwb_tavrnn.cli.main import main
+
+    assert main(["inspect", str(dandi_file)]) == 0
+    text = capsys.readouterr().out
+    assert "  locations (electrodes): hippocampus_right (25), amygdala_right (10)\n" in text
+    assert "  electrode groups: " in text and "NLX-microwires-184 (1)" in text
