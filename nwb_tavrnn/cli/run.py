@@ -46,7 +46,8 @@ def _run_options() -> list[tuple[str, type, tuple[str, ...], bool]]:
             ("model", ModelSection, ("preset",), True),
             ("model", TAVRNNOptions, ("epochs", "patience", "seed", "device"), True),
             ("evaluation", EvaluationSection, ("labels", "report_dir"), True),
-            ("evaluation", EvaluationConfig, ("seeds", "n_permutations", "baselines", "time_shuffle", "figures"), True),
+            ("evaluation", EvaluationConfig, ("seeds", "n_permutations", "baselines", "time_shuffle", "figures",
+                                               "node_groups"), True),
             ("sorting", SortingSection, ("n_jobs",), True),
             ("sorting", SortingParams, ("sorter",), True)]
 

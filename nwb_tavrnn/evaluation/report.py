@@ -48,6 +48,27 @@ from .writing import write_report
 log = logging.getLogger(__name__)
 
 
+def node_grouping(embeddings: Any, how: str = "auto") -> np.ndarray | None:
+    """The node labels the alignment score and the figures group by: the nodes' brain locations
+    (``location``), their electrode groups (``group``), or (``auto``) the locations when they name
+    two or more areas, else the groups: on a probe or tetrode recording the groups are wires,
+    each holding a few units, and the areas are what a reader means by subregions.
+
+    Shapes
+    ------
+    return : (nodes,) str, or None when the file records neither
+    """
+    def labels(name: str) -> np.ndarray | None:
+        values = getattr(embeddings, name, None)
+        return None if values is None else np.asarray(values[:]).astype(str)
+
+    locations, groups = labels("node_locations"), labels("node_groups")
+    if how == "location" or (how == "auto" and locations is not None
+                             and len({v for v in locations if v}) >= 2):
+        return locations
+    return groups
+
+
 def evaluate(nwbfile, labels: str | Sequence, *, embeddings: str | None = None,
              config: EvaluationConfig | None = None, progress: bool = False,
              on_step: Callable[[int, int, str], None] | None = None) -> EvaluationReport:
@@ -143,7 +164,7 @@ def evaluate(nwbfile, labels: str | Sequence, *, embeddings: str | None = None,
                                shuffled={model_name: shuffled} if shuffle else None, on_scored=tick)
     idx, y = report.extras["window_index"], report.extras["window_classes"]
     # Subregion alignment per window, and its relation to behaviour.
-    groups = np.asarray(emb.node_groups[:]).astype(str) if emb.node_groups is not None else None
+    groups = node_grouping(emb, cfg.node_groups)
     alignment = np.full(len(starts), np.nan)
     excluded = set(cfg.alignment_exclude)
     kept = [g for g in groups if g not in excluded] if groups is not None else []

@@ -28,6 +28,10 @@ FEATURE_MODES = ("flatten", "node_mean", "node_mean_sd")
 MIN_SHUFFLE_BINS = 20
 
 
+#: How nodes are grouped for the alignment score and figures (:func:`node_grouping`).
+NODE_GROUPINGS = ("auto", "location", "group")
+
+
 @dataclass
 class EvaluationConfig:
     """Parameters of the evaluation step (stored with its results).
@@ -94,6 +98,10 @@ class EvaluationConfig:
                                              "the model's own)")
     n_boot: int = param(2000, check=at_least(1), flag=None,
                         help="circular block bootstrap resamples of the accuracy interval")
+    node_groups: str = param("auto", choices=NODE_GROUPINGS,
+                             help="how nodes are grouped for the alignment score and the figures: auto (the brain "
+                                  "locations when they name two or more areas, else the electrode groups), "
+                                  "location or group")
     alignment_exclude: tuple[str, ...] = param((), flag=None, help="node groups left out of the alignment score")
     figures: bool = param(True, negate=True, help="scores only, no figures (PNG and PDF) in the report folder")
     seed: int = param(0, flag=None,

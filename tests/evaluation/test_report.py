@@ -117,3 +117,21 @@ def test_cli_evaluate_and_bad_labels(fitted, tmp_path, capsys):
     assert "no intervals table 'nope'" in capsys.readouterr().err
     assert main(["evaluate", str(fitted), "--labels", "epochs:state:median"]) == 2
     assert "unknown rule 'median'" in capsys.readouterr().err
+
+
+def test_nodes_group_by_brain_area_before_electrode_group():
+    """A tetrode or probe file has many electrode groups of a few units each (DANDI 000207: 19
+    groups, 2 areas): the alignment score and figures group by area unless asked otherwise."""
+    from types import SimpleNamespace
+
+    from nwb_tavrnn.evaluation.report import node_grouping
+
+    probe = SimpleNamespace(node_locations=np.array(["CA1", "CA1", "AMY", "AMY"]),
+                            node_groups=np.array(["w1", "w2", "w3", "w4"]))
+    assert list(node_grouping(probe)) == ["CA1", "CA1", "AMY", "AMY"]
+    assert list(node_grouping(probe, "group")) == ["w1", "w2", "w3", "w4"]
+    culture = SimpleNamespace(node_locations=np.array(["in vitro"] * 4),  # one area: its groups mean more
+                              node_groups=np.array(["sensory", "sensory", "motor", "motor"]))
+    assert list(node_grouping(culture)) == ["sensory", "sensory", "motor", "motor"]
+    assert list(node_grouping(culture, "location")) == ["in vitro"] * 4
+    assert node_grouping(SimpleNamespace(node_locations=None, node_groups=None)) is None
