@@ -15,7 +15,10 @@ Region SPEC: ``location:NAME``, ``group:NAME``, ``ids:1,2,3``, ``column:COL=VALU
 Example (DANDI 000207, recognition trials, hippocampus -> amygdala, the old/new answer):
 
   nwb-tavrnn seq2seq sub-4_ses-4.nwb out.nwb --source location:hippocampus_right \\
-      --target location:amygdala_right --trials recognition_table --trial-window 0 1.5 --labels old_new
+      --target location:amygdala_right --trials recognition_table --trial-window 0 1.5 --labels old_new \\
+      --exclude-labels 0
+
+(--exclude-labels 0 leaves out the trials without an answer, coded 0: the README's figures.)
 """
 
 from __future__ import annotations
