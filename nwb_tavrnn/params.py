@@ -308,7 +308,8 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ActionsContainer, 
 
 def renamed_option(flag: str, kwargs: Mapping[str, Any] | None = None) -> type[argparse.Action]:
     """An argparse action for an earlier spelling of ``flag``: it stores the value as ``flag``
-    would (``kwargs``: that option's ``action``, if any) and logs a warning naming ``flag``."""
+    would (``kwargs``: that option's ``action``, if any) and adds a warning naming ``flag`` to the
+    namespace's ``_renamed`` list (the command line logs it once logging is set up)."""
     action = (kwargs or {}).get("action", "store")
     const = {"store_true": True, "store_false": False}.get(action) if isinstance(action, str) else None
 
@@ -319,7 +320,9 @@ def renamed_option(flag: str, kwargs: Mapping[str, Any] | None = None) -> type[a
             super().__init__(option_strings, dest, **rest)
 
         def __call__(self, parser, namespace, values, option_string=None) -> None:
-            logging.getLogger("nwb_tavrnn").warning("%s is now %s; the old spelling will go", option_string, flag)
+            # Said once logging is set up (cli.main, after parsing); recorded here for that.
+            said = f"{option_string} is now {flag}; the old spelling will go"
+            setattr(namespace, "_renamed", [*getattr(namespace, "_renamed", []), said])
             setattr(namespace, self.dest, const if const is not None else values)
 
     return Renamed

@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = "ERROR" if args.quiet else args.log_level
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for said in getattr(args, "_renamed", []):  # an earlier spelling of an option (params.renamed_option)
+        print(f"nwb-tavrnn: warning: {said}", file=sys.stderr)
     if level != "DEBUG":
         import functools
 

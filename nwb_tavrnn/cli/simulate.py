@@ -136,7 +136,8 @@ def _refuse_network_options(args: argparse.Namespace) -> None:
     """Options of --task network (and ophys) given with another task: refused, not silently ignored."""
     from ..errors import UsageError
 
-    unused = [f"--{opt.replace('_', '-')}" for opt in _OPTIONS if getattr(args, opt, None) is not None]
+    flags = {"rate": "--firing-rate"}  # a destination whose option is spelt otherwise
+    unused = [flags.get(opt, f"--{opt.replace('_', '-')}") for opt in _OPTIONS if getattr(args, opt, None) is not None]
     if unused or args.small:
         given = ", ".join(unused + ["--small"] * args.small)
         raise UsageError(f"{given}: options of --task network and --task ophys only")

@@ -142,6 +142,10 @@ class ConnectivityParams:
         if name not in PRESETS:
             raise ParameterError(f"unknown connectivity preset {name!r}; known: {sorted(PRESETS)}")
         params = cls(**{**PRESETS[name], "preset_name": name, **overrides})
+        # Which fields the caller chose (not a field: kept out of the stored parameters; a copy
+        # made with dataclasses.replace loses it): a preset's own bin may be lengthened to one
+        # imaging frame, a chosen one never (connectivity.step.frame_bins).
+        object.__setattr__(params, "given", frozenset(overrides))
         for key in overrides:  # a setting of another threshold mode would be silently ignored
             modes = MODE_FIELDS.get(key)
             if modes and params.threshold_mode not in modes:

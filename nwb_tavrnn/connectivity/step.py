@@ -272,8 +272,9 @@ FRAME_TOLERANCE = 1e-3
 
 def frame_bins(params: ConnectivityParams, rate: float) -> ConnectivityParams:
     """The parameters with bins of whole imaging frames where that is what they mean: a bin within
-    :data:`FRAME_TOLERANCE` of one frame becomes exactly one frame, and a preset's bin (not one the
-    user chose) shorter than a frame becomes one frame, since no bin can hold less.
+    :data:`FRAME_TOLERANCE` of one frame becomes exactly one frame, and a preset's own bin (one
+    :meth:`ConnectivityParams.preset` was not given) shorter than a frame becomes one frame, since
+    no bin can hold less; a bin the caller chose is never lengthened.
 
     Shapes
     ------
@@ -283,10 +284,10 @@ def frame_bins(params: ConnectivityParams, rate: float) -> ConnectivityParams:
 
     frame = 1.0 / float(rate)
     ratio = params.bin_size / frame
-    preset_bin = ConnectivityParams.preset(params.preset_name).bin_size if params.preset_name else None
+    chosen = "bin_size" in getattr(params, "given", {"bin_size"})  # parameters not from preset(): the caller's
     if ratio != 1.0 and abs(ratio - 1.0) <= FRAME_TOLERANCE:
         log.info("bin_size %g s taken as one imaging frame (%.10g s at %g Hz)", params.bin_size, frame, rate)
-    elif ratio < 1.0 and params.bin_size == preset_bin:
+    elif ratio < 1.0 and not chosen:
         log.info("the %s preset's %g s bin is shorter than one imaging frame at %g Hz: one frame (%.10g s) per bin",
                  params.preset_name, params.bin_size, rate, frame)
     else:

@@ -81,7 +81,7 @@ def _objects(nwbfile: Any, connectivity: str | None, embeddings: str | None) -> 
         with warnings.catch_warnings():  # abutting windows: pynapple ends each 1 µs early, and says so
             warnings.filterwarnings("ignore", message="Some starts and ends are equal")
             out["windows"] = nap.IntervalSet(start=starts, end=stops)
-    else:
+    elif len(starts):
         log.info("the windows overlap: no IntervalSet of them (pynapple would merge them); see window_table")
     found = [e for e in find_objects(nwbfile, NodeEmbeddings, embeddings)
              if e.connectivity is None or e.connectivity.object_id == conn.object_id]

@@ -119,8 +119,14 @@ class Fitted:
     def embedder(self, t_start: float | None = None) -> OnlineEmbedder:
         """An embedder for this model; ``t_start``: the monitored recording's start (the window
         grid's origin, as offline), default the fitted graphs' first window."""
+        from types import SimpleNamespace
+
+        from ..evaluation.report import node_grouping
+
+        # grouped as the offline evaluation groups them (brain areas before electrode groups)
+        groups = node_grouping(SimpleNamespace(node_groups=self.node_groups, node_locations=self.node_locations))
         return OnlineEmbedder(self.model, self.params, self.node_ids,
-                              t_start=self.t_start if t_start is None else float(t_start), groups=self.node_groups,
+                              t_start=self.t_start if t_start is None else float(t_start), groups=groups,
                               correlation_features=self.correlation_features)
 
 

@@ -216,6 +216,8 @@ def test_slow_imaging_takes_one_frame_per_bin(tmp_path):
     np.testing.assert_array_equal(typed_r, exact_r)
     with pytest.raises(ParameterError, match=r"use a `bin_size` of 0\.4545454545 \(one frame\)"):
         graphs("short.nwb", bin_size=0.3)
+    with pytest.raises(ParameterError, match="shorter than one imaging frame"):  # chosen, though the preset's value
+        graphs("chosen.nwb", bin_size=0.1)
 
 
 @pytest.mark.skipif(not NEUROCONV.exists(), reason="needs ../shared/data")
