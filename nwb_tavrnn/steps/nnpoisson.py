@@ -215,6 +215,26 @@ def make_estimator(preset: str = "corrected", **overrides: Any) -> Any:
     return model
 
 
+def checked_split(data: Any, test_fraction: float):
+    """The held-out trial blocks (:func:`~nwb_tavrnn.evaluation.nnpoisson.split_trials`), refused
+    when either side is too small to fit or to score.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``test_fraction``.
+    """
+    from ..evaluation.nnpoisson import split_trials
+
+    split = split_trials(data, test_fraction=test_fraction)
+    require(len(split.train) >= 4, f"test_fraction leaves only {len(split.train)} training trials (4 needed); lower "
+            "it or use more trials", "test_fraction")
+    require(len(split.test) >= MIN_TEST_TRIALS, f"test_fraction gives {len(split.test)} test trials of "
+            f"{data.n_trials}; scores need at least {MIN_TEST_TRIALS} (a choice accuracy on 2 trials is 0, 0.5 or 1): "
+            "raise it or use more trials", "test_fraction")
+    return split
+
+
 def nnpoisson_file(
     source: PathLike, destination: PathLike | None, model: Any, options: TrialOptions, *,
     test_fraction: float = 0.2, baselines: bool = True, objectives: bool = False,
@@ -239,7 +259,7 @@ def nnpoisson_file(
     """
     from ..io.write import append_results
     from ..schema import EvaluationScores
-    from ..evaluation.nnpoisson import fit_methods, score_methods, split_trials
+    from ..evaluation.nnpoisson import fit_methods, score_methods
 
     options.validate()
     if resume and not checkpoint_dir:
@@ -261,12 +281,7 @@ def nnpoisson_file(
     started = time.perf_counter()
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
-    split = split_trials(data, test_fraction=test_fraction)
-    require(len(split.train) >= 4, f"test_fraction leaves only {len(split.train)} training trials (4 needed); lower "
-            "it or use more trials", "test_fraction")
-    require(len(split.test) >= MIN_TEST_TRIALS, f"test_fraction gives {len(split.test)} test trials of "
-            f"{data.n_trials}; scores need at least {MIN_TEST_TRIALS} (a choice accuracy on 2 trials is 0, 0.5 or 1): "
-            "raise it or use more trials", "test_fraction")
+    split = checked_split(data, test_fraction)
     train, test = data.subset(split.train), data.subset(split.test)
     silent = [r for r, n in zip(data.regions, train.spike_counts().sum(0)) if n == 0]
     if silent:
@@ -357,6 +372,11 @@ class NNPoissonStep(ModelStep):
 
     def make_model(self) -> Any:
         return make_estimator(self.params.preset, **self.model_params)
+
+    def check(self, nwbfile: Any) -> None:
+        """Its trials, columns and regions exist, and the test split is large enough to score
+        (in ``run``, before any model trains)."""
+        checked_split(self.options().read(nwbfile), self.params.test_fraction)
 
     def options(self) -> TrialOptions:
         return self.params.trial_options

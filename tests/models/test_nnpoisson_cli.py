@@ -184,3 +184,23 @@ def test_choice_codes_and_censoring(tmp_path):
     with pytest.raises(InputFileError, match="no trial .* has a response within"):
         read_trial_spikes(f, ["contrast"], "response", "rt", no_response=["0"], window=0.2,
                           late="censor")
+
+
+def test_run_refuses_a_test_split_too_small_before_any_training(decision, tmp_path, capsys):
+    """Inside ``run`` the NNPoisson step's test split is checked with the other pre-flight checks:
+    nothing trains (not TAVRNN either) when its scores could say nothing."""
+    import time
+
+    import yaml
+
+    from nwb_tavrnn.cli.main import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"nnpoisson": {"stimulus": "stimulus", "choice": "choice", "rt": "rt",
+                                                    "test_fraction": 0.05}}))
+    started = time.perf_counter()
+    assert main(["run", str(decision), str(tmp_path / "o.nwb"), "--config", str(config), "--epochs", "500",
+                 "--window", "5", "--step", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "nnpoisson.test_fraction gives" in err and "scores need at least 10" in err, err
+    assert time.perf_counter() - started < 30 and not (tmp_path / "o.nwb").exists()
