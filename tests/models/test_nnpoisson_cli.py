@@ -100,7 +100,8 @@ def test_run_config_reaches_the_nnpoisson_step(decision, tmp_path):
         assert "trial_predictions" in f.processing["nnpoisson"].data_interfaces
     assert (tmp_path / "run_report" / "nnpoisson" / "scores.csv").is_file()
     # a bad column fails before any work, naming the section's setting
-    config.write_text("nnpoisson:\n  stimulus: contrast\n  choice: choice\n  rt: rt\n")
+    config.write_text("connectivity:\n  window: 20\n  step: 20\nnnpoisson:\n  stimulus: contrast\n  choice: choice\n"
+                      "  rt: rt\n")
     rc, _, err = _run(["run", str(decision), str(tmp_path / "run2.nwb"), "--config", str(config)])
     assert rc == 2 and "contrast" in err, err
 
