@@ -28,7 +28,6 @@ import argparse
 import copy
 import dataclasses
 import difflib
-import logging
 import math
 import numbers
 import re
