@@ -15,6 +15,7 @@ from .compute import (
     compute_dynamic_connectivity,
     iter_dynamic_connectivity,
     plan_windows,
+    weighted_correlation,
 )
 from .correlation import CorrelationChunk, correlation_from_sums, iter_window_correlations
 from .thresholds import (
@@ -59,4 +60,5 @@ __all__ = [
     "sliding_windows_in_ranges",
     "top_k_edges",
     "weighted_adjacency",
+    "weighted_correlation",
 ]

@@ -77,7 +77,10 @@ class ConnectivityParams:
         Sliding-window length and step in seconds (rounded to whole bins). Ignored when explicit
         windows are passed.
     absolute
-        Report ``|r|`` (the paper) or signed r. Edge selection always ranks by ``|r|``.
+        Weight edges by ``|r|`` (the paper) or by signed r. Edge selection always ranks by ``|r|``,
+        and the stored unthresholded ``correlation`` is always signed r, so no sign is lost; a
+        model's or baseline's correlation features take ``|r|`` when this is true
+        (:func:`weighted_correlation`).
     threshold_mode
         ``"fixed"``, ``"top_k"``, ``"density"``, ``"mp"`` or ``"none"`` (see :mod:`.thresholds`).
     threshold
@@ -108,7 +111,7 @@ class ConnectivityParams:
     window: float = param(120.0, help="window length in seconds", check=positive(), group="binning and windows")
     step: float = param(60.0, help="step between window starts in seconds", check=positive(),
                         group="binning and windows")
-    absolute: bool = param(True, flag="--signed", negate=True, help="store signed r instead of |r|", group="edges",
+    absolute: bool = param(True, flag="--signed", negate=True, help="weight edges by signed r instead of |r| (the stored correlation is always signed)", group="edges",
                            check=Check(lambda v: isinstance(v, (bool, np.bool_)), "must be true or false"))
     threshold_mode: str = param("density", choices=THRESHOLD_MODES, group="edges",
                                 help="how edges are kept: |r| >= threshold, top_k partners, a fixed density, the "
@@ -220,7 +223,8 @@ class ConnectivityResult:
     adjacency
         Weighted adjacency: the correlation on kept edges, 0 elsewhere, 1 on the diagonal.
     correlation
-        Unthresholded correlation (``|r|`` or signed, as ``params.absolute``), 0 for inactive nodes.
+        Unthresholded signed correlation r, 0 for inactive nodes (the edge weights are ``|r|`` or
+        signed as ``params.absolute``; :func:`weighted_correlation` gives the correlation as weighted).
     inactive_mask
         Nodes silent or constant in a window.
 
@@ -255,6 +259,47 @@ class ConnectivityResult:
     def edge_density(self) -> np.ndarray:
         """Fraction of off-diagonal node pairs that are edges, per window. Shape (windows,)."""
         return edge_density(self.adjacency)
+
+
+def weighted_correlation(source: Any, absolute: bool | None = None) -> np.ndarray | None:
+    """The unthresholded correlation as the edges weigh it: ``|r|`` where the parameters say
+    ``absolute`` (every preset), signed r otherwise. This is what correlation features and the
+    raw-correlation baseline read; the stored ``correlation`` itself is signed.
+
+    Parameters
+    ----------
+    source
+        A :class:`ConnectivityResult`, a :class:`~nwb_tavrnn.schema.DynamicConnectivity` (files
+        written before the correlation was stored signed held ``|r|`` already; taking ``|r|`` again
+        changes nothing), or an array of correlation matrices.
+    absolute
+        Override the source's ``absolute`` parameter (required for an array).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A new float32 array; None when the source stored no correlation.
+
+    Shapes
+    ------
+    source (array), return : (windows, nodes, nodes)
+    """
+    if isinstance(source, np.ndarray):
+        corr = source
+        if absolute is None:
+            raise ValueError("`absolute` is needed to weigh a bare correlation array")
+    else:
+        corr = source.correlation
+        if corr is None:
+            return None
+        if absolute is None:
+            params = getattr(source, "params", None)
+            absolute = bool(params.absolute if params is not None
+                            else source.parameters_dict.get("absolute", True))
+    out = np.array(corr[()], dtype=np.float32)
+    if absolute:
+        np.abs(out, out=out)
+    return out
 
 
 def edge_strength(adj: np.ndarray) -> np.ndarray:
@@ -429,10 +474,10 @@ def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,
         else:
             edges = apply_threshold(r, inactive, params.threshold_mode, threshold=params.threshold,
                                     k=params.top_k, density=params.density)
+        corr = r.astype(np.float32)  # signed, whatever the weights: the sign is kept for collaborators
         if params.absolute:
             np.abs(r, out=r)
         adj = weighted_adjacency(r, edges)
-        corr = r.astype(np.float32)
         if warn_if_empty:
             monitor.update(adj, corr, inactive)
         yield ConnectivityChunk(chunk.index, adj, corr, inactive.copy(), starts[chunk.index], stops[chunk.index])

@@ -103,10 +103,11 @@ class GraphArrays:
 
     @classmethod
     def of(cls, connectivity: Any) -> GraphArrays:
-        """The arrays of a DynamicConnectivity (read once, e.g. before handing them to workers)."""
-        corr = connectivity.correlation
-        return cls(np.asarray(connectivity.to_dense(), dtype=np.float32),
-                   None if corr is None else np.asarray(corr[()], dtype=np.float32))
+        """The arrays of a DynamicConnectivity (read once, e.g. before handing them to workers), its
+        correlation as the edges weigh it (|r| under every preset)."""
+        from ..connectivity import weighted_correlation
+
+        return cls(np.asarray(connectivity.to_dense(), dtype=np.float32), weighted_correlation(connectivity))
 
 
 def in_worker(function: Callable, kwargs: dict, threads: int | None = 1, log_level: int | None = None) -> Any:
@@ -176,12 +177,12 @@ def null_embeddings(trains: Any, params: Any, windows: tuple[np.ndarray, np.ndar
     windows : (starts, stops), each (windows,) seconds
     return : (windows, nodes, latent)
     """
-    from ..connectivity import compute_dynamic_connectivity
+    from ..connectivity import compute_dynamic_connectivity, weighted_correlation
     from .features import circular_shift
 
     data = circular_shift(trains, seed=seed, boundaries=boundaries) if shuffle else trains
     # Shuffled data may well give empty graphs: that is the point, not a problem to warn about.
     result = compute_dynamic_connectivity(data, params, windows=windows, warn_if_empty=False)
     # without a stored correlation the real fit took its features from the graph: so does the refit
-    graphs = GraphArrays(result.adjacency, result.correlation if with_correlation else None)
+    graphs = GraphArrays(result.adjacency, weighted_correlation(result) if with_correlation else None)
     return refit_embeddings(graphs, model_name, hyperparameters, epochs)

@@ -22,7 +22,7 @@ def calibration_draw(seed: int, config: EvaluationConfig, **drift) -> tuple[floa
     """One synthetic session (:class:`~nwb_tavrnn.simulate.DriftConfig` fields as ``drift``) through
     the default connectivity windows (120 s every 60 s) and the evaluation's scoring of its raw
     correlation features against the blocks' condition: (accuracy, p-value; NaN when untestable)."""
-    from ..connectivity import ConnectivityParams, compute_dynamic_connectivity
+    from ..connectivity import ConnectivityParams, compute_dynamic_connectivity, weighted_correlation
     from ..simulate import DriftConfig, simulate_drift
     from .features import correlation_features
     from .report import score_features, table_labels
@@ -33,7 +33,7 @@ def calibration_draw(seed: int, config: EvaluationConfig, **drift) -> tuple[floa
                            "condition": session.condition})
     labels = table_labels(blocks, "condition", graphs.window_start_times, graphs.window_stop_times,
                           "blocks:condition", config.min_purity)
-    scores, _ = score_features(correlation_features(graphs.correlation), labels, graphs.window_start_times,
+    scores, _ = score_features(correlation_features(weighted_correlation(graphs)), labels, graphs.window_start_times,
                                graphs.window_stop_times, config)
     value = scores.set_index(["analysis", "metric"])["value"]
     return float(value[("classification", "accuracy")]), float(value.get(("label_permutation", "p_value"), np.nan))

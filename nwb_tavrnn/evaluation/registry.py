@@ -51,7 +51,8 @@ class BaselineInputs:
 
     @property
     def correlation(self) -> np.ndarray:
-        """The unthresholded |r| of every window, or the graphs where the file kept no correlation."""
+        """The unthresholded correlation as the edges weigh it (|r| under every preset), or the
+        graphs where the file kept no correlation."""
         return self.graphs.correlation if self.graphs.correlation is not None else self.graphs.adjacency
 
 

@@ -22,7 +22,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-dynamic-graphs"
-VERSION = "0.2.0"
+VERSION = "0.2.1"
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "spec"
 
 
@@ -116,7 +116,10 @@ def build_types() -> list[NWBGroupSpec]:
                    "int64", ["edges", "window_source_target"], shape=[None, 3], optional=True),
             _array("edge_weight", "Sparse form: weight of each edge in 'edge_index'.", "float32", ["edges"],
                    optional=True),
-            _array("correlation", "The unthresholded estimate per window (used as node features by graph models).",
+            _array("correlation",
+                   "The unthresholded estimate per window, signed (Pearson r in [-1, 1]) whatever the edge "
+                   "weights are; graph models take |r| as node features where the parameters say 'absolute'. "
+                   "Files written with spec 0.2.0 or earlier hold |r| here under every preset.",
                    "float32", ["windows", "source_nodes", "target_nodes"], optional=True),
             _array("inactive_mask",
                    "True where a node was silent or constant within a window (its weights are 0 there).", "bool",

@@ -7,6 +7,7 @@ installed package only the latter, so both places are tried.
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -35,7 +36,17 @@ def namespace_path() -> Path:
     )
 
 
+#: hdmf's notice when a file caches an older version of a namespace that is already loaded. Within
+#: 0.2.x ours changed documentation only (0.2.1: ``correlation`` is signed r; readers are unchanged),
+#: so for a file whose only such namespace is ours the notice says nothing the user can act on.
+_COMPATIBLE_CACHED = (r"Ignoring the following cached namespace\(s\) because another version is already loaded:\n"
+                      rf"{NAMESPACE} - cached version: 0\.2\.\d+, loaded version: 0\.2\.\d+\n")
+
+
 def load_namespace() -> None:
-    """Load the namespace into pynwb's type map unless it is already there."""
+    """Load the namespace into pynwb's type map unless it is already there (and silence hdmf's
+    notice about files that cache a compatible earlier 0.2.x version of it)."""
     if NAMESPACE not in pynwb.get_type_map().namespace_catalog.namespaces:
         pynwb.load_namespaces(str(namespace_path()))
+    # every call: a caller's warnings.catch_warnings() (pytest's, for one) drops filters on exit
+    warnings.filterwarnings("ignore", message=_COMPATIBLE_CACHED, category=UserWarning)

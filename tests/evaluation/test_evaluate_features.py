@@ -128,8 +128,9 @@ def test_the_file_evaluation_is_evaluate_features_on_the_files_features(fitted):
         labels = check_window_labels(nwbfile, "epochs:state", starts, stops, cfg.min_purity)
         trains = read_graph_nodes(nwbfile, emb.connectivity)
         features = {"tavrnn": feats.embedding_features(np.asarray(emb.mean[()]), cfg.feature_mode),
-                    "raw_correlation": feats.correlation_features(np.asarray(emb.connectivity.correlation[()],
-                                                                             dtype=np.float32)),
+                    # the stored r is signed; the baseline reads it as the preset weighs edges, |r|
+                    "raw_correlation": feats.correlation_features(np.abs(np.asarray(emb.connectivity.correlation[()],
+                                                                                    dtype=np.float32))),
                     "population_rates": feats.rate_features(trains, starts, stops)}
     report = evaluate_features(features, labels, starts, stops, cfg, kinds={"tavrnn": "embedding"})
     scores = from_file.scores[from_file.scores.analysis != "alignment"].reset_index(drop=True)

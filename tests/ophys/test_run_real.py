@@ -37,12 +37,12 @@ def _graphs(path: Path):
 
 
 def _expected(traces: np.ndarray, starts, stops, rate: float, frames_per_bin: int) -> np.ndarray:
-    """|r| per window of the traces averaged over consecutive frames, with np.corrcoef."""
+    """Signed r per window of the traces averaged over consecutive frames, with np.corrcoef."""
     out = []
     for a, b in zip(starts, stops):
         x = traces[int(round(a * rate)):int(round(b * rate))]
         x = x.reshape(-1, frames_per_bin, x.shape[1]).mean(axis=1)
-        out.append(np.abs(np.corrcoef(x.T)))
+        out.append(np.corrcoef(x.T))
     return np.array(out)
 
 

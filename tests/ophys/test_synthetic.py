@@ -45,7 +45,7 @@ def planted_group_ari(path) -> tuple[float, int, float]:
         epochs = f.epochs.to_dataframe()
     state = epochs["state"].to_numpy()[np.searchsorted(epochs["start_time"].to_numpy(), starts, side="right") - 1]
     aligned = state == "aligned"
-    affinity = np.clip(corr[aligned].mean(axis=0), 0, None)
+    affinity = np.abs(corr[aligned]).mean(axis=0)  # mean |r| (the stored correlation is signed)
     k = len(set(groups))
     labels = SpectralClustering(k, affinity="precomputed", random_state=0).fit_predict(affinity)
     per_node = mean[aligned].transpose(1, 0, 2).reshape(mean.shape[1], -1)

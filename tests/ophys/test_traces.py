@@ -60,7 +60,7 @@ def naive_window_r(x: np.ndarray, times: np.ndarray, starts, stops, bin_size: fl
             lo = a + k * bin_size
             sel = (times >= lo - 1e-9) & (times < lo + bin_size - 1e-9)
             cols.append(x[sel].mean(axis=0))
-        out.append(np.abs(np.corrcoef(np.array(cols).T)))
+        out.append(np.corrcoef(np.array(cols).T))
     return np.array(out)
 
 
@@ -236,7 +236,7 @@ def test_neuroconv_file_end_to_end(tmp_path):
         centroid = np.asarray(src.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]["RoiCentroid"].data[()])
     assert corr.shape == (9, 15, 15) and list(ids) == list(range(15))
     for w, (a, b) in enumerate(zip(starts, stops)):
-        np.testing.assert_allclose(corr[w], np.abs(np.corrcoef(raw[int(round(a * 10)):int(round(b * 10))].T)),
+        np.testing.assert_allclose(corr[w], np.corrcoef(raw[int(round(a * 10)):int(round(b * 10))].T),
                                    atol=2e-5)
     np.testing.assert_allclose(positions, centroid)
     report = validate_file(out)
@@ -269,7 +269,7 @@ def test_chunking_does_not_change_graphs_or_the_data():
     np.testing.assert_array_equal(x, before)
     np.testing.assert_allclose(results[0], results[1], atol=1e-6)
     np.testing.assert_allclose(results[0], results[2], atol=1e-6)
-    np.testing.assert_allclose(results[0][10], np.abs(np.corrcoef(before[1000:1200].astype(np.float64).T)), atol=2e-5)
+    np.testing.assert_allclose(results[0][10], np.corrcoef(before[1000:1200].astype(np.float64).T), atol=2e-5)
 
 
 def test_bleaching_baseline_costs_no_precision():
@@ -291,7 +291,7 @@ def test_bleaching_baseline_costs_no_precision():
     xf = x.astype(np.float64)
     worst = 0.0
     for w, (a, b) in enumerate(zip(result.window_start_times, result.window_stop_times)):
-        expected = np.abs(np.corrcoef(xf[int(round(a * rate)):int(round(b * rate))].T))
+        expected = np.corrcoef(xf[int(round(a * rate)):int(round(b * rate))].T)
         worst = max(worst, float(np.abs(result.correlation[w] - expected).max()))
     assert worst < 1e-5, worst
 
@@ -343,7 +343,7 @@ def test_append_and_in_place_on_traces(tmp_path):
     run_connectivity(src, None, params, mode="in_place")
     for path in (appended, src):
         corr, starts, stops, *_ = _stored(path)
-        np.testing.assert_allclose(corr[1], np.abs(np.corrcoef(x[100:300].astype(np.float64).T)), atol=2e-5)
+        np.testing.assert_allclose(corr[1], np.corrcoef(x[100:300].astype(np.float64).T), atol=2e-5)
 
 
 def test_series_in_acquisition_keeps_its_path(tmp_path):
@@ -402,7 +402,7 @@ def test_neuropil_correction(tmp_path):
     raw = _stored(run_connectivity(src, tmp_path / "raw.nwb", params))[0]
     corrected, *_, parameters, _, _, _ = _stored(run_connectivity(src, tmp_path / "c.nwb", params,
                                                                   nodes={"neuropil": 0.7}))
-    expected = np.abs(np.corrcoef((f.astype(np.float64) - 0.7 * fneu.astype(np.float32))[:200].T))
+    expected = np.corrcoef((f.astype(np.float64) - 0.7 * fneu.astype(np.float32))[:200].T)
     np.testing.assert_allclose(corrected[0], expected, atol=2e-5)
     assert raw[0][0, 1] > 0.5 > corrected[0][0, 1]  # the shared neuropil made the ROIs look coupled
     assert parameters["neuropil_factor"] == 0.7
