@@ -12,11 +12,15 @@ Needs ``dask[distributed]`` (the ``batch`` extra).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shutil
+import signal
+import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +33,7 @@ from .io.files import PathLike, is_url
 log = logging.getLogger(__name__)
 
 #: Columns of the summary table (and of the CSV written beside the outputs).
-COLUMNS = ("file", "status", "seconds", "output", "error")
+COLUMNS = ("file", "status", "seconds", "output", "error", "warnings")
 SUMMARY_NAME = "batch_summary.csv"
 OUTPUT_SUFFIX = "_tavrnn"
 
@@ -117,22 +121,36 @@ def plan_batch(inputs: Sequence[str], output_dir: PathLike,
     return items
 
 
-def run_one(item: BatchItem, config: PipelineConfig, overwrite: bool = False) -> dict[str, Any]:
+def run_one(item: BatchItem, config: PipelineConfig, overwrite: bool = False,
+            log_level: int | None = None) -> dict[str, Any]:
     """Run the pipeline on one file and return its summary row; never raises for a bad file.
 
-    Runs inside a Dask worker. The row's ``error`` is the one-line message of the failure, and
-    ``exit_code`` the CLI exit code it stands for (2 bad input, 3 output, 1 anything else).
+    Runs inside a Dask worker. The row's ``error`` is the one-line message of the failure,
+    ``warnings`` the warnings the file raised, and ``exit_code`` the CLI exit code it stands for
+    (2 bad input, 3 output, 1 anything else). ``log_level``: the caller's level for the package's
+    log in this worker; below DEBUG, the worker's own Dask notices (e.g. on a cancelled task) are
+    kept out of the terminal.
     """
     from .pipeline import run_pipeline
 
+    if log_level is not None:
+        logging.getLogger("nwb_tavrnn").setLevel(log_level)
+        logging.getLogger("distributed").setLevel(logging.DEBUG if log_level <= logging.DEBUG else logging.ERROR)
+
     started = time.perf_counter()
     row: dict[str, Any] = {"file": item.file, "status": "ok", "seconds": 0.0, "output": str(item.output),
-                           "error": "", "exit_code": 0}
+                           "error": "", "warnings": "", "exit_code": 0}
     report_dir = config.evaluation.get("report_dir")
     if report_dir:  # one folder per file, not every file's report into the same one
         config = config.with_overrides({"evaluation": {"report_dir": str(Path(report_dir) / item.output.stem)}})
     try:
-        result = run_pipeline(item.source, item.output, config, overwrite=overwrite, progress=False)
+        # A worker's warnings would reach the terminal as unattributed lines from several processes
+        # at once: each file's go to its own row (and the summary CSV) instead.
+        with warnings.catch_warnings(record=True) as caught:  # the filters stay: what a run would show
+            try:
+                result = run_pipeline(item.source, item.output, config, overwrite=overwrite, progress=False)
+            finally:
+                row["warnings"] = _warning_lines(caught)
         row["output"] = str(result.output)
         headline = result.headline()
         if headline is not None and len(headline):
@@ -147,6 +165,38 @@ def run_one(item: BatchItem, config: PipelineConfig, overwrite: bool = False) ->
     return row
 
 
+def _warning_lines(caught: Sequence[warnings.WarningMessage]) -> str:
+    """The distinct first lines of the warnings a file raised, in order, joined by " | "."""
+    lines = dict.fromkeys(f"{w.category.__name__}: {str(w.message).strip().splitlines()[0] if str(w.message).strip() else ''}"
+                          for w in caught)
+    return " | ".join(lines)
+
+
+def _start_workers(cluster: Any, client: Any, n_workers: int, timeout: float = 60.0) -> list[int]:
+    """Start the local cluster's worker processes so that they ignore SIGINT for good; return their pids.
+
+    Ctrl-C reaches every process of the terminal's group: the workers must not die mid-write (or
+    print tracebacks) before this process has cancelled their tasks, closed the cluster and swept
+    what they leave. A child inherits an ignored SIGINT, so SIGINT is ignored here only until the
+    worker processes exist (a fraction of a second; a Ctrl-C then is lost), not while they boot.
+    """
+    import multiprocessing
+
+    ignore = threading.current_thread() is threading.main_thread()
+    before = set(multiprocessing.active_children())
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignore else None
+    try:
+        cluster.scale(n_workers)
+        deadline = time.monotonic() + timeout
+        while len(set(multiprocessing.active_children()) - before) < n_workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        if ignore:
+            signal.signal(signal.SIGINT, previous)
+    client.wait_for_workers(n_workers, timeout=timeout)
+    return list(client.run(os.getpid).values())
+
+
 def _client(scheduler: str | None, n_workers: int | None):
     """A client of the given scheduler, or of a new local cluster of single-threaded processes
     (one file per process: the model's threads and HDF5 handles stay within one task)."""
@@ -154,15 +204,17 @@ def _client(scheduler: str | None, n_workers: int | None):
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise NwbTavrnnError("batch runs need Dask: pip install 'nwb-tavrnn[batch]' (dask[distributed])") from None
-    if not log.isEnabledFor(logging.DEBUG):  # Dask's own start-up and shutdown lines are noise to a user
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+    if not log.isEnabledFor(logging.DEBUG):
+        # Dask's own start-up and shutdown lines (e.g. "worker process still alive after 4.0 seconds,
+        # killing" at close) are noise to a user; a worker that died is reported in its file's row.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler:
         try:
             return Client(scheduler, timeout="30s"), None
         except (OSError, TimeoutError) as err:
             raise InputFileError(f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
-    n_workers = n_workers or max(1, min(4, os.cpu_count() or 1))
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # no workers yet: _start_workers starts them
+    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), cluster
 
 
@@ -206,7 +258,7 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
     Returns
     -------
     pandas.DataFrame
-        Columns ``file, status, seconds, output, error`` (plus ``exit_code``), in input order; also
+        Columns ``file, status, seconds, output, error, warnings`` (plus ``exit_code``), in input order; also
         written to ``output_dir/batch_summary.csv``.
     """
     import pandas as pd
@@ -250,12 +302,19 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
         Path(report_dir).mkdir(exist_ok=True)
     _sweep(items)  # what an earlier, killed batch left
     log.info("%d files on %s", len(items), scheduler or "a local Dask cluster")
-    client, cluster = _client(scheduler, n_workers)
     rows: dict[int, dict[str, Any]] = {}
+    client = cluster = futures = None
+    workers: list[int] = []
     try:
+        # Everything from here is undone in `finally`, whatever stops the batch (Ctrl-C, SIGTERM,
+        # an error): the tasks are cancelled, our workers end, and their temporaries are swept.
+        client, cluster = _client(scheduler, n_workers)
+        if cluster is not None:
+            workers = _start_workers(cluster, client, n_workers or max(1, min(4, os.cpu_count() or 1)))
         from dask.distributed import as_completed
 
-        futures = {client.submit(run_one, item, config, overwrite, pure=False,
+        level = logging.getLogger("nwb_tavrnn").getEffectiveLevel()
+        futures = {client.submit(run_one, item, config, overwrite, level, pure=False,
                                  key=f"nwb-tavrnn-{i}-{_stem(item.file)}"): i for i, item in enumerate(items)}
         for future in as_completed(futures):
             i = futures[future]
@@ -265,6 +324,7 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
                 # The worker itself died (killed, out of memory) on every try Dask allowed (a task whose
                 # worker dies is retried on another): that file is lost, not the batch.
                 row = {"file": items[i].file, "status": "failed", "seconds": float("nan"), "output": "",
+                       "warnings": "",
                        "error": (f"worker failed: {type(err).__name__}: {err}".splitlines()[0]
                                  + "; the worker process died (killed or out of memory); nothing was written "
                                  "for this file: run the batch again to retry it"), "exit_code": 1}
@@ -273,15 +333,51 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
             if on_result is not None:
                 on_result(row)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    _sweep(items)  # a worker killed mid-task leaves its temporaries; its retry wrote the file anew
+        try:
+            _shut_down(client, cluster, futures, workers)
+        finally:  # even when a second Ctrl-C cuts the shutdown short
+            # A worker killed mid-task (by the OS, or by the shutdown of an interrupted batch) leaves
+            # its temporaries; a retried task wrote its file anew.
+            _sweep(items)
     table = pd.DataFrame([rows[i] for i in range(len(items))])
     columns = [*COLUMNS, *[c for c in table.columns if c not in COLUMNS]]
     table = table[columns]
     table[list(COLUMNS)].to_csv(output_dir / SUMMARY_NAME, index=False)
     return table
+
+
+def _shut_down(client: Any, cluster: Any, futures: dict | None, workers: Sequence[int],
+               wait: float = 10.0) -> None:
+    """Cancel the batch's tasks, close the client and the local cluster, and wait (at most ``wait``
+    seconds, then kill) until the local cluster's worker processes have ended, so that what they
+    leave can be swept. Problems here are logged, never raised: an interrupt may be on its way out."""
+    from .io.files import process_alive
+
+    def quietly(step: Callable[[], Any], what: str) -> None:
+        try:
+            step()
+        except Exception as err:  # noqa: BLE001
+            log.debug("could not %s: %s", what, err)
+
+    if client is not None and futures:  # on an existing cluster, an interrupted batch's tasks must not run on
+        quietly(lambda: client.cancel(list(futures)), "cancel the tasks")
+    for pid in workers:
+        # Our own processes, idle or busy with a cancelled task: a busy worker would not answer the
+        # cluster's polite close for seconds, and what it leaves is swept below.
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    if client is not None:
+        quietly(client.close, "close the Dask client")
+    if cluster is not None:
+        quietly(cluster.close, "close the local cluster")
+    deadline = time.monotonic() + wait
+    alive = [pid for pid in workers if process_alive(pid)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [pid for pid in alive if process_alive(pid)]
+    for pid in alive:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _sweep(items: Sequence[BatchItem]) -> None:

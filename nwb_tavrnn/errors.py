@@ -59,6 +59,15 @@ class TrainingError(NwbTavrnnError):
     exit_code = 1
 
 
+class ParameterWarning(UserWarning):
+    """A warning whose remedy is a setting: ``parameter`` names the parameters the message suggests,
+    as :class:`NwbTavrnnError` does (the command line shows their flags)."""
+
+    def __init__(self, message: str, parameter: str | tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
 def as_input_error(err: ValueError) -> NwbTavrnnError:
     """A ``ValueError`` raised while fitting (data the model cannot use, a checkpoint of another
     run) as the step reports it: ours as it is (its exit code and the parameters it names kept),

@@ -247,7 +247,7 @@ def run_pipeline(
         raise OutputFileError("give an OUTPUT file, or write in place (not both)")
     final = Path(os.path.realpath(source)) if in_place else Path(output)  # in place: the file a link names
     report_dir = None
-    if resolved.labels or resolved.steps:
+    if resolved.labels or resolved.steps or resolved.report_dir:  # without labels: when asked for
         report_dir = Path(resolved.report_dir) if resolved.report_dir else _default_report_dir(final)
     _check_outputs(source, final, report_dir, in_place, overwrite)
     imported = None if is_url(source) else recognise(source)  # suite2p, CaImAn, linear-track: NWB first

@@ -52,6 +52,30 @@ def _label_colours(classes) -> dict:
     return {c: cmap(i / (len(names) - 1)) for i, c in enumerate(names)}
 
 
+#: Most node groups a figure tells apart by colour; the smaller groups beyond them share one.
+MAX_GROUPS_SHOWN = 10
+
+
+def legible_groups(groups: np.ndarray | None, limit: int = MAX_GROUPS_SHOWN) -> np.ndarray | None:
+    """Node groups as a figure shows them: the ``limit - 1`` largest as they are, the rest merged
+    into one ``"other (k groups)"``, so colours stay distinct and the legend short (a probe
+    recording grouped by wire has dozens of groups of a few units).
+
+    Shapes
+    ------
+    groups, return : (nodes,)
+    """
+    if groups is None:
+        return None
+    groups = np.asarray(groups).astype(str)
+    names, counts = np.unique(groups, return_counts=True)
+    if len(names) <= limit:
+        return groups
+    keep = set(names[np.lexsort((names, -counts))][: limit - 1])  # largest first, ties by name
+    other = f"other ({len(names) - len(keep)} groups)"
+    return np.array([g if g in keep else other for g in groups])
+
+
 def scores_figure(report, folder: Path) -> list[Path]:
     """Accuracy per method with its block-bootstrap interval, each method's label-null 95th
     percentile (a tick) and p-value, and every time-shuffle refit as a dot."""
@@ -99,12 +123,17 @@ def embeddings_figure(report, folder: Path) -> list[Path]:
     """One window per class (the first of each, panels in time order): every node's embedding on
     that window's first two principal components, coloured by node group."""
     plt = pyplot()
-    mean, groups = report.extras["mean"], report.extras["groups"]
+    mean, groups = report.extras["mean"], legible_groups(report.extras["groups"])
     idx, y = report.extras["window_index"], report.extras["window_classes"]
-    picks = sorted((int(idx[np.flatnonzero(y == c)[0]]), c) for c in sorted(set(y)))[:4]
+    if len(y):
+        picks = sorted((int(idx[np.flatnonzero(y == c)[0]]), c) for c in sorted(set(y)))[:4]
+    else:  # no labels: four windows spread over the session, named by their start
+        starts = report.extras["starts"]
+        picks = [(int(w), f"{starts[w]:.0f} s") for w in np.unique(np.linspace(0, len(mean) - 1, 4).round().astype(int))]
     fig, axes = plt.subplots(1, len(picks), figsize=(3.0 * len(picks) + 1.6, 3.3), squeeze=False)
     group_names = sorted(set(groups)) if groups is not None else ["nodes"]
     colours = _label_colours(group_names)
+    colours.update({g: (0.6, 0.6, 0.6, 1.0) for g in group_names if g.startswith("other (")})
     sizes = {g: int(np.sum(groups == g)) if groups is not None else len(mean[0]) for g in group_names}
     for ax, (w, c) in zip(axes[0], picks):
         z = mean[w] - mean[w].mean(axis=0)
@@ -205,6 +234,7 @@ def report_figures(report, folder: Path) -> list[Path]:
     """Write every figure of ``report`` into ``folder``; return the paths."""
     folder = Path(folder)
     paths: list[Path] = []
-    for make in (scores_figure, embeddings_figure, connectivity_figure, attention_figure, alignment_figure):
+    makers = (scores_figure, embeddings_figure, connectivity_figure, attention_figure, alignment_figure)
+    for make in makers[0 if len(report.scores) else 1:]:  # without labels nothing was scored
         paths += make(report, folder)
     return paths

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,11 +33,17 @@ class Finding:
     message: str
     location: str = ""
     check: str = ""
+    #: The same finding is in the file this one was derived from (see :func:`validate_file`).
+    inherited: bool = False
 
     def __str__(self) -> str:
         where = f" at {self.location}" if self.location else ""
         check = f" [{self.check}]" if self.check else ""
         return f"{self.importance}{check}{where}: {self.message}"
+
+    def key(self) -> tuple[str, str, str, str, str]:
+        """What makes two findings the same one (in a file and in a copy of it)."""
+        return (self.source, self.importance, self.check, self.location, self.message)
 
 
 @dataclass
@@ -44,10 +51,23 @@ class ValidationReport:
     path: str
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The file this one was compared with (its source), when there was one.
+    source: str | None = None
 
     @property
     def problems(self) -> list[Finding]:
         return [f for f in self.findings if f.importance in FAILING_IMPORTANCE or f.source == "pynwb"]
+
+    @property
+    def introduced(self) -> list[Finding]:
+        """Problems the source does not have: made by the writing of this file (all of them when
+        there was no source to compare with)."""
+        return [f for f in self.problems if not f.inherited]
+
+    @property
+    def inherited(self) -> list[Finding]:
+        """Problems found in the source file too, carried over with its contents."""
+        return [f for f in self.problems if f.inherited]
 
     @property
     def ok(self) -> bool:
@@ -57,6 +77,9 @@ class ValidationReport:
         return {
             "path": self.path,
             "ok": self.ok,
+            "source": self.source,
+            "introduced": len(self.introduced),
+            "inherited": len(self.inherited),
             "notes": self.notes,
             "findings": [vars(f) for f in self.findings],
         }
@@ -130,13 +153,26 @@ def _run_inspector(path: Path, report: ValidationReport) -> None:
             report.findings.append(Finding("nwbinspector", "ERROR", str(err), check="read"))
 
 
-def validate_file(path: PathLike) -> ValidationReport:
+def validate_file(path: PathLike, source: PathLike | None = None, *, compare: bool = True) -> ValidationReport:
     """Validate one NWB file with pynwb's schema validator and nwbinspector (DANDI configuration).
+
+    A derived file carries its source's contents, problems included. With ``source`` (or, by
+    default, the local file a ``SourceFileReference`` in the file names), the source is validated
+    too and each problem found there as well is marked ``inherited``; the others are what the
+    writing of this file introduced (:attr:`ValidationReport.introduced`).
+
+    Parameters
+    ----------
+    source
+        The file this one was derived from; default the one its ``SourceFileReference`` records,
+        when that is a readable local file.
+    compare
+        False: validate this file alone.
 
     Raises
     ------
     InputFileError
-        If the file is missing, not HDF5 or not NWB (nothing to validate).
+        If the file (or the given source) is missing, not HDF5 or not NWB (nothing to validate).
     """
     path = check_readable_nwb(path)
     from .schema import load_namespace
@@ -145,4 +181,39 @@ def validate_file(path: PathLike) -> ValidationReport:
     report = ValidationReport(path=str(path))
     _run_pynwb(path, report)
     _run_inspector(path, report)
+    if compare and source is None:
+        source = recorded_source(path)
+    if compare and source is not None:
+        base = validate_file(check_readable_nwb(source), compare=False)
+        report.source = base.path
+        left = Counter(f.key() for f in base.problems)
+        for finding in report.problems:
+            if left[finding.key()] > 0:  # each of the source's findings accounts for one here
+                left[finding.key()] -= 1
+                finding.inherited = True
     return report
+
+
+def recorded_source(path: PathLike) -> Path | None:
+    """The local source file a derived file's ``SourceFileReference`` names, when it is readable
+    here (not a URL, not moved away, not the file itself); else None."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            general = f.get("general")
+            for item in (general.values() if general is not None else ()):
+                if _attribute(item, "neurodata_type") == "SourceFileReference":
+                    recorded = _attribute(item, "source_path")
+                    if recorded and "://" not in recorded:  # a relative path: from here, or from the file's folder
+                        for candidate in (Path(recorded), Path(path).parent / recorded):
+                            if candidate.is_file() and candidate.resolve() != Path(path).resolve():
+                                return candidate
+    except OSError:
+        return None
+    return None
+
+
+def _attribute(obj, name: str) -> str | None:
+    value = obj.attrs.get(name)
+    return value.decode() if isinstance(value, bytes) else (str(value) if value is not None else None)

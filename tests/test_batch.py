@@ -53,7 +53,7 @@ def test_batch_on_a_local_cluster_reports_the_bad_file_and_finishes_the_others(i
     printed = capsys.readouterr().out
     assert code == 2  # the one failure is a bad input
     table = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
-    assert list(table.columns) == ["file", "status", "seconds", "output", "error"]
+    assert list(table.columns) == ["file", "status", "seconds", "output", "error", "warnings"]
     assert [Path(f).name for f in table.file] == ["culture_a.nwb", "culture_b.nwb", "culture_c.nwb"]
     assert list(table.status) == ["ok", "ok", "failed"]
     bad = table.iloc[2]

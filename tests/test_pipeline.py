@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -209,6 +211,34 @@ def test_run_writes_one_self_contained_evaluated_file(simulated, fast_config, tm
     assert _leftovers(tmp_path) == []
 
 
+def test_report_without_labels_draws_the_graphs_and_embeddings(simulated, fast_config, tmp_path, capsys):
+    """``--report DIR`` without labels: the figures of the graphs and embeddings, nothing scored."""
+    import json
+
+    from nwb_tavrnn.plots import legible_groups
+
+    out, report_dir = tmp_path / "result.nwb", tmp_path / "figures"
+    code = cli(["--quiet", "run", str(simulated), str(out), "--config", str(fast_config), "--report", str(report_dir),
+                "--set", "evaluation.figures=true"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "EvaluationScores" not in set(_objects(out).values())
+    names = {p.name for p in report_dir.iterdir()}
+    assert {"embeddings.png", "connectivity.png", "attention.png", "alignment.png", "summary.json"} <= names
+    assert not {"scores.png", "scores.csv", "summary.csv"} & names
+    summary = json.loads((report_dir / "summary.json").read_text())
+    assert summary["labels"] is None and len(summary["alignment"]) == len(summary["window_start_times"]) == 19
+    assert "nothing scored" in printed
+    # without --report, no report folder is made
+    assert cli(["--quiet", "run", str(simulated), str(tmp_path / "plain.nwb"), "--config", str(fast_config)]) == 0
+    assert not (tmp_path / "plain_report").exists()
+    # many small groups (a probe's wires): nine largest by colour, the rest as one
+    groups = np.array([f"wire{i:02d}" for i in range(19) for _ in range(1 + (i == 3) + 2 * (i == 7))])
+    shown = legible_groups(groups)
+    assert len(set(shown)) == 10 and "other (10 groups)" in set(shown)
+    assert {"wire03", "wire07"} <= set(shown) and (shown == "wire07").sum() == 3
+
+
 def test_failure_late_in_the_pipeline_leaves_nothing(simulated, fast_config, tmp_path, capsys):
     out = tmp_path / "result.nwb"
     before = sha256(simulated)
@@ -400,6 +430,21 @@ def _execute_notebook(name: str, folder: Path, timeout: int):
     nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(folder)}}).execute()
     return notebook
+
+
+@pytest.mark.slow
+def test_pynapple_notebook_executes(tmp_path, monkeypatch):
+    """Graphs and embeddings beside pynapple's tuning curves of the same (real) file, node for node
+    (the notebook asserts that the graphs' node ids are the TsGroup's keys)."""
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (shared / "hippocampus_linear_track").is_dir():
+        pytest.skip("needs ../shared/data")
+    pytest.importorskip("pynapple")
+    monkeypatch.setenv("NWB_TAVRNN_SHARED_DATA", str(shared))
+    outputs = _outputs_with_figures(_execute_notebook("07_pynapple.ipynb", tmp_path, timeout=600))
+    text = "".join(o.get("text", "") for o in outputs)
+    near, far = (float(v) for v in re.search(r"within 3 bins: ([\d.]+); further apart: ([\d.]+)", text).groups())
+    assert 0 < near < 1 and 0 < far < 1, text  # mean |r| of real units: small, never 0 or 1
 
 
 def _outputs_with_figures(notebook) -> list:

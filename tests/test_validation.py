@@ -92,6 +92,44 @@ def test_messy_real_file_is_reported_plainly(dandi_file, capsys):
     assert sha256(dandi_file) == before
 
 
+def test_a_copy_with_results_tells_inherited_problems_from_introduced(dandi_file, tmp_path, capsys):
+    """A copy of a messy real file with our results added: every problem is the source's (found by
+    itself through the copy's SourceFileReference); one we then break in our own object is the only
+    one introduced."""
+    import h5py
+    import pandas as pd
+
+    from nwb_tavrnn.io.write import append_results
+    from nwb_tavrnn.schema import EvaluationScores
+
+    scores = EvaluationScores.from_frame(pd.DataFrame({"method": ["m"], "analysis": ["a"], "metric": ["x"],
+                                                       "value": [1.0], "seed": [0]}),
+                                         description="d", labels="epochs:state", parameters={})
+    copy = append_results(dandi_file, [scores], tmp_path / "copy.nwb")
+    source = validate_file(dandi_file)
+    report = validate_file(copy)
+    assert report.source == str(dandi_file.resolve()) or report.source == str(dandi_file)
+    assert len(source.problems) > 50 and len(report.problems) == len(source.problems)
+    assert report.introduced == [] and len(report.inherited) == len(source.problems)
+    assert validate_file(copy, compare=False).source is None
+    assert main(["validate", str(copy)]) == 4  # the file as a whole is still not valid
+    text = capsys.readouterr().out
+    assert f"{len(source.problems)} problem(s): 0 introduced by this file's writing, {len(source.problems)} inherited" in text
+    # a copy whose added graphs lie far outside the session: that problem is the writing's own
+    late = np.arange(4) * 10.0 + 1e10
+    broken = append_results(dandi_file, [mock_dynamic_connectivity(n_nodes=6, node_ids=np.arange(6),
+                                                                   window_start_times=late,
+                                                                   window_stop_times=late + 20)],
+                            tmp_path / "broken.nwb")
+    report = validate_file(broken, dandi_file)
+    assert len(report.inherited) == len(source.problems)
+    assert [f.check for f in report.introduced] == ["check_connectivity_windows_inside_session"]
+    assert main(["validate", str(broken), "--derived-from", str(dandi_file)]) == 4
+    text = capsys.readouterr().out
+    assert "1 introduced by this file's writing" in text
+    assert "check_connectivity_windows_inside_session" in text.split("inherited from")[1]  # listed first
+
+
 @pytest.mark.parametrize("flag", [[], ["--json"]])
 def test_cli_inspect_lists_units_intervals_and_our_types(source_file, tmp_path, capsys, flag):
     import json

@@ -5,8 +5,9 @@ dandisets (dandi://000207, https://dandiarchive.org/dandiset/000207: every .nwb 
 on a local Dask cluster of --workers single-threaded processes, or on an existing cluster
 (--scheduler ADDRESS). Each file's output is DIR/<name>_tavrnn.nwb (and its report folder when
 labels are given). A failed file is reported and does not stop the others; nothing partial is
-left for it. At the end a table (file, status, seconds, output, error) is printed and written to
-DIR/batch_summary.csv.
+left for it, nor for any file when the batch is interrupted (Ctrl-C, SIGTERM). At the end a table
+(file, status, seconds, output, error) is printed and written to DIR/batch_summary.csv, with each
+file's warnings in a last column.
 
 Exit codes: 0 every file succeeded; otherwise the failed files' exit code when they agree (2 bad
 input, 3 output not writable), else 1.
@@ -51,14 +52,16 @@ def run(args: argparse.Namespace) -> int:
     def report(row: dict) -> None:
         if not quiet:  # one line per finished file, so a long batch shows it is alive
             what = row["output"] if row["status"] == "ok" else row["error"]
-            print(f"{row['status']:>6}  {row['file']}  ({row['seconds']:.1f} s)  {what}", file=sys.stderr)
+            said = row.get("warnings") or ""
+            warned = f"  [{said.count(' | ') + 1} warning(s): see {SUMMARY_NAME}]" if said else ""
+            print(f"{row['status']:>6}  {row['file']}  ({row['seconds']:.1f} s)  {what}{warned}", file=sys.stderr)
 
     table = run_batch(args.inputs, args.output, config, scheduler=args.scheduler, n_workers=args.workers,
                       overwrite=args.overwrite, on_result=report)
     import pandas as pd
 
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
-        print(table[list(COLUMNS)].to_string(index=False))
+        print(table[[c for c in COLUMNS if c != "warnings"]].to_string(index=False))  # those are in the CSV
     n_failed = int((table["status"] != "ok").sum())
     print(f"{len(table) - n_failed} of {len(table)} files succeeded; summary: {Path(args.output) / SUMMARY_NAME}")
     return exit_code(table)

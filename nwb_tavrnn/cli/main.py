@@ -15,6 +15,7 @@ its temporaries (see :func:`nwb_tavrnn.io.files.sweep_temporaries`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -169,13 +170,30 @@ def command_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, bar
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: ``nwb-tavrnn COMMAND ...``; returns the exit code."""
+    code = _main(argv)
+    if argv is None:
+        # The process is ours and its work is done: a Ctrl-C or SIGTERM while the interpreter shuts
+        # down (closing a Dask cluster's threads, flushing HDF5) would only turn a result already
+        # reported into a traceback or a signal death.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(sig, signal.SIG_IGN)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     # Idle OpenMP threads otherwise spin for a while after each torch operation; on a 2-core
     # machine sharing a core with anything else that made model epochs up to 40x slower. Set
     # before torch is (lazily) imported; a user's own setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     entry_point = argv is None  # the process is ours (console script, python -m), not a caller's
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # building the parser imports every command's parameters: a second or two a Ctrl-C may meet
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("nwb-tavrnn: interrupted", file=sys.stderr)
+        return 130
     level = "ERROR" if args.quiet else args.log_level
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for said in getattr(args, "_renamed", []):  # an earlier spelling of an option (params.renamed_option)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError, require
+from ..errors import ParameterError, ParameterWarning, require
 from ..io.spike_trains import is_traces
 from ..params import Check, at_least, between, check, param, positive
 from .correlation import iter_window_correlations
@@ -54,13 +54,9 @@ MODE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class SparseGraphWarning(UserWarning):
+class SparseGraphWarning(ParameterWarning):
     """The thresholded graphs have (almost) no edges off the diagonal; ``parameter`` names the
     settings the message suggests (the command line shows their flags)."""
-
-    def __init__(self, message: str, parameter: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.parameter = parameter
 
 
 @dataclass

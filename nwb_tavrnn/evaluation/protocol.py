@@ -11,6 +11,7 @@ it); :func:`score_features` scores one method.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -18,7 +19,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterWarning
 from .label_specs import WindowLabels, as_window_labels
 from .labels import labelled
 from .metrics import classify, principal_components, summarize
@@ -131,6 +132,7 @@ def build_protocol(wl: WindowLabels, starts: np.ndarray, stops: np.ndarray, cfg:
         log.warning("shuffled stratified folds on windows that overlap by %.3g s: test windows share spikes with "
                     "training windows and scores are inflated; use split='blocked'", overlap)
     folds = make_folds(starts[idx], stops[idx], y, cfg.split, cfg.n_splits, cfg.purge_gap, cfg.seed, blocks=blocks)
+    _warn_unseen_classes(folds, y)
     null = (label_null(y, cfg.null, cfg.n_permutations, cfg.seed, cfg.alpha, blocks=blocks)
             if cfg.n_permutations else None)
     n_blocks = len(np.unique(blocks))
@@ -138,6 +140,26 @@ def build_protocol(wl: WindowLabels, starts: np.ndarray, stops: np.ndarray, cfg:
     if null is not None and not null.testable:
         log.warning("label test not possible: %s", null.reason)
     return Protocol(idx, y, folds, null, block)
+
+
+def _warn_unseen_classes(folds: Any, y: np.ndarray) -> None:
+    """Warn when a fold tests a class its training windows never show: those test windows cannot
+    be predicted right whatever the features (blocked folds over long label blocks do this)."""
+    unseen: dict[str, int] = {}
+    folds_hit = 0
+    for train, test in folds:
+        missing = set(np.unique(y[test])) - set(np.unique(y[train]))
+        folds_hit += bool(missing)
+        for c in missing:
+            unseen[str(c)] = unseen.get(str(c), 0) + int(np.sum(y[test] == c))
+    if unseen:
+        lost = sum(unseen.values())
+        classes = ", ".join(f"'{c}' ({n} window{'s' if n > 1 else ''})" for c, n in sorted(unseen.items()))
+        warnings.warn(ParameterWarning(
+            f"{folds_hit} of {len(folds)} folds test a class their training windows never show: {classes}; "
+            f"those windows cannot be predicted right, so no method's accuracy can exceed {1 - lost / len(y):.2f}. "
+            "Fewer folds (`n_splits`), or a label whose classes each recur in several blocks, let every fold "
+            "train on every class", ("n_splits",)), stacklevel=2)
 
 
 def _design_blocks(wl: WindowLabels, idx: np.ndarray, y: np.ndarray, min_purity: float) -> np.ndarray | None:

@@ -164,26 +164,60 @@ def evaluate(nwbfile, labels: str | Sequence, *, embeddings: str | None = None,
                                shuffled={model_name: shuffled} if shuffle else None, on_scored=tick)
     idx, y = report.extras["window_index"], report.extras["window_classes"]
     # Subregion alignment per window, and its relation to behaviour.
+    report.alignment, drawn = _drawn(nwbfile, emb, mean, inputs.graphs.adjacency, cfg)
+    if np.isfinite(report.alignment).any():
+        rows = {f"mean_alignment[{c}]": float(np.nanmean(report.alignment[idx][y == c])) for c in np.unique(y)}
+        if wl.values is not None:
+            rows.update({f"spearman_{k}": float(v) for k, v in correlate(report.alignment, wl.values).items()})
+        report.scores = pd.concat([report.scores, score_rows(model_name, "alignment", rows)], ignore_index=True)
+        report.summary = summarize(report.scores)
+    if bar is not None:
+        bar.close()
+    report.extras.update(drawn)
+    return report
+
+
+def _drawn(nwbfile, emb, mean: np.ndarray, adjacency: np.ndarray, cfg: EvaluationConfig) -> tuple[np.ndarray, dict]:
+    """What the figures draw besides the scores: each window's subregion alignment (NaN where the
+    nodes do not form 2 or more groups with a node to spare), and the embeddings, node groups,
+    attention and graph summaries."""
     groups = node_grouping(emb, cfg.node_groups)
-    alignment = np.full(len(starts), np.nan)
+    alignment = np.full(mean.shape[0], np.nan)
     excluded = set(cfg.alignment_exclude)
     kept = [g for g in groups if g not in excluded] if groups is not None else []
     # a silhouette needs more nodes than groups (2 <= groups <= nodes - 1)
     if len(set(kept)) >= 2 and len(kept) > len(set(kept)):
         alignment = subregion_alignment(mean, groups, cfg.alignment_exclude)
-        rows = {f"mean_alignment[{c}]": float(np.nanmean(alignment[idx][y == c])) for c in np.unique(y)}
-        if wl.values is not None:
-            rows.update({f"spearman_{k}": float(v) for k, v in correlate(alignment, wl.values).items()})
-        report.scores = pd.concat([report.scores, score_rows(model_name, "alignment", rows)], ignore_index=True)
-        report.summary = summarize(report.scores)
-    if bar is not None:
-        bar.close()
-    adjacency = inputs.graphs.adjacency
-    report.alignment = alignment
-    report.extras.update(mean=mean, groups=groups, attention=_attention_of(nwbfile, emb),
-                         adjacency_density=edge_density(adjacency), edge_strength=edge_strength(adjacency),
-                         edge_similarity=edge_turnover(adjacency))
-    return report
+    return alignment, dict(mean=mean, groups=groups, attention=_attention_of(nwbfile, emb),
+                           adjacency_density=edge_density(adjacency), edge_strength=edge_strength(adjacency),
+                           edge_similarity=edge_turnover(adjacency))
+
+
+def describe(nwbfile, *, embeddings: str | None = None, config: EvaluationConfig | None = None) -> EvaluationReport:
+    """The report of a file's embeddings without labels: no scores, but the figures' material (the
+    graphs over time, the node embeddings, the attention, the subregion alignment per window).
+
+    Raises
+    ------
+    InputFileError
+        When the embeddings are not linked to their graphs.
+    """
+    from ..io.read import read_one
+    from ..schema import NodeEmbeddings
+
+    cfg = config or EvaluationConfig()
+    emb = read_one(nwbfile, NodeEmbeddings, embeddings)
+    if emb.connectivity is None:
+        raise InputFileError(f"{emb.name} is not linked to its DynamicConnectivity; the figures draw the graphs")
+    starts, stops = np.asarray(emb.window_start_times[:]), np.asarray(emb.window_stop_times[:])
+    mean = np.asarray(emb.mean[()])
+    alignment, drawn = _drawn(nwbfile, emb, mean, np.asarray(emb.connectivity.to_dense(), dtype=np.float32), cfg)
+    empty = pd.DataFrame(columns=["method", "analysis", "metric", "value"])
+    return EvaluationReport(scores=empty, summary=pd.DataFrame(), alignment=alignment, config=cfg,
+                            labels=WindowLabels([None] * len(starts), None, None),
+                            protocol={"labels": "none given: figures only, nothing scored"},
+                            extras={"window_index": np.arange(0), "window_classes": np.arange(0), "starts": starts,
+                                    "stops": stops, **drawn})
 
 
 def _attention_of(nwbfile, emb) -> np.ndarray | None:
@@ -235,5 +269,5 @@ def evaluate_file(source: PathLike, labels: str | Sequence, output: PathLike | N
 
 
 __all__ = ["BASELINES", "MIN_SHUFFLE_BINS", "OPTIONAL_BASELINES", "TIME_SHUFFLE_MODES", "TRANSDUCTIVE_NOTE",
-           "EvaluationConfig", "EvaluationReport", "WindowLabels", "check_window_labels", "evaluate",
+           "EvaluationConfig", "EvaluationReport", "WindowLabels", "check_window_labels", "describe", "evaluate",
            "evaluate_features", "evaluate_file", "score_features", "table_labels", "window_labels", "write_report"]

@@ -69,6 +69,8 @@ class EvaluationReport:
     def format_headline(self) -> str:
         """The headline as text for the command line: accuracies with their intervals and p-values,
         and one line on how they were obtained (or why no p-value could be given)."""
+        if not len(self.scores):
+            return "no labels: nothing scored (the report holds the graphs' and embeddings' figures)"
         lines = [f"accuracy, {self.protocol.get('split', 'cross-validated')}",
                  f"interval: {self.protocol.get('interval', '')}",
                  f"p: label null, {self.protocol.get('label_null', '')}"]

@@ -18,14 +18,17 @@ def write_report(report: EvaluationReport, folder: PathLike) -> list[Path]:
     report's ``report_dir`` and ``figures``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "scores.csv", folder / "summary.csv", folder / "summary.json"]
-    report.scores.to_csv(written[0], index=False)
-    report.summary.to_csv(written[1], index=False)
+    written = [folder / "summary.json"]
+    if len(report.scores):  # without labels (evaluation.report.describe) nothing was scored
+        written += [folder / "scores.csv", folder / "summary.csv"]
+        report.scores.to_csv(written[1], index=False)
+        report.summary.to_csv(written[2], index=False)
     payload = {"labels": report.labels.spec, "config": asdict(report.config), "protocol": report.protocol,
                "summary": report.summary.to_dict(orient="records"),
-               "window_labels": report.labels.labels, "alignment": [None if not np.isfinite(a) else float(a)
+               "window_start_times": report.extras.get("starts"), "window_labels": report.labels.labels,
+               "alignment": [None if not np.isfinite(a) else float(a)
                                                                      for a in report.alignment]}
-    written[2].write_text(json.dumps(payload, indent=2, default=_json))
+    written[0].write_text(json.dumps(payload, indent=2, default=_json))
     if report.config.figures:
         from .. import plots
 

@@ -188,14 +188,20 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(temporary_name(path.stem, ".nwb"))
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host and has not ended (a zombie, ended but not yet
+    reaped by its parent, has ended: it writes nothing more)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's live process
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (macOS): existence is all there is to go on
+        return True
 
 
 def _temporaries(folder: Path, name: str) -> Iterator[tuple[Path, str | None, int | None]]:
@@ -246,7 +252,7 @@ def sweep_temporaries(destination: PathLike, name: str | None = None) -> tuple[l
     removed, reported = [], []
     for path, writer_host, pid in _temporaries(destination.parent, name):
         if writer_host == host and pid is not None:
-            if pid == os.getpid() or _process_alive(pid):
+            if pid == os.getpid() or process_alive(pid):
                 continue  # a write in progress (ours or a concurrent one)
             _remove(path)
             if not path.exists():

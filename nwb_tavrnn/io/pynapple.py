@@ -37,13 +37,16 @@ def to_pynapple(source: PathLike | Any, connectivity: str | None = None,
         the unthresholded correlation (when stored); ``windows``: ``IntervalSet`` of the windows
         (when they do not overlap: pynapple would merge overlapping ones; a window that ends
         where the next starts ends 1 µs early, as pynapple's intervals are closed) and ``window_table``:
-        a ``DataFrame`` of every window's start and stop (always); ``embeddings``: ``TsdTensor``
+        a ``DataFrame`` of every window's start and stop (always); ``node_ids``: the id of the
+        Units row (electrode, ROI) each node stands for, in node order, which are the keys of
+        pynapple's ``TsGroup`` of the same units; ``embeddings``: ``TsdTensor``
         of the node embeddings (posterior means) and ``window_embeddings``: ``TsdFrame`` of their
         mean over nodes (when the file holds embeddings). Arrays are read into memory.
 
     Shapes
     ------
     graphs, correlation : (windows, nodes, nodes)
+    node_ids : (nodes,)
     embeddings : (windows, nodes, latent)
     window_embeddings : (windows, latent)
 
@@ -72,7 +75,9 @@ def _objects(nwbfile: Any, connectivity: str | None, embeddings: str | None) -> 
     stops = np.asarray(conn.window_stop_times[()], dtype=np.float64)
     centres = (starts + stops) / 2.0
     out: dict[str, Any] = {"graphs": nap.TsdTensor(t=centres, d=np.asarray(conn.to_dense(), dtype=np.float32)),
-                           "window_table": pd.DataFrame({"start": starts, "end": stops})}
+                           "window_table": pd.DataFrame({"start": starts, "end": stops}),
+                           # the Units (or electrodes, ROIs) ids in node order: a TsGroup's keys
+                           "node_ids": np.asarray(conn.node_ids[()], dtype=np.int64)}
     if conn.correlation is not None:
         out["correlation"] = nap.TsdTensor(t=centres, d=np.asarray(conn.correlation[()], dtype=np.float32))
     if len(starts) and np.all(starts[1:] >= stops[:-1]):

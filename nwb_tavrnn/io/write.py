@@ -427,6 +427,16 @@ def append_results(
             # the source would be an external link, which DANDI refuses).
             built = objects(nwbfile) if callable(objects) else objects
             add_results(nwbfile, [o for o in built if o is not None], node_table, module_name, module_description)
+            if not in_place and "source_file" not in nwbfile.lab_meta_data:
+                # A copy says what it was copied from, so that `validate` can tell the problems it
+                # inherited from those its writing introduced (a reference already there names the
+                # file this one's contents came from first, and stays).
+                from ..schema import SourceFileReference
+
+                nwbfile.add_lab_meta_data(SourceFileReference(
+                    description="the file this one is a copy of, with nwb_tavrnn's results added",
+                    source_identifier=nwbfile.identifier, source_object_id=nwbfile.object_id,
+                    source_path=os.path.abspath(source_path)))
             io.write(nwbfile, cache_spec=True)
         if fill is not None:
             fill(tmp)

@@ -228,6 +228,23 @@ class ModelStep(Step):
                           callback=epoch_progress(progress, model))
 
 
+def require_split(n_train: int, n_test: int, total: int, unit: str, min_test: int, why: str,
+                  min_train: int = 4) -> None:
+    """Refuse a held-out split too small to fit on or to score, naming ``test_fraction`` and the fix.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``test_fraction``.
+    """
+    from ..errors import require
+
+    require(n_train >= min_train, f"test_fraction leaves only {n_train} training {unit} ({min_train} needed); lower "
+            f"it or use more {unit}", "test_fraction")
+    require(n_test >= min_test, f"test_fraction gives {n_test} test {unit} of {total}; scores need at least "
+            f"{min_test} ({why}): raise it or use more {unit}", "test_fraction")
+
+
 def epoch_progress(progress: Progress, model: Any) -> Callable[[int, float], None]:
     """A training callback moving ``progress`` through the model's epochs."""
     epochs = int(model.epochs)

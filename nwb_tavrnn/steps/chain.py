@@ -255,20 +255,27 @@ class ModelFitStep(ChainStep):
 
 
 class EvaluationStep(ChainStep):
-    """The embeddings (and the baselines) scored against the labels, in place, with its report."""
+    """The embeddings (and the baselines) scored against the labels, in place, with its report;
+    without labels, when a report folder is asked for, the report's figures alone."""
 
     name = "evaluation"
     weight = 3.0
 
     @classmethod
     def applies(cls, ctx: RunContext) -> bool:
-        return bool(ctx.resolved.labels)
+        return bool(ctx.resolved.labels or ctx.resolved.report_dir)
 
     def run_in(self, ctx: RunContext):
-        from ..evaluation.report import evaluate_file
+        from ..evaluation.report import describe, evaluate_file, write_report
+        from ..io.files import open_nwb
 
         resolved = ctx.resolved
         prefix = str(resolved.model_options.get("name_prefix", ""))
+        if not resolved.labels:  # figures of the graphs and embeddings; nothing to score
+            with open_nwb(ctx.work) as nwbfile:
+                report = describe(nwbfile, embeddings=f"{prefix}NodeEmbeddings", config=resolved.evaluation)
+            write_report(report, ctx.report)
+            return report
         progress = ctx.progress_of(self.name)
         return evaluate_file(ctx.work, resolved.labels, in_place=True, report_dir=ctx.report,
                              embeddings=f"{prefix}NodeEmbeddings", config=resolved.evaluation, progress=False,

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InputFileError, TrainingError, as_input_error, require
 from ..io.files import PathLike, check_destinations, open_nwb
 from ..params import between, check, names, param, patience, positive
-from .base import ModelStep, register_step
+from .base import ModelStep, register_step, require_split
 
 log = logging.getLogger(__name__)
 
@@ -227,11 +227,8 @@ def checked_split(data: Any, test_fraction: float):
     from ..evaluation.nnpoisson import split_trials
 
     split = split_trials(data, test_fraction=test_fraction)
-    require(len(split.train) >= 4, f"test_fraction leaves only {len(split.train)} training trials (4 needed); lower "
-            "it or use more trials", "test_fraction")
-    require(len(split.test) >= MIN_TEST_TRIALS, f"test_fraction gives {len(split.test)} test trials of "
-            f"{data.n_trials}; scores need at least {MIN_TEST_TRIALS} (a choice accuracy on 2 trials is 0, 0.5 or 1): "
-            "raise it or use more trials", "test_fraction")
+    require_split(len(split.train), len(split.test), data.n_trials, "trials", MIN_TEST_TRIALS,
+                  "a choice accuracy on 2 trials is 0, 0.5 or 1")
     return split
 
 

@@ -31,7 +31,7 @@ from ..evaluation.nulls import NULLS
 from ..evaluation.trajectory import DEFAULT_KINDS, KINDS
 from ..io.files import PathLike, check_destinations, open_nwb
 from ..params import Check, at_least, between, check, names, param, patience, positive
-from .base import ModelStep, register_step
+from .base import ModelStep, register_step, require_split
 from .nnpoisson import columns
 
 log = logging.getLogger(__name__)
@@ -273,6 +273,27 @@ def make_estimator(drop_none: bool = True, **overrides: Any) -> Any:
     return model
 
 
+#: Fewest held-out segments the neural scores are computed on.
+MIN_TEST_SEGMENTS = 5
+
+
+def checked_split(data: Any, test_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The held-out blocks of segments (train, test, gap), refused when either side is too small to
+    fit or to score.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``test_fraction``.
+    """
+    from ..evaluation.splits import holdout_blocks
+
+    train, test, gap = holdout_blocks(data.starts, data.stops, test_fraction)
+    require_split(len(train), len(test), len(data.starts), "segments", MIN_TEST_SEGMENTS,
+                  "bits per spike on one or two segments say more about those segments than about the model")
+    return train, test, gap
+
+
 def seq2seq_file(
     source: PathLike, destination: PathLike | None, model: Any, options: SegmentOptions, *,
     test_fraction: float = 0.2, decoding: DecodingOptions | None = None, report_dir: PathLike | None = None,
@@ -281,7 +302,6 @@ def seq2seq_file(
 ) -> Seq2seqResult:
     """Fit Seq2seq on a file's two regions and write the results (see the module docstring)."""
     from ..evaluation.decoding import compare_decoders, decoder_grid
-    from ..evaluation.splits import holdout_blocks
     from ..io.write import append_results
     from ..schema import EvaluationScores
 
@@ -293,9 +313,7 @@ def seq2seq_file(
     started = time.perf_counter()
     with open_nwb(source) as nwbfile:
         data = options.read(nwbfile)
-    train_idx, test_idx, gap = holdout_blocks(data.starts, data.stops, test_fraction)
-    require(len(train_idx) >= 4, f"test_fraction leaves only {len(train_idx)} training segments (4 needed); lower it "
-            "or use more data", "test_fraction")
+    train_idx, test_idx, gap = checked_split(data, test_fraction)
     train, test = data.subset(train_idx), data.subset(test_idx)
     if on_step:
         on_step("fitting seq2seq")
@@ -419,6 +437,11 @@ class Seq2seqStep(ModelStep):
 
     def options(self) -> SegmentOptions:
         return self.params.segment_options
+
+    def check(self, nwbfile: Any) -> None:
+        """Its segments, regions and labels exist, and the held-out split is large enough to score
+        (in ``run``, before any model trains)."""
+        checked_split(self.options().read(nwbfile), self.params.test_fraction)
 
     def write(self, source: Any, destination: Any, model: Any, **common: Any) -> Seq2seqResult:
         p = self.params

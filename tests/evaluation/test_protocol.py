@@ -136,3 +136,25 @@ def test_block_bootstrap_interval_covers_the_mean_of_correlated_errors():
         hits += low <= 0.7 <= high
         assert 0.0 <= low <= correct.mean() <= high <= 1.0
     assert hits / 200 >= 0.85  # nominal 95 %; percentile intervals on 12 blocks run a little short
+
+
+def test_a_fold_that_tests_a_class_its_training_never_shows_is_warned_with_the_ceiling():
+    """'rest' only at the end: the fold testing it never trains on it, so those windows cannot be
+    right; the warning says so, with the ceiling it puts on every accuracy, and names n_splits."""
+    from nwb_tavrnn.errors import ParameterWarning
+    from nwb_tavrnn.evaluation.label_specs import WindowLabels
+    from nwb_tavrnn.evaluation.protocol import build_protocol
+    from nwb_tavrnn.evaluation.settings import EvaluationConfig
+
+    labels = ["a", "b"] * 12 + ["rest"] * 6  # 30 windows, 6 of 'rest' in one block at the end
+    starts = np.arange(30) * 10.0
+    cfg = EvaluationConfig(n_splits=5, n_permutations=0)
+    with pytest.warns(ParameterWarning, match=r"1 of 5 folds .*'rest' \(6 windows\).* exceed 0\.80") as caught:
+        build_protocol(WindowLabels(labels, None, "given"), starts, starts + 10.0, cfg)
+    assert caught[0].message.parameter == ("n_splits",)
+    # every class in every fold's training: no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ParameterWarning)
+        build_protocol(WindowLabels(["a", "b"] * 15, None, "given"), starts, starts + 10.0, cfg)

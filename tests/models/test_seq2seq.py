@@ -159,6 +159,10 @@ def test_seq2seq_command(tmp_path, simulated_session):
     rc, _, err = _run(["seq2seq", str(path), str(tmp_path / "x.nwb"), "--source", "hippocampus", "--target",
                        "prefrontal", "--latent-features", "means,velocity"])
     assert rc == 2 and "--latent-features" in err and len(err.strip().splitlines()) == 1, err
+    # a held-out split too small to score: refused before any training, naming the flag and the minimum
+    rc, _, err = _run(["seq2seq", str(path), str(tmp_path / "x.nwb"), "--source", "hippocampus", "--target",
+                       "prefrontal", "--trials", "trials", "--trial-window", "0", "2", "--test-fraction", "0.05"])
+    assert rc == 2 and "--test-fraction gives" in err and "at least 5" in err, err
     assert not (tmp_path / "x.nwb").exists()
 
 
