@@ -126,7 +126,9 @@ def run_one(item: BatchItem, config: PipelineConfig, overwrite: bool = False,
     """Run the pipeline on one file and return its summary row; never raises for a bad file.
 
     Runs inside a Dask worker. The row's ``error`` is the one-line message of the failure,
-    ``warnings`` the warnings the file raised, and ``exit_code`` the CLI exit code it stands for
+    ``warnings`` the warnings the file raised (Python's warning state is per process: on a worker
+    running several tasks at once, on an existing cluster, one file's may land in another's row),
+    and ``exit_code`` the CLI exit code it stands for
     (2 bad input, 3 output, 1 anything else). ``log_level``: the caller's level for the package's
     log in this worker; below DEBUG, the worker's own Dask notices (e.g. on a cancelled task) are
     kept out of the terminal.
@@ -172,7 +174,7 @@ def _warning_lines(caught: Sequence[warnings.WarningMessage]) -> str:
     return " | ".join(lines)
 
 
-def _start_workers(cluster: Any, client: Any, n_workers: int, timeout: float = 60.0) -> list[int]:
+def _start_workers(cluster: Any, client: Any, n_workers: int, timeout: float = 30.0) -> list[int]:
     """Start the local cluster's worker processes so that they ignore SIGINT for good; return their pids.
 
     Ctrl-C reaches every process of the terminal's group: the workers must not die mid-write (or
@@ -361,6 +363,9 @@ def _shut_down(client: Any, cluster: Any, futures: dict | None, workers: Sequenc
 
     if client is not None and futures:  # on an existing cluster, an interrupted batch's tasks must not run on
         quietly(lambda: client.cancel(list(futures)), "cancel the tasks")
+    for nanny in (getattr(cluster, "workers", None) or {}).values():
+        # the nannies must not start a new worker for the one about to end (Dask's own shutdown says so too)
+        quietly(nanny.close_gracefully, "mark the workers' nannies closing")
     for pid in workers:
         # Our own processes, idle or busy with a cancelled task: a busy worker would not answer the
         # cluster's polite close for seconds, and what it leaves is swept below.

@@ -165,7 +165,7 @@ def validate_file(path: PathLike, source: PathLike | None = None, *, compare: bo
     ----------
     source
         The file this one was derived from; default the one its ``SourceFileReference`` records,
-        when that is a readable local file.
+        when that is a readable local NWB file (an imported suite2p folder or CaImAn file is not).
     compare
         False: validate this file alone.
 
@@ -186,8 +186,8 @@ def validate_file(path: PathLike, source: PathLike | None = None, *, compare: bo
     if compare and source is not None:
         base = validate_file(check_readable_nwb(source), compare=False)
         report.source = base.path
-        left = Counter(f.key() for f in base.problems)
-        for finding in report.problems:
+        left = Counter(f.key() for f in base.findings)
+        for finding in report.findings:  # the suggestions `validate --all` lists too
             if left[finding.key()] > 0:  # each of the source's findings accounts for one here
                 left[finding.key()] -= 1
                 finding.inherited = True
@@ -204,14 +204,29 @@ def recorded_source(path: PathLike) -> Path | None:
             general = f.get("general")
             for item in (general.values() if general is not None else ()):
                 if _attribute(item, "neurodata_type") == "SourceFileReference":
-                    recorded = _attribute(item, "source_path")
+                    recorded, object_id = _attribute(item, "source_path"), _attribute(item, "source_object_id")
                     if recorded and "://" not in recorded:  # a relative path: from here, or from the file's folder
                         for candidate in (Path(recorded), Path(path).parent / recorded):
-                            if candidate.is_file() and candidate.resolve() != Path(path).resolve():
+                            if (candidate.is_file() and candidate.resolve() != Path(path).resolve()
+                                    and _nwb_object_id(candidate) in (object_id, "")):  # that very file
                                 return candidate
     except OSError:
         return None
     return None
+
+
+def _nwb_object_id(path: Path) -> str | None:
+    """The NWB file's object_id ("" when it records none); None when it is no NWB file (an imported
+    suite2p folder's or CaImAn file's source is not)."""
+    import h5py
+
+    try:
+        if not h5py.is_hdf5(path):
+            return None
+        with h5py.File(path, "r") as f:
+            return (_attribute(f, "object_id") or "") if "nwb_version" in f.attrs else None
+    except OSError:
+        return None
 
 
 def _attribute(obj, name: str) -> str | None:

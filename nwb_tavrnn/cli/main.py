@@ -169,20 +169,21 @@ def command_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, bar
     return flags
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line: ``nwb-tavrnn COMMAND ...``; returns the exit code."""
-    code = _main(argv)
-    if argv is None:
-        # The process is ours and its work is done: a Ctrl-C or SIGTERM while the interpreter shuts
-        # down (closing a Dask cluster's threads, flushing HDF5) would only turn a result already
-        # reported into a traceback or a signal death.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError):  # not the main thread
-                signal.signal(sig, signal.SIG_IGN)
+def entry() -> int:
+    """The ``nwb-tavrnn`` console script and ``python -m nwb_tavrnn.cli.main``: :func:`main` on the
+    process's arguments, then nothing but the exit: a Ctrl-C or SIGTERM while the interpreter shuts
+    down (closing a Dask cluster's threads, flushing HDF5) would only turn a result already
+    reported into a traceback or a signal death."""
+    code = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(sig, signal.SIG_IGN)
     return code
 
 
-def _main(argv: list[str] | None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """The command line: ``nwb-tavrnn COMMAND ...`` (``argv`` default: the process's arguments);
+    returns the exit code."""
     # Idle OpenMP threads otherwise spin for a while after each torch operation; on a 2-core
     # machine sharing a core with anything else that made model epochs up to 40x slower. Set
     # before torch is (lazily) imported; a user's own setting wins.
@@ -263,4 +264,4 @@ def _main(argv: list[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

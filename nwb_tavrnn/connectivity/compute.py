@@ -74,9 +74,9 @@ class ConnectivityParams:
         windows are passed.
     absolute
         Weight edges by ``|r|`` (the paper) or by signed r. Edge selection always ranks by ``|r|``,
-        and the stored unthresholded ``correlation`` is always signed r, so no sign is lost; a
-        model's or baseline's correlation features take ``|r|`` when this is true
-        (:func:`weighted_correlation`).
+        and the stored unthresholded ``correlation`` is always signed r, so no sign is lost. The
+        raw-correlation baseline reads it as the edges weigh it (:func:`weighted_correlation`);
+        TAVRNN's correlation features are ``|r|`` rows either way.
     threshold_mode
         ``"fixed"``, ``"top_k"``, ``"density"``, ``"mp"`` or ``"none"`` (see :mod:`.thresholds`).
     threshold
@@ -259,15 +259,15 @@ class ConnectivityResult:
 
 def weighted_correlation(source: Any, absolute: bool | None = None) -> np.ndarray | None:
     """The unthresholded correlation as the edges weigh it: ``|r|`` where the parameters say
-    ``absolute`` (every preset), signed r otherwise. This is what correlation features and the
-    raw-correlation baseline read; the stored ``correlation`` itself is signed.
+    ``absolute`` (every preset), signed r otherwise. This is what the raw-correlation baseline
+    reads; the stored ``correlation`` itself is signed.
 
     Parameters
     ----------
     source
         A :class:`ConnectivityResult`, a :class:`~nwb_tavrnn.schema.DynamicConnectivity` (files
-        written before the correlation was stored signed held ``|r|`` already; taking ``|r|`` again
-        changes nothing), or an array of correlation matrices.
+        written before the correlation was stored signed held ``|r|`` already under ``absolute``;
+        taking ``|r|`` again changes nothing), or an array of correlation matrices.
     absolute
         Override the source's ``absolute`` parameter (required for an array).
 

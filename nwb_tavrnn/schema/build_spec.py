@@ -118,8 +118,8 @@ def build_types() -> list[NWBGroupSpec]:
                    optional=True),
             _array("correlation",
                    "The unthresholded estimate per window, signed (Pearson r in [-1, 1]) whatever the edge "
-                   "weights are; graph models take |r| as node features where the parameters say 'absolute'. "
-                   "Files written with spec 0.2.0 or earlier hold |r| here under every preset.",
+                   "weights are; graph models take |r| as node features. Files written with spec 0.2.0 or "
+                   "earlier hold |r| here where their parameters say 'absolute' (every preset).",
                    "float32", ["windows", "source_nodes", "target_nodes"], optional=True),
             _array("inactive_mask",
                    "True where a node was silent or constant within a window (its weights are 0 there).", "bool",

@@ -40,7 +40,8 @@ def namespace_path() -> Path:
 #: 0.2.x ours changed documentation only (0.2.1: ``correlation`` is signed r; readers are unchanged),
 #: so for a file whose only such namespace is ours the notice says nothing the user can act on.
 _COMPATIBLE_CACHED = (r"Ignoring the following cached namespace\(s\) because another version is already loaded:\n"
-                      rf"{NAMESPACE} - cached version: 0\.2\.\d+, loaded version: 0\.2\.\d+\n")
+                      rf"{NAMESPACE} - cached version: 0\.2\.\d+, loaded version: 0\.2\.\d+\n"
+                      r"The loaded extension")  # the next line: no other namespace is listed
 
 
 def load_namespace() -> None:
@@ -48,5 +49,9 @@ def load_namespace() -> None:
     notice about files that cache a compatible earlier 0.2.x version of it)."""
     if NAMESPACE not in pynwb.get_type_map().namespace_catalog.namespaces:
         pynwb.load_namespaces(str(namespace_path()))
-    # every call: a caller's warnings.catch_warnings() (pytest's, for one) drops filters on exit
-    warnings.filterwarnings("ignore", message=_COMPATIBLE_CACHED, category=UserWarning)
+    # Checked on every call: a caller's warnings.catch_warnings() (pytest's, for one) drops filters
+    # on exit, and a filter put in front of ours (simplefilter("error")) would win. Re-added only
+    # when it is not first, as adding one resets which warnings were already shown.
+    first = warnings.filters[0] if warnings.filters else None
+    if first is None or first[0] != "ignore" or getattr(first[1], "pattern", None) != _COMPATIBLE_CACHED:
+        warnings.filterwarnings("ignore", message=_COMPATIBLE_CACHED, category=UserWarning)
