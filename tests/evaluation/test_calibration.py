@@ -35,7 +35,7 @@ def test_default_evaluation_is_calibrated_under_drift_and_detects_a_planted_effe
     assert detected >= 0.8 and accuracy >= 0.8, (detected, accuracy)
 
 
-@pytest.mark.slow
+@pytest.mark.extended  # a demonstration (the iid protocol fails); beyond CI's time budget
 def test_the_old_protocol_fails_the_same_check():
     """Shuffled stratified folds on half-overlapping windows with an i.i.d. label permutation: the
     drift alone is "decoded" far more often than alpha (the check above would fail)."""
@@ -44,7 +44,7 @@ def test_the_old_protocol_fails_the_same_check():
     assert false_positives > ALPHA + 2 * monte_carlo_error(ALPHA, 100), false_positives
 
 
-@pytest.mark.slow
+@pytest.mark.extended  # 400 + 400 + 60 sessions: about 3 minutes; beyond CI's time budget
 def test_calibration_over_many_draws():
     cfg = EvaluationConfig(**CHEAP)
     false_positives, _ = rejection_rate(range(2000, 2400), cfg)
