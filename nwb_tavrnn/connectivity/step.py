@@ -167,14 +167,26 @@ def _chunks(n_windows: int, n_nodes: int, itemsize: int) -> tuple[int, ...]:
     return (1, max(1, min(n_nodes, CHUNK_BYTES // (n_nodes * itemsize))), n_nodes)
 
 
-def _empty(shape: tuple[int, ...], dtype) -> Any:
+#: HDF5 filters of each dataset, chosen by measurement (``benchmarks/storage.py``; 128 units x 1 h,
+#: 10 ms bins, 10 s windows, 23.6 MB per array). Only deflate, which every HDF5 reader opens without
+#: plugins. The weights are ~90 % zeros: deflate level 1 without the shuffle filter writes them 3.5x
+#: faster than level 4 with it, and smaller (0.67x). Signed r is close to incompressible: deflate
+#: saved 20 % of its size for 60x its write time, more than computing the graphs took, so it is
+#: stored as it is (chunked).
+STORAGE: dict[str, dict[str, Any]] = {
+    "data": {"compression": "gzip", "compression_opts": 1},
+    "correlation": {},
+    "inactive_mask": {"compression": "gzip", "compression_opts": 1},
+}
+
+
+def _empty(shape: tuple[int, ...], dtype, name: str) -> Any:
     """A dataset created empty at write time and filled chunk by chunk afterwards."""
     from hdmf.backends.hdf5 import H5DataIO
 
     chunks = _chunks(shape[0], shape[1], np.dtype(dtype).itemsize) if len(shape) == 3 else (
         min(shape[0], 1024), shape[1])
-    return H5DataIO(data=None, shape=shape, dtype=dtype, chunks=chunks, compression="gzip",
-                    compression_opts=4, shuffle=True)
+    return H5DataIO(data=None, shape=shape, dtype=dtype, chunks=chunks, **STORAGE[name])
 
 
 def build_container(trains: SpikeTrains, params: ConnectivityParams, plan: WindowPlan, name: str,
@@ -214,9 +226,9 @@ def build_container(trains: SpikeTrains, params: ConnectivityParams, plan: Windo
         node_groups=np.asarray(trains.groups, dtype=str),
         node_locations=np.asarray(trains.locations, dtype=str),
         node_positions=getattr(trains, "positions", None),
-        data=_empty((w, n, n), np.float32),
-        correlation=_empty((w, n, n), np.float32) if store_correlation else None,
-        inactive_mask=_empty((w, n), bool),
+        data=_empty((w, n, n), np.float32, "data"),
+        correlation=_empty((w, n, n), np.float32, "correlation") if store_correlation else None,
+        inactive_mask=_empty((w, n), bool, "inactive_mask"),
         threshold_mode=params.threshold_mode,
         threshold=params.threshold_value,
         window_duration=float(params.window) if sliding else None,
