@@ -106,7 +106,8 @@ def test_every_example_runs(tmp_path, simulated_session):
             pytest.skip("needs ../shared/data")
     # what the examples expect to find: an imaging session, and files for `batch data/*.nwb`
     shutil.copyfile(simulated_session("ophys", seed=0), tmp_path / "imaging_session.nwb")
-    shutil.copyfile(simulated_session("two_region", seed=0), tmp_path / "trials_session.nwb")
+    # 60 trials: one window per trial, as the example asks, without an hour of evaluation
+    shutil.copyfile(simulated_session("two_region", seed=0, n_trials=60), tmp_path / "trials_session.nwb")
     (tmp_path / "data").mkdir()
     for seed in (0, 1):
         shutil.copyfile(simulated_session("culture", seed=seed), tmp_path / "data" / f"culture_{seed}.nwb")
