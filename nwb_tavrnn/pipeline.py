@@ -37,6 +37,7 @@ from .io.files import (
     open_nwb,
     place_results,
     refuse_source_as_destination,
+    temporary_name,
     temporary_work_folder,
 )
 from .io.write import working_file
@@ -289,14 +290,12 @@ def run_pipeline(
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
     # Named after this process, after removing what a killed run of this output left (the CLI sweeps
     # too; API callers here), so a later sweep can judge this one.
+    # Named before the block whose `finally` removes it, made inside it: an interrupt at any moment
+    # leaves no folder behind.
+    workdir = final.parent / temporary_name(final.stem)
     try:
-        workdir = temporary_work_folder(final.stem, final.parent)
-    except BaseException:
-        display.close()
-        opened.__exit__(None, None, None)
-        raise
-    ctx.workdir, ctx.work = workdir, workdir / "result.nwb"
-    try:
+        temporary_work_folder(final.stem, final.parent, name=workdir.name)
+        ctx.workdir, ctx.work = workdir, workdir / "result.nwb"
         with working_file(ctx.work):  # the steps add to it directly: each result written once, no copy per step
             for step in steps:
                 display.start(step.name)

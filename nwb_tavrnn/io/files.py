@@ -267,12 +267,14 @@ def sweep_temporaries(destination: PathLike, name: str | None = None) -> tuple[l
     return removed, reported
 
 
-def temporary_work_folder(prefix: str, parent: PathLike | None = None) -> Path:
+def temporary_work_folder(prefix: str, parent: PathLike | None = None, name: str | None = None) -> Path:
     """A working folder ``<parent>/.<prefix>.<host>-<pid>-<random>.partial`` (parent: the system's
-    temporary folder), after removing those of dead processes; the caller removes it."""
+    temporary folder), after removing those of dead processes; the caller removes it. ``name``: the
+    folder's name chosen beforehand (:func:`temporary_name`), so that a caller's cleanup knows it
+    even when an interrupt arrives before this returns."""
     parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
     sweep_temporaries(parent / prefix, prefix)
-    folder = parent / temporary_name(prefix)
+    folder = parent / (name or temporary_name(prefix))
     folder.mkdir()
     return folder
 

@@ -77,8 +77,6 @@ def test_sigterm_mid_write_cleans_up_and_exits_143(fault_cases, fork_launcher, t
     assert _harness.temporaries(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="run_pipeline makes its work folder before entering the block that removes "
-                   "it (pipeline.py): an interrupt in between leaves the .partial folder")
 def test_an_interrupt_right_after_the_work_folder_is_made_leaves_nothing(small_session, tmp_path, monkeypatch):
     """The instant a signal can still fall in: the folder exists, the cleanup block is not entered.
     SIGTERM's handler raises at the next bytecode; here the interrupt is raised there directly."""
