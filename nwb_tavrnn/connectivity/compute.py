@@ -470,10 +470,8 @@ def iter_dynamic_connectivity(trains, params: ConnectivityParams | None = None,
         else:
             edges = apply_threshold(r, inactive, params.threshold_mode, threshold=params.threshold,
                                     k=params.top_k, density=params.density)
+        adj = weighted_adjacency(r, edges, params.absolute)
         corr = r.astype(np.float32)  # signed, whatever the weights: the sign is kept for collaborators
-        if params.absolute:
-            np.abs(r, out=r)
-        adj = weighted_adjacency(r, edges)
         if warn_if_empty:
             monitor.update(adj, corr, inactive)
         yield ConnectivityChunk(chunk.index, adj, corr, inactive.copy(), starts[chunk.index], stops[chunk.index])

@@ -39,15 +39,19 @@ def _candidates(r: np.ndarray, inactive: np.ndarray) -> np.ndarray:
     return a
 
 
-def weighted_adjacency(r: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The correlation on kept edges, 0 elsewhere, 1 on the diagonal, as float32.
+def weighted_adjacency(r: np.ndarray, edges: np.ndarray, absolute: bool = False) -> np.ndarray:
+    """The correlation on kept edges (``|r|`` with ``absolute``), 0 elsewhere, 1 on the diagonal,
+    as float32; ``r`` itself is left as it is (signed, for the stored correlation).
 
     Shapes
     ------
     r, edges : (windows, nodes, nodes)
     return : (windows, nodes, nodes) float32
     """
-    adj = np.where(edges, r, 0.0).astype(np.float32)
+    adj = np.where(edges, r, 0.0)
+    if absolute:
+        np.abs(adj, out=adj)
+    adj = adj.astype(np.float32)
     idx = np.arange(adj.shape[-1])
     adj[:, idx, idx] = 1.0
     return adj

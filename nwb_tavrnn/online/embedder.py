@@ -183,10 +183,8 @@ class OnlineEmbedder:
         r, inactive = correlation_from_sums((x @ x.T)[None], x.sum(axis=1)[None], np.array([self.window_bins]))
         edges = apply_threshold(r, inactive, params.threshold_mode, threshold=params.threshold, k=params.top_k,
                                 density=params.density)
+        adjacency = weighted_adjacency(r, edges, params.absolute)[0]
         correlation = r[0].astype(np.float32)  # stored signed, as the offline step stores it
-        if params.absolute:
-            np.abs(r, out=r)
-        adjacency = weighted_adjacency(r, edges)[0]
         model = self.model
         graphs = _Graphs(adjacency.astype(np.float32), correlation)
         if not self.correlation_features:  # as prepare_sequence does for graphs stored without correlation
