@@ -169,9 +169,11 @@ def run_one(item: BatchItem, config: PipelineConfig, overwrite: bool = False,
 
 def _warning_lines(caught: Sequence[warnings.WarningMessage]) -> str:
     """The distinct first lines of the warnings a file raised, in order, joined by " | "."""
-    lines = dict.fromkeys(f"{w.category.__name__}: {str(w.message).strip().splitlines()[0] if str(w.message).strip() else ''}"
-                          for w in caught)
-    return " | ".join(lines)
+    lines = []
+    for w in caught:
+        text = str(w.message).strip().splitlines()
+        lines.append(f"{w.category.__name__}: {text[0] if text else ''}")
+    return " | ".join(dict.fromkeys(lines))
 
 
 def _start_workers(cluster: Any, client: Any, n_workers: int, timeout: float = 30.0) -> list[int]:
@@ -199,7 +201,7 @@ def _start_workers(cluster: Any, client: Any, n_workers: int, timeout: float = 3
     return list(client.run(os.getpid).values())
 
 
-def _client(scheduler: str | None, n_workers: int | None):
+def _client(scheduler: str | None):
     """A client of the given scheduler, or of a new local cluster of single-threaded processes
     (one file per process: the model's threads and HDF5 handles stay within one task)."""
     try:
@@ -310,7 +312,7 @@ def run_batch(inputs: Sequence[str], output_dir: PathLike, config: PipelineConfi
     try:
         # Everything from here is undone in `finally`, whatever stops the batch (Ctrl-C, SIGTERM,
         # an error): the tasks are cancelled, our workers end, and their temporaries are swept.
-        client, cluster = _client(scheduler, n_workers)
+        client, cluster = _client(scheduler)
         if cluster is not None:
             workers = _start_workers(cluster, client, n_workers or max(1, min(4, os.cpu_count() or 1)))
         from dask.distributed import as_completed

@@ -288,10 +288,9 @@ def run_pipeline(
     ctx.progress_of = lambda name: (lambda done, note: display.fraction(name, done, note))
     timings: dict[str, float] = {}
     # The temporary folder is beside the final file, so the last move is a rename on one filesystem.
-    # Named after this process, after removing what a killed run of this output left (the CLI sweeps
-    # too; API callers here), so a later sweep can judge this one.
-    # Named before the block whose `finally` removes it, made inside it: an interrupt at any moment
-    # leaves no folder behind.
+    # Named after this process, so a later sweep can judge it, and made (after removing what a killed
+    # run of this output left: the CLI sweeps too, API callers here) inside the block whose `finally`
+    # removes it: an interrupt at any moment leaves no folder behind.
     workdir = final.parent / temporary_name(final.stem)
     try:
         temporary_work_folder(final.stem, final.parent, name=workdir.name)

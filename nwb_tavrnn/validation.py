@@ -184,7 +184,7 @@ def validate_file(path: PathLike, source: PathLike | None = None, *, compare: bo
     if compare and source is None:
         source = recorded_source(path)
     if compare and source is not None:
-        base = validate_file(check_readable_nwb(source), compare=False)
+        base = validate_file(source, compare=False)
         report.source = base.path
         left = Counter(f.key() for f in base.findings)
         for finding in report.findings:  # the suggestions `validate --all` lists too

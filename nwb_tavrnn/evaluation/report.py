@@ -87,19 +87,13 @@ def evaluate(nwbfile, labels: str | Sequence, *, embeddings: str | None = None,
     on_step
         ``on_step(done, total, what)`` after each step (an outer progress display's sub-progress).
     """
-    from ..io.read import read_one
-    from ..schema import NodeEmbeddings
     from .baselines import GraphArrays
 
     cfg = config or EvaluationConfig()
-    emb = read_one(nwbfile, NodeEmbeddings, embeddings)
+    emb, starts, stops, mean = _linked_embeddings(nwbfile, embeddings, "baselines need the graphs")
     conn, prov = emb.connectivity, emb.model
-    if conn is None:
-        raise InputFileError(f"{emb.name} is not linked to its DynamicConnectivity; baselines need the graphs")
-    starts, stops = np.asarray(emb.window_start_times[:]), np.asarray(emb.window_stop_times[:])
     wl = (check_window_labels(nwbfile, labels, starts, stops, cfg.min_purity) if isinstance(labels, str)
           else as_window_labels(labels, len(starts)))
-    mean = np.asarray(emb.mean[()])
     model_name = emb.model_name
     node_trains: list = []
 
@@ -177,6 +171,24 @@ def evaluate(nwbfile, labels: str | Sequence, *, embeddings: str | None = None,
     return report
 
 
+def _linked_embeddings(nwbfile, embeddings: str | None, why: str) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """The NodeEmbeddings (linked to their graphs), their window starts and stops, and their means.
+
+    Raises
+    ------
+    InputFileError
+        When the embeddings are not linked to their DynamicConnectivity (``why`` says what needs it).
+    """
+    from ..io.read import read_one
+    from ..schema import NodeEmbeddings
+
+    emb = read_one(nwbfile, NodeEmbeddings, embeddings)
+    if emb.connectivity is None:
+        raise InputFileError(f"{emb.name} is not linked to its DynamicConnectivity; {why}")
+    starts, stops = np.asarray(emb.window_start_times[:]), np.asarray(emb.window_stop_times[:])
+    return emb, starts, stops, np.asarray(emb.mean[()])
+
+
 def _drawn(nwbfile, emb, mean: np.ndarray, adjacency: np.ndarray, cfg: EvaluationConfig) -> tuple[np.ndarray, dict]:
     """What the figures draw besides the scores: each window's subregion alignment (NaN where the
     nodes do not form 2 or more groups with a node to spare), and the embeddings, node groups,
@@ -202,15 +214,8 @@ def describe(nwbfile, *, embeddings: str | None = None, config: EvaluationConfig
     InputFileError
         When the embeddings are not linked to their graphs.
     """
-    from ..io.read import read_one
-    from ..schema import NodeEmbeddings
-
     cfg = config or EvaluationConfig()
-    emb = read_one(nwbfile, NodeEmbeddings, embeddings)
-    if emb.connectivity is None:
-        raise InputFileError(f"{emb.name} is not linked to its DynamicConnectivity; the figures draw the graphs")
-    starts, stops = np.asarray(emb.window_start_times[:]), np.asarray(emb.window_stop_times[:])
-    mean = np.asarray(emb.mean[()])
+    emb, starts, stops, mean = _linked_embeddings(nwbfile, embeddings, "the figures draw the graphs")
     alignment, drawn = _drawn(nwbfile, emb, mean, np.asarray(emb.connectivity.to_dense(), dtype=np.float32), cfg)
     empty = pd.DataFrame(columns=["method", "analysis", "metric", "value"])
     return EvaluationReport(scores=empty, summary=pd.DataFrame(), alignment=alignment, config=cfg,
