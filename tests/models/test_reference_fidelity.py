@@ -116,8 +116,9 @@ def test_reference_state_dict_round_trip_and_bad_dicts():
 def test_faithful_preset_is_the_reference_configuration():
     est = TAVRNN.preset("faithful")
     assert (est.gcn_norm, est.history_in_loss, est.encoder_bias, est.recurrence_trainable, est.attention_memory,
-            est.kl_scale, est.loss_reduction, est.clip_grad_norm, est.patience, est.embeddings, est.epochs) == (
-        "reference", True, False, False, "attended", "reference", "sum", None, None, "sample", 500)
+            est.kl_scale, est.loss_reduction, est.clip_grad_norm, est.patience, est.embeddings, est.epochs,
+            est.h_dim, est.z_dim, est.training_z) == (
+        "reference", True, False, False, "attended", "reference", "sum", None, None, "sample", 500, 32, 8, "sample")
     improved = TAVRNN.preset("improved")
     assert improved.recurrence_trainable and improved.attention_memory == "raw" and not improved.history_in_loss
 
