@@ -185,11 +185,17 @@ def load_fitted(path: PathLike, device: str | None = "auto", provenance: str | N
                       correlation_features=conn.correlation is not None)
 
 
-def _growable(shape: tuple[int, ...], dtype) -> Any:
+#: Filters of the small growing datasets (times, embeddings); the graphs use the offline step's.
+_SMALL = {"compression": "gzip", "compression_opts": 4}
+
+
+def _growable(shape: tuple[int, ...], dtype, storage: dict[str, Any] | None = None) -> Any:
+    """An empty dataset that grows along its first axis, one chunk per window; ``storage`` gives its
+    filters (the connectivity step's :data:`~nwb_tavrnn.connectivity.step.STORAGE` for the graphs)."""
     from hdmf.backends.hdf5 import H5DataIO
 
     return H5DataIO(data=np.zeros((0, *shape[1:]), dtype=dtype), maxshape=(None, *shape[1:]),
-                    chunks=(1, *shape[1:]) if len(shape) > 1 else (256,), compression="gzip", compression_opts=4)
+                    chunks=(1, *shape[1:]) if len(shape) > 1 else (256,), **(_SMALL if storage is None else storage))
 
 
 class ProgressiveWriter:
@@ -200,6 +206,7 @@ class ProgressiveWriter:
     """
 
     def __init__(self, destination: PathLike, source: PathLike, fitted: Fitted, overwrite: bool = False) -> None:
+        from ..connectivity.step import STORAGE
         from ..io.files import check_writable
         from ..io.write import build_derived_nwbfile
         from ..schema import DynamicConnectivity, NodeEmbeddings, TemporalAttention, load_namespace
@@ -217,8 +224,9 @@ class ProgressiveWriter:
             f"({params.window:g} s windows every {params.step:g} s, {params.bin_size * 1e3:g} ms bins).",
             method="pearson", directed=False, bin_size=float(params.bin_size),
             window_start_times=_growable((0,), np.float64), window_stop_times=_growable((0,), np.float64),
-            node_ids=fitted.node_ids, data=_growable((0, n, n), np.float32),
-            correlation=_growable((0, n, n), np.float32), inactive_mask=_growable((0, n), bool),
+            node_ids=fitted.node_ids, data=_growable((0, n, n), np.float32, STORAGE["data"]),
+            correlation=_growable((0, n, n), np.float32, STORAGE["correlation"]),
+            inactive_mask=_growable((0, n), bool, STORAGE["inactive_mask"]),
             threshold_mode=params.threshold_mode, threshold=params.threshold_value,
             window_duration=float(params.window), window_step=float(params.step), parameters=params.to_dict(),
             **optional)
