@@ -83,6 +83,62 @@ def test_attention_matches_the_equations():
         assert torch.allclose(a if a is not None else torch.zeros_like(b), b, atol=1e-5)
 
 
+@pytest.mark.parametrize("memory", ["raw", "attended"])
+@pytest.mark.parametrize("window", ["full", 3, 1])
+def test_memory_buffer_gives_the_gradients_of_plain_autograd(monkeypatch, memory, window):
+    """The attention memory's buffer hands gradients to the stored states through hooks; the same
+    sequence with the states kept as ordinary autograd inputs (a stacked list) must give the same
+    loss and the same gradient for every parameter."""
+    from nwb_tavrnn.models.tavrnn import modules
+
+    seq, _, _ = _sequence(n=12, w=7)
+
+    def run():
+        torch.manual_seed(3)
+        net = VGRNNNet(seq.x_dim, h_dim=8, z_dim=3, attention=window, attention_memory=memory)
+        out = net(seq, generator=torch.Generator().manual_seed(0))
+        (out["loss"] + out["hidden"][-3:].square().sum()).backward()  # the last states' attention too
+        return float(out["loss"]), {k: v.grad.clone() for k, v in net.named_parameters() if v.grad is not None}
+
+    buffered = run()
+    store = modules.AttentionMemory.store
+
+    def keep(self, state):
+        self.__dict__.setdefault("kept", []).append(state)
+        store(self, state.detach())  # no hook: the plain path below carries the gradient
+
+    def plain_attend(self, current, mem):
+        lo, hi = mem.span()
+        kept = mem.__dict__.get("kept", [])
+        kept = kept[len(kept) - mem.used:]  # what the buffer holds, as autograd tensors
+        past = torch.stack(kept[lo:hi]) if hi > lo else current.new_empty(0, *current.shape)
+        return self._attend(current, past, None, 0)
+
+    monkeypatch.setattr(modules.AttentionMemory, "store", keep)
+    monkeypatch.setattr(modules.TemporalAttention, "attend", plain_attend)
+    plain = run()
+    assert buffered[0] == pytest.approx(plain[0], rel=1e-6)
+    assert buffered[1].keys() == plain[1].keys()
+    for name, grad in plain[1].items():
+        assert torch.allclose(buffered[1][name], grad, rtol=1e-4, atol=1e-7), name
+
+
+def test_attention_memory_grows_on_line_and_keeps_what_the_window_reaches():
+    from nwb_tavrnn.models.tavrnn.modules import AttentionMemory
+
+    for window, reach in ((None, 20), (4, 3)):
+        mem = AttentionMemory(2, 3, 2, window)
+        for t in range(20):
+            mem.store(torch.full((3, 2), float(t)))
+        lo, hi = mem.span()
+        assert hi - lo == reach
+        assert mem.states[lo:hi, 0, 0].tolist() == [float(t) for t in range(20 - reach, 20)]
+    tracked = AttentionMemory(1, 3, 2, None)
+    tracked.store(torch.zeros(3, 2, requires_grad=True) * 1)
+    with pytest.raises(RuntimeError, match="initial_state"):
+        tracked.store(torch.zeros(3, 2))
+
+
 @pytest.mark.parametrize("attention", ["full", None])
 def test_gradient_reaches_every_parameter(attention):
     seq, _, _ = _sequence(n=20, w=4)

@@ -39,14 +39,75 @@ from ..graphs import GraphSequence, SparseGraph
 KL_EPS = 1e-10
 
 
+class AttentionMemory:
+    """The earlier states the attention reads, in one preallocated ``(capacity, N + 1, h)`` buffer.
+
+    One buffer, not a list of tensors, makes each window's attention a fixed number of batched
+    products, forward and backward: with a list, every window cost a Python loop over the whole
+    history both ways, O(W²) small operations per epoch (40 % of an epoch at 286 windows).
+
+    Gradients: :class:`_Attend` reads the buffer, so autograd does not see the stored states as its
+    inputs. Its backward adds what the past states receive into :attr:`grads`, and a hook on each
+    stored tensor adds its slot when autograd reaches that tensor. Autograd reaches it only after every
+    later window's backward has run (each later window depends on it through the recurrence), so
+    every contribution is in by then.
+
+    Shapes
+    ------
+    states, grads : (capacity, N + 1, h_dim)
+    """
+
+    def __init__(self, capacity: int, rows: int, h_dim: int, window: int | None,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        self.states = torch.zeros(max(int(capacity), 1), rows, h_dim, device=device, dtype=dtype)
+        self.grads: Tensor | None = None
+        self.used = 0  # slots holding states, oldest first
+        self.window = window
+        self._tracked = False  # stored tensors carry gradient hooks: the buffer must not move
+
+    def span(self) -> tuple[int, int]:
+        """Slots ``[lo, hi)`` of the earlier states the next window attends to (the window's
+        ``w`` includes the current state)."""
+        hi = self.used
+        return (0 if self.window is None else max(0, hi - (self.window - 1))), hi
+
+    def store(self, state: Tensor) -> None:
+        """Append ``state`` (the newest window's) to the memory."""
+        if self.used == self.states.shape[0]:
+            self._make_room()
+        slot = self.used
+        self.states[slot] = state.detach()
+        self.used += 1
+        if state.requires_grad:
+            self._tracked = True
+            state.register_hook(lambda grad, slot=slot: self._collect(grad, slot))
+
+    def _collect(self, grad: Tensor, slot: int) -> Tensor:
+        if self.grads is None:
+            return grad
+        out = grad + self.grads[slot]
+        self.grads[slot].zero_()  # taken: a second backward (retain_graph) collects afresh
+        return out
+
+    def _make_room(self) -> None:
+        """Online use: drop states the window can no longer reach, or grow (doubling)."""
+        if self._tracked:
+            raise RuntimeError("the attention memory is full while gradients are tracked; "
+                               "give initial_state the number of windows")
+        keep = self.used if self.window is None else min(self.used, self.window - 1)
+        new = self.states.new_zeros((max(2 * keep, 8), *self.states.shape[1:]))
+        new[:keep] = self.states[self.used - keep:self.used]
+        self.states, self.used = new, keep
+
+
 @dataclass
 class RecurrentState:
-    """What the recurrence carries from one window to the next: the hidden state and the attention
-    memory (states and their keys; bounded by ``attention`` = w, growing with the windows for "full")."""
+    """What the recurrence carries from one window to the next: the hidden state and, with
+    attention, the memory of earlier states (bounded by ``attention`` = w, growing with the windows
+    for "full")."""
 
     h: Tensor
-    memory: list[Tensor]
-    keys: list[Tensor]
+    memory: AttentionMemory | None
 
 
 class GraphGRU(nn.Module):
@@ -118,33 +179,67 @@ class Prior(nn.Module):
         return self.mean(p), F.softplus(self.std(p))
 
 
-class _WeightedSum(torch.autograd.Function):
-    """``Σ_j α_j S_j`` over a list of states, keeping only references to them for the backward.
+class _Attend(torch.autograd.Function):
+    """``α = softmax(s · q̃)`` and ``Σ_j α_j S_j`` over the earlier states ``past`` and the current
+    state (last), with ``s`` the states' history-node rows and ``q̃`` the scaled, key-projected query.
 
-    ``torch.stack`` of the memory at every window would keep a fresh (t, N + 1, h) copy per window
-    for the backward, O(W² N h) in all; the states themselves are alive anyway (the recurrence
-    made them), so saving them costs nothing and the attention's memory stays linear in W.
+    ``past`` is an ordinary input, or (``memory`` given) the memory's slots ``[lo, hi)``: then its
+    gradient goes to ``memory.grads`` instead (see :class:`AttentionMemory`).
+
+    Shapes
+    ------
+    query : (h,);  current : (N + 1, h);  past : (k - 1, N + 1, h)
+    return : (N + 1, h) and α (k,)
     """
 
     @staticmethod
-    def forward(ctx: Any, alpha: Tensor, *states: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(alpha, *states)
-        # A running sum, not einsum over torch.stack(states): the (t, N + 1, h) temporary of every
-        # window doubled the peak memory of a 200-window, 200-node fit (resident memory above the
-        # baseline: 638 MB with einsum vs 305 MB, plain VGRNN 303 MB).
-        out = alpha[0] * states[0]
-        for j in range(1, len(states)):
-            out.add_(alpha[j] * states[j])  # no float(alpha[j]): that would sync a GPU every term
-        return out
+    def forward(ctx: Any, query: Tensor, current: Tensor, past: Tensor,  # type: ignore[override]
+                memory: AttentionMemory | None, lo: int) -> tuple[Tensor, Tensor]:
+        own = (current[-1] @ query).reshape(1)
+        alpha = torch.softmax(torch.cat([past[:, -1] @ query, own]) if len(past) else own, dim=0)
+        mixed = current * alpha[-1]
+        if len(past):
+            mixed = mixed + torch.mv(past.flatten(1).t(), alpha[:-1]).view_as(current)
+        ctx.memory, ctx.lo = memory, lo
+        if memory is not None:
+            # a view of the buffer, whose later slots are still to be written (these never change):
+            # kept outside save_for_backward, whose version check would see those writes
+            ctx.past = past
+            past = past.new_empty(0)
+        ctx.save_for_backward(query, current, past, alpha)
+        ctx.mark_non_differentiable(alpha)
+        return mixed, alpha
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple:  # type: ignore[override]
-        alpha, *states = ctx.saved_tensors
-        grad_alpha = None
-        if ctx.needs_input_grad[0]:
-            grad_alpha = torch.stack([torch.vdot(grad.flatten(), s.flatten()) for s in states])
-        grad_states = [alpha[j] * grad if ctx.needs_input_grad[j + 1] else None for j in range(len(states))]
-        return (grad_alpha, *grad_states)
+    def backward(ctx: Any, grad: Tensor, _: Tensor) -> tuple:  # type: ignore[override]
+        query, current, past, alpha = ctx.saved_tensors
+        if ctx.memory is not None:
+            past = ctx.past
+        k = len(past)
+        d_alpha = (current * grad).sum().reshape(1)
+        if k:
+            d_alpha = torch.cat([torch.mv(past.flatten(1), grad.flatten()), d_alpha])
+        d_scores = alpha * (d_alpha - torch.dot(alpha, d_alpha))
+        d_query = current[-1] * d_scores[-1]
+        d_past = None
+        if k:
+            d_query = d_query + torch.mv(past[:, -1].t(), d_scores[:-1])
+            memory = ctx.memory
+            if memory is not None:
+                if memory.grads is None:
+                    memory.grads = torch.zeros_like(memory.states)
+                d_past = memory.grads[ctx.lo:ctx.lo + k]
+            elif ctx.needs_input_grad[2]:
+                d_past = torch.zeros_like(past)
+            if d_past is not None:
+                d_past.flatten(1).addr_(alpha[:-1], grad.flatten())
+                d_past[:, -1].addr_(d_scores[:-1], query)
+                d_past = None if memory is not None else d_past
+        d_current = None
+        if ctx.needs_input_grad[1]:
+            d_current = grad * alpha[-1]
+            d_current[-1] += d_scores[-1] * query
+        return d_query, d_current, d_past, None, None
 
 
 class TemporalAttention(nn.Module):
@@ -153,7 +248,8 @@ class TemporalAttention(nn.Module):
     ``α_j = softmax_j(q(s_t) · k(s_j) / √h)`` with ``s_j`` the history node's row of state ``S_j``
     and ``q, k, v`` affine maps (with bias, as the reference's ``nn.Linear``); returns
     ``Σ_j α_j v(S_j)``, computed as ``v(Σ_j α_j S_j)`` (the same, as the α sum to 1: one product
-    instead of ``t``). With a single state, ``α = 1`` and the result is ``v(S_0)``.
+    instead of ``t``), with the scores as ``s_j · (k̃ᵀ q)`` (one product per state instead of a key
+    per state). With a single state, ``α = 1`` and the result is ``v(S_0)``.
 
     The key's bias adds the same ``q · b`` to every score, so it cannot change α: it is left out
     of the scores. Its gradient is then exactly zero, as in exact arithmetic, instead of rounding
@@ -161,8 +257,8 @@ class TemporalAttention(nn.Module):
 
     Shapes
     ------
-    states : list of k tensors (N + 1, h_dim), oldest first; the last is the current ``H̃_t``
-    keys : (k, h_dim) or None, ``k(s_j)`` of the states when already known (they do not change)
+    states : list of k tensors (N + 1, h_dim) or a (k, N + 1, h_dim) tensor, oldest first; the last is
+        the current ``H̃_t``
     return : (N + 1, h_dim) and α (k,)
     """
 
@@ -173,23 +269,25 @@ class TemporalAttention(nn.Module):
         self.value = nn.Linear(h_dim, h_dim)
         self.scale = 1.0 / math.sqrt(h_dim)
 
-    def forward(self, states: list[Tensor] | Tensor, keys: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        states = list(states.unbind(0)) if isinstance(states, Tensor) else states
-        if keys is None:
-            keys = self.keys(torch.stack([s[-1] for s in states]))  # the history node is the last row
-        scores = keys @ self.query(states[-1][-1]) * self.scale
-        alpha = torch.softmax(scores, dim=0)
-        mixed = states[0] * alpha[0] if len(states) == 1 else _WeightedSum.apply(alpha, *states)
-        return self.value(mixed), alpha
+    def forward(self, states: list[Tensor] | Tensor) -> tuple[Tensor, Tensor]:
+        states = torch.stack(list(states)) if not isinstance(states, Tensor) else states
+        return self._attend(states[-1], states[:-1], None, 0)
 
-    def keys(self, summaries: Tensor) -> Tensor:
-        """``k(s)`` without the bias (see the class notes).
+    def attend(self, current: Tensor, memory: AttentionMemory) -> tuple[Tensor, Tensor]:
+        """Attend over the memory's reachable states and ``current`` (the recurrence's path).
 
         Shapes
         ------
-        summaries : (..., h_dim)
+        current : (N + 1, h_dim);  return : (N + 1, h_dim) and α (reachable + 1,)
         """
-        return F.linear(summaries, self.key.weight)
+        lo, hi = memory.span()
+        return self._attend(current, memory.states[lo:hi], memory, lo)
+
+    def _attend(self, current: Tensor, past: Tensor, memory: AttentionMemory | None,
+                lo: int) -> tuple[Tensor, Tensor]:
+        query = (self.query(current[-1]) @ self.key.weight) * self.scale  # the history node is the last row
+        mixed, alpha = _Attend.apply(query, current, past, memory, lo)
+        return self.value(mixed), alpha
 
 
 def kl_reference(mean_q: Tensor, std_q: Tensor, mean_p: Tensor, std_p: Tensor, scale: str = "reference") -> Tensor:
@@ -417,14 +515,19 @@ class VGRNNNet(nn.Module):
             pre_enc = pre_enc + self.encoder.hidden.bias
         return pre_enc, pre[..., hd:] + fused["input_bias"]
 
-    def initial_state(self, n_nodes: int, device: torch.device | str = "cpu") -> RecurrentState:
-        """The state before the first window: zeros, empty attention memory."""
-        return RecurrentState(torch.zeros(n_nodes + 1, self.h_dim, device=device), [], [])
+    def initial_state(self, n_nodes: int, device: torch.device | str = "cpu",
+                      capacity: int = 8) -> RecurrentState:
+        """The state before the first window: zeros, empty attention memory (room for ``capacity``
+        states; it grows on line, but not while gradients are tracked)."""
+        h = torch.zeros(n_nodes + 1, self.h_dim, device=device)
+        memory = None if self.attention is None else AttentionMemory(capacity, n_nodes + 1, self.h_dim,
+                                                                     self.attention_window, device, h.dtype)
+        return RecurrentState(h, memory)
 
     def _advance(self, graph, pre_enc: Tensor, pre_x: Tensor, state: RecurrentState, fused: dict, sample: bool,
                  generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """One window of the recurrence: encoder, Z, graph GRU, attention. Updates ``state`` in place
-        and returns (mean, std, z, attention weights over the memory)."""
+        and returns (mean, std, z, attention weights over the reachable memory)."""
         enc_h, hd, zd = fused["enc_h"], self.h_dim, self.z_dim
         h = state.h
         a_h = graph.propagate(h)
@@ -443,16 +546,9 @@ class VGRNNNet(nn.Module):
         if self.attention is None:
             state.h = h_tilde
             return mean, std, z, torch.ones(1, device=mean.device)
-        memory, keys = state.memory, state.keys
-        memory.append(h_tilde)
-        keys.append(self.attention.keys(h_tilde[-1]))
-        if self.attention_window is not None:
-            del memory[:-self.attention_window]  # older states can never be attended again
-            del keys[:-self.attention_window]
-        h, alpha = self.attention(memory, torch.stack(keys))
-        if self.attention_memory == "attended":  # the reference overwrites the newest state
-            memory[-1] = h
-            keys[-1] = self.attention.keys(h[-1])
+        h, alpha = self.attention.attend(h_tilde, state.memory)
+        # the reference overwrites the newest state with the attended one
+        state.memory.store(h if self.attention_memory == "attended" else h_tilde)
         state.h = h
         return mean, std, z, alpha
 
@@ -518,7 +614,7 @@ class VGRNNNet(nn.Module):
                                for t, g in enumerate(seq.graphs)])
         pre_enc, pre_x = self._input_terms(a_phi_x, fused)
         pre_enc, pre_x = pre_enc.unbind(0), pre_x.unbind(0)
-        state = self.initial_state(n, device)
+        state = self.initial_state(n, device, capacity=w_count)
         previous, means, stds, zs, hiddens = [], [], [], [], []
         attention = torch.zeros(w_count, w_count, device=device)
         for t, graph in enumerate(seq.graphs):
