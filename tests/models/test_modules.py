@@ -16,6 +16,7 @@ from nwb_tavrnn.models.graphs import normalised_graph, prepare_sequence  # noqa:
 from nwb_tavrnn.models.tavrnn.modules import (  # noqa: E402
     TemporalAttention,
     VGRNNNet,
+    reconstruction_batched,
     reconstruction_dense,
     reconstruction_sampled,
 )
@@ -190,6 +191,21 @@ def test_dense_loss_is_the_reference_bce(symmetric):
     ours = reconstruction_dense(z, pos)
     assert float(ours.detach()) == pytest.approx(float(ref.detach()), rel=1e-10)
     assert torch.autograd.gradcheck(lambda v: reconstruction_dense(v, pos), (z,))
+
+
+def test_batched_loss_is_the_reference_bce_summed_over_windows():
+    torch.manual_seed(1)
+    z = torch.randn(4, 12, 3, dtype=torch.float64, requires_grad=True)
+    a = torch.rand(4, 12, 12) < torch.tensor([0.0, 0.1, 0.5, 1.0])[:, None, None]  # empty and full too
+    expected = 0.0
+    for t in range(4):
+        n, e = 12, max(float(a[t].sum()), 1.0)
+        negatives = max(n * n - e, 1.0)
+        expected = expected + n * n / (2 * negatives) * torch.nn.functional.binary_cross_entropy_with_logits(
+            z[t] @ z[t].T, a[t].double(), pos_weight=torch.tensor(negatives / e, dtype=torch.float64))
+    ours = reconstruction_batched(z, a)
+    assert float(ours.detach()) == pytest.approx(float(expected.detach()), rel=1e-10)
+    assert torch.autograd.gradcheck(lambda v: reconstruction_batched(v, a), (z,))
 
 
 def test_sampled_loss_estimates_the_dense_loss():
