@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..graphs import GraphSequence, SparseGraph
+from .cell import GraphCell
 
 #: The reference's stabiliser inside the Gaussian KL.
 KL_EPS = 1e-10
@@ -558,21 +559,11 @@ class VGRNNNet(nn.Module):
                  generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """One window of the recurrence: encoder, Z, graph GRU, attention. Updates ``state`` in place
         and returns (mean, std, z, attention weights over the reachable memory)."""
-        enc_h, hd, zd = fused["enc_h"], self.h_dim, self.z_dim
-        h = state.h
-        a_h = graph.propagate(h)
-        e = F.relu(pre_enc + a_h @ enc_h)
-        a_e = graph.propagate(e)
-        heads = a_e @ fused["head"] if fused["head_bias"] is None else torch.addmm(fused["head_bias"], a_e,
-                                                                                  fused["head"])
-        mean, std = heads[:, :zd], F.softplus(heads[:, zd:])
-        z = mean + std * torch.randn(mean.shape, generator=generator, device=mean.device) if sample else mean
-        a_phi_z = graph.propagate(F.relu(self.phi_z(z)))
-        gx = torch.addmm(pre_x, a_phi_z, fused["x_phi_z"])  # (N+1, 3h)
-        gates = torch.sigmoid(gx[:, :2 * hd] + torch.addmm(fused["gate_bias"], a_h, fused["gate"]))
-        update, reset = gates[:, :hd], gates[:, hd:]
-        candidate = torch.tanh(gx[:, 2 * hd:] + self.rnn.h_h(graph.propagate(reset * h)))
-        h_tilde = update * h + (1 - update) * candidate
+        eps = torch.randn(state.h.shape[0], self.z_dim, generator=generator, device=pre_x.device) if sample else None
+        mean, std, z, h_tilde = GraphCell.apply(
+            state.h, pre_enc, pre_x, eps, fused["enc_h"], fused["head"], fused["head_bias"], self.phi_z.weight,
+            self.phi_z.bias, fused["x_phi_z"], fused["gate"], fused["gate_bias"], self.rnn.h_h.weight,
+            self.rnn.h_h.bias, graph.matrix, graph.transpose)
         if self.attention is None:
             state.h = h_tilde
             return mean, std, z, torch.ones(1, device=mean.device)
