@@ -1,7 +1,7 @@
 """Where users wait: TAVRNN per epoch against the authors' notebook, on long small sessions and on a
 DishBrain-size one.
 
-Run: ``PYTHONPATH=. python benchmarks/speed.py [--cases 25x286 900x19] [--epochs 3]``
+Run: ``PYTHONPATH=. python benchmarks/speed.py [--cases 25x286 900x19] [--epochs 3] [--skip-connectivity]``
 
 The peer is a port of the notebook's own classes (``TAVRNN.ipynb``: its ``GCNConv`` message passing,
 ``graph_gru_attention`` with the six GRU GCNs in plain lists, ``AttentionLayer`` over the stacked
@@ -15,14 +15,25 @@ Data: W windows of |r|-like matrices with planted blocks thresholded at 0.6 (``b
 the notebook's inputs as it builds them (history node joined to every node, diagonal set, |r| rows as
 features). Both sides run on one torch thread in the same process, alternating; each figure is the
 fastest epoch after a warm-up one.
+
+Then connectivity end to end: ``nwb-tavrnn connectivity`` as a user runs it (a new process, from its
+start to the output file closed; best of two) on 128 units × 1 h of 3 Hz Poisson spikes in an NWB
+Units table, 10 ms bins, 10 s windows every 10 s, against Elephant's ``correlation_coefficient`` on
+the same windows (neo spike trains cut per window and binned by ``BinnedSpikeTrain``; timed on
+``--elephant-windows`` windows and extrapolated, which the output says), with the interpreter's
+start-up and the CLI's imports shown apart.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import subprocess
+import sys
+import tempfile
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -194,10 +205,58 @@ def our_epochs(adjacency: np.ndarray, corr: np.ndarray, epochs: int, preset: str
     return float(times[1:].min())
 
 
+def _best_wall(command: list[str], repeat: int = 2) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def connectivity_end_to_end(elephant_windows: int) -> None:
+    """``nwb-tavrnn connectivity`` from process start to file closed, against Elephant's compute."""
+    import logging
+
+    from connectivity import elephant_per_window  # benchmarks/connectivity.py
+
+    from nwb_tavrnn.connectivity import ConnectivityParams, plan_windows
+    from nwb_tavrnn.io.files import write_nwbfile
+    from nwb_tavrnn.io.files import open_nwb
+    from nwb_tavrnn.io.read import read_spike_trains
+    from nwb_tavrnn.testing import mock_source_nwbfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source, out = Path(tmp) / "units.nwb", Path(tmp) / "graphs.nwb"
+        write_nwbfile(mock_source_nwbfile(n_units=128, duration=3600.0, rate=3.0, silent_units=0), source)
+        flags = ["--bin-size", "0.01", "--window", "10", "--step", "10", "--overwrite"]
+        cli = [sys.executable, "-m", "nwb_tavrnn.cli.main", "connectivity", str(source), str(out), *flags]
+        ours = _best_wall(cli)
+        start = _best_wall([sys.executable, "-c", "pass"])
+        imports = _best_wall([sys.executable, "-c", "import nwb_tavrnn.cli.main"]) - start
+        with open_nwb(source) as nwbfile:
+            trains = read_spike_trains(nwbfile)
+        params = ConnectivityParams(bin_size=0.01, window=10.0, step=10.0)
+        win = plan_windows(trains, params)
+        logging.getLogger("elephant").setLevel(logging.ERROR)  # one "rounding errors" line per window otherwise
+        per = elephant_per_window(trains, win, min(elephant_windows, len(win)), params.binary)
+    print(f"\nconnectivity, 128 units x 1 h, 10 ms bins, 10 s windows ({len(win)} windows)")
+    print(f"  nwb-tavrnn connectivity, process start to file closed: {ours:6.2f} s "
+          f"(interpreter start {start:.2f} s, CLI imports {imports:.2f} s)")
+    if per is None:
+        print("  elephant not installed: skipped")
+        return
+    est = per * len(win)
+    print(f"  elephant correlation_coefficient: {per * 1e3:.1f} ms/window, timed on {min(elephant_windows, len(win))} "
+          f"windows and extrapolated: {est:.1f} s -> ours end to end is {est / ours:.1f}x faster")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="+", default=["25x286", "900x19"], help="NODESxWINDOWS")
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs per side (after one warm-up)")
+    ap.add_argument("--elephant-windows", type=int, default=20, help="windows to time Elephant on")
+    ap.add_argument("--skip-connectivity", action="store_true", help="TAVRNN epochs only")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)  # both sides (fit does the same): denormals slow CPU epochs 10x
@@ -212,6 +271,8 @@ def main() -> None:
         improved = our_epochs(adjacency, corr, args.epochs, "improved")
         print(f"{n:>4} x {w:<3} {nb:9.3f} {faithful:9.3f} {nb / faithful:5.1f}x {improved:9.3f} {nb / improved:5.1f}x",
               flush=True)
+    if not args.skip_connectivity:
+        connectivity_end_to_end(args.elephant_windows)
 
 
 if __name__ == "__main__":
