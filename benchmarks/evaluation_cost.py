@@ -1,7 +1,7 @@
 """What a default ``nwb-tavrnn run`` costs on a typical in-vivo session, and where the time goes.
 
 Run: ``PYTHONPATH=. python benchmarks/evaluation_cost.py [--out DIR] [--minutes 72] [--units 25]
-[--window 30] [--sequential]``
+[--window 30] [--step STEP] [--sequential]``
 
 A drifting session (``nwb_tavrnn.simulate.drift``: 25 units, 72 minutes, 12 label blocks with a
 planted effect) goes through the real command line, ``nwb-tavrnn run FILE OUT --labels
@@ -25,9 +25,9 @@ from pathlib import Path
 TARGET_SECONDS = 300.0
 
 
-def _run(source: Path, out: Path, window: float, extra: list[str]) -> tuple[float, dict[str, float], str]:
+def _run(source: Path, out: Path, window: float, step: float, extra: list[str]) -> tuple[float, dict[str, float], str]:
     command = [sys.executable, "-m", "nwb_tavrnn.cli.main", "run", str(source), str(out), "--labels",
-               "blocks:condition", "--set", f"connectivity.window={window}", "--set", f"connectivity.step={window}",
+               "blocks:condition", "--set", f"connectivity.window={window}", "--set", f"connectivity.step={step}",
                "--overwrite", *extra]
     t0 = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=72.0)
     parser.add_argument("--units", type=int, default=25)
     parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--step", type=float, default=None, help="between window starts (default: the window)")
     parser.add_argument("--sequential", action="store_true", help="also time the evaluation in one process")
     args = parser.parse_args(argv)
+    step = args.window if args.step is None else args.step
     from nwb_tavrnn.simulate import DriftConfig, write_drift_session
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -59,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
                                  seed=0, overwrite=True)
     print(f"## default run: {args.units} units, {args.minutes:g} min, {args.window:g} s windows, "
           f"{os.cpu_count()} cores")
-    total, steps, stdout = _run(source, args.out / "result.nwb", args.window, [])
+    total, steps, stdout = _run(source, args.out / "result.nwb", args.window, step, [])
     print(stdout.rstrip())
     print(f"wall {total:.0f} s (target {TARGET_SECONDS:.0f} s: {'met' if total <= TARGET_SECONDS else 'missed'}); "
           + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items())
           + f"; evaluation {100 * steps.get('evaluation', 0) / total:.0f} % of the run")
     if args.sequential:
         print("## the same, evaluation trainings one after another (evaluation.n_jobs=1)")
-        total_seq, steps_seq, _ = _run(source, args.out / "result_seq.nwb", args.window,
+        total_seq, steps_seq, _ = _run(source, args.out / "result_seq.nwb", args.window, step,
                                        ["--set", "evaluation.n_jobs=1"])
         print(f"wall {total_seq:.0f} s; evaluation {steps_seq.get('evaluation', 0):.0f} s; parallel evaluation is "
               f"{steps_seq.get('evaluation', 0) / max(steps.get('evaluation', 1), 1e-9):.2f}x faster")

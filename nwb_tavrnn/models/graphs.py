@@ -132,10 +132,22 @@ class GraphSequence:
     fingerprint: str = field(default="")
     history_in_loss: bool = False
     _targets: Tensor | None = field(default=None, repr=False, compare=False)
+    _dense: Tensor | None = field(default=None, repr=False, compare=False)
 
     @property
     def num_windows(self) -> int:
         return len(self.graphs)
+
+    def dense_matrices(self) -> Tensor | None:
+        """Every window's normalised adjacency stacked, when all are dense (small graphs), else None.
+
+        Shapes
+        ------
+        return : (W, N + 1, N + 1)
+        """
+        if self._dense is None and self.graphs and not any(g.matrix.is_sparse_csr for g in self.graphs):
+            self._dense = torch.stack([g.matrix for g in self.graphs])
+        return self._dense
 
     def dense_targets(self) -> Tensor:
         """Every window's reconstruction targets as one boolean array (built once, then kept).

@@ -458,10 +458,15 @@ class VGRNNNet(nn.Module):
         n, w_count = seq.n_nodes, seq.num_windows
         device = self.phi_x.weight.device
         fused = self._fused()
-        # unbind, not indexing: the backward of W separate index ops would zero-fill W full-size tensors.
-        phi_x_all = self.embed_features(seq).unbind(0)
-        a_phi_x = torch.stack([g.propagate(phi_x_all[t if len(phi_x_all) > 1 else 0])
-                               for t, g in enumerate(seq.graphs)])
+        phi_x = self.embed_features(seq)
+        dense = seq.dense_matrices()
+        if dense is not None:  # small graphs: one batched product for all windows
+            a_phi_x = torch.bmm(dense, phi_x.expand(w_count, -1, -1))
+        else:
+            # unbind, not indexing: the backward of W separate index ops would zero-fill W full-size tensors.
+            phi_x_all = phi_x.unbind(0)
+            a_phi_x = torch.stack([g.propagate(phi_x_all[t if len(phi_x_all) > 1 else 0])
+                                   for t, g in enumerate(seq.graphs)])
         pre_enc, pre_x = self._input_terms(a_phi_x, fused)
         pre_enc, pre_x = pre_enc.unbind(0), pre_x.unbind(0)
         state = self.initial_state(n, device, capacity=w_count)
