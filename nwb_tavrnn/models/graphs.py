@@ -131,8 +131,9 @@ class GraphSequence:
     feature_kind: str
     fingerprint: str = field(default="")
     history_in_loss: bool = False
-    _targets: Tensor | None = field(default=None, repr=False, compare=False)
-    _dense: Tensor | None = field(default=None, repr=False, compare=False)
+    # caches, rebuilt on demand (not constructor arguments: a copy with other graphs must not inherit them)
+    _targets: Tensor | None = field(default=None, init=False, repr=False, compare=False)
+    _dense: Tensor | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def num_windows(self) -> int:

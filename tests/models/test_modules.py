@@ -124,6 +124,28 @@ def test_memory_buffer_gives_the_gradients_of_plain_autograd(monkeypatch, memory
         assert torch.allclose(buffered[1][name], grad, rtol=1e-4, atol=1e-7), name
 
 
+@pytest.mark.parametrize("memory", ["raw", "attended"])
+def test_second_backward_over_the_same_graph_starts_from_zero(memory):
+    """retain_graph: backward twice gives twice the gradient, and a partial autograd.grad first
+    (which never reaches the first windows' stored states) leaves nothing behind for the next pass."""
+    seq, _, _ = _sequence(n=12, w=6)
+
+    def grads(passes):
+        torch.manual_seed(4)
+        net = VGRNNNet(seq.x_dim, h_dim=8, z_dim=3, attention="full", attention_memory=memory)
+        out = net(seq, generator=torch.Generator().manual_seed(0))
+        passes(net, out["loss"])
+        return {k: v.grad.clone() for k, v in net.named_parameters() if v.grad is not None}
+
+    once = grads(lambda net, loss: loss.backward())
+    twice = grads(lambda net, loss: (loss.backward(retain_graph=True), loss.backward()))
+    partial = grads(lambda net, loss: (torch.autograd.grad(loss, [net.attention.value.weight], retain_graph=True),
+                                       loss.backward()))
+    for name, grad in once.items():
+        assert torch.allclose(twice[name], 2 * grad, rtol=1e-5, atol=1e-7), name
+        assert torch.allclose(partial[name], grad, rtol=1e-5, atol=1e-7), name
+
+
 def test_attention_memory_grows_on_line_and_keeps_what_the_window_reaches():
     from nwb_tavrnn.models.tavrnn.modules import AttentionMemory
 

@@ -28,7 +28,14 @@ class AttentionMemory:
     inputs. Its backward adds what the past states receive into :attr:`grads`, and a hook on each
     stored tensor adds its slot when autograd reaches that tensor. Autograd reaches it only after every
     later window's backward has run (each later window depends on it through the recurrence), so
-    every contribution is in by then.
+    every contribution is in by then. What a backward pass leaves uncollected (a partial
+    ``autograd.grad`` that never reaches a stored state) is cleared when the pass ends, so that a
+    second pass over the same graph (``retain_graph``) starts from zero.
+
+    Limits: the buffer cannot move while gradients are tracked, so a forward with gradients must
+    size it for its windows (``VGRNNNet.forward`` does; give ``initial_state`` a ``capacity`` for
+    ``step`` with gradients on); and ``torch.autograd.grad`` with a stored state itself among the
+    ``inputs`` misses its share from later windows' attention (captured gradients skip tensor hooks).
 
     Shapes
     ------
@@ -42,6 +49,7 @@ class AttentionMemory:
         self.used = 0  # slots holding states, oldest first
         self.window = window
         self._tracked = False  # stored tensors carry gradient hooks: the buffer must not move
+        self._clear_queued = False
 
     def span(self) -> tuple[int, int]:
         """Slots ``[lo, hi)`` of the earlier states the next window attends to (the window's
@@ -60,12 +68,29 @@ class AttentionMemory:
             self._tracked = True
             state.register_hook(lambda grad, slot=slot: self._collect(grad, slot))
 
-    def _collect(self, grad: Tensor, slot: int) -> Tensor:
-        if self.grads is None:
+    def _collect(self, grad: Tensor | None, slot: int) -> Tensor | None:
+        # grad is None for a state whose window's output no loss uses (the last raw state): no later
+        # window attended to it in this pass either, so its slot holds nothing
+        if self.grads is None or grad is None:
             return grad
         out = grad + self.grads[slot]
         self.grads[slot].zero_()  # taken: a second backward (retain_graph) collects afresh
         return out
+
+    def deposits(self) -> Tensor:
+        """The gradient buffer, created at the first deposit of a backward pass, which also arranges
+        for what is left in it to be cleared when the pass ends."""
+        if self.grads is None:
+            self.grads = torch.zeros_like(self.states)
+        if not self._clear_queued:
+            self._clear_queued = True
+            torch.autograd.Variable._execution_engine.queue_callback(self._clear)
+        return self.grads
+
+    def _clear(self) -> None:
+        self._clear_queued = False
+        if self.grads is not None:
+            self.grads.zero_()
 
     def _make_room(self) -> None:
         """Online use: drop states the window can no longer reach, or grow (doubling)."""
@@ -132,9 +157,7 @@ class _Attend(torch.autograd.Function):
             d_key_query = torch.addmv(d_key_query, past[:, -1].t(), d_scores[:-1])
             d_past = None
             if memory is not None:
-                if memory.grads is None:
-                    memory.grads = torch.zeros_like(memory.states)
-                d_past = memory.grads[ctx.lo:ctx.lo + k]
+                d_past = memory.deposits()[ctx.lo:ctx.lo + k]
             elif need[1]:
                 d_past = torch.zeros_like(past)
             if d_past is not None:
