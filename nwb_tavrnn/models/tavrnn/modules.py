@@ -404,7 +404,8 @@ class VGRNNNet(nn.Module):
 
     def step(self, graph, features: Tensor | None, state: RecurrentState) -> dict[str, Tensor]:
         """Embed one more window (Z = μ), carrying ``state`` from the previous one: what
-        :meth:`forward` computes for that window, for an online caller.
+        :meth:`forward` computes for that window, for an online caller. With gradients on, the
+        attention memory cannot grow: give :meth:`initial_state` a ``capacity`` of the windows to come.
 
         Shapes
         ------
