@@ -103,7 +103,6 @@ class AttentionMemory:
         self.states, self.used = new, keep
 
 
-
 class _Attend(torch.autograd.Function):
     """One window's attention: ``q = W_q s_t + b_q``, ``α = softmax_j(s_j · (W_kᵀ q) / √h)``,
     ``out = W_v (Σ_j α_j S_j) + b_v`` over the earlier states ``past`` and the current state (last),
@@ -153,17 +152,16 @@ class _Attend(torch.autograd.Function):
             d_alpha = torch.cat([torch.mv(past.flatten(1), grad.flatten()), d_alpha])
         d_scores = alpha * (d_alpha - torch.dot(alpha, d_alpha))
         d_key_query = current[-1] * d_scores[-1]
+        d_past = None  # returned only for an ordinary ``past``; the memory's goes to its deposits
         if k:
             d_key_query = torch.addmv(d_key_query, past[:, -1].t(), d_scores[:-1])
-            d_past = None
-            if memory is not None:
-                d_past = memory.deposits()[ctx.lo:ctx.lo + k]
-            elif need[1]:
-                d_past = torch.zeros_like(past)
-            if d_past is not None:
-                d_past.flatten(1).addr_(alpha[:-1], grad.flatten())
-                d_past[:, -1].addr_(d_scores[:-1], key_query)
-        d_past = d_past if memory is None and k and need[1] else None
+            target = memory.deposits()[ctx.lo:ctx.lo + k] if memory is not None else (
+                torch.zeros_like(past) if need[1] else None)
+            if target is not None:
+                target.flatten(1).addr_(alpha[:-1], grad.flatten())
+                target[:, -1].addr_(d_scores[:-1], key_query)
+            if memory is None:
+                d_past = target
         d_q = torch.mv(w_k, d_key_query) * ctx.scale
         d_current = None
         if need[0]:
